@@ -1,0 +1,1 @@
+"""Shared pytest configuration (fixtures for the store live in ``storehelpers``)."""

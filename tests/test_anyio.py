@@ -1,0 +1,42 @@
+"""Public entry points under anyio (trio backend), with anyio task groups and cancel scopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+from trio_locksync import open_store
+
+from .storehelpers import read_json
+
+
+def test_store_under_anyio_task_group_and_cancel_scope(tmp_path: Path) -> None:
+    path = tmp_path / "anyio.json"
+    saved: list[int] = []
+
+    async def writer(store: object, n: int) -> None:
+        await store.save({"n": n})  # type: ignore[attr-defined]
+        saved.append(n)
+
+    async def main() -> None:
+        async with open_store(path) as store:
+            async with anyio.create_task_group() as tg:
+                for n in range(3):
+                    tg.start_soon(writer, store, n)
+            assert sorted(saved) == [0, 1, 2]
+            with anyio.move_on_after(0.05) as scope:
+                store.delay_save(lambda: {"delayed": True}, 30)
+                await anyio.sleep_forever()
+            assert scope.cancelled_caught
+        # leaving the block flushed the 30 s delayed save
+        assert read_json(path) == {"delayed": True}
+
+        with anyio.CancelScope() as outer:
+            async with open_store(path) as store:
+                store.delay_save(lambda: {"cancelled": "flushed"}, 30)
+                outer.cancel()
+                await anyio.sleep_forever()
+        assert read_json(path) == {"cancelled": "flushed"}
+
+    anyio.run(main, backend="trio")

@@ -1,0 +1,27 @@
+"""The root of the library's exception hierarchy and the errors the shared core raises."""
+
+from __future__ import annotations
+
+__all__ = ["InvalidPinError", "InvalidTransition", "LockSyncError"]
+
+
+class LockSyncError(Exception):
+    """Base class of every error trio_locksync raises on purpose.
+
+    Catch this to handle any library failure; each subclass says what failed, on which object
+    (a path, a slot, a URL), and what was kept.
+    """
+
+
+class InvalidTransition(LockSyncError, RuntimeError):
+    """A state machine was asked for a transition its table does not allow; nothing changed."""
+
+    def __init__(self, machine: str, current: object, requested: object) -> None:
+        super().__init__(f"{machine}: cannot go from {current!s} to {requested!s}; state unchanged")
+        self.machine = machine
+        self.current = current
+        self.requested = requested
+
+
+class InvalidPinError(LockSyncError, ValueError):
+    """A PIN was not a string of digits of an allowed length (the value itself is never echoed)."""

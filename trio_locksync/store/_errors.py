@@ -1,0 +1,103 @@
+"""Errors raised by the store; each names the file and says what was kept."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from ..core import LockSyncError
+
+__all__ = [
+    "StoreClosedError",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreReadError",
+    "StoreVersionError",
+    "StoreWriteError",
+]
+
+
+def describe_cause(cause: BaseException) -> str:
+    """A log-safe description of ``cause``: the type and, for OS errors, the errno name only.
+
+    Encoder and decoder errors can quote the data they choked on (a PIN, for instance), so their
+    text is never copied into our messages; it stays reachable as ``__cause__`` for debugging.
+    """
+    if isinstance(cause, OSError) and cause.errno is not None:
+        name = errno.errorcode.get(cause.errno, str(cause.errno))
+        return f"{type(cause).__name__} [{name}] {os.strerror(cause.errno)}"
+    return type(cause).__name__
+
+
+class StoreError(LockSyncError):
+    """Base class of the store's errors; ``path`` is the store file concerned."""
+
+    def __init__(self, path: os.PathLike[str] | str, message: str) -> None:
+        super().__init__(message)
+        self.path = os.fspath(path)
+
+
+class StoreCorruptError(StoreError):
+    """The file exists but does not decode (or is not a valid versioned envelope).
+
+    The file is left untouched on disk; nothing was loaded.
+    """
+
+    def __init__(self, path: os.PathLike[str] | str, cause: BaseException | str) -> None:
+        reason = cause if isinstance(cause, str) else describe_cause(cause)
+        super().__init__(
+            path, f"store file {os.fspath(path)} is corrupt ({reason}); file left as is"
+        )
+
+
+class StoreReadError(StoreError):
+    """The file could not be read for a reason other than not existing (permissions, I/O)."""
+
+    def __init__(self, path: os.PathLike[str] | str, cause: BaseException) -> None:
+        super().__init__(
+            path, f"could not read store file {os.fspath(path)}: {describe_cause(cause)}"
+        )
+
+
+class StoreWriteError(StoreError):
+    """A write did not reach the disk. The previous file is intact and the data is still pending.
+
+    ``cause`` is the underlying error (also chained as ``__cause__``). The store keeps the data and
+    retries it in the background; ``flush()`` or leaving the store's block writes it if the fault
+    has cleared.
+    """
+
+    def __init__(
+        self, path: os.PathLike[str] | str, cause: BaseException, *, detail: str = ""
+    ) -> None:
+        what = detail or describe_cause(cause)
+        super().__init__(
+            path,
+            f"could not write store file {os.fspath(path)}: {what}; "
+            "previous file content kept, data kept pending",
+        )
+        self.cause = cause
+
+
+class StoreLockedError(StoreError):
+    """Another owner (this process or another) has the store file open; nothing was changed."""
+
+    def __init__(self, path: os.PathLike[str] | str, lock_path: str, holder: str) -> None:
+        super().__init__(
+            path,
+            f"store file {os.fspath(path)} is already open by another owner "
+            f"({holder}; lock file {lock_path}); close that store first",
+        )
+        self.lock_path = lock_path
+
+
+class StoreVersionError(StoreError):
+    """The file's version cannot be used as is and no migration handled it; file untouched."""
+
+
+class StoreClosedError(StoreError):
+    """The store's ``async with`` block has ended; the call did nothing."""
+
+    def __init__(self, path: os.PathLike[str] | str, operation: str) -> None:
+        super().__init__(path, f"store {os.fspath(path)} is closed; {operation} was not performed")

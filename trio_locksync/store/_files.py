@@ -1,0 +1,209 @@
+"""The thread side of the store: the owner lock, atomic durable writes, reads.
+
+Everything here blocks and runs in a worker thread (or inline, when a test substitutes the
+runner); nothing here touches trio. :class:`FileWriter` is shared between the trio thread and
+worker threads, so its bookkeeping is guarded by ``threading`` locks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ._errors import StoreLockedError
+
+__all__ = [
+    "OS",
+    "EncodeFailed",
+    "FileWriter",
+    "OsCalls",
+    "acquire_owner",
+    "quarantine",
+    "read_bytes",
+]
+
+
+class OsCalls:
+    """The OS calls the write path makes, looked up through one object.
+
+    Tests replace an attribute of :data:`OS` (``monkeypatch.setattr(OS, "fsync", failing)``) to
+    inject ENOSPC or EIO at the exact call, without patching the ``os`` module for everyone.
+    """
+
+    open = staticmethod(os.open)
+    fchmod = staticmethod(os.fchmod)
+    write = staticmethod(os.write)
+    fsync = staticmethod(os.fsync)
+    close = staticmethod(os.close)
+    replace = staticmethod(os.replace)
+    unlink = staticmethod(os.unlink)
+
+
+OS = OsCalls()
+
+
+class EncodeFailed(Exception):
+    """The encoder (or the value it returned) failed; wraps the original error as ``__cause__``."""
+
+
+def temp_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def lock_path_for(target: Path) -> Path:
+    return target.with_name(target.name + ".lock")
+
+
+def acquire_owner(target: Path) -> int:
+    """Create the parent directories, take the advisory lock ``<target>.lock``, and remove temp
+    files a crashed earlier owner left behind. Returns the lock file descriptor.
+
+    The lock is ``flock`` on a file we open ourselves, so it conflicts with a second owner in this
+    process as well as in another one, and the kernel drops it if the process dies. The lock file
+    is never deleted: unlinking a lock file lets two owners lock two different inodes.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = lock_path_for(target)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
+        raise StoreLockedError(
+            target, str(lock_path), f"pid {holder}" if holder else "unknown holder"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    prefix = temp_prefix(target)
+    for leftover in target.parent.glob(f"{prefix}*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+    return fd
+
+
+def read_bytes(target: Path) -> bytes | None:
+    """The file's bytes, or None if it does not exist. Other OS errors propagate."""
+    try:
+        with open(target, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def quarantine(target: Path, stamp: str) -> Path:
+    """Move a corrupt file aside to ``<target>.corrupt.<stamp>`` and return the new path."""
+    moved = target.with_name(f"{target.name}.corrupt.{stamp}")
+    os.replace(target, moved)
+    return moved
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        written = OS.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = OS.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        OS.fsync(fd)
+    finally:
+        OS.close(fd)
+
+
+def write_atomic(target: Path, payload: bytes, *, mode: int, durable: bool) -> None:
+    """Replace ``target`` with ``payload`` so that a crash leaves the old or the new file.
+
+    A sibling temp file is created with ``mode`` (fchmod'ed, so the umask cannot widen or narrow
+    it) before any data is written, then written, fsynced (if durable), renamed over the target,
+    and the directory fsynced (if durable) so the rename itself survives power loss. Any failure
+    before the rename removes the temp file and leaves the target untouched.
+    """
+    directory = target.parent
+    temp = directory / f"{temp_prefix(target)}{secrets.token_hex(6)}.tmp"
+    fd = OS.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        try:
+            OS.fchmod(fd, mode)
+            _write_all(fd, payload)
+            if durable:
+                OS.fsync(fd)
+        finally:
+            OS.close(fd)
+        OS.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            OS.unlink(temp)
+        raise
+    if durable:
+        _fsync_directory(directory)
+
+
+class FileWriter:
+    """Serialises the writes of one store file across worker threads and holds its owner lock.
+
+    Each write carries a generation number; a write whose generation is not newer than the last
+    one written is skipped, so a write abandoned by a cancelled caller can never land on top of a
+    newer one, whichever thread the OS runs first. :meth:`release` drops the owner lock at once if
+    no write is running, or else when the running write finishes — never under it.
+    """
+
+    def __init__(self, target: Path, *, mode: int, durable: bool, lock_fd: int) -> None:
+        self.target = target
+        self.mode = mode
+        self.durable = durable
+        self._write_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._lock_fd = lock_fd
+        self._written = 0
+        self._running = 0
+        self._released = threading.Event()
+
+    def write(self, generation: int, produce: Callable[[], bytes]) -> bool:
+        """Encode (``produce``) and write generation ``generation``; False if it was skipped."""
+        with self._state_lock:
+            if self._released.is_set():
+                return False
+            self._running += 1
+        try:
+            with self._write_lock:
+                if generation <= self._written:
+                    return False
+                try:
+                    payload = produce()
+                except Exception as exc:
+                    raise EncodeFailed() from exc
+                write_atomic(self.target, payload, mode=self.mode, durable=self.durable)
+                self._written = generation
+                return True
+        finally:
+            with self._state_lock:
+                self._running -= 1
+                if self._released.is_set() and self._running == 0:
+                    self._close_lock_fd()
+
+    def release(self) -> None:
+        """Give up ownership; later writes are refused. Never blocks on a running write."""
+        with self._state_lock:
+            if self._released.is_set():
+                return
+            self._released.set()
+            if self._running == 0:
+                self._close_lock_fd()
+
+    def _close_lock_fd(self) -> None:
+        fd, self._lock_fd = self._lock_fd, -1
+        if fd >= 0:
+            os.close(fd)

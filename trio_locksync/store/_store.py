@@ -1,0 +1,579 @@
+"""A per-file JSON store with debounced, single-flight, atomic and durable saves (seed 002).
+
+Home Assistant's ``Store`` on trio. What is ours beyond it:
+
+* the debounce is the core :class:`~trio_locksync.core.QuietWindow`: a delayed save is written
+  ``delay`` after the last request, never later than ``max_delay`` after the first unsaved one;
+* writes are durable by default (fsync the temp file, rename, fsync the directory);
+* a failed write raises :class:`StoreWriteError` to whoever awaited it, keeps the data pending and
+  retries it with :class:`~trio_locksync.core.Backoff` — nothing is dropped;
+* the final flush is structural: leaving ``async with open_store(...)`` writes what is pending,
+  shielded from cancellation and bounded by ``close_timeout``;
+* one owner per file, across processes (an advisory ``flock`` on ``<path>.lock``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import enum
+import functools
+import logging
+import math
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
+
+import attrs
+import trio
+
+from ..core import Backoff, Jitter, QuietWindow, StateTable, open_service_nursery
+from . import _files
+from ._codec import Envelope, json_decoder, json_encoder
+from ._errors import (
+    StoreClosedError,
+    StoreCorruptError,
+    StoreReadError,
+    StoreVersionError,
+    StoreWriteError,
+    describe_cause,
+)
+
+__all__ = [
+    "DataFunc",
+    "Decoder",
+    "Encoder",
+    "Migrate",
+    "RunBlocking",
+    "Store",
+    "StoreState",
+    "StoreStatistics",
+    "open_store",
+    "run_in_worker_thread",
+]
+
+logger = logging.getLogger("trio_locksync.store")
+
+T = TypeVar("T")
+
+Encoder = Callable[[Any], "bytes | str"]
+Decoder = Callable[[bytes], Any]
+DataFunc = Callable[[], Any]
+#: ``migrate(old_major, old_minor, data) -> new_data``; raise ``NotImplementedError`` to decline
+Migrate = Callable[[int, int, Any], Any]
+
+
+class RunBlocking(Protocol):
+    """How the store runs blocking work (encoding, file I/O): ``await run(fn)`` returns ``fn()``."""
+
+    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
+
+
+async def run_in_worker_thread(fn: Callable[[], T], /) -> T:
+    """The default :class:`RunBlocking`: a trio worker thread, abandoned on cancellation.
+
+    Abandoning is safe because the :class:`~._files.FileWriter` orders writes by generation and
+    holds the owner lock until the abandoned write has finished.
+    """
+    return await trio.to_thread.run_sync(fn, abandon_on_cancel=True)
+
+
+class StoreState(enum.Enum):
+    """Lifecycle of a store: open while its block runs, closing during the final flush."""
+
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_STATE_TABLE = {
+    StoreState.OPEN: frozenset({StoreState.CLOSING}),
+    StoreState.CLOSING: frozenset({StoreState.CLOSED}),
+}
+
+
+@attrs.frozen
+class StoreStatistics:
+    """A snapshot of a store's counters (see :meth:`Store.statistics`)."""
+
+    state: StoreState
+    #: a change is waiting to be written
+    pending: bool
+    #: writes that reached the disk
+    writes: int
+    #: writes that raised (each one was reported and its data kept)
+    write_failures: int
+    #: ``delay_save`` calls, coalesced into ``writes``
+    delayed_calls: int
+
+
+@attrs.frozen
+class _Change:
+    """The newest unsaved change: ``produce()`` gives the data, called at write time."""
+
+    generation: int
+    produce: DataFunc
+
+
+def _utc_stamp() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+class Store:
+    """One JSON (or custom-encoded) file, owned by the ``open_store`` block that made it.
+
+    Not constructed directly: use :func:`open_store`. All methods must be called from the trio
+    thread that opened it. Data handed over (``save(data)``, or what a ``data_func`` returns) is
+    encoded in a worker thread: do not mutate it until the write is done — build a fresh
+    structure in ``data_func`` (the usual pattern) rather than returning a live object.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        writer: _files.FileWriter,
+        encoder: Encoder,
+        decoder: Decoder,
+        max_delay: float,
+        version: int | None,
+        minor_version: int,
+        migrate: Migrate | None,
+        on_corrupt: Literal["raise", "quarantine"],
+        close_timeout: float,
+        retry: Backoff,
+        run_blocking: RunBlocking,
+    ) -> None:
+        self._path = path
+        self._writer = writer
+        self._encoder = encoder
+        self._decoder = decoder
+        self._max_delay = max_delay
+        self._version = version
+        self._minor_version = minor_version
+        self._migrate = migrate
+        self._on_corrupt = on_corrupt
+        self._close_timeout = close_timeout
+        self._retry = retry
+        self._run_blocking = run_blocking
+        self._state = StateTable("Store", StoreState.OPEN, _STATE_TABLE)
+        self._write_lock = trio.Lock()
+        self._load_lock = trio.Lock()
+        # Pending iff latest.generation > written; the store starts with nothing to write.
+        self._latest = _Change(0, lambda: None)
+        self._written = 0
+        self._window: QuietWindow | None = None
+        self._window_opened = trio.Event()
+        self._writes = 0
+        self._write_failures = 0
+        self._delayed_calls = 0
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The store file."""
+        return self._path
+
+    @property
+    def state(self) -> StoreState:
+        """Where the store is in its lifecycle."""
+        return self._state.current
+
+    @property
+    def pending(self) -> bool:
+        """Whether a change has not reached the disk yet."""
+        return self._latest.generation > self._written
+
+    def statistics(self) -> StoreStatistics:
+        """Counters and state, as a frozen record."""
+        return StoreStatistics(
+            state=self.state,
+            pending=self.pending,
+            writes=self._writes,
+            write_failures=self._write_failures,
+            delayed_calls=self._delayed_calls,
+        )
+
+    async def load(self) -> Any:
+        """The stored data, or None if the file does not exist.
+
+        Unsaved pending data is returned in preference to the disk, as a deep copy (mutating it
+        does not change what will be written). Corrupt content raises :class:`StoreCorruptError`
+        (file left as is) unless the store was opened with ``on_corrupt="quarantine"``, which moves
+        the file to ``<path>.corrupt.<utc-iso>``, logs at ERROR and returns None. Other read errors
+        raise :class:`StoreReadError`. With ``version`` set, older data is migrated and the result
+        saved at once (a failed save raises :class:`StoreWriteError`; the migrated data stays
+        pending, so the next ``load()`` returns it).
+        """
+        self._check_usable("load()")
+        async with self._load_lock:
+            if self.pending:
+                data = self._latest.produce()
+                await trio.lowlevel.checkpoint()
+                return copy.deepcopy(data)
+            outcome = await self._run_blocking(self._read_and_decode)
+            if isinstance(outcome, _Missing):
+                return None
+            if isinstance(outcome, _Undecodable):
+                return await self._handle_corrupt(outcome.cause)
+            return await self._unwrap(outcome.value)
+
+    def delay_save(self, data_func: DataFunc, delay: float = 0.0) -> None:
+        """Schedule a write of ``data_func()`` about ``delay`` seconds from now. Never blocks.
+
+        ``data_func`` is called at write time (and by ``load()`` while pending); the latest one
+        wins. Trailing debounce with Home Assistant's *extend* rule: a request whose deadline is
+        later than the scheduled one pushes the write out to it; an earlier one does not pull it
+        in. Unlike Home Assistant, a steady stream of requests cannot postpone the write for more
+        than ``max_delay`` after the first unsaved request (``max_delay=math.inf`` restores HA's
+        unbounded behaviour). A failed delayed write is logged, kept and retried with backoff.
+        """
+        self._check_usable("delay_save()")
+        if not (delay >= 0 and math.isfinite(delay)):
+            raise ValueError(f"delay must be a finite number >= 0, got {delay!r}")
+        self._delayed_calls += 1
+        self._replace_latest(data_func)
+        if self.state is StoreState.OPEN:
+            self._schedule(delay)
+        # While CLOSING the final flush is writing until nothing is pending; it takes this too.
+
+    async def save(self, data: Any) -> None:
+        """Write ``data`` now, superseding any pending delayed save.
+
+        Single-flight: concurrent saves serialise and the latest data wins; a save whose data was
+        already overtaken by a newer write returns without writing. Raises
+        :class:`StoreWriteError` if the write fails: the data stays pending and is retried.
+        Cancelling a save whose write is in the worker thread leaves the old or the new file,
+        never a torn one.
+        """
+        self._check_usable("save()")
+        generation = self._replace_latest(lambda: data)
+        await self._write_up_to(generation)
+
+    async def flush(self) -> None:
+        """Write pending data now (no-op if nothing is pending); raises :class:`StoreWriteError`."""
+        self._check_usable("flush()")
+        if not self.pending:
+            await trio.lowlevel.checkpoint()
+            return
+        await self._write_up_to(self._latest.generation)
+
+    def __repr__(self) -> str:
+        return f"<Store {os.fspath(self._path)!r} {self.state.value} pending={self.pending}>"
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _check_usable(self, operation: str) -> None:
+        if self.state is StoreState.CLOSED:
+            raise StoreClosedError(self._path, operation)
+
+    def _replace_latest(self, produce: DataFunc) -> int:
+        self._latest = _Change(self._latest.generation + 1, produce)
+        return self._latest.generation
+
+    def _schedule(self, delay: float) -> None:
+        """Open a quiet window for the pending change, or extend the open one."""
+        if self._window is not None and not self._window.is_over:
+            self._window.touch(delay)
+            return
+        self._window = QuietWindow(quiet=delay, cap=self._max_delay)
+        self._window_opened.set()
+
+    def _encode(self, data: Any) -> bytes:
+        """Runs in the worker thread, inside the file writer's lock."""
+        if self._version is not None:
+            data = Envelope(self._version, self._minor_version, data).to_json()
+        payload = self._encoder(data)
+        if isinstance(payload, str):
+            return payload.encode("utf-8")
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise TypeError(f"encoder returned {type(payload).__name__}, expected bytes or str")
+        return bytes(payload)
+
+    async def _write_up_to(self, generation: int, *, background: bool = False) -> None:
+        """Make sure everything up to ``generation`` is on disk (single-flight).
+
+        A failure raises :class:`StoreWriteError` and keeps the data pending; unless the caller
+        is the background writer (which retries on its own backoff), a retry is scheduled.
+        """
+        async with self._write_lock:
+            if self._written >= generation:
+                return
+            change = self._latest
+            try:
+                data = change.produce()
+                encode = functools.partial(self._encode, data)
+                wrote = await self._run_blocking(
+                    functools.partial(self._writer.write, change.generation, encode)
+                )
+            except Exception as exc:
+                self._write_failures += 1
+                cause: BaseException = exc
+                detail = ""
+                if isinstance(exc, _files.EncodeFailed) and exc.__cause__ is not None:
+                    cause = exc.__cause__
+                    detail = f"encoding failed: {describe_cause(cause)}"
+                error = StoreWriteError(self._path, cause, detail=detail)
+                logger.error("%s", error)
+                if not background and self.state is StoreState.OPEN:
+                    # Keep it and retry in the background, whoever asked for this write.
+                    self._schedule(next(self._retry.delays()))
+                raise error from cause
+            self._written = max(self._written, change.generation)
+            if wrote:
+                self._writes += 1
+            if not self.pending and self._window is not None:
+                self._window.close()
+                self._window = None
+
+    async def _background_writer(self) -> None:
+        """Waits for each quiet window to end, then writes once, retrying with backoff on failure.
+
+        Changes that arrive while a write runs open the next window; they are not written
+        straight after, so a slow disk cannot turn the debounce into back-to-back writes.
+        """
+        while True:
+            await self._window_opened.wait()
+            self._window_opened = trio.Event()
+            window = self._window
+            if window is None:
+                continue
+            await window.wait()
+            if self._window is window:
+                self._window = None
+            if not self.pending:
+                continue
+            target = self._latest.generation
+            delays = self._retry.delays()
+            while self._written < target:
+                try:
+                    await self._write_up_to(self._latest.generation, background=True)
+                except StoreWriteError:
+                    # Logged by _write_up_to; the data is still pending.
+                    await trio.sleep(next(delays))
+
+    async def _final_flush(self) -> None:
+        """Write what is pending, shielded and bounded by ``close_timeout``; raise on failure."""
+        with trio.move_on_after(self._close_timeout, shield=True) as scope:
+            while self.pending:
+                try:
+                    await self._write_up_to(self._latest.generation)
+                except StoreWriteError:
+                    logger.error("final flush of %s failed; its pending data is lost", self._path)
+                    raise
+        if scope.cancelled_caught:
+            error = StoreWriteError(
+                self._path,
+                TimeoutError(f"final flush did not finish within {self._close_timeout} s"),
+                detail=f"final flush did not finish within {self._close_timeout} s",
+            )
+            logger.error("%s", error)
+            raise error
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _read_and_decode(self) -> _Decoded | _Missing | _Undecodable:
+        """Runs in the worker thread: read and decode in one hop."""
+        try:
+            raw = _files.read_bytes(self._path)
+        except OSError as exc:
+            raise StoreReadError(self._path, exc) from exc
+        if raw is None:
+            return _Missing()
+        try:
+            return _Decoded(self._decoder(raw))
+        except Exception as exc:
+            return _Undecodable(exc)
+
+    async def _handle_corrupt(self, cause: BaseException | str) -> None:
+        error = StoreCorruptError(self._path, cause)
+        if self._on_corrupt == "raise":
+            if isinstance(cause, BaseException):
+                raise error from cause
+            raise error
+        moved = await self._run_blocking(
+            functools.partial(_files.quarantine, self._path, _utc_stamp())
+        )
+        logger.error(
+            "store file %s is corrupt; moved it to %s and starting empty", self._path, moved
+        )
+        return
+
+    async def _unwrap(self, decoded: Any) -> Any:
+        if self._version is None:
+            return decoded
+        try:
+            envelope = Envelope.from_decoded(decoded)
+        except ValueError as exc:
+            return await self._handle_corrupt(str(exc))
+        if (envelope.version, envelope.minor_version) == (self._version, self._minor_version):
+            return envelope.data
+        if envelope.version > self._version or (
+            envelope.version == self._version and envelope.minor_version > self._minor_version
+        ):
+            return self._accept_newer(envelope)
+        data = self._run_migration(envelope)
+        logger.info(
+            "migrated %s from %d.%d to %d.%d",
+            self._path,
+            envelope.version,
+            envelope.minor_version,
+            self._version,
+            self._minor_version,
+        )
+        await self.save(data)
+        return data
+
+    def _accept_newer(self, envelope: Envelope) -> Any:
+        assert self._version is not None
+        if envelope.version > self._version:
+            raise StoreVersionError(
+                self._path,
+                f"store file {self._path} has version {envelope.version}.{envelope.minor_version}, "
+                f"newer than this code's {self._version}.{self._minor_version}; file left as is",
+            )
+        # A newer minor version is compatible by definition; read it, do not rewrite it.
+        return envelope.data
+
+    def _run_migration(self, envelope: Envelope) -> Any:
+        assert self._version is not None
+        where = (
+            f"store file {self._path} from {envelope.version}.{envelope.minor_version} "
+            f"to {self._version}.{self._minor_version}"
+        )
+        if self._migrate is None:
+            if envelope.version != self._version:
+                raise StoreVersionError(
+                    self._path, f"no migration for {where} (major version differs); file left as is"
+                )
+            return envelope.data
+        try:
+            return self._migrate(envelope.version, envelope.minor_version, envelope.data)
+        except NotImplementedError:
+            if envelope.version != self._version:
+                raise StoreVersionError(
+                    self._path,
+                    f"migration declined for {where} (major version differs); file left as is",
+                ) from None
+            return envelope.data
+        except Exception as exc:
+            raise StoreVersionError(
+                self._path, f"migration failed for {where}: {describe_cause(exc)}; file left as is"
+            ) from exc
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _begin_close(self) -> None:
+        self._state.advance(StoreState.CLOSING)
+        if self._window is not None:
+            self._window.close()
+
+    def _finish_close(self) -> None:
+        self._state.advance(StoreState.CLOSED)
+        self._writer.release()
+
+
+@attrs.frozen
+class _Decoded:
+    value: Any
+
+
+@attrs.frozen
+class _Missing:
+    pass
+
+
+@attrs.frozen
+class _Undecodable:
+    cause: Exception
+
+
+def _absolute(path: os.PathLike[str] | str) -> Path:
+    # A getcwd() call, not disk I/O; done once at open.
+    return Path(os.path.abspath(os.fspath(path)))
+
+
+def _check_mode(mode: int) -> int:
+    if not isinstance(mode, int) or not 0 <= mode <= 0o777:
+        raise ValueError(f"mode must be permission bits within 0o000..0o777, got {mode!r}")
+    return mode
+
+
+_DEFAULT_RETRY = Backoff(initial=1.0, maximum=60.0, jitter=Jitter.FULL)
+
+
+@asynccontextmanager
+async def open_store(
+    path: os.PathLike[str] | str,
+    *,
+    encoder: Encoder = json_encoder,
+    decoder: Decoder = json_decoder,
+    mode: int = 0o600,
+    durable: bool = True,
+    max_delay: float = 60.0,
+    version: int | None = None,
+    minor_version: int = 1,
+    migrate: Migrate | None = None,
+    on_corrupt: Literal["raise", "quarantine"] = "raise",
+    close_timeout: float = 30.0,
+    retry: Backoff = _DEFAULT_RETRY,
+    run_blocking: RunBlocking = run_in_worker_thread,
+) -> AsyncIterator[Store]:
+    """Open the store file at ``path`` for the duration of the block.
+
+    Takes ownership of the file (a second ``open_store`` on the same path, here or in another
+    process, raises :class:`StoreLockedError` at once), creates parent directories, removes temp
+    files a crashed owner left, and runs the debounce task in its own nursery. Leaving the block —
+    normally, by an exception or by cancellation — writes pending data, shielded from cancellation
+    and bounded by ``close_timeout`` seconds; if that final write fails, :class:`StoreWriteError`
+    propagates (chained to whatever ended the block).
+
+    ``mode`` is the file's permission bits (default owner-only: lock PINs live in these files).
+    ``durable=False`` skips the fsyncs (faster; a power cut may then lose the last writes, or
+    leave an empty file). ``version``/``minor_version`` wrap the data in an envelope and enable
+    ``migrate(old_major, old_minor, data)``. ``retry`` paces background retries of failed writes.
+    ``run_blocking`` runs blocking work; tests pass an inline runner to use virtual time.
+    """
+    target = _absolute(path)
+    _check_mode(mode)
+    if not max_delay > 0:
+        raise ValueError(f"max_delay must be > 0 (math.inf for no cap), got {max_delay!r}")
+    if not (close_timeout > 0):
+        raise ValueError(f"close_timeout must be > 0, got {close_timeout!r}")
+    if on_corrupt not in ("raise", "quarantine"):
+        raise ValueError(f"on_corrupt must be 'raise' or 'quarantine', got {on_corrupt!r}")
+    if version is not None and (version < 1 or minor_version < 1):
+        raise ValueError("version and minor_version must be >= 1")
+
+    lock_fd = await run_blocking(functools.partial(_files.acquire_owner, target))
+    writer = _files.FileWriter(target, mode=mode, durable=durable, lock_fd=lock_fd)
+    store = Store(
+        target,
+        writer=writer,
+        encoder=encoder,
+        decoder=decoder,
+        max_delay=max_delay,
+        version=version,
+        minor_version=minor_version,
+        migrate=migrate,
+        on_corrupt=on_corrupt,
+        close_timeout=close_timeout,
+        retry=retry,
+        run_blocking=run_blocking,
+    )
+    try:
+        async with open_service_nursery() as nursery:
+            nursery.start_soon(store._background_writer)
+            try:
+                yield store
+            finally:
+                store._begin_close()
+                try:
+                    await store._final_flush()
+                finally:
+                    nursery.cancel_scope.cancel()
+    finally:
+        store._finish_close()
