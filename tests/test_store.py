@@ -495,6 +495,38 @@ async def test_not_delayed_saving_after_stopping(
     assert read_json(path) == {"v": 1}
 
 
+async def test_delay_save_racing_close_is_written_or_refused_never_lost(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    """A change made by another task while the owner's block exits (after the final flush looked
+    at the pending data, while the nursery winds down) used to be accepted and then dropped.
+    Now it is either written by the final flush or refused with StoreClosedError."""
+    leaving = trio.Event()
+    outcome: list[str] = []
+
+    async def late(store: Any) -> None:
+        await leaving.wait()
+        while store.state is StoreState.OPEN:
+            await trio.lowlevel.checkpoint()
+        try:
+            store.delay_save(lambda: {"late": True}, 1)
+            outcome.append("accepted")
+        except StoreClosedError:
+            outcome.append("refused")
+
+    async with trio.open_nursery() as nursery:
+        async with inline_store(path) as store:
+            await store.save({"early": True})
+            nursery.start_soon(late, store)
+            await trio.testing.wait_all_tasks_blocked()
+            leaving.set()
+    assert outcome in (["refused"], ["accepted"])
+    if outcome == ["accepted"]:
+        assert read_json(path) == {"late": True}
+    else:
+        assert read_json(path) == {"early": True}
+
+
 async def test_final_flush_bounded_by_close_timeout(
     autojump_clock: trio.abc.Clock, path: Path
 ) -> None:

@@ -574,6 +574,9 @@ async def open_store(
                 try:
                     await store._final_flush()
                 finally:
+                    # CLOSED with no checkpoint after the flush's last look at the pending data:
+                    # a save or delay_save from another task now raises instead of being lost.
+                    store._finish_close()
                     nursery.cancel_scope.cancel()
     finally:
-        store._finish_close()
+        writer.release()  # idempotent; also covers a failure before the block ran
