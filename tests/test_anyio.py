@@ -40,3 +40,32 @@ def test_store_under_anyio_task_group_and_cancel_scope(tmp_path: Path) -> None:
         assert read_json(path) == {"cancelled": "flushed"}
 
     anyio.run(main, backend="trio")
+
+
+def test_autolock_under_anyio(tmp_path: Path) -> None:
+    from trio_locksync import TimerState, open_autolock
+
+    path = tmp_path / "timers.json"
+    fired: list[str] = []
+
+    async def action(timer_id: str) -> None:
+        fired.append(timer_id)
+
+    async def main() -> None:
+        async with open_autolock(path, action=action) as service:
+            await service.recover()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(service.timer("a").start, 0.05)
+                tg.start_soon(service.timer("b").start, 3600)
+            timer = service.timer("a")
+            changes = timer.changes()  # made in the same step as the check below: no lost change
+            with anyio.fail_after(5):
+                if timer.state is not TimerState.DONE:
+                    async for state in changes:
+                        if state is TimerState.DONE:
+                            break
+            with anyio.move_on_after(0.01):
+                await service.timer("b").cancel()
+        assert fired == ["a"]
+
+    anyio.run(main, backend="trio")

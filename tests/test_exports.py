@@ -45,8 +45,10 @@ def test_subpackage_names_reach_the_top_level() -> None:
                 "open_service_nursery",
                 "json_decoder",
                 "json_encoder",
+                "json_encoder_chunked",
                 "RunBlocking",
                 "run_in_worker_thread",
+                "worker_thread_runner",
             }:
                 continue  # building blocks, reachable through their subpackage
             assert name in trio_locksync.__all__, f"{sub}.{name} is not exported at the top level"

@@ -45,3 +45,16 @@ async def test_outer_cancellation_is_absorbed_by_its_scope() -> None:
             nursery.start_soon(trio.sleep_forever)
             await trio.sleep_forever()
     assert scope.cancelled_caught
+
+
+async def test_a_group_the_body_raises_comes_out_intact() -> None:
+    """Only the nursery's own wrapper is removed: the user's groups are theirs to handle."""
+    with pytest.RaisesGroup(pytest.RaisesGroup(ValueError), match="mine"):
+        async with open_service_nursery():
+            raise ExceptionGroup("mine", [ExceptionGroup("inner", [ValueError()])])
+
+
+async def test_keyboard_interrupt_comes_out_as_itself() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        async with open_service_nursery():
+            raise KeyboardInterrupt

@@ -51,7 +51,9 @@ async def test_loading_non_existing(autojump_clock: trio.abc.Clock, path: Path) 
         assert await store.load() is None
 
 
-async def test_loading_parallel(autojump_clock: trio.abc.Clock, path: Path) -> None:
+async def test_loading_parallel_gives_equal_independent_results(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
     path.parent.mkdir(parents=True)
     path.write_text('{"a": 1}')
     results: list[Any] = []
@@ -514,12 +516,11 @@ async def test_delay_save_racing_close_is_written_or_refused_never_lost(
         except StoreClosedError:
             outcome.append("refused")
 
-    async with trio.open_nursery() as nursery:
-        async with inline_store(path) as store:
-            await store.save({"early": True})
-            nursery.start_soon(late, store)
-            await trio.testing.wait_all_tasks_blocked()
-            leaving.set()
+    async with trio.open_nursery() as nursery, inline_store(path) as store:
+        await store.save({"early": True})
+        nursery.start_soon(late, store)
+        await trio.testing.wait_all_tasks_blocked()
+        leaving.set()
     assert outcome in (["refused"], ["accepted"])
     if outcome == ["accepted"]:
         assert read_json(path) == {"late": True}

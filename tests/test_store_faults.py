@@ -4,7 +4,6 @@ once the fault clears. Faults are injected at the exact OS call (``_files.OS``) 
 from __future__ import annotations
 
 import errno
-import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -287,7 +286,3 @@ def test_fault_helper_fails_only_while_active(
     fault.active = False
     _files.OS.unlink(victim)
     assert not victim.exists()
-
-
-def test_logger_name_is_namespaced(caplog: pytest.LogCaptureFixture) -> None:
-    assert logging.getLogger("trio_locksync.store").name == "trio_locksync.store"

@@ -1,8 +1,11 @@
 """A whole simulated site on embedded defaults: ``python -m trio_locksync demo``.
 
-Today the site is a handful of locks whose slot activity is persisted through the durable store:
-a burst of events, debounced into a few writes, then a "restart" that loads the state back and
-checks it. Later subsystems (autolock timers, credential sync, MQTT, event streams) join it here.
+A handful of locks with PIN slots. Keypad use is persisted through the durable store (debounced);
+every unlock arms the door's autolock timer, a manual lock cancels it, and a fired timer locks the
+door. Midway the site "restarts" with timers still running: the store and the timers are closed
+as a crash would leave them, some expire while the site is down, and the restarted site recovers
+them (expired ones fire at once) and checks that every door ends locked and no state was lost.
+Later subsystems (credential sync, MQTT, event streams) join this demo.
 """
 
 from __future__ import annotations
@@ -14,66 +17,131 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
-from .store import open_store
+from .autolock import AutolockService, TimerState, open_autolock
+from .store import Store, open_store
 
 __all__ = ["main"]
 
 
-def _initial_site(locks: int, slots: int) -> dict[str, Any]:
-    return {
-        f"lock-{n}": {"slots": {str(s): {"name": None, "uses": 0} for s in range(1, slots + 1)}}
-        for n in range(1, locks + 1)
-    }
+@attrs.define
+class Site:
+    locks: dict[str, dict[str, Any]]
+    autolocked: int = 0
 
+    @classmethod
+    def new(cls, locks: int, slots: int) -> Site:
+        return cls(
+            {
+                f"lock-{n}": {
+                    "locked": True,
+                    "slots": {str(s): {"name": None, "uses": 0} for s in range(1, slots + 1)},
+                }
+                for n in range(1, locks + 1)
+            }
+        )
 
-def _apply_event(site: dict[str, Any], rng: random.Random, at: float) -> None:
-    lock = site[rng.choice(sorted(site))]
-    slot = lock["slots"][str(rng.randint(1, len(lock["slots"])))]
-    if slot["name"] is None or rng.random() < 0.05:
-        slot["name"] = f"user-{rng.randint(1, 999)}"
-    slot["uses"] += 1
-    lock["last_event"] = round(at, 3)
-
-
-async def run_demo(directory: Path, *, locks: int, slots: int, seconds: float, rate: float) -> bool:
-    """Run the site for ``seconds`` at ``rate`` events/s, restart, and verify. True if all held."""
-    path = directory / "site" / "locks.json"
-    rng = random.Random(2026)
-    site = _initial_site(locks, slots)
-    events = 0
-    started = time.monotonic()
-
-    def snapshot() -> dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         # A fresh structure each time: the store encodes it in a worker thread.
         return {
             name: {**lock, "slots": {k: dict(v) for k, v in lock["slots"].items()}}
-            for name, lock in site.items()
+            for name, lock in self.locks.items()
         }
 
-    async with open_store(path, max_delay=1.0) as store:
-        previous = await store.load()
-        print(f"store {path}: {'found' if previous is not None else 'new'}")
-        deadline = trio.current_time() + seconds
-        while trio.current_time() < deadline:
-            _apply_event(site, rng, trio.current_time())
-            events += 1
-            store.delay_save(snapshot, 0.25)
-            await trio.sleep(1.0 / rate)
+    async def autolock(self, lock_id: str) -> None:
+        """The autolock action: resolved by id when the timer fires."""
+        self.locks[lock_id]["locked"] = True
+        self.autolocked += 1
+
+
+async def _run_site(
+    site: Site,
+    store: Store,
+    autolock: AutolockService,
+    rng: random.Random,
+    *,
+    seconds: float,
+    rate: float,
+) -> int:
+    events = 0
+    deadline = trio.current_time() + seconds
+    while trio.current_time() < deadline:
+        lock_id = rng.choice(sorted(site.locks))
+        lock = site.locks[lock_id]
+        roll = rng.random()
+        if roll < 0.03:  # someone unlocks at the keypad: autolock in 0.3-1.0 s
+            slot = lock["slots"][str(rng.randint(1, len(lock["slots"])))]
+            slot["name"] = slot["name"] or f"user-{rng.randint(1, 999)}"
+            slot["uses"] += 1
+            lock["locked"] = False
+            await autolock.timer(lock_id).start(rng.uniform(0.3, 1.0))
+        elif roll < 0.04 and not lock["locked"]:  # locked by hand: no autolock needed
+            lock["locked"] = True
+            await autolock.timer(lock_id).cancel()
+        else:  # a status report: nothing changes but the timestamp
+            lock["last_seen"] = round(trio.current_time(), 3)
+        store.delay_save(site.snapshot, 0.25)
+        events += 1
+        await trio.sleep(1.0 / rate)
+    return events
+
+
+async def _wait_idle(autolock: AutolockService) -> None:
+    for timer in autolock.timers.values():
+        changes = timer.changes()
+        if timer.is_running:
+            async for state in changes:
+                if state not in (TimerState.ACTIVE, TimerState.FIRING):
+                    break
+
+
+async def run_demo(directory: Path, *, locks: int, slots: int, seconds: float, rate: float) -> bool:
+    """Run the site, restart it with timers running, and verify. True if everything held."""
+    state_path = directory / "site" / "locks.json"
+    timers_path = directory / "site" / "autolock.json"
+    rng = random.Random(2026)
+    site = Site.new(locks, slots)
+    started = time.monotonic()
+
+    async with (
+        open_store(state_path, max_delay=1.0) as store,
+        open_autolock(timers_path, action=site.autolock) as autolock,
+    ):
+        await autolock.recover()
+        events = await _run_site(site, store, autolock, rng, seconds=seconds, rate=rate)
+        armed = autolock.statistics().armed
         stats = store.statistics()
+    unlocked_at_stop = sorted(k for k, v in site.locks.items() if not v["locked"])
     print(
         f"ran {locks} locks x {slots} slots for {seconds:.1f} s: {events} events, "
-        f"{stats.writes + 1} durable writes (incl. the final flush), "
-        f"{stats.write_failures} write failures"
+        f"{stats.writes + 1} durable state writes, {site.autolocked} autolocks; "
+        f"stopped with {armed} timers running, {len(unlocked_at_stop)} doors unlocked"
     )
-    async with open_store(path) as store:
-        reloaded = await store.load()
-    ok = bool(reloaded == snapshot())
-    size = path.stat().st_size
-    print(f"restart: loaded {size} bytes, state {'matches' if ok else 'DIFFERS from'} the site")
+
+    await trio.sleep(0.5)  # the site is down; some timers expire meanwhile
+
+    restarted = Site({}, 0)
+    async with (
+        open_store(state_path) as store,
+        open_autolock(timers_path, action=restarted.autolock) as autolock,
+    ):
+        restarted.locks = await store.load()
+        state_ok = restarted.locks == site.snapshot()
+        report = await autolock.recover()
+        with trio.move_on_after(5):
+            await _wait_idle(autolock)
+        store.delay_save(restarted.snapshot, 0)
+    all_locked = all(lock["locked"] for lock in restarted.locks.values())
+    print(
+        f"restart: state {'intact' if state_ok else 'DIFFERS'}; timers on disk: "
+        f"{report.expired} expired while down (fired at once), {report.resumed} resumed; "
+        f"doors locked by autolock after restart: {restarted.autolocked}; "
+        f"all doors locked: {'yes' if all_locked else 'NO'}"
+    )
     print(f"done in {time.monotonic() - started:.2f} s")
-    return ok
+    return state_ok and all_locked and report.expired + report.resumed == armed
 
 
 def main(argv: list[str] | None = None) -> int:

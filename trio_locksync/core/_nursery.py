@@ -2,8 +2,8 @@
 
 trio wraps everything a nursery raises in an ``ExceptionGroup`` (strict groups). A context manager
 that *hides* its nursery should not make users write ``except*`` for one error: when the group holds
-exactly one exception (after flattening), that exception is raised as itself; a group of several
-genuinely concurrent errors is raised as the group.
+exactly one exception, that exception is raised as itself (even if it is a group the body raised
+on purpose); a group of several genuinely concurrent errors is raised as the group.
 """
 
 from __future__ import annotations
@@ -16,16 +16,6 @@ import trio
 __all__ = ["open_service_nursery"]
 
 
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            found.extend(_leaves(exc))
-        else:
-            found.append(exc)
-    return found
-
-
 @asynccontextmanager
 async def open_service_nursery() -> AsyncIterator[trio.Nursery]:
     """``trio.open_nursery()`` that re-raises a lone error unwrapped."""
@@ -33,14 +23,15 @@ async def open_service_nursery() -> AsyncIterator[trio.Nursery]:
         async with trio.open_nursery() as nursery:
             yield nursery
     except BaseExceptionGroup as group:
-        leaves = _leaves(group)
-        if len(leaves) != 1:
+        # Only the nursery's own group is unwrapped, one level: a group the body raised itself
+        # (or a nested nursery's) comes out intact.
+        if len(group.exceptions) != 1:
             raise
-        leaf = leaves[0]
-        context = leaf.__context__
+        lone = group.exceptions[0]
+        context = lone.__context__
         try:
-            raise leaf
+            raise lone
         finally:
-            # Keep the leaf's own context instead of the wrapping group.
-            leaf.__context__ = context
-            del leaf, context
+            # Keep the error's own context instead of the wrapping group.
+            lone.__context__ = context
+            del lone, context

@@ -2,6 +2,7 @@
 
 from ._codec import json_decoder as json_decoder
 from ._codec import json_encoder as json_encoder
+from ._codec import json_encoder_chunked as json_encoder_chunked
 from ._errors import StoreClosedError as StoreClosedError
 from ._errors import StoreCorruptError as StoreCorruptError
 from ._errors import StoreError as StoreError
@@ -15,6 +16,7 @@ from ._store import StoreState as StoreState
 from ._store import StoreStatistics as StoreStatistics
 from ._store import open_store as open_store
 from ._store import run_in_worker_thread as run_in_worker_thread
+from ._store import worker_thread_runner as worker_thread_runner
 
 __all__ = [
     "RunBlocking",
@@ -30,6 +32,8 @@ __all__ = [
     "StoreWriteError",
     "json_decoder",
     "json_encoder",
+    "json_encoder_chunked",
     "open_store",
     "run_in_worker_thread",
+    "worker_thread_runner",
 ]

@@ -8,6 +8,10 @@ import os
 from ..core import LockSyncError
 
 __all__ = [
+    "KEPT_CLOSING",
+    "KEPT_NOT_DURABLE",
+    "KEPT_PENDING",
+    "KEPT_TIMED_OUT",
     "StoreClosedError",
     "StoreCorruptError",
     "StoreError",
@@ -60,24 +64,42 @@ class StoreReadError(StoreError):
         )
 
 
-class StoreWriteError(StoreError):
-    """A write did not reach the disk. The previous file is intact and the data is still pending.
+#: what a failed write leaves, in the usual case
+KEPT_PENDING = "previous file content kept, data kept pending (retrying in the background)"
+#: ... when the rename landed but the directory fsync failed
+KEPT_NOT_DURABLE = (
+    "the new content is in place but may not survive a power cut (directory fsync failed); "
+    "data kept pending (retrying in the background)"
+)
+#: ... during the final flush
+KEPT_CLOSING = "previous file content kept; the store is closing, so this data was not saved"
+#: ... when the final flush ran out of time
+KEPT_TIMED_OUT = (
+    "previous file content kept unless the abandoned write still completes in its worker "
+    "thread; the store is closed, this data was not confirmed"
+)
 
-    ``cause`` is the underlying error (also chained as ``__cause__``). The store keeps the data and
-    retries it in the background; ``flush()`` or leaving the store's block writes it if the fault
-    has cleared.
+
+class StoreWriteError(StoreError):
+    """A write did not reach the disk (or not durably). ``kept`` says what was kept: usually the
+    previous file is intact and the data is still pending, retried in the background, and
+    ``flush()`` or leaving the store's block writes it once the fault has cleared.
+
+    ``cause`` is the underlying error (also chained as ``__cause__``).
     """
 
     def __init__(
-        self, path: os.PathLike[str] | str, cause: BaseException, *, detail: str = ""
+        self,
+        path: os.PathLike[str] | str,
+        cause: BaseException,
+        *,
+        detail: str = "",
+        kept: str = KEPT_PENDING,
     ) -> None:
         what = detail or describe_cause(cause)
-        super().__init__(
-            path,
-            f"could not write store file {os.fspath(path)}: {what}; "
-            "previous file content kept, data kept pending",
-        )
+        super().__init__(path, f"could not write store file {os.fspath(path)}: {what}; {kept}")
         self.cause = cause
+        self.kept = kept
 
 
 class StoreLockedError(StoreError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import secrets
 import threading
@@ -19,9 +20,11 @@ from ._errors import StoreLockedError
 
 __all__ = [
     "OS",
+    "DirectorySyncFailed",
     "EncodeFailed",
     "FileWriter",
     "OsCalls",
+    "WriterReleased",
     "acquire_owner",
     "quarantine",
     "read_bytes",
@@ -49,6 +52,15 @@ OS = OsCalls()
 
 class EncodeFailed(Exception):
     """The encoder (or the value it returned) failed; wraps the original error as ``__cause__``."""
+
+
+class DirectorySyncFailed(Exception):
+    """The new file is in place, but fsync of its directory failed (``__cause__``): the rename
+    may not survive a power cut."""
+
+
+class WriterReleased(Exception):
+    """The owner lock was given up (the store closed); the write was refused, nothing written."""
 
 
 def temp_prefix(target: Path) -> str:
@@ -85,8 +97,8 @@ def acquire_owner(target: Path) -> int:
         raise
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-    prefix = temp_prefix(target)
-    for leftover in target.parent.glob(f"{prefix}*.tmp"):
+    # Escaped: a store named "a[b].json" must not match (and delete) another store's temp file.
+    for leftover in target.parent.glob(f"{glob.escape(temp_prefix(target))}*.tmp"):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
     return fd
@@ -148,7 +160,10 @@ def write_atomic(target: Path, payload: bytes, *, mode: int, durable: bool) -> N
             OS.unlink(temp)
         raise
     if durable:
-        _fsync_directory(directory)
+        try:
+            _fsync_directory(directory)
+        except OSError as exc:
+            raise DirectorySyncFailed() from exc
 
 
 class FileWriter:
@@ -172,10 +187,11 @@ class FileWriter:
         self._released = threading.Event()
 
     def write(self, generation: int, produce: Callable[[], bytes]) -> bool:
-        """Encode (``produce``) and write generation ``generation``; False if it was skipped."""
+        """Encode (``produce``) and write generation ``generation``; False if it was skipped
+        because a newer one is on disk. Raises :class:`WriterReleased` after :meth:`release`."""
         with self._state_lock:
             if self._released.is_set():
-                return False
+                raise WriterReleased()
             self._running += 1
         try:
             with self._write_lock:

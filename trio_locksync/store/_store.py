@@ -29,10 +29,14 @@ from typing import Any, Literal, Protocol, TypeVar
 import attrs
 import trio
 
-from ..core import Backoff, Jitter, QuietWindow, StateTable, open_service_nursery
+from ..core import Backoff, Jitter, QuietReason, QuietWindow, StateTable, open_service_nursery
 from . import _files
 from ._codec import Envelope, json_decoder, json_encoder
 from ._errors import (
+    KEPT_CLOSING,
+    KEPT_NOT_DURABLE,
+    KEPT_PENDING,
+    KEPT_TIMED_OUT,
     StoreClosedError,
     StoreCorruptError,
     StoreReadError,
@@ -52,6 +56,7 @@ __all__ = [
     "StoreStatistics",
     "open_store",
     "run_in_worker_thread",
+    "worker_thread_runner",
 ]
 
 logger = logging.getLogger("trio_locksync.store")
@@ -63,6 +68,8 @@ Decoder = Callable[[bytes], Any]
 DataFunc = Callable[[], Any]
 #: ``migrate(old_major, old_minor, data) -> new_data``; raise ``NotImplementedError`` to decline
 Migrate = Callable[[int, int, Any], Any]
+#: called on the trio thread when a write takes its data; returns what the worker thread encodes
+Snapshot = Callable[[Any], Any]
 
 
 class RunBlocking(Protocol):
@@ -71,8 +78,20 @@ class RunBlocking(Protocol):
     def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
 
 
+def worker_thread_runner() -> RunBlocking:
+    """The default :class:`RunBlocking` of one store: its own worker thread (a limiter of 1, so
+    a hung disk holds one thread of this store, never tokens of trio's process-wide limiter),
+    abandoned on cancellation. See :func:`run_in_worker_thread`."""
+    limiter = trio.CapacityLimiter(1)
+
+    async def run(fn: Callable[[], T], /) -> T:
+        return await trio.to_thread.run_sync(fn, abandon_on_cancel=True, limiter=limiter)
+
+    return run
+
+
 async def run_in_worker_thread(fn: Callable[[], T], /) -> T:
-    """The default :class:`RunBlocking`: a trio worker thread, abandoned on cancellation.
+    """A :class:`RunBlocking` on trio's shared thread limiter, abandoned on cancellation.
 
     Abandoning is safe because the :class:`~._files.FileWriter` orders writes by generation and
     holds the owner lock until the abandoned write has finished.
@@ -145,6 +164,7 @@ class Store:
         close_timeout: float,
         retry: Backoff,
         run_blocking: RunBlocking,
+        snapshot: Snapshot | None,
     ) -> None:
         self._path = path
         self._writer = writer
@@ -158,6 +178,7 @@ class Store:
         self._close_timeout = close_timeout
         self._retry = retry
         self._run_blocking = run_blocking
+        self._snapshot = snapshot
         self._state = StateTable("Store", StoreState.OPEN, _STATE_TABLE)
         self._write_lock = trio.Lock()
         self._load_lock = trio.Lock()
@@ -211,15 +232,28 @@ class Store:
         self._check_usable("load()")
         async with self._load_lock:
             if self.pending:
-                data = self._latest.produce()
-                await trio.lowlevel.checkpoint()
-                return copy.deepcopy(data)
-            outcome = await self._run_blocking(self._read_and_decode)
+                return await self._pending_copy()
+            # Under the write lock: a save cannot replace the file between our read and a
+            # quarantine of what we read (which would move the fresh, good file aside).
+            async with self._write_lock:
+                outcome = await self._run_blocking(self._read_and_decode)
+                if isinstance(outcome, _Undecodable):
+                    return await self._handle_corrupt(outcome.cause)
+            if self._has_pending():
+                # A change was made while we read: it is newer than the disk.
+                return await self._pending_copy()
             if isinstance(outcome, _Missing):
                 return None
-            if isinstance(outcome, _Undecodable):
-                return await self._handle_corrupt(outcome.cause)
             return await self._unwrap(outcome.value)
+
+    def _has_pending(self) -> bool:
+        # A method, not the property: type checkers narrow a property across an await.
+        return self._latest.generation > self._written
+
+    async def _pending_copy(self) -> Any:
+        data = self._latest.produce()
+        await trio.lowlevel.checkpoint()
+        return copy.deepcopy(data)
 
     def delay_save(self, data_func: DataFunc, delay: float = 0.0) -> None:
         """Schedule a write of ``data_func()`` about ``delay`` seconds from now. Never blocks.
@@ -297,37 +331,66 @@ class Store:
         """Make sure everything up to ``generation`` is on disk (single-flight).
 
         A failure raises :class:`StoreWriteError` and keeps the data pending; unless the caller
-        is the background writer (which retries on its own backoff), a retry is scheduled.
+        is the background writer (which retries on its own backoff), a retry is scheduled. A
+        write that did not finish for any other reason (cancellation) is also rescheduled, so
+        pending data is never left without a write on its way.
         """
+        try:
+            await self._write_locked(generation, background=background)
+        except Exception:
+            raise  # StoreWriteError (retry scheduled) or StoreClosedError
+        except BaseException:
+            # Cancelled waiting for the lock or during the write: the data must still land.
+            if self.state is StoreState.OPEN and self._has_pending():
+                self._schedule(0.0)
+            raise
+
+    async def _write_locked(self, generation: int, *, background: bool) -> None:
         async with self._write_lock:
             if self._written >= generation:
                 return
+            if self.state is StoreState.CLOSED:
+                raise StoreClosedError(self._path, "the write")
             change = self._latest
             try:
                 data = change.produce()
+                if self._snapshot is not None:
+                    data = self._snapshot(data)
                 encode = functools.partial(self._encode, data)
                 wrote = await self._run_blocking(
                     functools.partial(self._writer.write, change.generation, encode)
                 )
+            except _files.WriterReleased:
+                raise StoreClosedError(self._path, "the write") from None
             except Exception as exc:
-                self._write_failures += 1
-                cause: BaseException = exc
-                detail = ""
-                if isinstance(exc, _files.EncodeFailed) and exc.__cause__ is not None:
-                    cause = exc.__cause__
-                    detail = f"encoding failed: {describe_cause(cause)}"
-                error = StoreWriteError(self._path, cause, detail=detail)
-                logger.error("%s", error)
-                if not background and self.state is StoreState.OPEN:
-                    # Keep it and retry in the background, whoever asked for this write.
-                    self._schedule(next(self._retry.delays()))
-                raise error from cause
+                error = self._write_failed(exc, background=background)
+                raise error from error.cause
             self._written = max(self._written, change.generation)
             if wrote:
                 self._writes += 1
             if not self.pending and self._window is not None:
                 self._window.close()
                 self._window = None
+
+    def _write_failed(self, exc: Exception, *, background: bool) -> StoreWriteError:
+        """Count, log and describe a failed write; schedule its retry if nobody else will."""
+        self._write_failures += 1
+        cause: BaseException = exc
+        detail = ""
+        kept = KEPT_PENDING if self.state is StoreState.OPEN else KEPT_CLOSING
+        if isinstance(exc, _files.EncodeFailed) and exc.__cause__ is not None:
+            cause = exc.__cause__
+            detail = f"encoding failed: {describe_cause(cause)}"
+        elif isinstance(exc, _files.DirectorySyncFailed) and exc.__cause__ is not None:
+            cause = exc.__cause__
+            if self.state is StoreState.OPEN:
+                kept = KEPT_NOT_DURABLE
+        error = StoreWriteError(self._path, cause, detail=detail, kept=kept)
+        logger.error("%s", error)
+        if not background and self.state is StoreState.OPEN:
+            # Keep it and retry in the background, whoever asked for this write.
+            self._schedule(next(self._retry.delays()))
+        return error
 
     async def _background_writer(self) -> None:
         """Waits for each quiet window to end, then writes once, retrying with backoff on failure.
@@ -341,7 +404,11 @@ class Store:
             window = self._window
             if window is None:
                 continue
-            await window.wait()
+            reason = await window.wait()
+            if reason is QuietReason.CLOSED:
+                # A save wrote everything (a newer window, if any, handles later changes), or
+                # the store is closing (the final flush writes).
+                continue
             if self._window is window:
                 self._window = None
             if not self.pending:
@@ -369,6 +436,7 @@ class Store:
                 self._path,
                 TimeoutError(f"final flush did not finish within {self._close_timeout} s"),
                 detail=f"final flush did not finish within {self._close_timeout} s",
+                kept=KEPT_TIMED_OUT,
             )
             logger.error("%s", error)
             raise error
@@ -424,6 +492,9 @@ class Store:
             self._version,
             self._minor_version,
         )
+        if self._has_pending():
+            # A change made while we read wins; it will be written, not the migration.
+            return await self._pending_copy()
         await self.save(data)
         return data
 
@@ -520,7 +591,8 @@ async def open_store(
     on_corrupt: Literal["raise", "quarantine"] = "raise",
     close_timeout: float = 30.0,
     retry: Backoff = _DEFAULT_RETRY,
-    run_blocking: RunBlocking = run_in_worker_thread,
+    snapshot: Snapshot | None = None,
+    run_blocking: RunBlocking | None = None,
 ) -> AsyncIterator[Store]:
     """Open the store file at ``path`` for the duration of the block.
 
@@ -535,7 +607,16 @@ async def open_store(
     ``durable=False`` skips the fsyncs (faster; a power cut may then lose the last writes, or
     leave an empty file). ``version``/``minor_version`` wrap the data in an envelope and enable
     ``migrate(old_major, old_minor, data)``. ``retry`` paces background retries of failed writes.
-    ``run_blocking`` runs blocking work; tests pass an inline runner to use virtual time.
+
+    Data is encoded in a worker thread. The default encoder encodes plain JSON data (dict, list,
+    str, int, float, bool, None) in one C call that holds the GIL, so other trio tasks cannot
+    change it half-way. If you hand the store live objects that other tasks mutate *and* use
+    types that call back into Python (sets, custom encoders, :func:`json_encoder_chunked`), pass
+    ``snapshot=copy.deepcopy`` (it runs on the trio thread when the write takes its data), or
+    build a fresh structure in ``data_func``.
+
+    ``run_blocking`` runs blocking work (default: one worker thread of this store's own); tests
+    pass an inline runner to use virtual time.
     """
     target = _absolute(path)
     _check_mode(mode)
@@ -548,35 +629,56 @@ async def open_store(
     if version is not None and (version < 1 or minor_version < 1):
         raise ValueError("version and minor_version must be >= 1")
 
-    lock_fd = await run_blocking(functools.partial(_files.acquire_owner, target))
+    runner = worker_thread_runner() if run_blocking is None else run_blocking
+    # Shielded: cancelling an abandoned acquire would leak the lock it takes (mkdir and a
+    # non-blocking flock are quick). The try below starts with no checkpoint in between.
+    with trio.CancelScope(shield=True):
+        lock_fd = await runner(functools.partial(_files.acquire_owner, target))
     writer = _files.FileWriter(target, mode=mode, durable=durable, lock_fd=lock_fd)
-    store = Store(
-        target,
-        writer=writer,
-        encoder=encoder,
-        decoder=decoder,
-        max_delay=max_delay,
-        version=version,
-        minor_version=minor_version,
-        migrate=migrate,
-        on_corrupt=on_corrupt,
-        close_timeout=close_timeout,
-        retry=retry,
-        run_blocking=run_blocking,
-    )
     try:
-        async with open_service_nursery() as nursery:
-            nursery.start_soon(store._background_writer)
-            try:
-                yield store
-            finally:
-                store._begin_close()
-                try:
-                    await store._final_flush()
-                finally:
-                    # CLOSED with no checkpoint after the flush's last look at the pending data:
-                    # a save or delay_save from another task now raises instead of being lost.
-                    store._finish_close()
-                    nursery.cancel_scope.cancel()
+        async with _run_store(
+            target,
+            writer,
+            encoder=encoder,
+            decoder=decoder,
+            max_delay=max_delay,
+            version=version,
+            minor_version=minor_version,
+            migrate=migrate,
+            on_corrupt=on_corrupt,
+            close_timeout=close_timeout,
+            retry=retry,
+            run_blocking=runner,
+            snapshot=snapshot,
+        ) as store:
+            yield store
     finally:
         writer.release()  # idempotent; also covers a failure before the block ran
+
+
+@asynccontextmanager
+async def _run_store(
+    target: Path, writer: _files.FileWriter, **options: Any
+) -> AsyncIterator[Store]:
+    store = Store(target, writer=writer, **options)
+    body_error: BaseException | None = None
+    async with open_service_nursery() as nursery:
+        nursery.start_soon(store._background_writer)
+        try:
+            yield store
+        except BaseException as exc:
+            body_error = exc
+            raise
+        finally:
+            store._begin_close()
+            try:
+                await store._final_flush()
+            except StoreWriteError:
+                # Logged by the flush. Ctrl-C or SystemExit must stay what the caller sees.
+                if not isinstance(body_error, (KeyboardInterrupt, SystemExit)):
+                    raise
+            finally:
+                # CLOSED with no checkpoint after the flush's last look at the pending data:
+                # a save or delay_save from another task now raises instead of being lost.
+                store._finish_close()
+                nursery.cancel_scope.cancel()

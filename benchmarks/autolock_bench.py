@@ -1,0 +1,584 @@
+"""Benchmarks for ``trio_locksync.autolock``: memory per armed timer, recovery time, lateness.
+
+Prints a Markdown report (for the README) and writes the same figures as JSON to
+``benchmarks/results/autolock_bench.json`` (``autolock_bench-quick.json`` with ``--quick``).
+
+Timers are armed the way a restart arms them: the benchmark writes the timers file directly,
+in the store's JSON format ``{timer_id: {"end_time": <ISO-8601 UTC>, "duration": <s>}}`` (with
+the store's own encoder), then runs the real service on it: ``open_autolock(path, action=...)``
+and ``await service.recover()``. Everything runs on the real clock with real, durable files.
+
+What is measured, and how:
+
+1. **Memory per armed timer**, for ``--sizes`` timers (10,000 and 100,000): ``tracemalloc``'s
+   *current* traced bytes after ``recover()`` returned (inside the service block, every timer
+   ACTIVE and armed) minus the same figure just before ``open_autolock``, both after
+   ``gc.collect()``, divided by N. That holds everything the service keeps per timer: the
+   timer store's mirror (the ``TimerEntry``, its JSON form, the id), the ``AutolockTimer`` with
+   its state machine, state table, watched value, lock and events, its retry-delay iterator, and
+   the scheduler's ``ScheduledCall`` with its cancel scope and heap entry. Not included: memory
+   freed again by then (the file's bytes and the decoded document: see *peak*), and allocations
+   that bypass Python's allocator. The largest contributors are listed by source file.
+2. **Recovery time**, for the same sizes and files, without tracemalloc: wall time of entering
+   ``open_autolock(...)`` (lock the file, read and decode it, build the mirror) and of
+   ``recover()`` (claim and arm every entry), median and max of ``--repeat`` runs, plus leaving
+   the block (detaching every timer). ``recover()`` claims all entries in one synchronous step,
+   so it is also how long the trio thread is blocked: the longest single task step is reported.
+3. **Lateness** when ``--expiring`` timers (10,000) expire in the same second: their end times
+   are spread evenly over ``[lead, lead + 1)`` s after the file is written (``--lead``, 2 s;
+   recovery must be done by then, the report says by how much it was). The action records
+   ``trio.current_time()`` and ``time.time()`` when called. Lateness is reported two ways:
+   *vs. end time*: wall time at the call minus the persisted ``end_time`` (what a user sees);
+   *vs. deadline*: trio time at the call minus the trio deadline the scheduler was given (read
+   from the timer's scheduled call right after ``recover()``; an internal attribute): the
+   scheduler's own lateness. A heartbeat task (1 ms sleeps) and a step timer show how much the
+   fires and the removals they write block the trio thread meanwhile.
+4. **Machine**: as in ``store_bench.py`` (whose helpers this script imports).
+
+Run ``python benchmarks/autolock_bench.py`` (full, a minute or two) or ``--quick`` (seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import trio
+from store_bench import (
+    RESULTS_DIR,
+    Blocking,
+    Machine,
+    StepTimer,
+    _json_safe,
+    _machine_section,
+    _table,
+    describe_machine,
+    heartbeat,
+    instrumented,
+    ms,
+    percentile,
+)
+
+from trio_locksync.autolock import AutolockService, TimerState, open_autolock
+from trio_locksync.store import json_encoder
+
+UTC = datetime.UTC
+#: how far in the future the timers of the memory and recovery runs end
+FAR_AHEAD = 3600.0
+#: how many source files the memory breakdown lists
+BREAKDOWN_FILES = 6
+#: the lateness run waits at most this long past the last end time for the last fire
+FIRE_GRACE = 30.0
+
+
+# -- the timers file -------------------------------------------------------------------------
+
+
+def timer_id(number: int) -> str:
+    return f"door-{number:06d}"
+
+
+def write_timers_file(
+    path: Path, end_times: Sequence[datetime.datetime], started: datetime.datetime
+) -> int:
+    """Write one entry per end time, as ``start(duration)`` at ``started`` would have; returns
+    the file size in bytes."""
+    doc = {
+        timer_id(number): {
+            "end_time": end.astimezone(UTC).isoformat(),
+            "duration": (end - started).total_seconds(),
+        }
+        for number, end in enumerate(end_times)
+    }
+    raw = json_encoder(doc)
+    path.write_bytes(raw)
+    return len(raw)
+
+
+def far_file(path: Path, count: int) -> int:
+    """``count`` timers ending between one and two hours from now (none fires during a run)."""
+    now = datetime.datetime.now(UTC)
+    ends = [now + datetime.timedelta(seconds=FAR_AHEAD * (1 + i / count)) for i in range(count)]
+    return write_timers_file(path, ends, now)
+
+
+async def _no_action(timer_id: str) -> None:
+    raise AssertionError(f"timer {timer_id!r} fired during a run where none should")
+
+
+def _check_armed(service: AutolockService, count: int) -> None:
+    stats = service.statistics()
+    if stats.armed != count or stats.timers != count:
+        raise AssertionError(f"expected {count} armed timers, got {stats}")
+
+
+# -- 1. memory -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileShare:
+    file: str
+    bytes: int
+    bytes_per_timer: float
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    timers: int
+    file_bytes: int
+    #: traced bytes held after recover() minus before open_autolock
+    held_bytes: int
+    bytes_per_timer: float
+    #: tracemalloc peak during open + recover, above the baseline
+    peak_bytes: int
+    breakdown: list[FileShare]
+
+
+def _short_path(filename: str) -> str:
+    """Repo-relative for the project, ``pkg/...`` for installed packages, ``stdlib x.py``."""
+    if filename.startswith("<"):
+        return filename  # generated code, e.g. "<attrs generated methods trio._sync.Event>"
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1]
+    root = str(Path(__file__).resolve().parent.parent) + os.sep
+    if filename.startswith(root):
+        return filename[len(root) :]
+    if "/lib/python" in filename:
+        return f"stdlib {os.path.basename(filename)}"
+    return filename
+
+
+async def _memory_run(path: Path, count: int) -> MemoryResult:
+    gc.collect()
+    baseline = tracemalloc.take_snapshot()
+    before = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    async with open_autolock(path, action=_no_action) as service:
+        await service.recover()
+        _check_armed(service, count)
+        gc.collect()
+        held, peak = tracemalloc.get_traced_memory()
+        snapshot = tracemalloc.take_snapshot()
+    differences = snapshot.compare_to(baseline, "filename")
+    differences.sort(key=lambda stat: stat.size_diff, reverse=True)
+    breakdown = [
+        FileShare(
+            file=_short_path(stat.traceback[0].filename),
+            bytes=stat.size_diff,
+            bytes_per_timer=stat.size_diff / count,
+        )
+        for stat in differences[:BREAKDOWN_FILES]
+    ]
+    return MemoryResult(
+        timers=count,
+        file_bytes=path.stat().st_size,
+        held_bytes=held - before,
+        bytes_per_timer=(held - before) / count,
+        peak_bytes=peak - before,
+        breakdown=breakdown,
+    )
+
+
+def bench_memory(tmp_dir: Path, sizes: Sequence[int]) -> list[MemoryResult]:
+    results = []
+    for count in sizes:
+        path = tmp_dir / f"memory-{count}.json"
+        far_file(path, count)
+        tracemalloc.start()
+        try:
+            results.append(trio.run(_memory_run, path, count))
+        finally:
+            tracemalloc.stop()
+        path.unlink()
+    return results
+
+
+# -- 2. recovery time ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecoverRun:
+    open_s: float
+    recover_s: float
+    close_s: float
+    max_step_s: float
+
+
+@dataclass(frozen=True)
+class RecoverResult:
+    timers: int
+    file_bytes: int
+    runs: int
+    open_median_ms: float
+    recover_median_ms: float
+    total_median_ms: float
+    total_max_ms: float
+    recover_per_timer_us: float
+    close_median_ms: float
+    #: the longest single trio task step during open + recover (median over runs)
+    max_step_median_ms: float
+
+
+async def _recover_run(path: Path, count: int) -> RecoverRun:
+    timer = StepTimer()
+    with instrumented(timer):
+        began = time.perf_counter()
+        async with open_autolock(path, action=_no_action) as service:
+            opened = time.perf_counter()
+            await service.recover()
+            recovered = time.perf_counter()
+            max_step = timer.max_step
+            _check_armed(service, count)
+            closing = time.perf_counter()
+        closed = time.perf_counter()
+    return RecoverRun(opened - began, recovered - opened, closed - closing, max_step)
+
+
+def bench_recover(tmp_dir: Path, sizes: Sequence[int], repeat: int) -> list[RecoverResult]:
+    results = []
+    for count in sizes:
+        path = tmp_dir / f"recover-{count}.json"
+        size = far_file(path, count)
+        runs = []
+        for _ in range(repeat):
+            gc.collect()
+            runs.append(trio.run(_recover_run, path, count))
+        path.unlink()
+        recover_median = statistics.median(r.recover_s for r in runs)
+        results.append(
+            RecoverResult(
+                timers=count,
+                file_bytes=size,
+                runs=repeat,
+                open_median_ms=ms(statistics.median(r.open_s for r in runs)),
+                recover_median_ms=ms(recover_median),
+                total_median_ms=ms(statistics.median(r.open_s + r.recover_s for r in runs)),
+                total_max_ms=ms(max(r.open_s + r.recover_s for r in runs)),
+                recover_per_timer_us=recover_median / count * 1e6,
+                close_median_ms=ms(statistics.median(r.close_s for r in runs)),
+                max_step_median_ms=ms(statistics.median(r.max_step_s for r in runs)),
+            )
+        )
+    return results
+
+
+# -- 3. lateness -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lateness:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    min_ms: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Lateness:
+        return cls(
+            p50_ms=ms(percentile(values, 50)),
+            p99_ms=ms(percentile(values, 99)),
+            max_ms=ms(max(values)),
+            min_ms=ms(min(values)),
+        )
+
+
+@dataclass(frozen=True)
+class LatenessResult:
+    expiring: int
+    window_s: float
+    lead_s: float
+    open_recover_s: float
+    #: first end time minus the moment recover() returned (negative: recovery was too slow)
+    margin_s: float
+    fired: int
+    fired_once_each: bool
+    vs_end_time: Lateness
+    vs_deadline: Lateness
+    #: latest trio deadline minus latest persisted end time, on one clock: how much later than
+    #: its end time recover() armed the last-claimed timer
+    deadline_skew_ms: float
+    blocking: Blocking
+    file_empty_after: bool
+
+
+async def _lateness_run(
+    path: Path, ends: Sequence[datetime.datetime], lead: float
+) -> LatenessResult:
+    calls: dict[str, tuple[float, float]] = {}
+    duplicates = 0
+    all_fired = trio.Event()
+
+    async def record(timer_id: str) -> None:
+        nonlocal duplicates
+        if timer_id in calls:
+            duplicates += 1
+        calls[timer_id] = (trio.current_time(), time.time())
+        if len(calls) == len(ends):
+            all_fired.set()
+
+    lateness: list[float] = []
+    step_timer = StepTimer()
+    began = time.perf_counter()
+    async with open_autolock(path, action=record) as service:
+        report = await service.recover()
+        recovered_wall = time.time()
+        open_recover = time.perf_counter() - began
+        if report.resumed != len(ends) or report.expired:
+            raise AssertionError(f"recovery was too slow for --lead: {report}")
+        # The trio deadline each timer was armed with (internal: the scheduled call).
+        deadlines: dict[str, float] = {}
+        for name, timer in service.timers.items():
+            call = timer._call
+            assert call is not None
+            deadlines[name] = call.deadline
+        # Map wall clock to trio clock once (two reads a few microseconds apart).
+        offset = trio.current_time() - time.time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(heartbeat, lateness)
+            with (
+                instrumented(step_timer),
+                trio.move_on_after(ends[-1].timestamp() - time.time() + FIRE_GRACE),
+            ):
+                await all_fired.wait()
+            nursery.cancel_scope.cancel()
+        for timer in service.timers.values():
+            if timer.state is not TimerState.DONE:
+                raise AssertionError(f"{timer!r} did not end DONE")
+    on_disk = json.loads(path.read_bytes())
+    end_of = {timer_id(i): end.timestamp() for i, end in enumerate(ends)}
+    if set(calls) != set(end_of):
+        raise AssertionError(f"{len(end_of) - len(calls)} timers never fired")
+    latest = max(end_of, key=lambda name: end_of[name])
+    return LatenessResult(
+        expiring=len(ends),
+        window_s=ends[-1].timestamp() - ends[0].timestamp(),
+        lead_s=lead,
+        open_recover_s=open_recover,
+        margin_s=ends[0].timestamp() - recovered_wall,
+        fired=len(calls),
+        fired_once_each=duplicates == 0,
+        vs_end_time=Lateness.of([calls[name][1] - end_of[name] for name in end_of]),
+        vs_deadline=Lateness.of([calls[name][0] - deadlines[name] for name in end_of]),
+        deadline_skew_ms=ms(deadlines[latest] - (end_of[latest] + offset)),
+        blocking=Blocking.from_samples(lateness, step_timer),
+        file_empty_after=on_disk == {},
+    )
+
+
+def bench_lateness(tmp_dir: Path, expiring: int, lead: float, window: float) -> LatenessResult:
+    path = tmp_dir / f"lateness-{expiring}.json"
+    gc.collect()  # before the clock starts: after the big runs a full collection takes a while
+    now = datetime.datetime.now(UTC)
+    ends = [now + datetime.timedelta(seconds=lead + window * i / expiring) for i in range(expiring)]
+    write_timers_file(path, ends, now)
+    result = trio.run(_lateness_run, path, ends, lead)
+    path.unlink()
+    return result
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    mode: str
+    machine: Machine
+    memory: list[MemoryResult]
+    recover: list[RecoverResult]
+    lateness: LatenessResult
+
+
+def _kib(size: float) -> str:
+    return f"{size / 1024:,.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:,.1f} MiB"
+
+
+def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
+    intro = (
+        "`tracemalloc` current bytes after `recover()` returned (every timer ACTIVE and armed) "
+        "minus before `open_autolock`, both after `gc.collect()`, divided by N. Includes the "
+        "timer store's mirror (entry, JSON form, id), the `AutolockTimer` with its state "
+        "machine, lock, events and retry-delay iterator, and the scheduler's `ScheduledCall` "
+        "(cancel scope, heap entry). *Peak*: the most held during open + recover (the file's "
+        "bytes and decoded document are freed by the end)."
+    )
+    header = ("timers", "file", "held", "bytes / timer", "peak during open + recover")
+    rows = [
+        (
+            f"{r.timers:,}",
+            _kib(r.file_bytes),
+            _kib(r.held_bytes),
+            f"{r.bytes_per_timer:,.0f}",
+            _kib(r.peak_bytes),
+        )
+        for r in results
+    ]
+    largest = results[-1]
+    shares = ", ".join(
+        f"`{share.file}` {share.bytes_per_timer:,.0f}" for share in largest.breakdown
+    )
+    note = (
+        f"Largest contributors at {largest.timers:,} timers, bytes per timer by the source file "
+        f"that allocated them: {shares}."
+    )
+    return [intro, "", *_table(header, rows), "", note]
+
+
+def _recover_section(results: Sequence[RecoverResult]) -> list[str]:
+    intro = (
+        "Wall time of entering `open_autolock(...)` (lock, read and decode the file, build the "
+        "mirror) and of `recover()` (claim and arm every entry; no entry is due), median of "
+        "the runs; *total max* is the slowest run. `recover()` is one synchronous step, so "
+        "*longest trio step* is how long the trio thread (every other task of the application) "
+        "was blocked. *Close*: leaving the block (the timers detach, entries stay on disk)."
+    )
+    header = (
+        "timers",
+        "file",
+        "runs",
+        "open ms",
+        "recover() ms",
+        "µs / timer",
+        "total ms",
+        "total max ms",
+        "longest trio step ms",
+        "close ms",
+    )
+    rows = [
+        (
+            f"{r.timers:,}",
+            _kib(r.file_bytes),
+            str(r.runs),
+            f"{r.open_median_ms:,.0f}",
+            f"{r.recover_median_ms:,.0f}",
+            f"{r.recover_per_timer_us:.1f}",
+            f"{r.total_median_ms:,.0f}",
+            f"{r.total_max_ms:,.0f}",
+            f"{r.max_step_median_ms:,.0f}",
+            f"{r.close_median_ms:,.0f}",
+        )
+        for r in results
+    ]
+    return [intro, "", *_table(header, rows)]
+
+
+def _lateness_section(r: LatenessResult) -> list[str]:
+    intro = (
+        f"{r.expiring:,} timers recovered from disk, end times spread evenly over "
+        f"{r.window_s:.3f} s starting {r.lead_s:g} s after the file was written (open + "
+        f"recover took {r.open_recover_s:.2f} s; first end time {r.margin_s:.2f} s after "
+        "`recover()` returned). Real clock; the action records the time and returns. *vs. end "
+        "time*: wall clock at the call minus the persisted `end_time`. *vs. deadline*: trio "
+        "clock at the call minus the deadline the scheduler was given (the scheduler's own "
+        "lateness). Nearest-rank percentiles."
+    )
+    header = ("lateness", "p50 ms", "p99 ms", "max ms", "min ms")
+    rows = [
+        (label, f"{x.p50_ms:.2f}", f"{x.p99_ms:.2f}", f"{x.max_ms:.2f}", f"{x.min_ms:.2f}")
+        for label, x in (("vs. end time", r.vs_end_time), ("vs. deadline", r.vs_deadline))
+    ]
+    checks = (
+        f"All fired: {'yes' if r.fired == r.expiring else '**NO**'} ({r.fired:,}), each once: "
+        f"{'yes' if r.fired_once_each else '**NO**'}, timers file empty after the block: "
+        f"{'yes' if r.file_empty_after else '**NO**'}. Last-claimed timer armed "
+        f"{r.deadline_skew_ms:.0f} ms after its end time (`recover()` reads the wall clock once "
+        "but arms each timer relative to the trio clock when it reaches it). During the fires "
+        f"a 1 ms heartbeat woke up to {r.blocking.heartbeat_late_max_ms:.1f} ms late "
+        f"(p99 {r.blocking.heartbeat_late_p99_ms:.1f} ms); longest trio task step "
+        f"{r.blocking.max_step_ms:.1f} ms."
+    )
+    return [intro, "", *_table(header, rows), "", checks]
+
+
+def render_markdown(report: Report) -> str:
+    lines = [
+        f"## Autolock benchmark ({report.mode})",
+        "",
+        *_machine_section(report.machine),
+        "",
+        "### Memory per armed timer",
+        "",
+        *_memory_section(report.memory),
+        "",
+        "### `recover()` time from disk",
+        "",
+        *_recover_section(report.recover),
+        "",
+        f"### Lateness when {report.lateness.expiring:,} timers expire in the same second",
+        "",
+        *_lateness_section(report.lateness),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = _json_safe(asdict(report))
+    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--sizes", type=int, nargs="+", help="armed timers (default 10000 100000)")
+    parser.add_argument("--repeat", type=int, help="recovery runs per size (default 3)")
+    parser.add_argument("--expiring", type=int, help="timers expiring in one second (10000)")
+    parser.add_argument("--lead", type=float, default=2.0, help="seconds to the first end time")
+    parser.add_argument("--window", type=float, default=1.0, help="seconds the ends spread over")
+    parser.add_argument("--tmp-dir", type=Path, help="where to write (default results/tmp)")
+    parser.add_argument("--json", type=Path, help="JSON output path")
+    args = parser.parse_args(argv)
+    quick = bool(args.quick)
+    args.sizes = args.sizes or ([1_000, 10_000] if quick else [10_000, 100_000])
+    args.repeat = args.repeat or (1 if quick else 3)
+    args.expiring = args.expiring or (1_000 if quick else 10_000)
+    args.tmp_dir = args.tmp_dir or RESULTS_DIR / "tmp"
+    args.json = args.json or RESULTS_DIR / (
+        "autolock_bench-quick.json" if quick else "autolock_bench.json"
+    )
+    if not (args.lead > 0 and args.window > 0 and math.isfinite(args.lead + args.window)):
+        parser.error("--lead and --window must be positive")
+    return args
+
+
+def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
+    return Report(
+        mode="quick" if args.quick else "full",
+        machine=describe_machine(tmp_dir),
+        memory=bench_memory(tmp_dir, args.sizes),
+        recover=bench_recover(tmp_dir, args.sizes, args.repeat),
+        lateness=bench_lateness(tmp_dir, args.expiring, args.lead, args.window),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix="autolock_bench-", dir=args.tmp_dir))
+    try:
+        report = run(args, tmp_dir)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    sys.stdout.write(render_markdown(report))
+    write_json(report, args.json)
+    print(f"\n(JSON written to {args.json})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

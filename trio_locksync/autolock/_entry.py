@@ -1,0 +1,79 @@
+"""The persisted form of one armed timer: ``{"end_time": <ISO-8601 UTC>, "duration": <s>}``."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any
+
+import attrs
+
+__all__ = ["InvalidEntry", "TimerEntry", "utc_now"]
+
+UTC = datetime.UTC
+
+
+def utc_now() -> datetime.datetime:
+    """The default wall clock: an aware UTC datetime."""
+    return datetime.datetime.now(UTC)
+
+
+class InvalidEntry(ValueError):
+    """A stored entry that cannot be used; the message says why (never the raw content)."""
+
+
+def _aware_utc(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, datetime.datetime) or value.utcoffset() is None:
+        raise InvalidEntry(f"{attribute.name} must be an aware datetime")
+
+
+@attrs.frozen
+class TimerEntry:
+    """When a timer fires (``end_time``, aware UTC) and the duration it was armed with."""
+
+    end_time: datetime.datetime = attrs.field(validator=_aware_utc)
+    duration: float = attrs.field()
+
+    @duration.validator
+    def _check_duration(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidEntry("duration is not a number")
+        if not math.isfinite(value) or value < 0:
+            raise InvalidEntry("duration is negative or not finite")
+
+    @classmethod
+    def starting(cls, now: datetime.datetime, duration: float) -> TimerEntry:
+        return cls(end_time=now + datetime.timedelta(seconds=duration), duration=float(duration))
+
+    def remaining(self, now: datetime.datetime) -> float:
+        """Seconds until ``end_time``, clamped to [0, duration].
+
+        The clamp is what makes a wall clock that jumped *back* (a dead RTC battery, a bad NTP
+        step) harmless: a timer never waits longer than its own full duration after recovery.
+        A clock that jumped forward makes timers fire early, on the safe side.
+        """
+        seconds = (self.end_time - now).total_seconds()
+        return min(max(seconds, 0.0), float(self.duration))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"end_time": self.end_time.astimezone(UTC).isoformat(), "duration": self.duration}
+
+    @classmethod
+    def from_json(cls, raw: object) -> TimerEntry:
+        """Parse a stored entry; raises :class:`InvalidEntry`. A naive end_time is read as UTC."""
+        if not isinstance(raw, dict):
+            raise InvalidEntry("entry is not a mapping")
+        end_raw = raw.get("end_time")
+        if not isinstance(end_raw, str):
+            raise InvalidEntry("end_time is missing or not a string")
+        try:
+            end_time = datetime.datetime.fromisoformat(end_raw)
+        except ValueError:
+            raise InvalidEntry("end_time is not an ISO-8601 datetime") from None
+        if end_time.utcoffset() is None:
+            end_time = end_time.replace(tzinfo=UTC)
+        try:
+            end_time = end_time.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00: before datetime.min in UTC
+            raise InvalidEntry("end_time is outside the representable range") from None
+        return cls(end_time=end_time, duration=raw.get("duration"))  # type: ignore[arg-type]

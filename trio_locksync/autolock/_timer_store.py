@@ -1,0 +1,87 @@
+"""Persistence only: every timer entry of one service in one Store file.
+
+The in-memory mirror is authoritative (the Store owns its file exclusively), and every change
+to it is made synchronously before the write is awaited. Changes therefore cannot interleave:
+two timers writing at once cannot clobber each other (keymaster's cross-timer overwrite), and a
+read never sees a state older than a write that was already requested (the stale-setup read).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from ..store import Store, StoreCorruptError
+from ._entry import InvalidEntry, TimerEntry
+
+__all__ = ["TimerStore"]
+
+logger = logging.getLogger("trio_locksync.autolock")
+
+#: how long a removal after a fire may wait to be coalesced with others
+REMOVE_SOON_DELAY = 0.5
+
+
+class TimerStore:
+    """``{timer_id: {"end_time": ISO-8601 UTC, "duration": seconds}}`` in one durable file."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        # timer id -> (entry, its JSON form, made once: snapshots share it and never mutate it)
+        self._entries: dict[str, tuple[TimerEntry, dict[str, Any]]] = {}
+
+    async def load(self) -> int:
+        """Read the file; prune and log malformed entries (saving the pruned file). Returns the
+        number pruned. A file whose top level is not a mapping raises StoreCorruptError."""
+        raw = await self._store.load()
+        if raw is None:
+            return 0
+        if not isinstance(raw, dict):
+            raise StoreCorruptError(self._store.path, "top level is not a mapping of timer ids")
+        pruned = 0
+        for timer_id, value in raw.items():
+            try:
+                entry = TimerEntry.from_json(value)
+            except InvalidEntry as exc:
+                pruned += 1
+                logger.warning("pruned stored timer %r: %s", timer_id, exc)
+                continue
+            self._entries[timer_id] = (entry, entry.to_json())
+        if pruned:
+            await self._store.save(self._snapshot())
+        return pruned
+
+    def get(self, timer_id: str) -> TimerEntry | None:
+        """The stored entry of ``timer_id``, if any."""
+        found = self._entries.get(timer_id)
+        return found[0] if found is not None else None
+
+    def ids(self) -> Iterator[str]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def write(self, timer_id: str, entry: TimerEntry) -> None:
+        """Store ``entry`` durably; raises StoreWriteError (the change stays pending, retried)."""
+        self._entries[timer_id] = (entry, entry.to_json())
+        await self._store.save(self._snapshot())
+
+    async def remove(self, timer_id: str) -> None:
+        """Remove the entry durably (no-op if absent); raises StoreWriteError like write()."""
+        if self._entries.pop(timer_id, None) is None:
+            await self._store.flush()  # an earlier change may still be pending: make it land
+            return
+        await self._store.save(self._snapshot())
+
+    def remove_soon(self, timer_id: str) -> None:
+        """Remove the entry now in memory, and on disk within ``REMOVE_SOON_DELAY`` s (never
+        blocks; failures are retried by the store). Used after a fire, where nothing must wait;
+        a burst of fires is coalesced into a few writes. A crash before the write replays the
+        fire at the next recover (at-least-once)."""
+        if self._entries.pop(timer_id, None) is not None:
+            self._store.delay_save(self._snapshot, REMOVE_SOON_DELAY)
+
+    def _snapshot(self) -> dict[str, dict[str, Any]]:
+        return {timer_id: as_json for timer_id, (_, as_json) in self._entries.items()}
