@@ -22,10 +22,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def stress(session: nox.Session) -> None:
-    """Crash consistency at full size: >= 2,000 SIGKILLs of a process saving in a loop."""
+    """Crash consistency at full size: 2,000 SIGKILLs of a process saving in a loop, and 200 of
+    one arming autolock timers."""
     session.install("-e", ".[test]")
     session.env["TRIO_LOCKSYNC_CRASH_KILLS"] = "2000"
-    session.run("pytest", "tests/test_store_crash.py", "-v", *session.posargs)
+    session.env["TRIO_LOCKSYNC_AUTOLOCK_KILLS"] = "200"
+    session.run(
+        "pytest",
+        "tests/test_store_crash.py",
+        "tests/test_autolock_crash.py",
+        "-v",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)
@@ -48,6 +56,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; each prints a Markdown table for the README."""
     session.install("-e", ".")
     session.run("python", "benchmarks/store_bench.py", *session.posargs)
+    session.run("python", "benchmarks/autolock_bench.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -374,6 +374,40 @@ async def test_close_interrupting_an_action_keeps_the_entry(
     assert "front" in read_timers(path)
 
 
+async def test_action_failing_during_close_keeps_entry_without_crashing(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    """The action was running when the block exited and then failed: its retry cannot be
+    scheduled any more, so the entry simply stays for the next recover()."""
+    action = Recorder(gate=trio.Event(), fail=1)
+
+    async def release_later() -> None:
+        await trio.sleep(3)
+        action.gate.set()  # type: ignore[union-attr]
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(release_later)
+        async with autolock(path, action, close_timeout=30) as service:
+            await service.recover()
+            await service.timer("front").start(1)
+            await action.started.wait()
+    assert service.timer("front").state is TimerState.DETACHED
+    assert "front" in read_timers(path)
+    replay = Recorder()
+    async with autolock(path, replay) as service:
+        assert (await service.recover()).expired == 1
+    assert replay.finished == ["front"]
+
+
+async def test_recover_after_close_raises_closed(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    async with autolock(path, Recorder()) as service:
+        pass
+    with pytest.raises(AutolockClosedError):
+        await service.recover()
+
+
 # -- the seed's eight bugs ---------------------------------------------------------------------
 
 

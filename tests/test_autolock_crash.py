@@ -37,7 +37,7 @@ CHILD_SCRIPT = Path(__file__).with_name("autolock_crash_child.py")
 LINE_TIMEOUT = 30.0
 STORE_NAME = "autolock.json"
 #: children killed by the loop test, each after a random delay of up to MAX_KILL_DELAY
-KILLS = 20
+KILLS = int(os.environ.get("TRIO_LOCKSYNC_AUTOLOCK_KILLS", "20"))
 MAX_KILL_DELAY = 0.010
 UTC = datetime.UTC
 

@@ -220,8 +220,13 @@ class AutolockTimer:
         for effect in effects:
             if isinstance(effect, Arm):
                 self._disarm()
+                scheduler = self._service._scheduler
+                if scheduler.closed:
+                    # The service is closing (a retry after a failure during the close grace):
+                    # the entry stays on disk and the next recover() replays it.
+                    continue
                 deadline = (trio.current_time() if base is None else base) + effect.delay
-                self._call = self._service._scheduler.call_at(deadline, self._fire)
+                self._call = scheduler.call_at(deadline, self._fire)
             elif isinstance(effect, Disarm):
                 self._disarm()
             else:
@@ -354,6 +359,7 @@ class AutolockService:
         duration, whatever the wall clock did). Timers touched before or during recovery wait for
         it, so a start can never overwrite an entry that still had to fire.
         """
+        self._check_open()
         self._state.advance(ServiceState.RECOVERING)
         now, base = self._now(), trio.current_time()  # read together: deadlines keep end times
         expired: list[AutolockTimer] = []

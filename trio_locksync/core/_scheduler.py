@@ -127,6 +127,11 @@ class DeadlineScheduler:
         return call
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called: ``call_at`` then raises."""
+        return self._closed
+
+    @property
     def pending(self) -> int:
         """Calls waiting for their deadline (not cancelled)."""
         return self._live
