@@ -22,8 +22,8 @@ What is measured, and how:
 2. **Recovery time**, for the same sizes and files, without tracemalloc: wall time of entering
    ``open_autolock(...)`` (lock the file, read and decode it, build the mirror) and of
    ``recover()`` (claim and arm every entry), median and max of ``--repeat`` runs, plus leaving
-   the block (detaching every timer). ``recover()`` claims all entries in one synchronous step,
-   so it is also how long the trio thread is blocked: the longest single task step is reported.
+   the block (detaching every timer). ``recover()`` lets other tasks run after every 1,000
+   entries; the longest single task step says how long the trio thread was held at once.
 3. **Lateness** when ``--expiring`` timers (10,000) expire in the same second: their end times
    are spread evenly over ``[lead, lead + 1)`` s after the file is written (``--lead``, 2 s;
    recovery must be done by then, the report says by how much it was). The action records
@@ -410,8 +410,9 @@ def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
         "`tracemalloc` current bytes after `recover()` returned (every timer ACTIVE and armed) "
         "minus before `open_autolock`, both after `gc.collect()`, divided by N. Includes the "
         "timer store's mirror (entry, JSON form, id), the `AutolockTimer` with its state "
-        "machine, lock, events and retry-delay iterator, and the scheduler's `ScheduledCall` "
-        "(cancel scope, heap entry). *Peak*: the most held during open + recover (the file's "
+        "machine and watched state, and the scheduler's `ScheduledCall` (cancel scope, heap "
+        "entry); no task per waiting timer, no RNG until an action fails. *Peak*: the most "
+        "held during open + recover (the file's "
         "bytes and decoded document are freed by the end)."
     )
     header = ("timers", "file", "held", "bytes / timer", "peak during open + recover")
@@ -440,9 +441,10 @@ def _recover_section(results: Sequence[RecoverResult]) -> list[str]:
     intro = (
         "Wall time of entering `open_autolock(...)` (lock, read and decode the file, build the "
         "mirror) and of `recover()` (claim and arm every entry; no entry is due), median of "
-        "the runs; *total max* is the slowest run. `recover()` is one synchronous step, so "
-        "*longest trio step* is how long the trio thread (every other task of the application) "
-        "was blocked. *Close*: leaving the block (the timers detach, entries stay on disk)."
+        "the runs; *total max* is the slowest run. `recover()` yields to other tasks every "
+        "1,000 entries; *longest trio step* is the longest the trio thread (every other task of "
+        "the application) was held at once. *Close*: leaving the block (the timers detach, "
+        "entries stay on disk)."
     )
     header = (
         "timers",
@@ -492,9 +494,9 @@ def _lateness_section(r: LatenessResult) -> list[str]:
     checks = (
         f"All fired: {'yes' if r.fired == r.expiring else '**NO**'} ({r.fired:,}), each once: "
         f"{'yes' if r.fired_once_each else '**NO**'}, timers file empty after the block: "
-        f"{'yes' if r.file_empty_after else '**NO**'}. Last-claimed timer armed "
-        f"{r.deadline_skew_ms:.0f} ms after its end time (`recover()` reads the wall clock once "
-        "but arms each timer relative to the trio clock when it reaches it). During the fires "
+        f"{'yes' if r.file_empty_after else '**NO**'}. Deadline skew of the last-claimed "
+        f"timer: {r.deadline_skew_ms:.0f} ms (`recover()` reads the wall and trio clocks once "
+        "and arms every timer from that pair). During the fires "
         f"a 1 ms heartbeat woke up to {r.blocking.heartbeat_late_max_ms:.1f} ms late "
         f"(p99 {r.blocking.heartbeat_late_p99_ms:.1f} ms); longest trio task step "
         f"{r.blocking.max_step_ms:.1f} ms."

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import trio
+
 from ..store import Store, StoreCorruptError
 from ._entry import InvalidEntry, TimerEntry
 
@@ -40,7 +42,9 @@ class TimerStore:
         if not isinstance(raw, dict):
             raise StoreCorruptError(self._store.path, "top level is not a mapping of timer ids")
         pruned = 0
-        for timer_id, value in raw.items():
+        for count, (timer_id, value) in enumerate(raw.items(), start=1):
+            if count % 1000 == 0:
+                await trio.lowlevel.checkpoint()  # a large file must not hold the trio thread
             try:
                 entry = TimerEntry.from_json(value)
             except InvalidEntry as exc:
