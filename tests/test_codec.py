@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_locksync.store import json_decoder, json_encoder, json_encoder_chunked
+from trio_locksync.store import json_decoder, json_encoder
 from trio_locksync.store._codec import Envelope
 
 
@@ -52,7 +52,6 @@ documents = st.recursive(
 @given(documents)
 def test_byte_identical_to_json_dumps(data: Any) -> None:
     assert json_encoder(data) == reference(data)
-    assert json_encoder_chunked(data) == reference(data)
 
 
 class Point(NamedTuple):
@@ -88,8 +87,6 @@ def test_round_trip_conversions() -> None:
 def test_not_json_is_refused(bad: Any) -> None:
     with pytest.raises((ValueError, TypeError)):
         json_encoder(bad)
-    with pytest.raises((ValueError, TypeError)):
-        json_encoder_chunked(bad)
 
 
 def test_cycle_is_refused() -> None:
@@ -97,8 +94,6 @@ def test_cycle_is_refused() -> None:
     cyclic.append(cyclic)
     with pytest.raises((ValueError, RecursionError)):
         json_encoder({"a": cyclic, "b": 1})
-    with pytest.raises((ValueError, RecursionError)):
-        json_encoder_chunked({"a": cyclic, "b": 1})
 
 
 def test_decoder_rejects_garbage() -> None:

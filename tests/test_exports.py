@@ -30,6 +30,8 @@ def test_every_public_module_declares_all() -> None:
     modules = _public_modules()
     assert "trio_locksync.core" in modules
     assert "trio_locksync.store" in modules
+    assert "trio_locksync.autolock" in modules
+    assert "trio_locksync.credentials" in modules
     for name in modules:
         module = importlib.import_module(name)
         assert hasattr(module, "__all__"), f"{name} has no __all__"
@@ -38,14 +40,13 @@ def test_every_public_module_declares_all() -> None:
 
 
 def test_subpackage_names_reach_the_top_level() -> None:
-    for sub in ("core", "store"):
+    for sub in ("core", "store", "autolock", "credentials"):
         module = importlib.import_module(f"trio_locksync.{sub}")
         for name in module.__all__:
             if name in {
                 "open_service_nursery",
                 "json_decoder",
                 "json_encoder",
-                "json_encoder_chunked",
                 "RunBlocking",
                 "run_in_worker_thread",
                 "worker_thread_runner",

@@ -15,7 +15,7 @@ import trio.lowlevel
 import trio.testing
 
 from trio_locksync import StoreClosedError, StoreState, StoreWriteError, open_store
-from trio_locksync.store import _files, json_encoder_chunked
+from trio_locksync.store import _files
 
 from .storehelpers import RecordingEncoder, inline_store, read_json, temp_files
 
@@ -300,12 +300,19 @@ async def _save_while_mutating(path: Path, **options: Any) -> set[int]:
     return seen
 
 
-async def test_default_encoder_never_writes_a_torn_live_object(path: Path) -> None:
-    """A trio task mutates the saved object while the worker thread encodes it. The default
-    encoder is one C call under the GIL, so every file holds one moment's PINs."""
-    assert await _save_while_mutating(path) <= {0, 1}
+async def test_live_object_with_snapshot_deepcopy_is_never_torn(path: Path) -> None:
+    """A trio task mutates the saved object while the worker thread encodes it. Nothing run in
+    another thread can see a consistent state by itself (the trio thread can be pre-empted in
+    the middle of a step), so the store offers a snapshot taken on the trio thread."""
+    assert await _save_while_mutating(path, snapshot=copy.deepcopy) <= {0, 1}
 
 
-async def test_chunked_encoder_with_snapshot_never_writes_a_torn_live_object(path: Path) -> None:
-    seen = await _save_while_mutating(path, encoder=json_encoder_chunked, snapshot=copy.deepcopy)
-    assert seen <= {0, 1}
+async def test_torn_check_catches_a_live_object_without_snapshot(path: Path) -> None:
+    """The checker above can fail: without a snapshot the same run writes mixed states at least
+    once in a few tries (this documents why ``snapshot`` exists)."""
+    seen: set[int] = set()
+    for attempt in range(5):
+        seen |= await _save_while_mutating(path.with_name(f"try{attempt}.json"))
+        if max(seen) > 1:
+            break
+    assert max(seen) > 1

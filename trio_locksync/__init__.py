@@ -4,6 +4,7 @@ Every public name is importable from here; the subpackages (``core``, ``store``,
 ``autolock``, ``credentials``, ``mqtt``, ``eventstream``) hold the implementation.
 """
 
+from .autolock import ActionOutcome as ActionOutcome
 from .autolock import AutolockClosedError as AutolockClosedError
 from .autolock import AutolockError as AutolockError
 from .autolock import AutolockNotRecoveredError as AutolockNotRecoveredError
@@ -14,8 +15,11 @@ from .autolock import AutolockTargetGone as AutolockTargetGone
 from .autolock import AutolockTimer as AutolockTimer
 from .autolock import InvalidDurationError as InvalidDurationError
 from .autolock import RecoveryReport as RecoveryReport
+from .autolock import ServiceState as ServiceState
 from .autolock import TimerEntry as TimerEntry
+from .autolock import TimerMachine as TimerMachine
 from .autolock import TimerState as TimerState
+from .autolock import TimerStore as TimerStore
 from .autolock import open_autolock as open_autolock
 from .core import Backoff as Backoff
 from .core import DeadlineScheduler as DeadlineScheduler
@@ -32,6 +36,26 @@ from .core import ScheduledCallState as ScheduledCallState
 from .core import StateTable as StateTable
 from .core import Watched as Watched
 from .core import mask_pin as mask_pin
+from .credentials import CodeRejected as CodeRejected
+from .credentials import CredentialError as CredentialError
+from .credentials import CredentialKind as CredentialKind
+from .credentials import Desired as Desired
+from .credentials import LockBreaker as LockBreaker
+from .credentials import LockDisconnected as LockDisconnected
+from .credentials import LockOperationFailed as LockOperationFailed
+from .credentials import LockProvider as LockProvider
+from .credentials import LockSync as LockSync
+from .credentials import LockSyncStatistics as LockSyncStatistics
+from .credentials import SlotBreaker as SlotBreaker
+from .credentials import SlotChange as SlotChange
+from .credentials import SlotCredential as SlotCredential
+from .credentials import SlotUpdate as SlotUpdate
+from .credentials import SyncState as SyncState
+from .credentials import VirtualLock as VirtualLock
+from .credentials import VirtualLockStatistics as VirtualLockStatistics
+from .credentials import WriteResult as WriteResult
+from .credentials import in_sync as in_sync
+from .credentials import open_lock_sync as open_lock_sync
 from .store import Store as Store
 from .store import StoreClosedError as StoreClosedError
 from .store import StoreCorruptError as StoreCorruptError
@@ -47,6 +71,7 @@ from .store import open_store as open_store
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActionOutcome",
     "AutolockClosedError",
     "AutolockError",
     "AutolockNotRecoveredError",
@@ -56,12 +81,22 @@ __all__ = [
     "AutolockTargetGone",
     "AutolockTimer",
     "Backoff",
+    "CodeRejected",
+    "CredentialError",
+    "CredentialKind",
     "DeadlineScheduler",
+    "Desired",
     "InvalidDurationError",
     "InvalidPinError",
     "InvalidTransition",
     "Jitter",
+    "LockBreaker",
+    "LockDisconnected",
+    "LockOperationFailed",
+    "LockProvider",
+    "LockSync",
     "LockSyncError",
+    "LockSyncStatistics",
     "Pin",
     "QuietDeadline",
     "QuietReason",
@@ -69,6 +104,11 @@ __all__ = [
     "RecoveryReport",
     "ScheduledCall",
     "ScheduledCallState",
+    "ServiceState",
+    "SlotBreaker",
+    "SlotChange",
+    "SlotCredential",
+    "SlotUpdate",
     "StateTable",
     "Store",
     "StoreClosedError",
@@ -80,11 +120,19 @@ __all__ = [
     "StoreStatistics",
     "StoreVersionError",
     "StoreWriteError",
+    "SyncState",
     "TimerEntry",
+    "TimerMachine",
     "TimerState",
+    "TimerStore",
+    "VirtualLock",
+    "VirtualLockStatistics",
     "Watched",
+    "WriteResult",
+    "in_sync",
     "mask_pin",
     "open_autolock",
+    "open_lock_sync",
     "open_store",
 ]
 

@@ -2,7 +2,6 @@
 
 from ._codec import json_decoder as json_decoder
 from ._codec import json_encoder as json_encoder
-from ._codec import json_encoder_chunked as json_encoder_chunked
 from ._errors import StoreClosedError as StoreClosedError
 from ._errors import StoreCorruptError as StoreCorruptError
 from ._errors import StoreError as StoreError
@@ -32,7 +31,6 @@ __all__ = [
     "StoreWriteError",
     "json_decoder",
     "json_encoder",
-    "json_encoder_chunked",
     "open_store",
     "run_in_worker_thread",
     "worker_thread_runner",

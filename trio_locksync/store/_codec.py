@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Envelope", "json_decoder", "json_encoder", "json_encoder_chunked"]
+__all__ = ["Envelope", "json_decoder", "json_encoder"]
 
 
 def _default(value: object) -> object:
@@ -58,24 +58,15 @@ def _encode_into(value: object, parts: list[str], depth: int) -> None:
 
 
 def json_encoder(data: Any) -> bytes:
-    """Compact UTF-8 JSON. Tuples (and NamedTuples) and sets become lists, int keys become strings;
-    NaN and infinities are refused (they are not JSON).
+    """Compact UTF-8 JSON, byte for byte what ``json.dumps(..., separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False)`` gives. Tuples (and NamedTuples) and sets become lists,
+    int keys become strings; NaN and infinities are refused (they are not JSON).
 
-    One call of json's C encoder, which holds the GIL throughout: for plain JSON data no trio task
-    can run half-way through, so a live structure is captured as it was at one instant. The price
-    is that the trio thread waits for the encode (about 15 ms per MB here); see
-    :func:`json_encoder_chunked` for large documents.
-    """
-    return _ENCODER.encode(data).encode("utf-8")
-
-
-def json_encoder_chunked(data: Any) -> bytes:
-    """Byte for byte :func:`json_encoder`, but the top levels are encoded piece by piece so the
-    interpreter can hand the GIL back to the trio thread between pieces (a 1 MB document then
-    stalls it ~6 ms instead of ~17 ms).
-
-    Other tasks run during the encode, so the data must not change meanwhile: use it with a
-    ``data_func`` that builds a fresh structure, or with ``open_store(snapshot=copy.deepcopy)``.
+    The top levels of the document are encoded piece by piece. json's C encoder holds the GIL for
+    a whole call, so one call over a 1 MB document would stall the trio thread for the full
+    encode (~18 ms here) even from a worker thread; piecewise, the interpreter hands the GIL
+    back between pieces. (No encoder run in another thread can make a live object safe to
+    mutate meanwhile: the trio thread can be pre-empted mid-step. See ``open_store``.)
     """
     parts: list[str] = []
     _encode_into(data, parts, 0)

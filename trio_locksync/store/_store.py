@@ -608,12 +608,11 @@ async def open_store(
     leave an empty file). ``version``/``minor_version`` wrap the data in an envelope and enable
     ``migrate(old_major, old_minor, data)``. ``retry`` paces background retries of failed writes.
 
-    Data is encoded in a worker thread. The default encoder encodes plain JSON data (dict, list,
-    str, int, float, bool, None) in one C call that holds the GIL, so other trio tasks cannot
-    change it half-way. If you hand the store live objects that other tasks mutate *and* use
-    types that call back into Python (sets, custom encoders, :func:`json_encoder_chunked`), pass
-    ``snapshot=copy.deepcopy`` (it runs on the trio thread when the write takes its data), or
-    build a fresh structure in ``data_func``.
+    Data is encoded in a worker thread, while other trio tasks run: what you hand over (the
+    value given to ``save``, or what ``data_func`` returns) must not be mutated until it is
+    written. Build a fresh structure in ``data_func`` (deep enough that it shares nothing other
+    tasks change), or pass ``snapshot=copy.deepcopy``: it runs on the trio thread when the write
+    takes its data, and the copy is what gets encoded.
 
     ``run_blocking`` runs blocking work (default: one worker thread of this store's own); tests
     pass an inline runner to use virtual time.

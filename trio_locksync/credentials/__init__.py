@@ -1,0 +1,46 @@
+"""Verified credential sync (seed 001): the engine, slot readings, the provider interface, a
+virtual lock."""
+
+from ._breaker import LockBreaker as LockBreaker
+from ._breaker import SlotBreaker as SlotBreaker
+from ._engine import LockSync as LockSync
+from ._engine import LockSyncStatistics as LockSyncStatistics
+from ._engine import SlotChange as SlotChange
+from ._engine import open_lock_sync as open_lock_sync
+from ._errors import CodeRejected as CodeRejected
+from ._errors import CredentialError as CredentialError
+from ._errors import LockDisconnected as LockDisconnected
+from ._errors import LockOperationFailed as LockOperationFailed
+from ._models import CredentialKind as CredentialKind
+from ._models import SlotCredential as SlotCredential
+from ._models import SlotUpdate as SlotUpdate
+from ._models import SyncState as SyncState
+from ._models import WriteResult as WriteResult
+from ._provider import LockProvider as LockProvider
+from ._rules import Desired as Desired
+from ._rules import in_sync as in_sync
+from ._virtual import VirtualLock as VirtualLock
+from ._virtual import VirtualLockStatistics as VirtualLockStatistics
+
+__all__ = [
+    "CodeRejected",
+    "CredentialError",
+    "CredentialKind",
+    "Desired",
+    "LockBreaker",
+    "LockDisconnected",
+    "LockOperationFailed",
+    "LockProvider",
+    "LockSync",
+    "LockSyncStatistics",
+    "SlotBreaker",
+    "SlotChange",
+    "SlotCredential",
+    "SlotUpdate",
+    "SyncState",
+    "VirtualLock",
+    "VirtualLockStatistics",
+    "WriteResult",
+    "in_sync",
+    "open_lock_sync",
+]

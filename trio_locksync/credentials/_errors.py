@@ -1,0 +1,59 @@
+"""Errors a lock provider raises; each says what failed and on which slot, never a PIN."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ..core import LockSyncError
+
+__all__ = [
+    "CodeRejected",
+    "CredentialError",
+    "LockDisconnected",
+    "LockOperationFailed",
+]
+
+
+class CredentialError(LockSyncError):
+    """Base class of the credential errors.
+
+    ``slot`` is the slot the operation concerned (None for a whole-lock operation such as a
+    full read) and ``reason`` the provider's explanation. The reason goes into the message as
+    is, so a provider must never put a PIN in it.
+    """
+
+    #: what failed, as the message's opening words
+    what = "credential operation failed"
+
+    def __init__(self, reason: str = "", *, slot: int | None = None) -> None:
+        where = "" if slot is None else f" on slot {slot}"
+        because = f": {reason}" if reason else ""
+        super().__init__(f"{self.what}{where}{because}")
+        self.reason = reason
+        self.slot = slot
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default would call cls(message): the slot would be lost and the text doubled.
+        return (functools.partial(type(self), slot=self.slot), (self.reason,))
+
+
+class LockDisconnected(CredentialError):
+    """The lock could not be reached (offline, no route, the hub is down); nothing was changed
+    as far as we can tell. A connectivity failure: it counts against the lock, not the slot."""
+
+    what = "lock unreachable"
+
+
+class LockOperationFailed(CredentialError):
+    """The lock was reached but the operation failed (a timeout, a NAK, a driver error); the
+    slot's content is unknown until it is read again."""
+
+    what = "lock operation failed"
+
+
+class CodeRejected(CredentialError):
+    """The lock refused the code (a duplicate, a forbidden or wrong-length PIN); the slot was not
+    changed. Retrying the same PIN will not help."""
+
+    what = "lock rejected the code"

@@ -1,0 +1,66 @@
+"""The interface between the sync engine and a lock: read slots, set and clear codes, pushes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from typing import Protocol, runtime_checkable
+
+from ..core import Pin
+from ._models import SlotCredential, SlotUpdate, WriteResult
+
+__all__ = ["LockProvider"]
+
+
+@runtime_checkable
+class LockProvider(Protocol):
+    """A lock as the sync engine sees it.
+
+    Every method may raise :class:`LockDisconnected` when the lock cannot be reached (counted
+    against the lock) and :class:`LockOperationFailed` when it was reached but the operation
+    failed (counted against the slot); writes may also raise :class:`CodeRejected`. Any other
+    exception is treated as a bug in the provider: the slot concerned is suspended. Slot numbers
+    the lock does not have raise ValueError. Methods are cancellable; a cancelled write may or
+    may not have reached the lock, which is why the engine verifies by reading back.
+
+    The engine runs one operation at a time per lock, so a provider need not be reentrant.
+    """
+
+    @property
+    def supports_push(self) -> bool:
+        """True if the lock reports slot changes on its own through :meth:`updates`."""
+        ...
+
+    async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
+        """Read the given slots (None: every slot the lock has) and return a reading per slot.
+
+        A code the lock reports masked (empty data, all ``*``) is ``SlotCredential.unreadable()``,
+        never ``empty()``. Raises LockDisconnected or LockOperationFailed; nothing is returned
+        for part of a failed read.
+        """
+        ...
+
+    async def set_code(self, slot: int, pin: Pin) -> WriteResult:
+        """Program ``pin`` into ``slot``.
+
+        NO_CHANGE: the slot already held it and nothing was written; CONFIRMED: the lock
+        acknowledged the write; OPTIMISTIC: sent, outcome unknown (it may not have landed).
+        Raises LockDisconnected, LockOperationFailed, or CodeRejected (the lock refused this
+        code; the slot is unchanged).
+        """
+        ...
+
+    async def clear_code(self, slot: int) -> WriteResult:
+        """Remove the code in ``slot``: NO_CHANGE if it was empty, else CONFIRMED or OPTIMISTIC.
+
+        Raises LockDisconnected or LockOperationFailed.
+        """
+        ...
+
+    def updates(self) -> AsyncIterator[SlotUpdate]:
+        """The changes the lock pushes (a code set or cleared at the door), in order.
+
+        Only used when :attr:`supports_push` is true. Pushes are hints, not a reliable log: a
+        lock may drop them (a full buffer, a lost radio frame), so a consumer must still re-read
+        to catch drift. If the returned iterator is closable, the consumer closes it when done.
+        """
+        ...
