@@ -500,3 +500,36 @@ def test_engine_under_anyio() -> None:
         assert lock.codes == {}
 
     anyio.run(main, backend="trio")
+
+
+async def test_readable_different_code_during_confirmation_is_an_external_change(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """PENDING_CONFIRMATION → OUT_OF_SYNC without a charge: the read-back shows someone else's
+    code, which wins over our belief; the engine then writes the desired code again."""
+    lock = VirtualLock(slots=4, write_lands=0.0, seed=1)
+    recorder = Recorder()
+    async with open_lock_sync(lock, {1: "1111"}) as engine, trio.open_nursery() as nursery:
+        nursery.start_soon(recorder.run, engine)
+        await trio.sleep(3)  # set at 2 answered OPTIMISTIC (it did not land)
+        assert engine.state(1) is PEND
+        lock.keypad_set(1, "5555")  # changed at the door before the read-back at 4
+        lock.write_lands = 1.0
+        await wait_state(engine, 1, IN)
+        await trio.testing.wait_all_tasks_blocked()
+        assert engine.statistics().slot_failures == 0
+        nursery.cancel_scope.cancel()
+    assert (4.0, OUT) in recorder.states(1)
+    assert lock.codes == {1: "1111"}
+
+
+async def test_leaving_the_block_during_an_operation_cancels_it(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    lock = VirtualLock(slots=4, latency=5.0, seed=1)
+    with trio.move_on_after(3):
+        async with open_lock_sync(lock, {1: "1111"}):
+            await trio.sleep_forever()
+    assert trio.current_time() == 3
+    await trio.sleep(100)
+    assert lock.codes == {}  # the read in flight was cancelled; nothing ran afterwards

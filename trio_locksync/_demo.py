@@ -1,16 +1,19 @@
 """A whole simulated site on embedded defaults: ``python -m trio_locksync demo``.
 
-A handful of locks with PIN slots. Keypad use is persisted through the durable store (debounced);
-every unlock arms the door's autolock timer, a manual lock cancels it, and a fired timer locks the
-door. Midway the site "restarts" with timers still running: the store and the timers are closed
-as a crash would leave them, some expire while the site is down, and the restarted site recovers
-them (expired ones fire at once) and checks that every door ends locked and no state was lost.
-Later subsystems (credential sync, MQTT, event streams) join this demo.
+A handful of simulated locks (``VirtualLock``: some mask their codes, some answer ambiguously,
+one loses writes). A credential engine per lock keeps 5 PIN slots as desired and verifies every
+write. Keypad use is persisted through the durable store (debounced); every unlock arms the door's
+autolock timer, a manual lock cancels it, and a fired timer locks the door. Midway the site
+"restarts" with timers still running: the store and the timers are closed as a crash would leave
+them, some expire while the site is down, and the restarted site recovers them (expired ones fire
+at once) and checks that every door ends locked and no state was lost. The MQTT bridge and the
+event stream join this demo when they exist. Timings are shortened so the demo takes seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import tempfile
 import time
@@ -21,6 +24,7 @@ import attrs
 import trio
 
 from .autolock import AutolockService, TimerState, open_autolock
+from .credentials import LockSync, SyncState, VirtualLock, open_lock_sync
 from .store import Store, open_store
 
 __all__ = ["main"]
@@ -108,11 +112,17 @@ async def run_demo(directory: Path, *, locks: int, slots: int, seconds: float, r
     async with (
         open_store(state_path, max_delay=1.0) as store,
         open_autolock(timers_path, action=site.autolock) as autolock,
+        contextlib.AsyncExitStack() as stack,
     ):
         await autolock.recover()
+        engines = [await stack.enter_async_context(_credentials(n, rng)) for n in range(locks)]
         events = await _run_site(site, store, autolock, rng, seconds=seconds, rate=rate)
         armed = autolock.statistics().armed
         stats = store.statistics()
+        with trio.move_on_after(5):
+            for engine in engines:
+                await engine.wait_settled()
+        credentials_ok = _report_credentials(engines)
     unlocked_at_stop = sorted(k for k, v in site.locks.items() if not v["locked"])
     print(
         f"ran {locks} locks x {slots} slots for {seconds:.1f} s: {events} events, "
@@ -141,7 +151,42 @@ async def run_demo(directory: Path, *, locks: int, slots: int, seconds: float, r
         f"all doors locked: {'yes' if all_locked else 'NO'}"
     )
     print(f"done in {time.monotonic() - started:.2f} s")
-    return state_ok and all_locked and report.expired + report.resumed == armed
+    return state_ok and all_locked and credentials_ok and report.expired + report.resumed == armed
+
+
+def _credentials(n: int, rng: random.Random) -> contextlib.AbstractAsyncContextManager[LockSync]:
+    """Lock n: 5 managed slots on a simulated lock with its own quirks."""
+    lock = VirtualLock(
+        slots=30,
+        masked=n % 2 == 1,  # codes read back masked: in sync via the remembered last write
+        optimistic=0.5 if n % 3 == 0 else 0.0,  # ambiguous answers: confirmed by a read-back
+        write_lands=0.4 if n == 4 else 1.0,  # lock 5 loses writes: retried, maybe suspended
+        latency=0.01,
+        seed=n,
+    )
+    pins = {slot: f"{rng.randint(0, 999999):06d}" for slot in range(1, 6)}
+    return open_lock_sync(lock, pins, operation_spacing=0.02, pending_ttl=0.5, retry_interval=0.1)
+
+
+def _report_credentials(engines: list[LockSync]) -> bool:
+    states: dict[SyncState, int] = {}
+    optimistic = confirmed = 0
+    for engine in engines:
+        for slot in engine.slots:
+            states[engine.state(slot)] = states.get(engine.state(slot), 0) + 1
+        stats = engine.statistics()
+        optimistic += stats.optimistic
+        confirmed += stats.confirmed_by_read
+    summary = ", ".join(
+        f"{count} {state.value}"
+        for state, count in sorted(states.items(), key=lambda item: item[0].value)
+    )
+    print(
+        f"credentials: {summary}; {optimistic} ambiguous writes, {confirmed} confirmed by "
+        "reading back (never trusted blindly)"
+    )
+    # Settled means every slot is verified in sync or visibly suspended: nothing silently wrong.
+    return set(states) <= {SyncState.IN_SYNC, SyncState.SUSPENDED}
 
 
 def main(argv: list[str] | None = None) -> int:

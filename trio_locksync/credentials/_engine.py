@@ -15,9 +15,10 @@ import logging
 import math
 import os
 import secrets
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import trio
@@ -35,9 +36,8 @@ __all__ = ["LockSync", "LockSyncStatistics", "SlotChange", "open_lock_sync"]
 logger = logging.getLogger("trio_locksync.credentials")
 
 
-@attrs.frozen
-class SlotChange:
-    """A slot's state changed (or its reason did)."""
+class SlotChange(NamedTuple):
+    """A slot's state changed (or its reason did): ``for slot, state, reason in sync.changes()``."""
 
     slot: int
     state: SyncState
@@ -65,6 +65,8 @@ class _Pending:
     believed: Pin
     digest: str
     deadline: float
+    #: the reading before the write: a read-back equal to it says nothing about the write
+    before: SlotCredential | None
 
 
 @attrs.define
@@ -80,6 +82,8 @@ class _Slot:
     suspended_for: Desired | None = None  # the target a suspension latched on
     suspend_reason: str = ""
     retry_at: float = -math.inf
+    #: replace a masked code by clearing first, so the set's read-back is informative
+    clear_first: bool = False
     in_flight: bool = False
     state: SyncState = SyncState.LOADING
     reason: str = "waiting for the first read"
@@ -130,7 +134,8 @@ class LockSync:
         self._drift_at = math.inf
         self._last_op = -math.inf
         self._wake = trio.Event()
-        self._subscribers: list[_Feed] = []
+        # Weak: a subscriber that stops iterating and drops its iterator costs nothing more.
+        self._subscribers: weakref.WeakSet[_Feed] = weakref.WeakSet()
         self._counts: collections.Counter[str] = collections.Counter()
 
     # -- public ------------------------------------------------------------------------------
@@ -163,8 +168,9 @@ class LockSync:
         record.suspended_for = None
         record.retry_at = -math.inf
         if record.pending is not None:
-            record.pending = None
-            record.verified = True
+            # Dropped without charge. The write may or may not have landed: the slot's content
+            # and our last written PIN are unknown until the next operation settles them.
+            self._forget(record)
         self._update(record)
         self._wake_up()
 
@@ -172,7 +178,7 @@ class LockSync:
         """Every change of a slot's (state, reason), in order, from now on. A subscriber that
         falls more than 10,000 changes behind loses the oldest ones (counted in ``dropped``)."""
         feed = _Feed(self)
-        self._subscribers.append(feed)
+        self._subscribers.add(feed)
         return feed
 
     def statistics(self) -> LockSyncStatistics:
@@ -192,12 +198,14 @@ class LockSync:
 
     async def wait_settled(self) -> None:
         """Wait until every slot is IN_SYNC or SUSPENDED (at that moment)."""
-        feed = self.changes()
+        feed = _Feed(self)
+        self._subscribers.add(feed)
         try:
             while not self._settled():
                 await feed.__anext__()
         finally:
-            self._subscribers.remove(feed)  # type: ignore[arg-type]
+            self._subscribers.discard(feed)
+        await trio.lowlevel.checkpoint()
 
     # -- the worker --------------------------------------------------------------------------
 
@@ -295,6 +303,9 @@ class LockSync:
 
     async def _sync(self, record: _Slot) -> None:
         want = record.desired
+        if record.clear_first and want.wants_code:
+            await self._clear_first(record)
+            return
         record.in_flight = True
         record.state, record.reason = (
             SyncState.SYNCING,
@@ -316,30 +327,54 @@ class LockSync:
                 )
         finally:
             record.in_flight = False
-        if result is not _FAILED and record.desired == want:
+        if result is not _FAILED:
             self._wrote(record, want, result)
         self._update(record)
         if record.pending is not None:
             await self._confirm(record)
 
+    async def _clear_first(self, record: _Slot) -> None:
+        record.in_flight = True
+        record.state, record.reason = SyncState.SYNCING, "clearing before rewriting a masked code"
+        self._emit(record)
+        try:
+            self._counts["clears"] += 1
+            result = await self._operate(record, lambda: self._provider.clear_code(record.number))
+        finally:
+            record.in_flight = False
+        if result is not _FAILED:
+            record.clear_first = False
+            record.observed = SlotCredential.empty()
+            record.verified = True
+        self._update(record)
+
     def _wrote(self, record: _Slot, want: Desired, result: WriteResult) -> None:
+        """Record what a finished write did. ``want`` is what it wrote, which may no longer be
+        what is desired (changed while it was in flight): the lock's content is still what the
+        write made it, and the slot is judged against the new target from that."""
         if not want.wants_code:
             record.observed = SlotCredential.empty()
             record.verified = True
             return
         assert want.pin is not None
-        assert record.digest is not None
+        digest = pin_digest(self._salt, record.number, want.pin)
         if result is WriteResult.OPTIMISTIC:
             self._counts["optimistic"] += 1
-            record.pending = _Pending(
-                believed=want.pin, digest=record.digest, deadline=trio.current_time() + self._ttl
-            )
-            record.verified = False
+            if record.desired == want:
+                record.pending = _Pending(
+                    believed=want.pin,
+                    digest=digest,
+                    deadline=trio.current_time() + self._ttl,
+                    before=record.observed,
+                )
+                record.verified = False
+            else:
+                self._forget(record)  # superseded and unconfirmed: the slot may hold anything
             return
         # CONFIRMED or NO_CHANGE: the lock itself says it holds the PIN.
         record.observed = SlotCredential.known(want.pin)
         record.verified = True
-        self._remember(record, record.digest)
+        self._remember(record, digest)
 
     async def _confirm(self, record: _Slot) -> None:
         """Read back just this slot (never a full scan): the optimistic write's confirmation."""
@@ -358,9 +393,22 @@ class LockSync:
         pending = record.pending
         record.observed = credential
         if pending is not None:
+            unchanged = credential == pending.before
             if credential.kind is CredentialKind.KNOWN and credential.pin != pending.believed:
-                record.pending = None  # a readable different code: an external change wins
+                record.pending = None
                 record.verified = True
+                if unchanged:
+                    # Still the code from before the write: the write did not land.
+                    self._charge(record, "write did not land (the previous code is still there)")
+                # else: a readable different code is an external change, and it wins
+            elif credential.kind is CredentialKind.UNREADABLE and (
+                pending.before is not None and pending.before.is_present
+            ):
+                # A code was there before and a masked one is there now: the reading says
+                # nothing about our write. Clear first, then write again, so that the next
+                # read-back can tell (no charge).
+                self._forget(record)
+                record.clear_first = True
             elif credential.is_present:
                 record.pending = None  # present (even masked) confirms the believed PIN
                 record.verified = True
@@ -396,7 +444,7 @@ class LockSync:
                 record.observed = _KNOWN_MASKED
                 self._remember(record, pending.digest)
             else:
-                record.observed = SlotCredential.empty()
+                # The last real reading stays what we know of the slot (never a made-up one).
                 self._charge(record, "optimistic write never confirmed")
             self._update(record)
 
@@ -427,11 +475,21 @@ class LockSync:
     def _reachable_again(self) -> None:
         self._lock_breaker.record_success()
         if self._unreachable:
+            # Slots are not re-judged here on readings from before the outage: the read that
+            # brought the lock back (or the full re-read it triggers) updates each of them.
             self._unreachable = False
             self._probe_at = math.inf
-            self._drift_at = trio.current_time()  # re-read everything first
-            for record in self._slots.values():
-                self._update(record)
+            self._drift_at = trio.current_time()
+
+    def _forget(self, record: _Slot) -> None:
+        """We no longer know what the slot holds: it must be written (or cleared) again."""
+        record.pending = None
+        record.verified = True
+        record.observed = _UNKNOWN_PRESENT
+        if record.last_written is not None:
+            record.last_written = None
+            if self._store is not None:
+                self._store.delay_save(self._snapshot, 1.0)
 
     def _remember(self, record: _Slot, digest: str) -> None:
         if record.last_written == digest:

@@ -1,0 +1,358 @@
+"""Benchmark of ``trio_locksync.credentials``: how fast a fleet of locks converges, in virtual
+time, and what each slot operation costs in real CPU.
+
+Prints a Markdown report (for the README) and writes the same figures as JSON to
+``benchmarks/results/sync_bench.json`` (``sync_bench-quick.json`` with ``--quick``).
+
+What is measured, and how:
+
+* ``--locks`` (100) :class:`VirtualLock` s of ``--slots`` (30) slots each, initially empty, every
+  slot wanting its own PIN (distinct within the lock). One engine per lock
+  (``open_lock_sync(lock, slots, operation_spacing=2.0)``, every other option at its default:
+  pending_ttl 60 s, retry 2 s, breaker 3 failures in 300 s), all of them in one ``trio.run``
+  on :class:`trio.testing.MockClock` (``autojump_threshold=0``): virtual time, so a run of
+  minutes of lock time takes a second or two of real time.
+* Latency: ``VirtualLock`` takes one fixed ``latency`` per lock, so each lock draws its own,
+  uniform in 20-200 ms (seeded), used for every operation on it.
+* Cases: a clean lock (every write lands and is CONFIRMED); 20 % ambiguous answers (OPTIMISTIC,
+  the write did land: each costs a read-back of that slot); and 20 % ambiguous answers with
+  10 % lost writes (a lost write always answers OPTIMISTIC; the read-back finds the slot empty,
+  so the slot waits out ``pending_ttl``, is charged once and written again; three charges in
+  the breaker window suspend it).
+* Per lock, the virtual time at which ``engine.wait_settled()`` returns (every slot IN_SYNC or
+  SUSPENDED); the fleet's time is the latest of them. Each lock's engine is then closed.
+  *Verified* counts the IN_SYNC slots whose PIN the lock really holds (``lock.codes``).
+* Lower bound: one operation at a time per lock, at least ``operation_spacing`` apart, the
+  first being the initial full read at t = 0: the last of the 30 writes cannot start before
+  30 x 2.0 = 60 s and ends after that lock's latency. Locks run in parallel, so the fleet's
+  bound is 60 s plus the largest latency.
+* CPU: ``time.process_time()`` around the whole ``trio.run`` (setup, engines, virtual locks,
+  the MockClock's jumps) divided by the total ``operations`` of all engines'
+  ``statistics()`` (full reads, read-backs, sets): CPU seconds per slot operation.
+* Machine: as in ``store_bench.py`` (whose helpers this script imports).
+
+Run ``python benchmarks/sync_bench.py`` (full, a few seconds) or ``--quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from random import Random
+
+import trio
+import trio.testing
+from store_bench import RESULTS_DIR, Machine, _json_safe, _table, describe_machine
+
+from trio_locksync.credentials import SyncState, VirtualLock
+from trio_locksync.credentials._engine import open_lock_sync
+
+LATENCY_RANGE = (0.020, 0.200)
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    optimistic: float
+    write_lands: float
+
+
+CASES = (
+    Case("clean (all CONFIRMED)", optimistic=0.0, write_lands=1.0),
+    Case("20 % ambiguous", optimistic=0.2, write_lands=1.0),
+    Case("20 % ambiguous + 10 % lost", optimistic=0.2, write_lands=0.9),
+)
+
+
+@dataclass
+class CaseResult:
+    label: str
+    optimistic: float
+    write_lands: float
+    locks: int
+    slots_per_lock: int
+    spacing_s: float
+    lower_bound_s: float  # 30 x spacing + the largest latency
+    settle_max_s: float  # the whole fleet settled
+    settle_median_s: float
+    settle_min_s: float
+    over_bound_pct: float
+    in_sync: int
+    verified: int  # IN_SYNC and the lock really holds the PIN
+    suspended: int
+    other: int
+    operations: int
+    sets: int
+    reads: int
+    optimistic_answers: int
+    confirmed_by_read: int
+    slot_failures: int
+    lost_writes: int
+    cpu_s: float
+    wall_s: float
+    cpu_us_per_operation: float
+
+
+@dataclass
+class Report:
+    mode: str
+    seed: int
+    machine: Machine
+    cases: list[CaseResult] = field(default_factory=list)
+
+
+@dataclass
+class _LockOutcome:
+    settled_at: float
+    states: list[SyncState]
+    verified: int
+    operations: int
+    sets: int
+    reads: int
+    optimistic: int
+    confirmed_by_read: int
+    slot_failures: int
+    lost_writes: int
+    latency: float
+
+
+async def _one_lock(
+    case: Case, slots: int, spacing: float, seed: int, outcomes: list[_LockOutcome]
+) -> None:
+    rng = Random(seed)
+    latency = rng.uniform(*LATENCY_RANGE)
+    lock = VirtualLock(
+        slots=slots,
+        latency=latency,
+        optimistic=case.optimistic,
+        write_lands=case.write_lands,
+        seed=rng.getrandbits(32),
+    )
+    pins = {
+        slot: str(code)
+        for slot, code in zip(
+            range(1, slots + 1), rng.sample(range(100_000, 1_000_000), slots), strict=True
+        )
+    }
+    async with open_lock_sync(lock, dict(pins), operation_spacing=spacing) as engine:
+        await engine.wait_settled()
+        settled_at = trio.current_time()
+        states = [engine.state(slot) for slot in range(1, slots + 1)]
+        stats = engine.statistics()
+    verified = sum(
+        1
+        for slot, state in zip(range(1, slots + 1), states, strict=True)
+        if state is SyncState.IN_SYNC and lock.codes.get(slot) == pins[slot]
+    )
+    outcomes.append(
+        _LockOutcome(
+            settled_at=settled_at,
+            states=states,
+            verified=verified,
+            operations=stats.operations,
+            sets=stats.sets,
+            reads=stats.reads,
+            optimistic=stats.optimistic,
+            confirmed_by_read=stats.confirmed_by_read,
+            slot_failures=stats.slot_failures,
+            lost_writes=lock.statistics().lost_writes,
+            latency=latency,
+        )
+    )
+
+
+async def _fleet(
+    case: Case, locks: int, slots: int, spacing: float, seed: int
+) -> list[_LockOutcome]:
+    outcomes: list[_LockOutcome] = []
+    seeds = Random(seed)
+    async with trio.open_nursery() as nursery:
+        for _ in range(locks):
+            nursery.start_soon(_one_lock, case, slots, spacing, seeds.getrandbits(64), outcomes)
+    return outcomes
+
+
+def bench_case(case: Case, *, locks: int, slots: int, spacing: float, seed: int) -> CaseResult:
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    outcomes = trio.run(
+        _fleet,
+        case,
+        locks,
+        slots,
+        spacing,
+        seed,
+        clock=trio.testing.MockClock(autojump_threshold=0),
+    )
+    cpu = time.process_time() - cpu0
+    wall = time.perf_counter() - wall0
+    settle = [o.settled_at for o in outcomes]
+    states = [s for o in outcomes for s in o.states]
+    operations = sum(o.operations for o in outcomes)
+    bound = slots * spacing + max(o.latency for o in outcomes)
+    in_sync = states.count(SyncState.IN_SYNC)
+    suspended = states.count(SyncState.SUSPENDED)
+    return CaseResult(
+        label=case.label,
+        optimistic=case.optimistic,
+        write_lands=case.write_lands,
+        locks=locks,
+        slots_per_lock=slots,
+        spacing_s=spacing,
+        lower_bound_s=bound,
+        settle_max_s=max(settle),
+        settle_median_s=statistics.median(settle),
+        settle_min_s=min(settle),
+        over_bound_pct=100.0 * (max(settle) / bound - 1.0),
+        in_sync=in_sync,
+        verified=sum(o.verified for o in outcomes),
+        suspended=suspended,
+        other=len(states) - in_sync - suspended,
+        operations=operations,
+        sets=sum(o.sets for o in outcomes),
+        reads=sum(o.reads for o in outcomes),
+        optimistic_answers=sum(o.optimistic for o in outcomes),
+        confirmed_by_read=sum(o.confirmed_by_read for o in outcomes),
+        slot_failures=sum(o.slot_failures for o in outcomes),
+        lost_writes=sum(o.lost_writes for o in outcomes),
+        cpu_s=cpu,
+        wall_s=wall,
+        cpu_us_per_operation=1e6 * cpu / operations if operations else float("nan"),
+    )
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def _machine_section(machine: Machine) -> list[str]:
+    cores = f"{machine.logical_cpus} logical ({machine.usable_cpus} usable)"
+    rows = [
+        ("CPU", machine.cpu_model),
+        ("Cores", cores),
+        ("Kernel", machine.kernel),
+        ("Python", machine.python),
+        ("trio", machine.trio),
+    ]
+    return _table(("Machine", ""), rows)
+
+
+def _results_section(results: Sequence[CaseResult]) -> list[str]:
+    first = results[0]
+    slots_total = first.locks * first.slots_per_lock
+    intro = (
+        f"{first.locks} `VirtualLock`s x {first.slots_per_lock} slots ({slots_total:,} slots), "
+        f"initially empty, each slot wanting its own PIN; one engine per lock, "
+        f"`operation_spacing={first.spacing_s:g}`, other options at their defaults; latency "
+        f"fixed per lock, uniform {LATENCY_RANGE[0] * 1000:g}-{LATENCY_RANGE[1] * 1000:g} ms; "
+        "all in one `trio.run` on `MockClock(autojump_threshold=0)`. *Settled*: virtual time "
+        "until `wait_settled()` (every slot IN_SYNC or SUSPENDED) for the whole fleet, and the "
+        "median lock. *Lower bound*: one operation at a time per lock, "
+        f"{first.spacing_s:g} s apart, initial read at t = 0: "
+        f"{first.slots_per_lock} x {first.spacing_s:g} s + the largest latency. *Verified*: "
+        "IN_SYNC slots whose PIN the lock really holds. *CPU/op*: `time.process_time()` of the "
+        "whole run over all engines' `operations`."
+    )
+    header = (
+        "case",
+        "settled (fleet)",
+        "median lock",
+        "lower bound",
+        "over bound",
+        "IN_SYNC (verified)",
+        "SUSPENDED",
+        "operations",
+        "sets",
+        "reads",
+        "optimistic",
+        "lost writes",
+        "slot failures",
+        "CPU s",
+        "CPU µs/op",
+    )
+    rows = [
+        (
+            r.label,
+            f"{r.settle_max_s:.1f} s",
+            f"{r.settle_median_s:.1f} s",
+            f"{r.lower_bound_s:.1f} s",
+            f"{r.over_bound_pct:+.1f} %",
+            f"{r.in_sync:,} ({r.verified:,})",
+            f"{r.suspended:,}" + (f" (+{r.other} other)" if r.other else ""),
+            f"{r.operations:,}",
+            f"{r.sets:,}",
+            f"{r.reads:,}",
+            f"{r.optimistic_answers:,}",
+            f"{r.lost_writes:,}",
+            f"{r.slot_failures:,}",
+            f"{r.cpu_s:.2f}",
+            f"{r.cpu_us_per_operation:.0f}",
+        )
+        for r in results
+    ]
+    return [intro, "", *_table(header, rows)]
+
+
+def render_markdown(report: Report) -> str:
+    lines = [
+        f"## Credential sync benchmark ({report.mode}, seed {report.seed})",
+        "",
+        *_machine_section(report.machine),
+        "",
+        "### Time to converge, and CPU per slot operation",
+        "",
+        *_results_section(report.cases),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = _json_safe(asdict(report))
+    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="10 locks instead of 100")
+    parser.add_argument("--locks", type=int, help="number of locks (default 100; quick 10)")
+    parser.add_argument("--slots", type=int, default=30, help="slots per lock, all managed")
+    parser.add_argument("--spacing", type=float, default=2.0, help="operation_spacing, seconds")
+    parser.add_argument("--seed", type=int, default=1, help="seed of latencies, PINs, locks")
+    parser.add_argument("--json", type=Path, help="JSON output path")
+    args = parser.parse_args(argv)
+    args.locks = args.locks or (10 if args.quick else 100)
+    args.json = args.json or RESULTS_DIR / (
+        "sync_bench-quick.json" if args.quick else "sync_bench.json"
+    )
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = Report(
+        mode="quick" if args.quick else "full",
+        seed=args.seed,
+        machine=describe_machine(RESULTS_DIR),
+    )
+    for case in CASES:
+        report.cases.append(
+            bench_case(
+                case, locks=args.locks, slots=args.slots, spacing=args.spacing, seed=args.seed
+            )
+        )
+    sys.stdout.write(render_markdown(report))
+    write_json(report, args.json)
+    print(f"\n(JSON written to {args.json})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

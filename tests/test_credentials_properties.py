@@ -1,0 +1,622 @@
+"""Hypothesis properties of the credential sync engine, driving the real engine against a
+:class:`VirtualLock` in virtual time (issue 4, "Tests").
+
+Each example is one ``trio.run(..., clock=MockClock(autojump_threshold=0))`` that interprets a
+generated program: random lock behaviour (masked reads, lost writes, ambiguous answers, latency,
+failures, push on/off, seed), random initial codes and desired PINs, then a list of steps —
+sleep, change a slot's desired PIN, change a slot at the keypad, take the lock offline for a
+while. Then *the lock stops changing*: it is put back online, nothing changes the desired PINs
+or the keypad any more (the lock keeps its random failures, losses and ambiguous answers), and
+the engine is watched until well past the settle bound. Checked against ``lock.codes``, the
+ground truth:
+
+1. **Truthful IN_SYNC.** Every IN_SYNC the engine reports (through ``changes()``, each one
+   checked before the next provider operation or program step can alter anything, see
+   :class:`World`) and every IN_SYNC at the end holds: the lock has the desired PIN in that
+   slot, or the slot is empty when no code is wanted. The only reports excused are those made
+   while a keypad change has not reached the engine yet (not pushed, or push dropped, and the
+   slot not read, written or cleared since): no engine can see that.
+2. **Lost writes suspend.** On a lock whose writes never land (``write_lands=0``), a slot that
+   wants a code the lock does not hold ends SUSPENDED (and by 1. is never reported IN_SYNC).
+3. **Settling.** Once the lock stops changing at time T, the engine is reachable again and every
+   slot is IN_SYNC or SUSPENDED and stays so, with its last change no later than
+   T + :func:`settle_bound` (derived there from the engine's parameters).
+
+Also: operations never overlap and start at least ``operation_spacing`` apart; the unmanaged
+slot is never touched; a clean lock (no failures, no lost writes, no keypad changes, never
+offline) ends with every slot IN_SYNC.
+
+Each bug these properties found has a minimal deterministic reproduction at the end of this
+file: a regression test once fixed, ``xfail(strict=True)`` while open, and while it is open the
+generator steers around it (``AVOID_*``; set False once the engine is fixed). One corner is not
+a bug but a limit of masked locks: a code set at the keypad of a masked lock reads back exactly
+like ours, so no engine can tell; masked locks therefore only get keypad *clears*.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import AsyncIterator, Collection
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings, target
+from hypothesis import strategies as st
+
+from trio_locksync import Pin
+from trio_locksync.credentials import (
+    SlotCredential,
+    SlotUpdate,
+    SyncState,
+    VirtualLock,
+    WriteResult,
+)
+from trio_locksync.credentials._engine import LockSync, SlotChange, open_lock_sync
+
+IN, SUSP, SYNCING = SyncState.IN_SYNC, SyncState.SUSPENDED, SyncState.SYNCING
+
+# -- parameters and the settle bound ---------------------------------------------------------
+
+SLOTS = 4  # managed slots 1..4
+UNMANAGED = SLOTS + 1  # slot 5 holds a code the engine must never touch
+UNMANAGED_PIN = "5555"
+SPACING = 2.0  # operation_spacing
+TTL = 60.0  # pending_ttl
+RETRY = 2.0  # retry_interval
+FAILURES = 3  # breaker_failures
+WINDOW = 300.0  # breaker_window
+DRIFT = 120.0  # drift_interval (small: catches unpushed keypad changes within the run)
+MAX_LATENCY = 0.2
+PROBE_MAX = 1800.0  # LockBreaker's longest re-probe delay (60 s doubling to 1800 s)
+
+ENGINE_OPTIONS: dict[str, Any] = {
+    "operation_spacing": SPACING,
+    "pending_ttl": TTL,
+    "retry_interval": RETRY,
+    "breaker_failures": FAILURES,
+    "breaker_window": WINDOW,
+    "drift_interval": DRIFT,
+}
+
+# Bugs found by this file are fixed (regression tests at the end); the switch stays for the
+# next one.
+AVOID_MASKED_LOST_WRITE_OVER_OTHER_CODE = False  # fixed: see the regression tests at the end
+
+
+#: operations one charged attempt of a slot may take: on a masked slot holding another code, a
+#: write and a read-back that cannot tell (uncharged; the engine then clears first), a clear,
+#: the write again and its read-back
+OPS_PER_ATTEMPT = 5
+
+
+def settle_bound(failures: int) -> float:
+    """How long after the lock stops changing (time T) every slot may still change state.
+
+    With ``op = operation_spacing + max latency`` (operations start at least ``spacing`` apart
+    and each lasts at most ``latency`` < ``spacing``; the worker runs one at a time):
+
+    * **Reachable, with a fresh view.** If the lock breaker had tripped, the next probe is due
+      at most ``PROBE_MAX`` (1800 s, the backoff's cap) after T; a successful probe is a full
+      read. Otherwise the periodic full read comes within ``drift_interval``. Either way the
+      worker may first finish what it was doing (a write and its read-back: 2 op) and then do
+      the read (1 op): ``max(PROBE_MAX, drift_interval) + 3 op``. After that read the engine's
+      view is the truth (no keypad changes after T, pushes already drained at T).
+    * **Every slot converges or suspends.** Nothing charges a slot but its own failed attempts,
+      and with nothing changing at the door no read-back can show an external change, so no
+      attempt ends uncharged except the masked one that makes the engine clear first (counted
+      in :data:`OPS_PER_ATTEMPT`). An attempt is at most ``OPS_PER_ATTEMPT`` operations, then
+      at worst the pending deadline (``pending_ttl``) and the retry delay
+      (``retry_interval``); it either succeeds, and the slot stays in sync, or is charged once.
+      ``breaker_failures`` charges suspend the slot if they fall within ``breaker_window``,
+      which holds here (checked by ``test_settle_bound_parameters``); one more attempt is
+      allowed for a view made stale by a late push. Serialised over all slots:
+      ``SLOTS (F + 1) (OPS_PER_ATTEMPT op + ttl + retry)``.
+    * **Overheads.** Each periodic full read in that time (one per ``drift_interval``, plus one)
+      and each failed operation (a failed full read is retried after ``retry_interval``, and is
+      charged to no slot) costs at most ``retry_interval + op``.
+
+    With the parameters here (slots 4, spacing 2, ttl 60, retry 2, F 3, drift 120, latency
+    <= 0.2): 1806.6 + 4*4*73 + (ceil(1168/120) + 1 + f) * 4.2 = 3020.8 + 4.2 f seconds.
+    Most of it is the probe backoff cap; examples settle within a few hundred seconds (see
+    ``target("settle time")`` in the statistics).
+    """
+    op = SPACING + MAX_LATENCY
+    fresh = max(PROBE_MAX, DRIFT) + 3 * op
+    converge = SLOTS * (FAILURES + 1) * (OPS_PER_ATTEMPT * op + TTL + RETRY)
+    overheads = (math.ceil(converge / DRIFT) + 1 + failures) * (RETRY + op)
+    return fresh + converge + overheads
+
+
+def test_settle_bound_parameters() -> None:
+    """The premises of :func:`settle_bound`: latency below spacing, and one slot's F charged
+    attempts (each at most OPS_PER_ATTEMPT op + ttl + retry, plus every other slot's
+    operations meanwhile) within the window, so the slot breaker cannot forget them before
+    it trips."""
+    op = SPACING + MAX_LATENCY
+    assert MAX_LATENCY < SPACING
+    assert (FAILURES - 1) * (OPS_PER_ATTEMPT * op * SLOTS + TTL + RETRY) < WINDOW
+    assert settle_bound(0) == pytest.approx(3020.8)
+
+
+# -- the program -------------------------------------------------------------------------------
+
+
+def slot_pin(slot: int) -> str:
+    return f"{slot}0{slot}0"
+
+
+SHARED_PINS = ("1111", "2222", "3333")
+
+
+@attrs.frozen
+class Sleep:
+    seconds: float
+
+
+@attrs.frozen
+class SetDesired:
+    slot: int
+    pin: str | None
+    enabled: bool
+
+
+@attrs.frozen
+class Keypad:
+    slot: int
+    pin: str | None  # None: clear
+
+
+@attrs.frozen
+class Offline:
+    seconds: float
+
+
+Step = Sleep | SetDesired | Keypad | Offline
+
+
+@attrs.frozen
+class Scenario:
+    masked: bool
+    write_lands: float
+    optimistic: float
+    latency: float
+    fail_rate: float
+    push: bool
+    seed: int
+    codes: dict[int, str]
+    desired: dict[int, str | None]
+    steps: list[Step]
+
+    @property
+    def clean(self) -> bool:
+        """Nothing in the lock or the program that could justify a suspension."""
+        return (
+            self.fail_rate == 0
+            and self.write_lands == 1
+            and not any(isinstance(s, Keypad | Offline) for s in self.steps)
+        )
+
+
+def maybe_pin(slot: int, narrow: bool) -> st.SearchStrategy[str | None]:
+    """No code, or a PIN for ``slot``: its own only when ``narrow``, else from a shared pool."""
+    if narrow:
+        return st.none() | st.just(slot_pin(slot))
+    return st.none() | st.sampled_from((slot_pin(slot), *SHARED_PINS))
+
+
+@st.composite
+def set_desired_steps(draw: st.DrawFn, narrow: bool) -> SetDesired:
+    slot = draw(st.integers(1, SLOTS))
+    return SetDesired(slot, draw(maybe_pin(slot, narrow)), draw(st.booleans() | st.just(True)))
+
+
+@st.composite
+def keypad_steps(draw: st.DrawFn, masked: bool, narrow: bool) -> Keypad:
+    slot = draw(st.integers(1, SLOTS))
+    return Keypad(slot, None if masked else draw(maybe_pin(slot, narrow)))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    masked = draw(st.booleans())
+    write_lands = draw(st.sampled_from([1.0, 0.5, 0.0]))
+    # While a lost write over another masked code is a known bug, a masked lossy lock only
+    # ever sees one PIN per slot (it holds that PIN or nothing). A masked lock never gets
+    # keypad codes (a limit of masked locks, see the module docstring).
+    narrow = AVOID_MASKED_LOST_WRITE_OVER_OTHER_CODE and masked and write_lands < 1
+    step = st.one_of(
+        # Short sleeps land inside an operation's latency or spacing; long ones span timers.
+        st.builds(Sleep, st.sampled_from([0.0, 0.05, 1.0, 2.0]) | st.floats(0, 5)),
+        st.builds(Sleep, st.floats(5, 150)),
+        set_desired_steps(narrow),
+        keypad_steps(masked, narrow),
+        st.builds(Offline, st.floats(1, 150)),
+    )
+    codes = {}
+    for slot in range(1, SLOTS + 1):
+        pin = draw(maybe_pin(slot, narrow))
+        if pin is not None:
+            codes[slot] = pin
+    return Scenario(
+        masked=masked,
+        write_lands=write_lands,
+        optimistic=draw(st.sampled_from([0.0, 0.5, 1.0])),
+        latency=draw(st.just(0.0) | st.floats(0, MAX_LATENCY)),
+        fail_rate=draw(st.just(0.0) | st.floats(0, 0.3)),
+        push=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**32 - 1)),
+        codes=codes,
+        desired={slot: draw(maybe_pin(slot, narrow)) for slot in range(1, SLOTS + 1)},
+        steps=draw(st.lists(step, max_size=25)),
+    )
+
+
+# -- the world: ground truth, what the engine could know, and the checks ----------------------
+
+
+class World:
+    """What the test knows: the desired codes it set, and for each slot whether the engine can
+    know the lock's content.
+
+    A keypad change bumps the slot's version; the engine *knows* the slot once it has completed
+    a read of it, a write or a clear to it (whatever the answer: after its own write the engine
+    is responsible for its doubt) or received the push of that keypad change. An IN_SYNC
+    report is checked unless the slot's latest keypad change is unknown to the engine.
+
+    The instant: truth, desired and knowledge change only in a provider operation, a push
+    delivery or a program step, and each of those first waits (``quiesce``) until every other
+    task is blocked, that is, until the observer has drained and checked every change emitted
+    so far. So each change is checked against the world as it was when it was emitted. Trio
+    wakes *all* the tasks waiting in ``wait_all_tasks_blocked`` with the same cushion at once,
+    so the three callers (program, push delivery, engine operations) use different cushions
+    (a microsecond apart): one wakes, acts, and the observer runs before the next wakes.
+    """
+
+    def __init__(self, scenario: Scenario, lock: VirtualLock) -> None:
+        self.lock = lock
+        self.desired: dict[int, str | None] = dict(scenario.desired)
+        self.version = collections.Counter[int]()
+        self.known = collections.Counter[int]()
+        self.pushed: collections.deque[tuple[int, int]] = collections.deque()
+        self.log: list[tuple[float, SlotChange]] = []
+        self.checked = 0
+        self.excused = 0
+        self.op_starts: list[float] = []
+
+    @staticmethod
+    async def quiesce(role: int = 0) -> None:
+        """``role``: 0 the program, 1 push delivery, 2 engine operations (see above)."""
+        await trio.testing.wait_all_tasks_blocked(cushion=role * 1e-6)
+
+    def holds_desired(self, slot: int) -> bool:
+        return self.lock.codes.get(slot) == self.desired[slot]
+
+    def knows(self, slot: int) -> bool:
+        return self.known[slot] == self.version[slot]
+
+    def learned(self, slots: Collection[int]) -> None:
+        for slot in slots:
+            self.known[slot] = self.version[slot]
+
+    def keypad(self, slot: int, pin: str | None) -> None:
+        before = self.lock.statistics().pushes
+        if pin is None:
+            self.lock.keypad_clear(slot)
+        else:
+            self.lock.keypad_set(slot, pin)
+        self.version[slot] += 1
+        if self.lock.statistics().pushes > before:
+            self.pushed.append((slot, self.version[slot]))
+
+    def on_change(self, change: SlotChange) -> None:
+        self.log.append((trio.current_time(), change))
+        if change.state is not IN:
+            return
+        if not self.knows(change.slot):
+            self.excused += 1
+            return
+        self.checked += 1
+        assert self.holds_desired(change.slot), (
+            f"slot {change.slot} reported IN_SYNC at t={trio.current_time():g} but the lock "
+            f"holds {self.lock.codes.get(change.slot)!r}, desired {self.desired[change.slot]!r}"
+        )
+
+
+class Watched:
+    """The provider the engine sees: the VirtualLock, with the world told what happens."""
+
+    def __init__(self, lock: VirtualLock, world: World) -> None:
+        self.lock = lock
+        self.world = world
+
+    @property
+    def supports_push(self) -> bool:
+        return self.lock.supports_push
+
+    async def _start(self) -> None:
+        await self.world.quiesce(2)
+        self.world.op_starts.append(trio.current_time())
+
+    async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
+        await self._start()
+        result = await self.lock.read_slots(slots)
+        self.world.learned(result)
+        return result
+
+    async def set_code(self, slot: int, pin: Pin) -> WriteResult:
+        await self._start()
+        result = await self.lock.set_code(slot, pin)
+        self.world.learned([slot])
+        return result
+
+    async def clear_code(self, slot: int) -> WriteResult:
+        await self._start()
+        result = await self.lock.clear_code(slot)
+        self.world.learned([slot])
+        return result
+
+    def updates(self) -> AsyncIterator[SlotUpdate]:
+        return self._updates()
+
+    async def _updates(self) -> AsyncIterator[SlotUpdate]:
+        with self.lock.updates() as channel:
+            async for update in channel:
+                await self.world.quiesce(1)
+                slot, version = self.world.pushed.popleft()
+                assert slot == update.slot
+                self.world.known[slot] = version
+                yield update
+
+
+# -- running one example -----------------------------------------------------------------------
+
+
+async def run_scenario(scenario: Scenario) -> None:
+    lock = VirtualLock(
+        slots=UNMANAGED,
+        masked=scenario.masked,
+        write_lands=scenario.write_lands,
+        optimistic=scenario.optimistic,
+        latency=scenario.latency,
+        fail_rate=scenario.fail_rate,
+        seed=scenario.seed,
+        push=scenario.push,
+    )
+    lock.codes.update(scenario.codes)
+    lock.codes[UNMANAGED] = UNMANAGED_PIN
+    world = World(scenario, lock)
+    provider = Watched(lock, world)
+    offline_spells = 0
+
+    async def observe(engine: LockSync) -> None:
+        async for change in engine.changes():
+            world.on_change(change)
+
+    async def offline(seconds: float) -> None:
+        nonlocal offline_spells
+        offline_spells += 1
+        lock.online = False
+        try:
+            await trio.sleep(seconds)
+        finally:
+            offline_spells -= 1
+            if not offline_spells:
+                lock.online = True
+
+    async with (
+        open_lock_sync(provider, scenario.desired, **ENGINE_OPTIONS) as engine,
+        trio.open_nursery() as nursery,
+    ):
+        nursery.start_soon(observe, engine)
+        async with trio.open_nursery() as spells:
+            for step in scenario.steps:
+                if isinstance(step, Sleep):
+                    await trio.sleep(step.seconds)
+                elif isinstance(step, Offline):
+                    spells.start_soon(offline, step.seconds)
+                elif isinstance(step, SetDesired):
+                    await world.quiesce()
+                    engine.set_desired(step.slot, pin=step.pin, enabled=step.enabled)
+                    world.desired[step.slot] = step.pin if step.enabled else None
+                else:
+                    await world.quiesce()
+                    world.keypad(step.slot, step.pin)
+            # The lock stops changing: back online, no more desired or keypad changes.
+            spells.cancel_scope.cancel()
+        lock.online = True
+        await world.quiesce()  # pushes delivered, changes checked
+        stop = trio.current_time()
+        failures_before = lock.statistics().failures
+
+        def deadline() -> float:
+            return stop + settle_bound(lock.statistics().failures - failures_before)
+
+        # The bound grows with every failure meanwhile, hence the loop.
+        while trio.current_time() < deadline():  # noqa: ASYNC110
+            await trio.sleep_until(deadline())
+        settled_by = trio.current_time()
+        await trio.sleep(DRIFT + 3 * (SPACING + MAX_LATENCY))  # a drift read and then some
+        await world.quiesce()
+        nursery.cancel_scope.cancel()
+
+        last_change = max([t for t, _ in world.log if t >= stop], default=stop)
+        assert last_change <= settled_by, (
+            f"still changing {last_change - stop:g} s after the lock stopped changing "
+            f"(bound {settled_by - stop:g} s): {[c for t, c in world.log if t > settled_by][:6]}"
+        )
+        assert engine.statistics().lock_reachable
+        states = {slot: engine.state(slot) for slot in range(1, SLOTS + 1)}
+        assert all(state in (IN, SUSP) for state in states.values()), states
+        for slot, state in states.items():
+            if state is IN:
+                assert world.holds_desired(slot), (slot, lock.codes.get(slot))
+            if (
+                scenario.write_lands == 0
+                and world.desired[slot] is not None
+                and not world.holds_desired(slot)
+            ):
+                assert state is SUSP, (slot, state, engine.reason(slot))
+        if scenario.clean:
+            assert set(states.values()) == {IN}, {s: engine.reason(s) for s in states}
+        assert lock.codes[UNMANAGED] == UNMANAGED_PIN
+        assert lock.statistics().max_in_flight <= 1
+        gaps = [b - a for a, b in zip(world.op_starts, world.op_starts[1:], strict=False)]
+        assert all(gap >= SPACING - 1e-9 for gap in gaps), min(gaps)
+
+        if currently_in_test_context():
+            target(last_change - stop, label="settle time")
+            event(f"IN_SYNC reports checked: {'none' if not world.checked else 'some'}")
+            event(f"IN_SYNC reports excused (keypad change unseen): {world.excused > 0}")
+            event(f"final states: {sorted(s.value for s in set(states.values()))}")
+            tripped = any(c.reason.startswith("lock unreachable") for _, c in world.log)
+            event(f"lock breaker tripped: {tripped}")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_engine_properties_against_a_virtual_lock(scenario: Scenario) -> None:
+    trio.run(run_scenario, scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+# -- bugs found by the properties: minimal deterministic reproductions ------------------------
+#
+# Named after the bug each pins down. All six were found while the engine was being written and
+# are fixed; they stay as regression tests. A bug still open would be xfail(strict=True).
+
+
+def run_virtual(fn: Any, *args: Any) -> Any:
+    return trio.run(fn, *args, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_lost_write_over_a_readable_code_is_charged_not_taken_for_an_external_change() -> None:
+    """Was: an OPTIMISTIC write that did not land, read back as the *readable different* code
+    that was there before, counted as an external change and was retried without a charge:
+    a set/read-back loop forever (about 250 sets in 1000 s), never SUSPENDED."""
+
+    async def main() -> tuple[SyncState, int]:
+        lock = VirtualLock(slots=1, write_lands=0.0, seed=1)
+        lock.codes[1] = "9999"  # someone else's code, readable
+        async with open_lock_sync(lock, {1: "1234"}, **ENGINE_OPTIONS) as engine:
+            await trio.sleep(1000)  # the bound for one slot is far less
+            return engine.state(1), engine.statistics().sets
+
+    state, sets = run_virtual(main)
+    assert state is SUSP, (state, sets)
+    assert sets == FAILURES
+
+
+def test_lost_write_over_a_masked_code_is_not_confirmed_by_its_presence() -> None:
+    """Was: on a masked lock, a lost write over a code already present was 'confirmed' by the
+    read-back (present confirms, even masked): IN_SYNC while the lock held the old PIN."""
+
+    async def main() -> tuple[SyncState, dict[int, str]]:
+        lock = VirtualLock(slots=1, masked=True, seed=1)
+        async with open_lock_sync(lock, {1: "1111"}, **ENGINE_OPTIONS) as engine:
+            await engine.wait_settled()
+            assert engine.state(1) is IN and lock.codes == {1: "1111"}
+            lock.write_lands = 0.0  # the radio gets lossy; a PIN change is then lost
+            engine.set_desired(1, pin="2222")
+            await trio.sleep(30)
+            return engine.state(1), dict(lock.codes)
+
+    state, codes = run_virtual(main)
+    assert not (state is IN and codes.get(1) != "2222"), (state, codes)
+
+
+def test_desired_change_while_write_in_flight_is_not_judged_on_the_pre_write_reading() -> None:
+    """Was: a desired change while the slot was SYNCING (in the spacing wait or the write)
+    discarded the write's result; the old write landed and the slot was judged on the reading
+    from before it: IN_SYNC ("empty") while the lock held the superseded PIN."""
+
+    async def main() -> tuple[SyncState, dict[int, str]]:
+        lock = VirtualLock(slots=1, seed=1)
+        async with open_lock_sync(lock, {1: None}, **ENGINE_OPTIONS) as engine:
+            await engine.wait_settled()  # read at 0: empty, IN_SYNC
+            engine.set_desired(1, pin="1234")  # SYNCING at once, write due at t=2
+            await trio.sleep(1)
+            assert engine.state(1) is SYNCING
+            engine.set_desired(1, pin=None)  # changed mind before the write went out
+            await trio.sleep(60)  # well before the next drift read
+            return engine.state(1), dict(lock.codes)
+
+    state, codes = run_virtual(main)
+    assert not (state is IN and codes), (state, codes)
+
+
+def test_desired_change_while_pending_is_not_judged_on_the_pre_write_reading() -> None:
+    """Was: a desired change while an OPTIMISTIC write awaited confirmation dropped the pending
+    entry and judged the slot on its reading from before the write, which may have landed:
+    IN_SYNC while the lock held the abandoned PIN (until a read, or the next drift read if
+    the read-back failed)."""
+
+    async def main() -> tuple[SyncState, dict[int, str]]:
+        lock = VirtualLock(slots=1, optimistic=1.0, seed=1)  # every write lands, ambiguously
+        async with open_lock_sync(lock, {1: None}, **ENGINE_OPTIONS) as engine:
+            await engine.wait_settled()  # read at 0: empty, IN_SYNC
+            engine.set_desired(1, pin="1234")  # written at t=2: OPTIMISTIC, read-back due at 4
+            await trio.sleep(3)
+            assert engine.state(1) is SyncState.PENDING_CONFIRMATION
+            engine.set_desired(1, pin=None)  # abandon the pending write
+            return engine.state(1), dict(lock.codes)
+
+    state, codes = run_virtual(main)
+    assert not (state is IN and codes), (state, codes)
+
+
+def test_reconnect_does_not_report_in_sync_from_a_reading_before_the_outage() -> None:
+    """Was: when the lock became reachable again, every slot was re-judged on its reading from
+    before the outage *before* the probe's own result was applied: a transient IN_SYNC report
+    (at once superseded by OUT_OF_SYNC) for a slot changed at the door during the outage."""
+
+    async def main() -> list[tuple[float, SyncState, dict[int, str]]]:
+        lock = VirtualLock(slots=1, seed=1)
+        reports: list[tuple[float, SyncState, dict[int, str]]] = []
+
+        async def record(engine: LockSync) -> None:
+            async for change in engine.changes():
+                reports.append((trio.current_time(), change.state, dict(lock.codes)))
+
+        async with (
+            open_lock_sync(lock, {1: None}, **ENGINE_OPTIONS) as engine,
+            trio.open_nursery() as nursery,
+        ):
+            await engine.wait_settled()  # read at 0: empty, IN_SYNC
+            nursery.start_soon(record, engine)
+            lock.online = False
+            lock.keypad_set(1, "1234")  # set at the door while the hub cannot reach the lock
+            await trio.sleep(125)  # drift read at 120, retries at 122 and 124: unreachable
+            lock.online = True
+            await trio.sleep(100)  # probe at 184 reads 1234; cleared at 186
+            nursery.cancel_scope.cancel()
+        assert lock.codes == {}
+        return reports
+
+    reports = run_virtual(main)
+    assert [r for r in reports if r[1] is IN and r[2]] == [], reports
+
+
+def test_expired_pending_write_keeps_the_last_real_reading() -> None:
+    """An expired optimistic write used to record the slot as *empty*, a reading nobody made;
+    on a masked lock a lost write over a code already present was then confirmed by that code's
+    presence. Now the last real reading stays, and the uninformative read-back leads to
+    clear-then-write."""
+
+    async def main() -> tuple[SyncState, dict[int, str]]:
+        lock = VirtualLock(slots=1, masked=True, write_lands=0.0, seed=1)
+        lock.codes[1] = "9999"  # someone else's code, masked
+        async with open_lock_sync(lock, {1: "1234"}, **ENGINE_OPTIONS) as engine:
+            await trio.sleep(3)  # read at 0; set at 2: lost, OPTIMISTIC; read-back due at 4
+            lock.online = False  # the read-back fails (a disconnect: no charge)
+            await trio.sleep(2)
+            lock.online = True
+            # Deadline at 62: charged; set at 64: lost; the read-back at 66 cannot tell, so the
+            # engine clears (68) and writes again (70); suspended at 192 (3 charges).
+            await trio.sleep(100)
+            return engine.state(1), dict(lock.codes)
+
+    state, codes = run_virtual(main)
+    assert not (state is IN and codes.get(1) != "1234"), (state, codes)
