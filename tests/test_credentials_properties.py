@@ -44,7 +44,7 @@ import attrs
 import pytest
 import trio
 import trio.testing
-from hypothesis import HealthCheck, currently_in_test_context, event, given, settings, target
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from trio_locksync import Pin
@@ -122,7 +122,7 @@ def settle_bound(failures: int) -> float:
     With the parameters here (slots 4, spacing 2, ttl 60, retry 2, F 3, drift 120, latency
     <= 0.2): 1806.6 + 4*4*73 + (ceil(1168/120) + 1 + f) * 4.2 = 3020.8 + 4.2 f seconds.
     Most of it is the probe backoff cap; examples settle within a few hundred seconds (see
-    ``target("settle time")`` in the statistics).
+    the "settle time" events in ``--hypothesis-show-statistics``).
     """
     op = SPACING + MAX_LATENCY
     fresh = max(PROBE_MAX, DRIFT) + 3 * op
@@ -157,17 +157,25 @@ class Sleep:
     seconds: float
 
 
+#: a step's slot: the slot the engine is busy with (SYNCING or PENDING_CONFIRMATION), else 1
+BUSY = 0
+#: a PIN: the slot's own PIN (:func:`slot_pin`)
+OWN = "own"
+#: a desired PIN: whatever the lock holds in the slot at that moment (None if empty)
+HELD = "held"
+
+
 @attrs.frozen
 class SetDesired:
-    slot: int
-    pin: str | None
+    slot: int  # or BUSY
+    pin: str | None  # a shared PIN, OWN, HELD, or None
     enabled: bool
 
 
 @attrs.frozen
 class Keypad:
-    slot: int
-    pin: str | None  # None: clear
+    slot: int  # or BUSY
+    pin: str | None  # a shared PIN, OWN, or None: clear
 
 
 @attrs.frozen
@@ -201,23 +209,32 @@ class Scenario:
         )
 
 
-def maybe_pin(slot: int, narrow: bool) -> st.SearchStrategy[str | None]:
-    """No code, or a PIN for ``slot``: its own only when ``narrow``, else from a shared pool."""
+def maybe_pin(narrow: bool) -> st.SearchStrategy[str | None]:
+    """No code, the slot's own PIN, or (unless ``narrow``) one from a shared pool."""
     if narrow:
-        return st.none() | st.just(slot_pin(slot))
-    return st.none() | st.sampled_from((slot_pin(slot), *SHARED_PINS))
+        return st.none() | st.just(OWN)
+    return st.none() | st.just(OWN) | st.sampled_from(SHARED_PINS)
+
+
+def resolve_pin(pin: str | None, slot: int, lock: VirtualLock) -> str | None:
+    if pin == OWN:
+        return slot_pin(slot)
+    if pin == HELD:
+        return lock.codes.get(slot)
+    return pin
 
 
 @st.composite
 def set_desired_steps(draw: st.DrawFn, narrow: bool) -> SetDesired:
-    slot = draw(st.integers(1, SLOTS))
-    return SetDesired(slot, draw(maybe_pin(slot, narrow)), draw(st.booleans() | st.just(True)))
+    # BUSY and HELD aim at races: change a slot in the middle of its write or confirmation,
+    # back to what the lock held before (so a stale reading would look in sync).
+    pin = draw(maybe_pin(narrow) | st.just(HELD))
+    return SetDesired(draw(st.integers(BUSY, SLOTS)), pin, draw(st.booleans() | st.just(True)))
 
 
 @st.composite
 def keypad_steps(draw: st.DrawFn, masked: bool, narrow: bool) -> Keypad:
-    slot = draw(st.integers(1, SLOTS))
-    return Keypad(slot, None if masked else draw(maybe_pin(slot, narrow)))
+    return Keypad(draw(st.integers(BUSY, SLOTS)), None if masked else draw(maybe_pin(narrow)))
 
 
 @st.composite
@@ -234,11 +251,17 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         st.builds(Sleep, st.floats(5, 150)),
         set_desired_steps(narrow),
         keypad_steps(masked, narrow),
-        st.builds(Offline, st.floats(1, 150)),
+        # Short spells trip the lock breaker or not; long ones see its re-probes.
+        st.builds(Offline, st.floats(1, 20) | st.floats(20, 150)),
     )
+
+    def initial(slot: int) -> str | None:
+        pin = draw(maybe_pin(narrow))
+        return slot_pin(slot) if pin == OWN else pin
+
     codes = {}
     for slot in range(1, SLOTS + 1):
-        pin = draw(maybe_pin(slot, narrow))
+        pin = initial(slot)
         if pin is not None:
             codes[slot] = pin
     return Scenario(
@@ -250,8 +273,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         push=draw(st.booleans()),
         seed=draw(st.integers(0, 2**32 - 1)),
         codes=codes,
-        desired={slot: draw(maybe_pin(slot, narrow)) for slot in range(1, SLOTS + 1)},
-        steps=draw(st.lists(step, max_size=25)),
+        desired={slot: initial(slot) for slot in range(1, SLOTS + 1)},
+        steps=draw(st.lists(step, min_size=1, max_size=30)),
     )
 
 
@@ -271,9 +294,9 @@ class World:
     delivery or a program step, and each of those first waits (``quiesce``) until every other
     task is blocked, that is, until the observer has drained and checked every change emitted
     so far. So each change is checked against the world as it was when it was emitted. Trio
-    wakes *all* the tasks waiting in ``wait_all_tasks_blocked`` with the same cushion at once,
-    so the three callers (program, push delivery, engine operations) use different cushions
-    (a microsecond apart): one wakes, acts, and the observer runs before the next wakes.
+    wakes *all* the tasks waiting in ``wait_all_tasks_blocked`` at once, so the three callers
+    (program, push delivery, engine operations) take turns through a lock: one waits, wakes
+    and acts (no checkpoint in between), and the next waits anew, until the observer is done.
     """
 
     def __init__(self, scenario: Scenario, lock: VirtualLock) -> None:
@@ -285,12 +308,14 @@ class World:
         self.log: list[tuple[float, SlotChange]] = []
         self.checked = 0
         self.excused = 0
+        self.pushes_delivered = 0
         self.op_starts: list[float] = []
+        self._turn = trio.Lock()
 
-    @staticmethod
-    async def quiesce(role: int = 0) -> None:
-        """``role``: 0 the program, 1 push delivery, 2 engine operations (see above)."""
-        await trio.testing.wait_all_tasks_blocked(cushion=role * 1e-6)
+    async def quiesce(self) -> None:
+        """Return when every other task is blocked; the caller acts before its next checkpoint."""
+        async with self._turn:
+            await trio.testing.wait_all_tasks_blocked()
 
     def holds_desired(self, slot: int) -> bool:
         return self.lock.codes.get(slot) == self.desired[slot]
@@ -338,7 +363,7 @@ class Watched:
         return self.lock.supports_push
 
     async def _start(self) -> None:
-        await self.world.quiesce(2)
+        await self.world.quiesce()
         self.world.op_starts.append(trio.current_time())
 
     async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
@@ -365,11 +390,17 @@ class Watched:
     async def _updates(self) -> AsyncIterator[SlotUpdate]:
         with self.lock.updates() as channel:
             async for update in channel:
-                await self.world.quiesce(1)
+                await self.world.quiesce()
                 slot, version = self.world.pushed.popleft()
                 assert slot == update.slot
                 self.world.known[slot] = version
+                self.world.pushes_delivered += 1
                 yield update
+
+
+def busy_slot(engine: LockSync) -> int:
+    busy = (SYNCING, SyncState.PENDING_CONFIRMATION)
+    return next((s for s in range(1, SLOTS + 1) if engine.state(s) in busy), 1)
 
 
 # -- running one example -----------------------------------------------------------------------
@@ -420,11 +451,14 @@ async def run_scenario(scenario: Scenario) -> None:
                     spells.start_soon(offline, step.seconds)
                 elif isinstance(step, SetDesired):
                     await world.quiesce()
-                    engine.set_desired(step.slot, pin=step.pin, enabled=step.enabled)
-                    world.desired[step.slot] = step.pin if step.enabled else None
+                    slot = step.slot or busy_slot(engine)
+                    pin = resolve_pin(step.pin, slot, lock)
+                    engine.set_desired(slot, pin=pin, enabled=step.enabled)
+                    world.desired[slot] = pin if step.enabled else None
                 else:
                     await world.quiesce()
-                    world.keypad(step.slot, step.pin)
+                    slot = step.slot or busy_slot(engine)
+                    world.keypad(slot, resolve_pin(step.pin, slot, lock))
             # The lock stops changing: back online, no more desired or keypad changes.
             spells.cancel_scope.cancel()
         lock.online = True
@@ -468,12 +502,19 @@ async def run_scenario(scenario: Scenario) -> None:
         assert all(gap >= SPACING - 1e-9 for gap in gaps), min(gaps)
 
         if currently_in_test_context():
-            target(last_change - stop, label="settle time")
+            settle = last_change - stop
+            event(
+                f"settle time: {'< 60' if settle < 60 else '< 300' if settle < 300 else '>= 300'} s"
+            )
             event(f"IN_SYNC reports checked: {'none' if not world.checked else 'some'}")
             event(f"IN_SYNC reports excused (keypad change unseen): {world.excused > 0}")
             event(f"final states: {sorted(s.value for s in set(states.values()))}")
-            tripped = any(c.reason.startswith("lock unreachable") for _, c in world.log)
-            event(f"lock breaker tripped: {tripped}")
+            reasons = {c.reason.split(" (")[0] for _, c in world.log}
+            event(f"lock breaker tripped: {'lock unreachable; re-probing with backoff' in reasons}")
+            event(f"slot breaker tripped: {any(r.startswith('sync attempts') for r in reasons)}")
+            seen = {c.state for _, c in world.log}
+            event(f"PENDING_CONFIRMATION seen: {SyncState.PENDING_CONFIRMATION in seen}")
+            event(f"pushes delivered: {world.pushes_delivered > 0}")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
