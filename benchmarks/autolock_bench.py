@@ -46,14 +46,12 @@ import gc
 import json
 import math
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
@@ -62,7 +60,6 @@ from store_bench import (
     Blocking,
     Machine,
     StepTimer,
-    _json_safe,
     _machine_section,
     _table,
     describe_machine,
@@ -70,6 +67,7 @@ from store_bench import (
     instrumented,
     ms,
     percentile,
+    run_in_scratch,
 )
 
 from trio_locksync.autolock import AutolockService, TimerState, open_autolock
@@ -525,12 +523,6 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_json(report: Report, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = _json_safe(asdict(report))
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-
-
 # -- command line ----------------------------------------------------------------------------
 
 
@@ -569,17 +561,7 @@ def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    args.tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix="autolock_bench-", dir=args.tmp_dir))
-    try:
-        report = run(args, tmp_dir)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    sys.stdout.write(render_markdown(report))
-    write_json(report, args.json)
-    print(f"\n(JSON written to {args.json})", file=sys.stderr)
-    return 0
+    return run_in_scratch("autolock_bench", parse_args(argv), run, render_markdown)
 
 
 if __name__ == "__main__":

@@ -778,7 +778,8 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def write_json(report: Report, path: Path) -> None:
+def write_json(report: Any, path: Path) -> None:
+    """Write a benchmark's report dataclass as JSON (shared by every benchmark here)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = _json_safe(asdict(report))
     path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -828,18 +829,28 @@ def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_in_scratch(
+    name: str,
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, Path], Any],
+    render: Callable[[Any], str],
+) -> int:
+    """A benchmark's main: run it in a scratch directory under ``args.tmp_dir`` (removed after),
+    print the Markdown, write the JSON. Shared by every benchmark here."""
     args.tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix="store_bench-", dir=args.tmp_dir))
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=args.tmp_dir))
     try:
         report = run(args, tmp_dir)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    sys.stdout.write(render_markdown(report))
+    sys.stdout.write(render(report))
     write_json(report, args.json)
     print(f"\n(JSON written to {args.json})", file=sys.stderr)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_in_scratch("store_bench", parse_args(argv), run, render_markdown)
 
 
 if __name__ == "__main__":

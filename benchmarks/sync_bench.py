@@ -37,18 +37,17 @@ Run ``python benchmarks/sync_bench.py`` (full, a few seconds) or ``--quick``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
 import trio
 import trio.testing
-from store_bench import RESULTS_DIR, Machine, _json_safe, _table, describe_machine
+from store_bench import RESULTS_DIR, Machine, _table, describe_machine, write_json
 
 from trio_locksync.credentials import SyncState, VirtualLock
 from trio_locksync.credentials._engine import open_lock_sync
@@ -308,12 +307,6 @@ def render_markdown(report: Report) -> str:
         *_results_section(report.cases),
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_json(report: Report, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = _json_safe(asdict(report))
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 # -- command line ----------------------------------------------------------------------------
