@@ -21,12 +21,8 @@ import importlib.util
 import json
 import os
 import random
-import select
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -35,6 +31,8 @@ import pytest
 import trio
 
 from trio_locksync.store import json_encoder, open_store
+
+from .childprocess import Child, spawn
 
 
 def _load_child_module() -> ModuleType:
@@ -53,8 +51,6 @@ crash_child = _load_child_module()
 KILLS = int(os.environ.get("TRIO_LOCKSYNC_CRASH_KILLS", "100"))
 #: the kill lands this long (uniformly drawn) after the child's first save returned
 MAX_KILL_DELAY = 0.030
-#: generous: a child's Python start-up on a loaded 2-core CI box
-LINE_TIMEOUT = 30.0
 STORE_NAME = "state.json"
 
 
@@ -140,77 +136,13 @@ def test_temp_file_pattern_matches_the_writers_names(tmp_path: Path) -> None:
 # -- the child --------------------------------------------------------------------------------
 
 
-class ChildFailed(AssertionError):
-    pass
-
-
-class Child:
-    """A running ``crash_child.py``: line-based reading of its stdout with a timeout."""
-
-    def __init__(self, target: Path, stderr_path: Path, *, durable: bool) -> None:
-        self._stderr_path = stderr_path
-        args = [sys.executable, str(CHILD_SCRIPT), str(target)]
-        if not durable:
-            args.append("--no-durable")
-        with open(stderr_path, "wb") as stderr:
-            self.proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
-            )
-        assert self.proc.stdout is not None
-        self._stdout = self.proc.stdout
-        self._buffer = b""
-
-    def stderr(self) -> str:
-        return self._stderr_path.read_text(errors="replace")[-4000:]
-
-    def fail(self, where: str, message: str) -> ChildFailed:
-        return ChildFailed(f"{where}: {message}\n--- child stderr ---\n{self.stderr()}")
-
-    def read_line(self, where: str) -> str | None:
-        """The next line, or None at end of output (the child exited or was killed)."""
-        deadline = time.monotonic() + LINE_TIMEOUT
-        fd = self._stdout.fileno()
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self.fail(where, f"no line from the child within {LINE_TIMEOUT} s")
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                if self._buffer:
-                    raise self.fail(where, f"partial last line {self._buffer!r}")
-                return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode("ascii")
-
-    def kill(self, where: str) -> list[str]:
-        """SIGKILL the child, reap it and return the lines it wrote that were not read yet."""
-        self.proc.kill()
-        self.proc.wait(timeout=LINE_TIMEOUT)
-        lines = []
-        while (line := self.read_line(where)) is not None:
-            lines.append(line)
-        if self.proc.returncode != -signal.SIGKILL:
-            raise self.fail(where, f"the child exited by itself (status {self.proc.returncode})")
-        return lines
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=LINE_TIMEOUT)
-        self._stdout.close()
-
-
-@contextlib.contextmanager
-def spawn_child(target: Path, stderr_path: Path, *, durable: bool) -> Iterator[Child]:
-    child = Child(target, stderr_path, durable=durable)
-    try:
-        yield child
-    finally:
-        child.close()
+def spawn_child(
+    target: Path, stderr_path: Path, *, durable: bool
+) -> contextlib.AbstractContextManager[Child]:
+    argv = [sys.executable, str(CHILD_SCRIPT), str(target)]
+    if not durable:
+        argv.append("--no-durable")
+    return spawn(argv, stderr_path)
 
 
 # -- the crash loop ---------------------------------------------------------------------------
