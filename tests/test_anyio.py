@@ -69,3 +69,49 @@ def test_autolock_under_anyio(tmp_path: Path) -> None:
         assert fired == ["a"]
 
     anyio.run(main, backend="trio")
+
+
+def test_event_stream_under_anyio_task_group_and_cancel_scope() -> None:
+    """A real trio-websocket server and the stream, driven by anyio task groups/cancel scopes."""
+    from trio_locksync import (
+        Backoff,
+        EventStreamStatus,
+        Jitter,
+        open_isy_event_stream,
+    )
+
+    from .wshelpers import isy_frame, isy_replay, open_isy_server
+
+    async def main() -> None:
+        async with open_isy_server(replay=isy_replay(20)) as server:
+            base = f"http://127.0.0.1:{server.port}"
+            options = {
+                "quiet": 0.1,
+                "backoff": Backoff(initial=0.05, maximum=0.1, jitter=Jitter.NONE),
+            }
+            async with open_isy_event_stream(base, **options) as stream:
+                seen: list[bool] = []
+
+                async def consume() -> None:
+                    async for event in stream.events():
+                        seen.append(event.replayed)
+                        if len(seen) == 21:
+                            return
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(consume)
+                    await stream.wait_status(EventStreamStatus.CONNECTED)
+                    await server.broadcast(isy_frame(99))
+                assert seen == [True] * 20 + [False]
+
+            assert stream.status is EventStreamStatus.DISCONNECTED
+
+            # an anyio cancel scope around the block: everything inside is torn down
+            with anyio.move_on_after(0.3) as scope:
+                async with open_isy_event_stream(base, **options) as stream:
+                    await anyio.sleep_forever()
+            assert scope.cancelled_caught
+            assert stream.status is EventStreamStatus.DISCONNECTED
+            assert stream.statistics().connections == 1
+
+    anyio.run(main, backend="trio")

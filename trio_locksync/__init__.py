@@ -56,6 +56,26 @@ from .credentials import VirtualLockStatistics as VirtualLockStatistics
 from .credentials import WriteResult as WriteResult
 from .credentials import in_sync as in_sync
 from .credentials import open_lock_sync as open_lock_sync
+from .eventstream import ISY_ORIGIN as ISY_ORIGIN
+from .eventstream import ISY_SUBPROTOCOL as ISY_SUBPROTOCOL
+from .eventstream import EventStream as EventStream
+from .eventstream import EventStreamError as EventStreamError
+from .eventstream import EventStreamRejected as EventStreamRejected
+from .eventstream import EventStreamStatistics as EventStreamStatistics
+from .eventstream import EventStreamStatus as EventStreamStatus
+from .eventstream import FrameDecodeError as FrameDecodeError
+from .eventstream import IsyEvent as IsyEvent
+from .eventstream import Overflow as Overflow
+from .eventstream import StatusChange as StatusChange
+from .eventstream import StreamEvent as StreamEvent
+from .eventstream import decode_isy_event as decode_isy_event
+from .eventstream import decode_text as decode_text
+from .eventstream import isy_headers as isy_headers
+from .eventstream import isy_heartbeat as isy_heartbeat
+from .eventstream import isy_subscribe_url as isy_subscribe_url
+from .eventstream import open_event_stream as open_event_stream
+from .eventstream import open_isy_event_stream as open_isy_event_stream
+from .eventstream import redact_url as redact_url
 from .store import Store as Store
 from .store import StoreClosedError as StoreClosedError
 from .store import StoreCorruptError as StoreCorruptError
@@ -71,6 +91,8 @@ from .store import open_store as open_store
 __version__ = "0.1.0"
 
 __all__ = [
+    "ISY_ORIGIN",
+    "ISY_SUBPROTOCOL",
     "ActionOutcome",
     "AutolockClosedError",
     "AutolockError",
@@ -86,9 +108,16 @@ __all__ = [
     "CredentialKind",
     "DeadlineScheduler",
     "Desired",
+    "EventStream",
+    "EventStreamError",
+    "EventStreamRejected",
+    "EventStreamStatistics",
+    "EventStreamStatus",
+    "FrameDecodeError",
     "InvalidDurationError",
     "InvalidPinError",
     "InvalidTransition",
+    "IsyEvent",
     "Jitter",
     "LockBreaker",
     "LockDisconnected",
@@ -97,6 +126,7 @@ __all__ = [
     "LockSync",
     "LockSyncError",
     "LockSyncStatistics",
+    "Overflow",
     "Pin",
     "QuietDeadline",
     "QuietReason",
@@ -110,6 +140,7 @@ __all__ = [
     "SlotCredential",
     "SlotUpdate",
     "StateTable",
+    "StatusChange",
     "Store",
     "StoreClosedError",
     "StoreCorruptError",
@@ -120,6 +151,7 @@ __all__ = [
     "StoreStatistics",
     "StoreVersionError",
     "StoreWriteError",
+    "StreamEvent",
     "SyncState",
     "TimerEntry",
     "TimerMachine",
@@ -129,11 +161,19 @@ __all__ = [
     "VirtualLockStatistics",
     "Watched",
     "WriteResult",
+    "decode_isy_event",
+    "decode_text",
     "in_sync",
+    "isy_headers",
+    "isy_heartbeat",
+    "isy_subscribe_url",
     "mask_pin",
     "open_autolock",
+    "open_event_stream",
+    "open_isy_event_stream",
     "open_lock_sync",
     "open_store",
+    "redact_url",
 ]
 
 

@@ -6,25 +6,34 @@ write. Keypad use is persisted through the durable store (debounced); every unlo
 autolock timer, a manual lock cancels it, and a fired timer locks the door. Midway the site
 "restarts" with timers still running: the store and the timers are closed as a crash would leave
 them, some expire while the site is down, and the restarted site recovers them (expired ones fire
-at once) and checks that every door ends locked and no state was lost. The MQTT bridge and the
-event stream join this demo when they exist. Timings are shortened so the demo takes seconds.
+at once) and checks that every door ends locked and no state was lost. A simulated ISY controller
+(a real websocket server on 127.0.0.1) reports every door change; the site follows it through an
+event stream, whose connection is cut once midway: both connects replay every door's status,
+held in SYNCING and flagged ``replayed``, so only live unlocks trigger the site's "door opened"
+automation. The MQTT bridge joins this demo when it exists. Timings are shortened so the demo
+takes seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import random
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import trio
 
+from ._demo_controller import DemoController
 from .autolock import AutolockService, TimerState, open_autolock
+from .core import Backoff, Watched
 from .credentials import LockSync, SyncState, VirtualLock, open_lock_sync
+from .eventstream import EventStream, EventStreamStatus, IsyEvent, open_isy_event_stream
 from .store import Store, open_store
 
 __all__ = ["main"]
@@ -34,6 +43,12 @@ __all__ = ["main"]
 class Site:
     locks: dict[str, dict[str, Any]]
     autolocked: int = 0
+    controller: DemoController | None = None
+
+    def set_locked(self, lock_id: str, locked: bool) -> None:
+        self.locks[lock_id]["locked"] = locked
+        if self.controller is not None:
+            self.controller.publish(lock_id, locked)
 
     @classmethod
     def new(cls, locks: int, slots: int) -> Site:
@@ -56,7 +71,7 @@ class Site:
 
     async def autolock(self, lock_id: str) -> None:
         """The autolock action: resolved by id when the timer fires."""
-        self.locks[lock_id]["locked"] = True
+        self.set_locked(lock_id, True)
         self.autolocked += 1
 
 
@@ -68,10 +83,15 @@ async def _run_site(
     *,
     seconds: float,
     rate: float,
+    blip: Callable[[], Awaitable[None]],
 ) -> int:
     events = 0
     deadline = trio.current_time() + seconds
+    blip_at = trio.current_time() + seconds / 2
     while trio.current_time() < deadline:
+        if blip_at <= trio.current_time():
+            blip_at = math.inf
+            await blip()
         lock_id = rng.choice(sorted(site.locks))
         lock = site.locks[lock_id]
         roll = rng.random()
@@ -79,10 +99,10 @@ async def _run_site(
             slot = lock["slots"][str(rng.randint(1, len(lock["slots"])))]
             slot["name"] = slot["name"] or f"user-{rng.randint(1, 999)}"
             slot["uses"] += 1
-            lock["locked"] = False
+            site.set_locked(lock_id, False)
             await autolock.timer(lock_id).start(rng.uniform(0.3, 1.0))
         elif roll < 0.04 and not lock["locked"]:  # locked by hand: no autolock needed
-            lock["locked"] = True
+            site.set_locked(lock_id, True)
             await autolock.timer(lock_id).cancel()
         else:  # a status report: nothing changes but the timestamp
             lock["last_seen"] = round(trio.current_time(), 3)
@@ -109,20 +129,45 @@ async def run_demo(directory: Path, *, locks: int, slots: int, seconds: float, r
     site = Site.new(locks, slots)
     started = time.monotonic()
 
+    controller = DemoController({name: lock["locked"] for name, lock in site.locks.items()})
+    site.controller = controller
+    follower = Follower()
+
     async with (
+        trio.open_nursery() as nursery,
         open_store(state_path, max_delay=1.0) as store,
         open_autolock(timers_path, action=site.autolock) as autolock,
         contextlib.AsyncExitStack() as stack,
     ):
+        await nursery.start(controller.serve)
+        stream = await stack.enter_async_context(
+            open_isy_event_stream(
+                f"http://127.0.0.1:{controller.port}",
+                quiet=0.1,
+                cap=2.0,
+                backoff=Backoff(initial=0.05, maximum=1.0),
+            )
+        )
+        nursery.start_soon(follower.follow, stream)
         await autolock.recover()
         engines = [await stack.enter_async_context(_credentials(n, rng)) for n in range(locks)]
-        events = await _run_site(site, store, autolock, rng, seconds=seconds, rate=rate)
+        events = await _run_site(
+            site, store, autolock, rng, seconds=seconds, rate=rate, blip=controller.drop_all
+        )
         armed = autolock.statistics().armed
         stats = store.statistics()
         with trio.move_on_after(5):
             for engine in engines:
                 await engine.wait_settled()
         credentials_ok = _report_credentials(engines)
+        truth = {name: lock["locked"] for name, lock in site.locks.items()}
+        with trio.move_on_after(5):
+            await stream.wait_status(EventStreamStatus.CONNECTED)
+            applied = follower.applied.changes()
+            while follower.doors != truth:
+                await anext(applied)
+        stream_ok = _report_stream(stream, controller, follower, truth)
+        nursery.cancel_scope.cancel()
     unlocked_at_stop = sorted(k for k, v in site.locks.items() if not v["locked"])
     print(
         f"ran {locks} locks x {slots} slots for {seconds:.1f} s: {events} events, "
@@ -151,7 +196,57 @@ async def run_demo(directory: Path, *, locks: int, slots: int, seconds: float, r
         f"all doors locked: {'yes' if all_locked else 'NO'}"
     )
     print(f"done in {time.monotonic() - started:.2f} s")
-    return state_ok and all_locked and credentials_ok and report.expired + report.resumed == armed
+    timers_ok = report.expired + report.resumed == armed
+    return state_ok and all_locked and credentials_ok and stream_ok and timers_ok
+
+
+@attrs.define
+class Follower:
+    """The site's view of its doors, built only from the controller's event stream."""
+
+    doors: dict[str, bool] = attrs.field(factory=dict)
+    replayed: int = 0
+    live: int = 0
+    #: the "door opened" automation: fires on live unlocks only
+    automations: int = 0
+    #: unlocks seen in a replay: with CONNECTED at socket-open, each would have fired too
+    spurious_avoided: int = 0
+    #: how many door frames have been applied (watched while waiting for the follower)
+    applied: Watched[int] = attrs.field(factory=lambda: Watched(0))
+
+    async def follow(self, stream: EventStream[IsyEvent]) -> None:
+        async for event in stream.events():
+            data = event.data
+            if data.is_heartbeat or data.node is None or data.value is None:
+                continue
+            locked = data.value == 100
+            self.doors[data.node] = locked
+            if event.replayed:
+                self.replayed += 1
+                self.spurious_avoided += not locked
+            else:
+                self.live += 1
+                self.automations += not locked
+            self.applied.set(self.applied.value + 1)
+
+
+def _report_stream(
+    stream: EventStream[IsyEvent],
+    controller: DemoController,
+    follower: Follower,
+    truth: dict[str, bool],
+) -> bool:
+    stats = stream.statistics()
+    in_step = follower.doors == truth
+    print(
+        f"event stream: {stats.connections} connections (cut once midway), "
+        f"{follower.replayed} replayed door frames held in SYNCING, {follower.live} live; "
+        f"{follower.automations} door-opened automations fired, {follower.spurious_avoided} "
+        f"replayed unlocks not mistaken for live ones; {stats.bad_frames} bad frames, "
+        f"{stats.dropped} dropped; doors as seen through the stream match the site: "
+        f"{'yes' if in_step else 'NO'}"
+    )
+    return in_step and stats.connections >= 2 and stats.synced >= 2
 
 
 def _credentials(n: int, rng: random.Random) -> contextlib.AbstractAsyncContextManager[LockSync]:

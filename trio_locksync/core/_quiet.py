@@ -111,6 +111,12 @@ class QuietWindow:
         """Whether the window has ended (deadline reached or closed)."""
         return self._closed or trio.current_time() >= self._core.deadline
 
+    def reason(self) -> QuietReason | None:
+        """Why the window is over now, or None while it is still open (sync twin of wait())."""
+        if self._closed:
+            return QuietReason.CLOSED
+        return self._core.reason_at(trio.current_time())
+
     def touch(self, quiet: float) -> None:
         """Activity now; the window stays open at least ``quiet`` more seconds, within the cap.
 

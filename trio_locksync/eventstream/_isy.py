@@ -1,0 +1,292 @@
+"""The ISY / IoX event protocol: decode one websocket frame, build the subscribe URL and headers.
+
+Pure functions and frozen values, no I/O. :func:`decode_isy_event` turns a text frame (raw
+``<Event>`` XML, or the ``{"type": "event", "data": "<Event ...>"}`` JSON envelope newer IoX
+firmware sends) into an :class:`IsyEvent`; for any bad frame it raises only
+:class:`FrameDecodeError`, whose message says what was wrong but never quotes the frame (frames
+can carry codes) and which has no chained exception holding the frame. Frames declaring a DOCTYPE
+or ENTITY are refused before parsing, so entity expansion can't be used against the decoder.
+:func:`isy_subscribe_url` and :func:`isy_headers` give what the websocket handshake needs; the
+credentials go in the headers, never in the URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import decimal
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+from xml.sax.saxutils import escape
+
+import attrs
+
+from ._errors import FrameDecodeError
+
+__all__ = [
+    "ISY_ORIGIN",
+    "ISY_SUBPROTOCOL",
+    "MAX_FRAME_CHARS",
+    "IsyEvent",
+    "decode_isy_event",
+    "isy_headers",
+    "isy_subscribe_url",
+]
+
+#: The websocket subprotocol the controller requires on ``/rest/subscribe``.
+ISY_SUBPROTOCOL: Final = "ISYSUB"
+#: The ``Origin`` header the controller expects from a subscriber.
+ISY_ORIGIN: Final = "com.universal-devices.websockets.isy"
+#: Frames longer than this (in characters) are refused without being parsed.
+MAX_FRAME_CHARS: Final = 1_000_000
+
+_SUBSCRIBE_PATH: Final = "/rest/subscribe"
+_WS_SCHEMES: Final = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+# A DTD is the only way to declare entities; no real ISY frame has one, so refusing it outright
+# rules out entity-expansion ("billion laughs") attacks whatever the parser does.
+_DECLARATION = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_UNSIGNED = re.compile(r"[0-9]+")
+_NOT_PARSED: Final = object()
+
+
+def _info_repr(value: str | None) -> str:
+    return "None" if value is None else f"<{len(value)} chars>"
+
+
+@attrs.frozen(kw_only=True)
+class IsyEvent:
+    """One decoded ISY event frame.
+
+    Every text value is stripped; a missing or empty element or attribute is ``None``.
+    ``action`` is the raw value, ``prec`` the number of decimal places it carries (see
+    :attr:`value`). ``event_info`` is the raw inner XML of ``<eventInfo>`` and is left out of the
+    repr (only its length is shown).
+    """
+
+    control: str
+    action: str | None = None
+    uom: str | None = None
+    prec: int | None = None
+    node: str | None = None
+    event_info: str | None = attrs.field(default=None, repr=_info_repr)
+    seqnum: int | None = None
+    sid: str | None = None
+    formatted: str | None = None
+
+    @property
+    def is_heartbeat(self) -> bool:
+        """Whether this is the controller's heartbeat (``<control>_0</control>``)."""
+        return self.control == "_0"
+
+    @property
+    def heartbeat_interval(self) -> float | None:
+        """Seconds until the next heartbeat, for a heartbeat whose action is a finite positive
+        number; ``None`` otherwise."""
+        if not self.is_heartbeat or self.action is None:
+            return None
+        try:
+            seconds = float(self.action)
+        except ValueError:
+            return None
+        if not math.isfinite(seconds) or seconds <= 0:
+            return None
+        return seconds
+
+    @property
+    def value(self) -> decimal.Decimal | None:
+        """The action as an exact decimal: the integer action scaled by ``10 ** -prec``.
+
+        ``"725"`` with ``prec`` 1 is ``Decimal("72.5")``; with no ``prec`` the integer itself.
+        ``None`` when the action is missing or not an integer.
+        """
+        if self.action is None or _INTEGER.fullmatch(self.action) is None:
+            return None
+        # Built from the digit tuple, not by arithmetic: exact whatever the decimal context.
+        sign, digits, _ = decimal.Decimal(self.action).as_tuple()
+        return decimal.Decimal((sign, digits, -(self.prec or 0)))
+
+
+def decode_isy_event(message: str | bytes) -> IsyEvent:
+    """Decode one websocket text frame into an :class:`IsyEvent`.
+
+    Accepts the raw ``<Event>`` XML or the IoX JSON envelope ``{"type": "event", "data": XML}``.
+    Raises only :class:`FrameDecodeError`: for a binary frame, a frame over
+    :data:`MAX_FRAME_CHARS`, a DOCTYPE/ENTITY declaration, malformed XML or JSON, an envelope
+    that is not an ``event`` object with string ``data``, a root other than ``<Event>``, or a
+    missing/empty ``<control>``. Unknown elements and attributes are ignored.
+    """
+    if isinstance(message, bytes | bytearray | memoryview):
+        raise FrameDecodeError("binary frame where text was expected")
+    if not isinstance(message, str):
+        raise FrameDecodeError("frame is not text")
+    if len(message) > MAX_FRAME_CHARS:
+        raise FrameDecodeError(
+            f"frame of {len(message)} characters is over the {MAX_FRAME_CHARS} limit"
+        )
+    text = message.strip()
+    if _DECLARATION.search(text) is None and not text.startswith("<"):
+        text = _unwrap_envelope(text)
+    # Checked after unwrapping too: in the envelope's JSON string "<" may be written "\u003c".
+    if _DECLARATION.search(text) is not None:
+        raise FrameDecodeError("frame declares a DOCTYPE or ENTITY; refused")
+    root = _parse_xml(text)
+    if root is None:
+        raise FrameDecodeError("malformed XML")
+    if root.tag != "Event":
+        raise FrameDecodeError("root element is not <Event>")
+    control = _child_text(root, "control")
+    if control is None:
+        raise FrameDecodeError("no <control>")
+    action = root.find("action")
+    return IsyEvent(
+        control=control,
+        action=_child_text(root, "action"),
+        uom=None if action is None else _attr(action, "uom"),
+        prec=None if action is None else _unsigned(_attr(action, "prec")),
+        node=_child_text(root, "node"),
+        event_info=_inner_xml(root.find("eventInfo")),
+        seqnum=_integer(_attr(root, "seqnum")),
+        sid=_attr(root, "sid"),
+        formatted=_child_text(root, "fmtAct"),
+    )
+
+
+def _unwrap_envelope(text: str) -> str:
+    envelope = _parse_json(text)
+    if envelope is _NOT_PARSED:
+        raise FrameDecodeError("frame is neither XML nor a JSON envelope")
+    if not isinstance(envelope, dict):
+        raise FrameDecodeError("JSON envelope is not an object")
+    if envelope.get("type") != "event":
+        raise FrameDecodeError('JSON envelope type is not "event"')
+    data = envelope.get("data")
+    if not isinstance(data, str):
+        raise FrameDecodeError('JSON envelope has no string "data"')
+    return data.strip()
+
+
+# The parsers' exceptions are swallowed here and the FrameDecodeError raised by the caller,
+# outside any ``except`` block: a JSONDecodeError keeps the whole document in ``.doc``, and even
+# ``raise ... from None`` would leave it reachable through ``__context__``.
+def _parse_json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except Exception:
+        return _NOT_PARSED
+
+
+def _parse_xml(text: str) -> ET.Element | None:
+    try:
+        return ET.fromstring(text)
+    except Exception:
+        return None
+
+
+def _strip_or_none(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text.strip() or None
+
+
+def _child_text(parent: ET.Element, tag: str) -> str | None:
+    child = parent.find(tag)
+    return None if child is None else _strip_or_none(child.text)
+
+
+def _attr(element: ET.Element, name: str) -> str | None:
+    return _strip_or_none(element.get(name))
+
+
+def _integer(text: str | None) -> int | None:
+    if text is None or _INTEGER.fullmatch(text) is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:  # over the interpreter's digit limit
+        return None
+
+
+def _unsigned(text: str | None) -> int | None:
+    if text is None or _UNSIGNED.fullmatch(text) is None:
+        return None
+    return _integer(text)
+
+
+def _inner_xml(element: ET.Element | None) -> str | None:
+    if element is None:
+        return None
+    # Each child's serialization includes its tail, so text + children is the whole content.
+    parts = [escape(element.text or "")]
+    parts.extend(ET.tostring(child, encoding="unicode") for child in element)
+    return "".join(parts).strip() or None
+
+
+def isy_subscribe_url(base_url: str) -> str:
+    """The ``/rest/subscribe`` websocket URL for a controller's base URL.
+
+    ``http`` becomes ``ws`` and ``https`` ``wss`` (``ws``/``wss`` are kept); the host, port and
+    path prefix are kept, any user/password, query and fragment dropped (credentials belong in
+    :func:`isy_headers`). A base already ending in ``/rest/subscribe`` is not extended. A base
+    with another scheme, or none, gets the path appended and is otherwise left alone, so
+    connecting to it fails with a clear error later. Raises ValueError for an http(s)/ws(s)
+    base without a host, or one :func:`urllib.parse.urlsplit` rejects (e.g. a broken IPv6 host).
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme in _WS_SCHEMES and not parts.hostname:
+        raise ValueError("controller base URL has no host")
+    if not parts.netloc:
+        return _with_subscribe_path(base_url)
+    # Host and port verbatim (IPv6 brackets included), everything before the last "@" dropped.
+    host = parts.netloc.rpartition("@")[2]
+    scheme = _WS_SCHEMES.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, host, _with_subscribe_path(parts.path), "", ""))
+
+
+def _with_subscribe_path(path: str) -> str:
+    path = path.rstrip("/")
+    if path.endswith(_SUBSCRIBE_PATH):
+        return path
+    return path + _SUBSCRIBE_PATH
+
+
+def isy_headers(
+    *, username: str | None = None, password: str | None = None, token: str | None = None
+) -> list[tuple[str, str]]:
+    """The handshake headers for ``/rest/subscribe``: ``Origin``, plus ``Authorization``.
+
+    Username and password give HTTP Basic auth (UTF-8), a token gives ``Bearer`` auth; with none
+    of them only ``Origin`` is sent. Raises ValueError for a token together with a username or
+    password, for only one of username/password, for a username containing ``:``, for text that
+    can't be encoded as UTF-8 and for an empty token; the messages never include the password or
+    token.
+    """
+    headers = [("Origin", ISY_ORIGIN)]
+    if token is not None:
+        if username is not None or password is not None:
+            raise ValueError("give either a token or a username and password, not both")
+        if not token:
+            raise ValueError("the token is empty")
+        headers.append(("Authorization", f"Bearer {token}"))
+    elif username is not None or password is not None:
+        if username is None or password is None:
+            raise ValueError("a username needs a password and a password needs a username")
+        if ":" in username:
+            raise ValueError("a username for Basic auth cannot contain ':'")
+        pair = _utf8(f"{username}:{password}")
+        if pair is None:
+            raise ValueError("the username or password is not valid Unicode text")
+        headers.append(("Authorization", f"Basic {base64.b64encode(pair).decode('ascii')}"))
+    return headers
+
+
+# A UnicodeEncodeError keeps the whole string (here the password) in ``.object``; the caller
+# raises its own error outside the ``except`` block so the password isn't reachable from it.
+def _utf8(text: str) -> bytes | None:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return None

@@ -1,0 +1,45 @@
+"""``open_isy_event_stream``: :func:`open_event_stream` preset for an ISY / IoX controller."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from ._isy import ISY_SUBPROTOCOL, IsyEvent, decode_isy_event, isy_headers, isy_subscribe_url
+from ._stream import EventStream, open_event_stream
+
+__all__ = ["isy_heartbeat", "open_isy_event_stream"]
+
+
+def isy_heartbeat(event: IsyEvent) -> float | None:
+    """Seconds until the next heartbeat if ``event`` announces one (``<control>_0</control>``)."""
+    return event.heartbeat_interval
+
+
+def open_isy_event_stream(
+    base_url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    **options: Any,
+) -> AbstractAsyncContextManager[EventStream[IsyEvent]]:
+    """Subscribe to an ISY / IoX controller's events at ``base_url`` (``http://isy.local``).
+
+    The URL becomes ``ws[s]://…/rest/subscribe``, the handshake asks for the ``ISYSUB``
+    subprotocol with the ISY ``Origin`` and Basic (``username``/``password``) or Bearer
+    (``token``) authorization, frames are decoded with :func:`decode_isy_event`, and the heartbeat
+    watchdog follows the controller's ``_0`` announcements. Any other keyword goes to
+    :func:`open_event_stream` (``quiet``, ``cap``, ``backoff``, ``headers`` added to the ISY
+    ones, …). The credentials live only in the handshake headers: never in logs or reprs.
+    """
+    extra = list(options.pop("headers", None) or ())
+    headers = isy_headers(username=username, password=password, token=token) + extra
+    return open_event_stream(
+        isy_subscribe_url(base_url),
+        decode=decode_isy_event,
+        heartbeat=isy_heartbeat,
+        subprotocols=[ISY_SUBPROTOCOL],
+        headers=headers,
+        **options,
+    )
