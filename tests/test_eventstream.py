@@ -377,7 +377,9 @@ async def test_401_twice_is_final(autojump_clock: object) -> None:
     immediate retry, then RECONNECT_FAILED; events() says so after the buffered events."""
     async with open_memory_server(rejecting(401, 401)) as server:  # type: ignore[arg-type]
         async with open_event_stream(
-            "ws://admin:hunter2@isy.test/rest/subscribe", open_transport=server.open_transport
+            URL + "?access_token=hunter2",
+            headers=[("Authorization", "Bearer hunter2")],
+            open_transport=server.open_transport,
         ) as stream:
             with pytest.raises(EventStreamRejected) as caught:
                 async for _ in stream.events():
@@ -390,9 +392,10 @@ async def test_401_twice_is_final(autojump_clock: object) -> None:
     assert server.attempts == 2
     err = caught.value
     assert err.status_code == 401
-    assert err is stream.failure
+    assert stream.failure is not None and err is not stream.failure  # a fresh copy per raise
+    assert (err.url, err.status_code) == (stream.failure.url, stream.failure.status_code)
     assert "hunter2" not in str(err) and "hunter2" not in repr(stream)
-    assert err.url == "ws://admin:***@isy.test/rest/subscribe"
+    assert err.url == URL + "?access_token=***"
 
 
 async def test_401_recoverable_retries_handshake_with_fresh_headers(
@@ -478,7 +481,7 @@ async def test_refused_and_failing_transports_retry(
     failures: list[BaseException] = [
         ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
         OSError(errno.ECONNRESET, "Connection reset by peer"),
-        RuntimeError("driver bug"),
+        RuntimeError("driver bug near token SECRET-TOKEN"),
     ]
     async with open_memory_server(silent) as server:
 
@@ -500,7 +503,9 @@ async def test_refused_and_failing_transports_retry(
         "cannot connect: Connection reset by peer; retry in 2.00 s",
         "unexpected error: RuntimeError; retry in 4.00 s",
     ]
-    assert any(r.exc_info and r.levelno == logging.ERROR for r in caplog.records)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "unexpected RuntimeError at test_eventstream.py:" in errors[0]
+    assert "SECRET" not in caplog.text  # where it was raised, never what it said
 
 
 async def test_handshake_that_never_answers_times_out_and_retries(
@@ -853,6 +858,13 @@ async def test_cancelled_from_outside_closes_everything(autojump_clock: object) 
         ("http://isy.test/rest/subscribe", {}),
         ("ws:///nohost", {}),
         (URL, {"quiet": -1.0}),
+        (URL, {"quiet": 0.0}),
+        (URL, {"connect_timeout": math.inf}),
+        (URL, {"close_timeout": math.inf}),
+        (URL, {"headers": [("Authorization", "Bearer t0ken\n")]}),
+        (URL, {"headers": [("Bad Name", "x")]}),
+        (URL, {"headers": [("X-Key", "caf\u00e9\u2603")]}),
+        (URL, {"headers": ["not-a-pair"]}),
         (URL, {"quiet": 2.0, "cap": 1.0}),
         (URL, {"ping_interval": 0.0}),
         (URL, {"buffer_size": 0}),
@@ -872,7 +884,8 @@ def test_ssl_context_needs_wss() -> None:
 
 
 def test_redact_url() -> None:
-    assert redact_url("wss://u:p4ss@h:8443/x?y=1") == "wss://u:***@h:8443/x?y=1"
+    assert redact_url("wss://u:p4ss@h:8443/x?y=1") == "wss://u:***@h:8443/x?y=***"
+    assert redact_url("ws://h/x?access_token=T0K&v=2") == "ws://h/x?access_token=***&v=***"
     assert redact_url("ws://h/x") == "ws://h/x"
     assert redact_url("ws://u:pw@[::1]:80/") == "ws://u:***@[::1]:80/"
     assert redact_url("ws://[bad") == "<unparseable url>"
@@ -960,3 +973,120 @@ async def test_entering_the_block_connects_at_once(autojump_clock: object) -> No
     assert server.attempts == 3
     assert opened[0] == 0.0
     assert [round(t, 6) for t in opened] == [0.0, 2.0, 4.0]
+
+
+def test_credentials_in_the_url_are_refused_without_being_echoed() -> None:
+    with pytest.raises(ValueError, match="headers=") as caught:
+        open_event_stream("ws://admin:s3cr3t@isy.test/rest/subscribe")
+    assert "s3cr3t" not in str(caught.value)
+    with pytest.raises(ValueError) as bad_port:
+        open_event_stream("ws://admin:s3cr3t#x@isy.test/")  # urllib would quote 's3cr3t'
+    assert "s3cr3t" not in str(bad_port.value)
+    with pytest.raises(ValueError) as bad_header:
+        open_event_stream(URL, headers=[("Authorization", "Bearer s3cr3t\n")])
+    assert "s3cr3t" not in str(bad_header.value)
+
+
+async def test_socket_closed_during_handshake_retries_at_once(autojump_clock: object) -> None:
+    """trio-websocket waits for the handshake answer forever if the socket ends first; the
+    stream notices the end and retries after the backoff delay, not after connect_timeout."""
+
+    async def hang_up_first(peer: Peer) -> None:
+        if peer.number == 1:
+            await peer.drop()
+            return
+        await silent(peer)
+
+    async with (
+        open_memory_server(hang_up_first) as server,
+        open_event_stream(
+            URL, backoff=STEADY, connect_timeout=30.0, open_transport=server.open_transport
+        ) as stream,
+    ):
+        details = []
+        async for change in stream.status_changes():
+            details.append((change.at, change.detail))
+            if change.status is S.CONNECTED:
+                break
+    assert (0.0, "connection closed during the handshake; retry in 1.00 s") in details
+    assert trio.current_time() == 2.0
+
+
+@pytest.mark.parametrize("code", [200, 302])
+async def test_non_websocket_answers_are_retried(autojump_clock: object, code: int) -> None:
+    """A proxy's redirect or a restarting controller's web page is not a final refusal."""
+    async with (
+        open_memory_server(rejecting(code)) as server,  # type: ignore[arg-type]
+        open_event_stream(URL, backoff=STEADY, open_transport=server.open_transport) as stream,
+    ):
+        await stream.wait_status(S.CONNECTED)
+    assert server.attempts == 2
+
+
+async def test_reauthenticate_keeps_other_headers_and_survives_failures(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fresh headers replace same-named ones only (the ISY Origin stays); a reauthenticate that
+    raises or returns junk is logged by type, waited out with backoff and asked again — it
+    neither ends the stream nor the block."""
+    from trio_locksync import open_isy_event_stream
+
+    answers: list[object] = [
+        RuntimeError("token endpoint down, token=SECRET"),
+        {"not": "pairs"},
+        [("Authorization", "Bearer fresh")],
+    ]
+
+    async def reauthenticate() -> list[tuple[str, str]]:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    async def refuse_until_fresh(peer: Peer) -> None:
+        if peer.headers.get("authorization") != "Bearer fresh":
+            await peer.request.reject(401)
+            return
+        await silent(peer)
+
+    async with (
+        open_memory_server(refuse_until_fresh) as server,
+        open_isy_event_stream(
+            "http://isy.test",
+            token="stale",
+            reauthenticate=reauthenticate,
+            backoff=STEADY,
+            open_transport=server.open_transport,
+        ) as stream,
+    ):
+        await stream.wait_status(S.CONNECTED)
+    assert answers == []
+    assert [p.headers["authorization"] for p in server.peers] == [
+        "Bearer stale",
+        "Bearer stale",
+        "Bearer stale",
+        "Bearer fresh",
+    ]
+    assert {p.headers["origin"] for p in server.peers} == {"com.universal-devices.websockets.isy"}
+    assert trio.current_time() == 1.0 + 2.0 + 1.0  # two backoff delays, then quiet
+    assert "SECRET" not in caplog.text
+    assert caplog.text.count("reauthenticate failed") == 2
+
+
+async def test_failure_is_a_fresh_exception_each_time(autojump_clock: object) -> None:
+    async with (
+        open_memory_server(rejecting(404)) as server,  # type: ignore[arg-type]
+        open_event_stream(URL, open_transport=server.open_transport) as stream,
+    ):
+        raised = []
+        for _ in range(50):
+            try:
+                await stream.wait_status(S.CONNECTED)
+            except EventStreamRejected as exc:
+                raised.append(exc)
+    assert len({id(e) for e in raised}) == 50
+    depth = 0
+    tb = raised[-1].__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    assert depth < 5

@@ -18,6 +18,7 @@ from trio_locksync import (
     IsyEvent,
     Jitter,
     StreamEvent,
+    open_event_stream,
     open_isy_event_stream,
 )
 
@@ -170,3 +171,33 @@ async def test_rejected_credentials_end_in_reconnect_failed() -> None:
             await stream.receive()
         assert stream.status is S.RECONNECT_FAILED
     assert server.connections == 2
+
+
+async def test_wss_trusted_certificate_connects_untrusted_one_is_final() -> None:
+    """TLS is checked before the websocket handshake, so a certificate the client does not
+    trust is a final RECONNECT_FAILED (retrying cannot fix it), not an endless reconnect loop."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    async with open_isy_server(replay=isy_replay(3), ssl_context=server_context) as server:
+        url = f"wss://127.0.0.1:{server.port}/rest/subscribe"
+        isy = {"subprotocols": ["ISYSUB"], **OPTIONS}
+        async with open_event_stream(url, ssl_context=trusting, **isy) as stream:
+            events = [await stream.receive() for _ in range(3)]
+            await stream.wait_status(S.CONNECTED)
+        assert all(e.replayed for e in events)
+
+        untrusting = ssl.create_default_context()  # the system's CAs only
+        async with open_event_stream(url, ssl_context=untrusting, **isy) as stream:
+            with (
+                trio.fail_after(10),
+                pytest.raises(EventStreamRejected, match="TLS certificate not accepted"),
+            ):
+                await stream.receive()
+            assert stream.statistics().attempts == 1

@@ -150,3 +150,24 @@ def test_deadline_is_latest_request_bounded_by_cap(
     assert window.reason_at(99.0) is None
     reason = window.reason_at(window.deadline)
     assert reason is (QuietReason.QUIET if latest <= 100.0 + cap else QuietReason.CAPPED)
+
+
+async def test_reason_is_the_sync_twin_of_wait(autojump_clock: trio.abc.Clock) -> None:
+    """The event stream asks ``reason()`` when a frame arrives, before the waiter has run."""
+    start = trio.current_time()
+    window = QuietWindow(quiet=1.0, cap=2.0)
+    assert window.reason() is None
+    await trio.sleep(0.75)
+    window.touch(1.0)
+    await trio.sleep(0.75)
+    assert window.reason() is None  # quiet until 1.75
+    window.touch(1.0)  # would be 2.5, capped at 2.0
+    await trio.sleep(0.5)
+    assert trio.current_time() == start + 2.0
+    assert window.reason() is QuietReason.CAPPED
+    quiet = QuietWindow(quiet=1.0, cap=10.0)
+    await trio.sleep(1.0)
+    assert quiet.reason() is QuietReason.QUIET
+    closed = QuietWindow(quiet=1.0, cap=10.0)
+    closed.close()
+    assert closed.reason() is QuietReason.CLOSED

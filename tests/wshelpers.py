@@ -9,6 +9,7 @@ Both hand each connection to a per-test ``handler(peer)``.
 from __future__ import annotations
 
 import itertools
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -162,6 +163,7 @@ class IsyServer:
     open_peers: set[Peer] = attrs.field(factory=set)
     live: trio.MemorySendChannel[str] | None = None
     stall_heartbeats: bool = False
+    ssl_context: ssl.SSLContext | None = None
     _scope: trio.CancelScope | None = None
     _counter: itertools.count[int] = attrs.field(factory=itertools.count)
 
@@ -176,7 +178,11 @@ class IsyServer:
         with trio.CancelScope() as scope:
             async with trio.open_nursery() as handlers:
                 server = await handlers.start(
-                    trio_websocket.serve_websocket, self._handle, "127.0.0.1", self.port, None
+                    trio_websocket.serve_websocket,
+                    self._handle,
+                    "127.0.0.1",
+                    self.port,
+                    self.ssl_context,
                 )
                 self.port = server.port
                 task_status.started(scope)

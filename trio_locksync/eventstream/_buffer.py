@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import trio
@@ -32,7 +33,7 @@ class EventBuffer(Generic[T]):
         self._lot = trio.lowlevel.ParkingLot()
         self._dropped = 0
         self._ended = False
-        self._error: BaseException | None = None
+        self._error: Callable[[], BaseException] | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -57,8 +58,9 @@ class EventBuffer(Generic[T]):
         self._lot.unpark()
         return kept
 
-    def end(self, error: BaseException | None = None) -> None:
-        """No more items; waiting consumers wake, drain the rest, then stop (or get ``error``)."""
+    def end(self, error: Callable[[], BaseException] | None = None) -> None:
+        """No more items; waiting consumers wake, drain the rest, then stop (or raise what
+        ``error()`` returns: a fresh exception per raise)."""
         if self._ended:
             return
         self._ended = True
@@ -71,7 +73,7 @@ class EventBuffer(Generic[T]):
         while not self._items:
             if self._ended:
                 if self._error is not None:
-                    raise self._error
+                    raise self._error()
                 raise StopAsyncIteration
             await self._lot.park()
         item = self._items.popleft()

@@ -10,12 +10,15 @@ went quiet can never be promoted to ``CONNECTED``, because the promoter died wit
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
+import re
 import ssl
+import traceback
 import urllib.parse
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast, overload
@@ -47,6 +50,8 @@ Reauthenticator = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
 
 #: Per status_changes() iterator; a consumer that never reads loses the oldest changes.
 _STATUS_BACKLOG = 1000
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
 #: Handshake answers worth retrying with backoff; any other 4xx is final.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 _AUTH_CODES = frozenset({401, 403})
@@ -60,20 +65,22 @@ def decode_text(message: Message) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password in it replaced by ``***`` (for logs, reprs and errors)."""
+    """``url`` fit for logs, reprs and errors: any password and every query value become
+    ``***`` (tokens often travel as ``?access_token=…``)."""
     try:
         parts = urllib.parse.urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{parts.username}:***@{host}"
-        if parts.port is not None:
-            netloc += f":{parts.port}"
+        parts.port  # noqa: B018 - raises on "user:secret#…" (a password taken for a port)
+        netloc = parts.netloc
+        if parts.password is not None:
+            _, _, hostport = netloc.rpartition("@")
+            netloc = f"{parts.username}:***@{hostport}"
+        query = parts.query
+        if query:
+            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+            query = "&".join(f"{key}=***" for key, _ in pairs) or "***"
     except ValueError:
         return "<unparseable url>"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
 
 
 @attrs.frozen
@@ -86,24 +93,82 @@ class _Target:
 
 
 def _parse_target(url: str) -> _Target:
-    parts = urllib.parse.urlsplit(url)
+    shown = redact_url(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        # urllib's message can quote part of a password; say it in our own words.
+        raise ValueError(f"event stream URL is malformed: {shown!r}") from None
     if parts.scheme not in ("ws", "wss"):
-        raise ValueError(f"event stream URL must be ws:// or wss://, got {redact_url(url)!r}")
+        raise ValueError(f"event stream URL must be ws:// or wss://, got {shown!r}")
     if not parts.hostname:
-        raise ValueError(f"event stream URL has no host: {redact_url(url)!r}")
+        raise ValueError(f"event stream URL has no host: {shown!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"event stream URL carries credentials ({shown!r}); websocket handshakes do not "
+            "send them: pass headers= (e.g. isy_headers(username=..., password=...))"
+        )
     tls = parts.scheme == "wss"
-    port = parts.port if parts.port is not None else (443 if tls else 80)
+    port = port if port is not None else (443 if tls else 80)
     resource = parts.path or "/"
     if parts.query:
         resource += "?" + parts.query
     host = parts.hostname
-    shown = f"[{host}]" if ":" in host else host
-    host_header = shown if port in (80, 443) else f"{shown}:{port}"
+    bracketed = f"[{host}]" if ":" in host else host
+    host_header = bracketed if port in (80, 443) else f"{bracketed}:{port}"
     return _Target(host=host, port=port, resource=resource, host_header=host_header, tls=tls)
 
 
-def _check_positive(name: str, value: float, *, allow_inf: bool = False) -> None:
-    if not (value > 0 and (allow_inf or math.isfinite(value))):
+def _check_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Validated handshake headers; a bad value is refused without being quoted (it may be a
+    token, and h11 would otherwise put it in an exception message on every attempt)."""
+    checked = []
+    for item in headers:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise ValueError("headers must be (name, value) pairs of str") from None
+        if not (isinstance(name, str) and isinstance(value, str)):
+            raise ValueError("headers must be (name, value) pairs of str")
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"header name {name!r} is not a valid HTTP token")
+        if _BAD_VALUE.search(value) or not _latin1(value):
+            raise ValueError(
+                f"header {name!r} has a value with a line break, NUL or non-latin-1 character "
+                "(value not shown)"
+            )
+        checked.append((name, value))
+    return checked
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _merge_headers(
+    base: Sequence[tuple[str, str]], fresh: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``base`` with every header named in ``fresh`` replaced (names compared case-blind)."""
+    replaced = {name.lower() for name, _ in fresh}
+    return [(n, v) for n, v in base if n.lower() not in replaced] + list(fresh)
+
+
+def _where(exc: BaseException) -> str:
+    """``file:line`` where ``exc`` was raised: enough to find a bug, without its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown location"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
@@ -188,8 +253,8 @@ class EventStream(Generic[T]):
         self._target = _parse_target(url)
         if ssl_context is not None and not self._target.tls:
             raise ValueError("ssl_context given for a ws:// URL; use wss:// for TLS")
-        if not quiet >= 0 or not math.isfinite(quiet):
-            raise ValueError(f"quiet must be a finite number >= 0, got {quiet!r}")
+        # quiet > 0: a connection must prove itself before the backoff resets (see _run).
+        _check_positive("quiet", quiet)
         if not cap >= quiet:
             raise ValueError(f"cap ({cap!r}) must be >= quiet ({quiet!r})")
         if not heartbeat_grace >= 0:
@@ -197,14 +262,14 @@ class EventStream(Generic[T]):
         if ping_interval is not None:
             _check_positive("ping_interval", ping_interval)
         _check_positive("ping_timeout", ping_timeout)
-        _check_positive("connect_timeout", connect_timeout, allow_inf=True)
-        if not close_timeout >= 0:
-            raise ValueError(f"close_timeout must be >= 0, got {close_timeout!r}")
+        _check_positive("connect_timeout", connect_timeout)
+        if not (close_timeout >= 0 and math.isfinite(close_timeout)):
+            raise ValueError(f"close_timeout must be a finite number >= 0, got {close_timeout!r}")
         self.url = redact_url(url)
         self._decode = decode
         self._heartbeat = heartbeat
         self._subprotocols = list(subprotocols)
-        self._headers = [(str(k), str(v)) for k, v in headers]
+        self._headers = _check_headers(headers)
         self._reauthenticate = reauthenticate
         self._quiet = quiet
         self._cap = cap
@@ -297,7 +362,7 @@ class EventStream(Generic[T]):
             raise ValueError("wait_status() needs at least one status")
         while self._status.current not in statuses:
             if self._status.current is _S.RECONNECT_FAILED and self._failure is not None:
-                raise self._failure
+                raise self._fresh_failure()
             if self._status.current is _S.DISCONNECTED:
                 raise trio.ClosedResourceError(
                     f"event stream {self.url} is disconnected; it will never be "
@@ -361,7 +426,7 @@ class EventStream(Generic[T]):
         self._stopping = True
         if self._status.current is not _S.DISCONNECTED:
             self._move(_S.DISCONNECTED, "block exited")
-        self._buffer.end(self._failure)
+        self._buffer.end(None if self._failure is None else self._fresh_failure)
 
     def _interruptible(self) -> _Interruptible:
         """A scope that :meth:`_stop` cancels (cancelled at once if stopping already)."""
@@ -390,39 +455,44 @@ class EventStream(Generic[T]):
                     ended.detail,
                 )
                 if self._reauthenticate is not None:
-                    refreshed = await self._refresh_headers()
-                    if refreshed is None:
-                        if self._stopped():
-                            return
-                        self._fail(
-                            _Ended(_Retry.GIVE_UP, "reauthentication failed", cause=ended.cause)
-                        )
+                    fresh = await self._refresh_headers()
+                    if self._stopped():
                         return
-                    headers = refreshed
+                    if fresh is None:
+                        # The credential source failed (maybe a blip at the token endpoint):
+                        # wait a backoff delay; the next refusal gets a fresh retry again.
+                        auth_retried = False
+                        await self._wait_to_reconnect(next(delays), "reauthentication failed")
+                        continue
+                    # Fresh headers replace same-named ones only (an ISY Origin stays).
+                    headers = _merge_headers(self._headers, fresh)
                 continue
             if ended.retry in (_Retry.GIVE_UP, _Retry.AUTH):
                 self._fail(ended)
                 return
             if self._status.current in (_S.SYNCING, _S.CONNECTED):
                 self._move(_S.LOST_CONNECTION, ended.detail)
-            delay = next(delays)
-            self._move(_S.RECONNECTING, f"{ended.detail}; retry in {delay:.2f} s")
-            with self._interruptible():
-                await trio.sleep(delay)
+            await self._wait_to_reconnect(next(delays), ended.detail)
+
+    async def _wait_to_reconnect(self, delay: float, why: str) -> None:
+        self._move(_S.RECONNECTING, f"{why}; retry in {delay:.2f} s")
+        with self._interruptible():
+            await trio.sleep(delay)
 
     async def _refresh_headers(self) -> list[tuple[str, str]] | None:
+        """``reauthenticate()``'s headers, validated; None if it failed (logged by type only:
+        its message may hold a credential)."""
         assert self._reauthenticate is not None
         with self._interruptible():
             try:
-                fresh = await self._reauthenticate()
+                return _check_headers(list(await self._reauthenticate()))
             except Exception as exc:
                 logger.warning(
-                    "event stream %s: reauthenticate raised %s; giving up",
+                    "event stream %s: reauthenticate failed (%s at %s)",
                     self.url,
                     type(exc).__name__,
+                    _where(exc),
                 )
-                return None
-            return [(str(k), str(v)) for k, v in fresh]
         return None
 
     def _fail(self, ended: _Ended) -> None:
@@ -430,7 +500,14 @@ class EventStream(Generic[T]):
         failure.__cause__ = ended.cause
         self._failure = failure
         self._move(_S.RECONNECT_FAILED, ended.detail)
-        self._buffer.end(failure)
+        self._buffer.end(self._fresh_failure)
+
+    def _fresh_failure(self) -> EventStreamRejected:
+        # A new instance per raise: one shared instance would grow its traceback each time.
+        assert self._failure is not None
+        failure = copy.copy(self._failure)
+        failure.__cause__ = self._failure.__cause__
+        return failure
 
     async def _open_tcp(self) -> trio.abc.Stream:
         target = self._target
@@ -454,15 +531,7 @@ class EventStream(Generic[T]):
                     with self._interruptible():
                         with trio.fail_after(self._connect_timeout):
                             transport = await self._open_transport()
-                            ws = await trio_websocket.wrap_client_stream(
-                                ws_nursery,
-                                cast(trio.SocketStream, transport),
-                                self._target.host_header,
-                                self._target.resource,
-                                subprotocols=self._subprotocols,
-                                extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-                                max_message_size=self._max_message_size,
-                            )
+                            ws = await self._handshake(ws_nursery, transport, headers)
                         return await self._serve(ws)
                     return _Ended(_Retry.STOPPED, "stopped", opened=ws is not None)
                 finally:
@@ -472,36 +541,86 @@ class EventStream(Generic[T]):
                         with trio.move_on_after(self._close_timeout):
                             await ws.aclose()
                     ws_nursery.cancel_scope.cancel()
-        except trio.TooSlowError:
-            return _Ended(_Retry.BACKOFF, f"no handshake within {self._connect_timeout:g} s")
-        except trio_websocket.ConnectionRejected as exc:
-            return self._rejected(exc)
-        except ssl.SSLCertVerificationError as exc:
-            return _Ended(_Retry.GIVE_UP, "TLS certificate not accepted", cause=exc)
-        except OSError as exc:
-            return _Ended(_Retry.BACKOFF, f"cannot connect: {exc.strerror or type(exc).__name__}")
-        except (
-            trio_websocket.HandshakeError,
-            trio_websocket.ConnectionClosed,
-            trio.BrokenResourceError,
-            trio.ClosedResourceError,
-        ) as exc:
-            return _Ended(_Retry.BACKOFF, f"handshake failed: {type(exc).__name__}")
+        except BaseExceptionGroup as group:
+            # Two tasks failed at once (say the handshake saw the socket end while
+            # trio-websocket's reader raised the refusal): judge by the most telling one.
+            if group.split(Exception)[1] is not None:
+                raise
+            leaves = list(_leaves(group))
+            rejected = [e for e in leaves if isinstance(e, trio_websocket.ConnectionRejected)]
+            return self._classify((rejected or leaves)[0])
         except Exception as exc:
-            logger.exception("event stream %s: unexpected error; reconnecting", self.url)
-            return _Ended(_Retry.BACKOFF, f"unexpected error: {type(exc).__name__}")
+            return self._classify(exc)
         finally:
             if transport is not None:
                 await trio.aclose_forcefully(transport)
+
+    async def _handshake(
+        self,
+        nursery: trio.Nursery,
+        transport: trio.abc.Stream,
+        headers: list[tuple[str, str]],
+    ) -> trio_websocket.WebSocketConnection:
+        if isinstance(transport, trio.SSLStream):
+            # Up front, so a certificate error is seen as one (inside trio-websocket's reader
+            # it would only end the stream).
+            await transport.do_handshake()
+        watched = _EndWatch(transport)
+        with trio.CancelScope() as scope:
+            # trio-websocket waits for the 101 until the end of time if the socket closes
+            # first; the watch cancels that wait instead.
+            watched.on_end = scope.cancel
+            return await trio_websocket.wrap_client_stream(
+                nursery,
+                cast(trio.SocketStream, watched),
+                self._target.host_header,
+                self._target.resource,
+                subprotocols=self._subprotocols,
+                extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                max_message_size=self._max_message_size,
+            )
+        raise _ClosedDuringHandshake
+
+    def _classify(self, exc: BaseException) -> _Ended:
+        """How a failed attempt ends: retried with backoff, an auth retry, or final."""
+        if isinstance(exc, trio.TooSlowError):
+            return _Ended(_Retry.BACKOFF, f"no handshake within {self._connect_timeout:g} s")
+        if isinstance(exc, _ClosedDuringHandshake):
+            return _Ended(_Retry.BACKOFF, "connection closed during the handshake")
+        if isinstance(exc, trio_websocket.ConnectionRejected):
+            return self._rejected(exc)
+        certificate = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
+        if isinstance(certificate, ssl.SSLCertVerificationError):
+            return _Ended(_Retry.GIVE_UP, "TLS certificate not accepted", cause=certificate)
+        if isinstance(exc, OSError):
+            return _Ended(_Retry.BACKOFF, f"cannot connect: {exc.strerror or type(exc).__name__}")
+        if isinstance(
+            exc,
+            trio_websocket.HandshakeError
+            | trio_websocket.ConnectionClosed
+            | trio.BrokenResourceError
+            | trio.ClosedResourceError,
+        ):
+            return _Ended(_Retry.BACKOFF, f"handshake failed: {type(exc).__name__}")
+        # A bug somewhere (ours, a transport's, a decoder's): keep going, but say where. Not
+        # the message: it can quote a header (h11 does) and so a credential.
+        logger.error(
+            "event stream %s: unexpected %s at %s; reconnecting",
+            self.url,
+            type(exc).__name__,
+            _where(exc),
+        )
+        return _Ended(_Retry.BACKOFF, f"unexpected error: {type(exc).__name__}")
 
     def _rejected(self, exc: trio_websocket.ConnectionRejected) -> _Ended:
         code = exc.status_code
         detail = f"handshake refused with HTTP {code}"
         if code in _AUTH_CODES:
             return _Ended(_Retry.AUTH, detail, status_code=code, cause=exc)
-        if code >= 500 or code in _RETRYABLE_4XX:
-            return _Ended(_Retry.BACKOFF, detail, status_code=code)
-        return _Ended(_Retry.GIVE_UP, detail, status_code=code, cause=exc)
+        if 400 <= code < 500 and code not in _RETRYABLE_4XX:
+            return _Ended(_Retry.GIVE_UP, detail, status_code=code, cause=exc)
+        # 5xx, 408/425/429, and 2xx/3xx from a proxy or a restarting controller's web page
+        return _Ended(_Retry.BACKOFF, detail, status_code=code)
 
     async def _serve(self, ws: trio_websocket.WebSocketConnection) -> _Ended:
         self._connection_count += 1
@@ -619,6 +738,45 @@ class EventStream(Generic[T]):
                 connection.lose(f"no pong within {self._ping_timeout:g} s")
                 return
             self._counts["pongs"] += 1
+
+
+class _ClosedDuringHandshake(Exception):
+    """The socket ended before the server answered the websocket handshake."""
+
+
+def _leaves(group: BaseExceptionGroup[Exception]) -> Iterator[Exception]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
+
+
+class _EndWatch(trio.abc.Stream):
+    """The transport as trio-websocket sees it, calling ``on_end`` when it ends or breaks."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.on_end: Callable[[], object] = lambda: None
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        try:
+            data = await self.inner.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.on_end()
+            raise
+        if not data:
+            self.on_end()
+        return data
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class _Interruptible:
@@ -764,7 +922,8 @@ def open_event_stream(
     """Keep a websocket event stream open for the duration of the block.
 
     ``async with open_event_stream(url) as stream:`` starts connecting in the background; leaving
-    the block closes the socket (politely, within ``close_timeout``) and ends the iterators.
+    the block closes the socket (with a websocket close, within ``close_timeout``; at once and
+    without one when cancelled from outside) and ends the iterators.
 
     * ``decode(message)`` turns a frame (``str`` text, ``bytes`` binary) into the event's
       ``data``; whatever it raises makes the frame a *bad frame*: counted, logged without its
@@ -778,10 +937,13 @@ def open_event_stream(
       ``ping_interval`` seconds (None: off) must be answered within ``ping_timeout``.
     * Reconnects wait ``backoff`` delays (default ``Backoff()``: full jitter, 1 s doubling to
       60 s), reset only after a connection reached ``CONNECTED``. Refused, reset, timed-out and
-      5xx handshakes retry. A 401/403 gets one immediate retry (with the headers
-      ``reauthenticate()`` returns, if given); a second one, or any other 4xx, or a rejected TLS
-      certificate stops the stream in ``RECONNECT_FAILED`` and :meth:`EventStream.events` raises
-      :class:`EventStreamRejected` once drained. The block itself is not interrupted.
+      5xx (and 2xx/3xx) handshakes retry. A 401/403 gets one immediate retry (with the headers
+      ``reauthenticate()`` returns, if given, replacing same-named ones); a second one in a row,
+      any other 4xx, or an untrusted TLS certificate stops the stream in ``RECONNECT_FAILED`` and
+      :meth:`EventStream.events` raises :class:`EventStreamRejected` once drained. The block
+      itself is not interrupted.
+    * ``headers`` carry credentials (a URL with ``user:password@`` is refused); they never
+      appear in logs, reprs or errors.
     * Events wait in a buffer of ``buffer_size`` from the start; when full, ``overflow`` decides
       which one is dropped (counted, and visible as a gap in ``sequence``).
     * ``open_transport()`` replaces the TCP/TLS connect (tests pass an in-memory stream).
