@@ -1,18 +1,24 @@
-"""A bounded, never-blocking-on-put event buffer that any number of consumers can drain."""
+"""The stream's queues: a bounded event buffer that never blocks the reader, and the iterators
+over it and over the status changes."""
 
 from __future__ import annotations
 
 import collections
+from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import trio
 
-from ._models import Overflow
+from ._models import Overflow, StreamEvent
+from ._status import EventStreamStatus, StatusChange
 
-__all__ = ["EventBuffer"]
+__all__ = ["EventBuffer", "EventIterator", "StatusChangeIterator"]
 
 T = TypeVar("T")
+
+#: Per status-change iterator; a consumer that never reads loses the oldest changes.
+STATUS_BACKLOG = 1000
 
 
 class EventBuffer(Generic[T]):
@@ -79,3 +85,44 @@ class EventBuffer(Generic[T]):
         item = self._items.popleft()
         await trio.lowlevel.cancel_shielded_checkpoint()
         return item
+
+
+class EventIterator(Generic[T]):
+    __slots__ = ("_buffer",)
+
+    def __init__(self, buffer: EventBuffer[StreamEvent[T]]) -> None:
+        self._buffer = buffer
+
+    def __aiter__(self) -> EventIterator[T]:
+        return self
+
+    async def __anext__(self) -> StreamEvent[T]:
+        return await self._buffer.get()
+
+
+class StatusChangeIterator:
+    __slots__ = ("__weakref__", "_backlog", "_ended", "_event")
+
+    def __init__(self, ended: bool) -> None:
+        self._backlog: deque[StatusChange] = deque(maxlen=STATUS_BACKLOG)
+        self._event = trio.Event()
+        self._ended = ended
+
+    def push(self, change: StatusChange) -> None:
+        self._backlog.append(change)
+        self._event.set()
+
+    def __aiter__(self) -> StatusChangeIterator:
+        return self
+
+    async def __anext__(self) -> StatusChange:
+        while not self._backlog:
+            if self._ended:
+                raise StopAsyncIteration
+            await self._event.wait()
+            self._event = trio.Event()
+        await trio.lowlevel.checkpoint()
+        change = self._backlog.popleft()
+        if change.status is EventStreamStatus.DISCONNECTED:
+            self._ended = True
+        return change

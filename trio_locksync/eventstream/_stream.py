@@ -11,14 +11,11 @@ went quiet can never be promoted to ``CONNECTED``, because the promoter died wit
 from __future__ import annotations
 
 import copy
+import enum
 import logging
 import math
-import re
 import ssl
-import traceback
-import urllib.parse
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast, overload
@@ -29,10 +26,12 @@ import trio
 import trio_websocket
 
 from ..core import Backoff, QuietReason, QuietWindow, StateTable, open_service_nursery
-from ._buffer import EventBuffer
+from ._buffer import EventBuffer, EventIterator, StatusChangeIterator
 from ._errors import EventStreamRejected, FrameDecodeError
 from ._models import EventStreamStatistics, Overflow, StreamEvent
 from ._status import TRANSITIONS, EventStreamStatus, StatusChange
+from ._transport import ClosedDuringHandshake, EndWatch, leaves, where
+from ._url import check_headers, merge_headers, parse_target, redact_url
 
 __all__ = ["EventStream", "decode_text", "open_event_stream", "redact_url"]
 
@@ -48,10 +47,6 @@ TransportOpener = Callable[[], Awaitable[trio.abc.Stream]]
 #: Returns fresh handshake headers before the one retry after a 401/403 (e.g. a new token).
 Reauthenticator = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
 
-#: Per status_changes() iterator; a consumer that never reads loses the oldest changes.
-_STATUS_BACKLOG = 1000
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
 #: Handshake answers worth retrying with backoff; any other 4xx is final.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 _AUTH_CODES = frozenset({401, 403})
@@ -64,115 +59,12 @@ def decode_text(message: Message) -> str:
     return message
 
 
-def redact_url(url: str) -> str:
-    """``url`` fit for logs, reprs and errors: any password and every query value become
-    ``***`` (tokens often travel as ``?access_token=…``)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - raises on "user:secret#…" (a password taken for a port)
-        netloc = parts.netloc
-        if parts.password is not None:
-            _, _, hostport = netloc.rpartition("@")
-            netloc = f"{parts.username}:***@{hostport}"
-        query = parts.query
-        if query:
-            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-            query = "&".join(f"{key}=***" for key, _ in pairs) or "***"
-    except ValueError:
-        return "<unparseable url>"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
-
-
-@attrs.frozen
-class _Target:
-    host: str
-    port: int
-    resource: str
-    host_header: str
-    tls: bool
-
-
-def _parse_target(url: str) -> _Target:
-    shown = redact_url(url)
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError:
-        # urllib's message can quote part of a password; say it in our own words.
-        raise ValueError(f"event stream URL is malformed: {shown!r}") from None
-    if parts.scheme not in ("ws", "wss"):
-        raise ValueError(f"event stream URL must be ws:// or wss://, got {shown!r}")
-    if not parts.hostname:
-        raise ValueError(f"event stream URL has no host: {shown!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(
-            f"event stream URL carries credentials ({shown!r}); websocket handshakes do not "
-            "send them: pass headers= (e.g. isy_headers(username=..., password=...))"
-        )
-    tls = parts.scheme == "wss"
-    port = port if port is not None else (443 if tls else 80)
-    resource = parts.path or "/"
-    if parts.query:
-        resource += "?" + parts.query
-    host = parts.hostname
-    bracketed = f"[{host}]" if ":" in host else host
-    host_header = bracketed if port in (80, 443) else f"{bracketed}:{port}"
-    return _Target(host=host, port=port, resource=resource, host_header=host_header, tls=tls)
-
-
-def _check_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Validated handshake headers; a bad value is refused without being quoted (it may be a
-    token, and h11 would otherwise put it in an exception message on every attempt)."""
-    checked = []
-    for item in headers:
-        try:
-            name, value = item
-        except (TypeError, ValueError):
-            raise ValueError("headers must be (name, value) pairs of str") from None
-        if not (isinstance(name, str) and isinstance(value, str)):
-            raise ValueError("headers must be (name, value) pairs of str")
-        if not _HEADER_NAME.fullmatch(name):
-            raise ValueError(f"header name {name!r} is not a valid HTTP token")
-        if _BAD_VALUE.search(value) or not _latin1(value):
-            raise ValueError(
-                f"header {name!r} has a value with a line break, NUL or non-latin-1 character "
-                "(value not shown)"
-            )
-        checked.append((name, value))
-    return checked
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _merge_headers(
-    base: Sequence[tuple[str, str]], fresh: Sequence[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """``base`` with every header named in ``fresh`` replaced (names compared case-blind)."""
-    replaced = {name.lower() for name, _ in fresh}
-    return [(n, v) for n, v in base if n.lower() not in replaced] + list(fresh)
-
-
-def _where(exc: BaseException) -> str:
-    """``file:line`` where ``exc`` was raised: enough to find a bug, without its message."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return "unknown location"
-    last = frames[-1]
-    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
-
-
 def _check_positive(name: str, value: float) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
-class _Retry:
+class _Retry(enum.Enum):
     """How one attempt ended, as far as the connection loop is concerned."""
 
     BACKOFF = "backoff"
@@ -183,7 +75,7 @@ class _Retry:
 
 @attrs.define
 class _Ended:
-    retry: str
+    retry: _Retry
     detail: str
     opened: bool = False
     synced: bool = False
@@ -250,7 +142,7 @@ class EventStream(Generic[T]):
         max_message_size: int,
         open_transport: TransportOpener | None,
     ) -> None:
-        self._target = _parse_target(url)
+        self._target = parse_target(url)
         if ssl_context is not None and not self._target.tls:
             raise ValueError("ssl_context given for a ws:// URL; use wss:// for TLS")
         # quiet > 0: a connection must prove itself before the backoff resets (see _run).
@@ -269,7 +161,7 @@ class EventStream(Generic[T]):
         self._decode = decode
         self._heartbeat = heartbeat
         self._subprotocols = list(subprotocols)
-        self._headers = _check_headers(headers)
+        self._headers = check_headers(headers)
         self._reauthenticate = reauthenticate
         self._quiet = quiet
         self._cap = cap
@@ -284,7 +176,7 @@ class EventStream(Generic[T]):
         self._open_transport = open_transport or self._open_tcp
         self._buffer: EventBuffer[StreamEvent[T]] = EventBuffer(buffer_size, overflow)
         self._status = StateTable("EventStream", _S.NOT_STARTED, TRANSITIONS)
-        self._watchers: WeakSet[_StatusChanges] = WeakSet()
+        self._watchers: WeakSet[StatusChangeIterator] = WeakSet()
         self._status_event = trio.Event()
         self._connection_count = 0
         self._sequence = 0
@@ -328,7 +220,7 @@ class EventStream(Generic[T]):
         Each iterator has its own backlog, so a slow reader misses nothing (up to 1,000
         unread changes, then the oldest go). It ends after ``DISCONNECTED``.
         """
-        watcher = _StatusChanges(self._status.current is _S.DISCONNECTED)
+        watcher = StatusChangeIterator(self._status.current is _S.DISCONNECTED)
         self._watchers.add(watcher)
         return watcher
 
@@ -342,7 +234,7 @@ class EventStream(Generic[T]):
         been left and the buffer drained; if the server refused the stream for good it raises
         :class:`EventStreamRejected` instead, after the buffered events.
         """
-        return _Events(self._buffer)
+        return EventIterator(self._buffer)
 
     async def receive(self) -> StreamEvent[T]:
         """The next event (what :meth:`events` yields); raises ``trio.EndOfChannel`` at the end."""
@@ -465,7 +357,7 @@ class EventStream(Generic[T]):
                         await self._wait_to_reconnect(next(delays), "reauthentication failed")
                         continue
                     # Fresh headers replace same-named ones only (an ISY Origin stays).
-                    headers = _merge_headers(self._headers, fresh)
+                    headers = merge_headers(self._headers, fresh)
                 continue
             if ended.retry in (_Retry.GIVE_UP, _Retry.AUTH):
                 self._fail(ended)
@@ -485,13 +377,13 @@ class EventStream(Generic[T]):
         assert self._reauthenticate is not None
         with self._interruptible():
             try:
-                return _check_headers(list(await self._reauthenticate()))
+                return check_headers(list(await self._reauthenticate()))
             except Exception as exc:
                 logger.warning(
                     "event stream %s: reauthenticate failed (%s at %s)",
                     self.url,
                     type(exc).__name__,
-                    _where(exc),
+                    where(exc),
                 )
         return None
 
@@ -546,9 +438,9 @@ class EventStream(Generic[T]):
             # trio-websocket's reader raised the refusal): judge by the most telling one.
             if group.split(Exception)[1] is not None:
                 raise
-            leaves = list(_leaves(group))
-            rejected = [e for e in leaves if isinstance(e, trio_websocket.ConnectionRejected)]
-            return self._classify((rejected or leaves)[0])
+            errors = list(leaves(group))
+            rejected = [e for e in errors if isinstance(e, trio_websocket.ConnectionRejected)]
+            return self._classify((rejected or errors)[0])
         except Exception as exc:
             return self._classify(exc)
         finally:
@@ -565,7 +457,7 @@ class EventStream(Generic[T]):
             # Up front, so a certificate error is seen as one (inside trio-websocket's reader
             # it would only end the stream).
             await transport.do_handshake()
-        watched = _EndWatch(transport)
+        watched = EndWatch(transport)
         with trio.CancelScope() as scope:
             # trio-websocket waits for the 101 until the end of time if the socket closes
             # first; the watch cancels that wait instead.
@@ -579,13 +471,13 @@ class EventStream(Generic[T]):
                 extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
                 max_message_size=self._max_message_size,
             )
-        raise _ClosedDuringHandshake
+        raise ClosedDuringHandshake
 
     def _classify(self, exc: BaseException) -> _Ended:
         """How a failed attempt ends: retried with backoff, an auth retry, or final."""
         if isinstance(exc, trio.TooSlowError):
             return _Ended(_Retry.BACKOFF, f"no handshake within {self._connect_timeout:g} s")
-        if isinstance(exc, _ClosedDuringHandshake):
+        if isinstance(exc, ClosedDuringHandshake):
             return _Ended(_Retry.BACKOFF, "connection closed during the handshake")
         if isinstance(exc, trio_websocket.ConnectionRejected):
             return self._rejected(exc)
@@ -608,7 +500,7 @@ class EventStream(Generic[T]):
             "event stream %s: unexpected %s at %s; reconnecting",
             self.url,
             type(exc).__name__,
-            _where(exc),
+            where(exc),
         )
         return _Ended(_Retry.BACKOFF, f"unexpected error: {type(exc).__name__}")
 
@@ -740,45 +632,6 @@ class EventStream(Generic[T]):
             self._counts["pongs"] += 1
 
 
-class _ClosedDuringHandshake(Exception):
-    """The socket ended before the server answered the websocket handshake."""
-
-
-def _leaves(group: BaseExceptionGroup[Exception]) -> Iterator[Exception]:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc
-
-
-class _EndWatch(trio.abc.Stream):
-    """The transport as trio-websocket sees it, calling ``on_end`` when it ends or breaks."""
-
-    def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
-        self.on_end: Callable[[], object] = lambda: None
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        try:
-            data = await self.inner.receive_some(max_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.on_end()
-            raise
-        if not data:
-            self.on_end()
-        return data
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 class _Interruptible:
     """``with stream._interruptible():`` a cancel scope registered as the stream's current work,
     so :meth:`EventStream._stop` can cancel it. Swallows its own cancellation, like any scope."""
@@ -804,47 +657,6 @@ class _Interruptible:
     ) -> bool:
         self._stream._work_scope = None
         return self._scope.__exit__(exc_type, exc, traceback)
-
-
-class _Events(Generic[T]):
-    __slots__ = ("_buffer",)
-
-    def __init__(self, buffer: EventBuffer[StreamEvent[T]]) -> None:
-        self._buffer = buffer
-
-    def __aiter__(self) -> _Events[T]:
-        return self
-
-    async def __anext__(self) -> StreamEvent[T]:
-        return await self._buffer.get()
-
-
-class _StatusChanges:
-    __slots__ = ("__weakref__", "_backlog", "_ended", "_event")
-
-    def __init__(self, ended: bool) -> None:
-        self._backlog: deque[StatusChange] = deque(maxlen=_STATUS_BACKLOG)
-        self._event = trio.Event()
-        self._ended = ended
-
-    def push(self, change: StatusChange) -> None:
-        self._backlog.append(change)
-        self._event.set()
-
-    def __aiter__(self) -> _StatusChanges:
-        return self
-
-    async def __anext__(self) -> StatusChange:
-        while not self._backlog:
-            if self._ended:
-                raise StopAsyncIteration
-            await self._event.wait()
-            self._event = trio.Event()
-        await trio.lowlevel.checkpoint()
-        change = self._backlog.popleft()
-        if change.status is _S.DISCONNECTED:
-            self._ended = True
-        return change
 
 
 @overload
