@@ -58,6 +58,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/store_bench.py", *session.posargs)
     session.run("python", "benchmarks/autolock_bench.py", *session.posargs)
     session.run("python", "benchmarks/sync_bench.py", *session.posargs)
+    session.run("python", "benchmarks/eventstream_bench.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

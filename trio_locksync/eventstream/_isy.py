@@ -17,6 +17,7 @@ import decimal
 import json
 import math
 import re
+import sys
 import xml.etree.ElementTree as ET
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
@@ -51,6 +52,7 @@ _DECLARATION = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _UNSIGNED = re.compile(r"[0-9]+")
 _NOT_PARSED: Final = object()
+_SHARED_MAX: Final = 64
 
 
 def _info_repr(value: str | None) -> str:
@@ -189,7 +191,12 @@ def _parse_xml(text: str) -> ET.Element | None:
 def _strip_or_none(text: str | None) -> str | None:
     if text is None:
         return None
-    return text.strip() or None
+    text = text.strip()
+    if not text:
+        return None
+    # Controls, units, node addresses, small values and the sid repeat across thousands of
+    # buffered events: share one copy (interned strings are freed when no longer used).
+    return sys.intern(text) if len(text) <= _SHARED_MAX else text
 
 
 def _child_text(parent: ET.Element, tag: str) -> str | None:
