@@ -59,6 +59,7 @@ from store_bench import (
     RESULTS_DIR,
     Blocking,
     Machine,
+    Spread,
     StepTimer,
     _machine_section,
     _table,
@@ -66,7 +67,6 @@ from store_bench import (
     heartbeat,
     instrumented,
     ms,
-    percentile,
     run_in_scratch,
 )
 
@@ -277,23 +277,6 @@ def bench_recover(tmp_dir: Path, sizes: Sequence[int], repeat: int) -> list[Reco
 
 
 @dataclass(frozen=True)
-class Lateness:
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-    min_ms: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Lateness:
-        return cls(
-            p50_ms=ms(percentile(values, 50)),
-            p99_ms=ms(percentile(values, 99)),
-            max_ms=ms(max(values)),
-            min_ms=ms(min(values)),
-        )
-
-
-@dataclass(frozen=True)
 class LatenessResult:
     expiring: int
     window_s: float
@@ -303,8 +286,8 @@ class LatenessResult:
     margin_s: float
     fired: int
     fired_once_each: bool
-    vs_end_time: Lateness
-    vs_deadline: Lateness
+    vs_end_time: Spread
+    vs_deadline: Spread
     #: latest trio deadline minus latest persisted end time, on one clock: how much later than
     #: its end time recover() armed the last-claimed timer
     deadline_skew_ms: float
@@ -368,8 +351,8 @@ async def _lateness_run(
         margin_s=ends[0].timestamp() - recovered_wall,
         fired=len(calls),
         fired_once_each=duplicates == 0,
-        vs_end_time=Lateness.of([calls[name][1] - end_of[name] for name in end_of]),
-        vs_deadline=Lateness.of([calls[name][0] - deadlines[name] for name in end_of]),
+        vs_end_time=Spread.of([calls[name][1] - end_of[name] for name in end_of]),
+        vs_deadline=Spread.of([calls[name][0] - deadlines[name] for name in end_of]),
         deadline_skew_ms=ms(deadlines[latest] - (end_of[latest] + offset)),
         blocking=Blocking.from_samples(lateness, step_timer),
         file_empty_after=on_disk == {},

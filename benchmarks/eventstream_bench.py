@@ -78,6 +78,7 @@ import trio_websocket
 from store_bench import (
     RESULTS_DIR,
     Machine,
+    Spread,
     _machine_section,
     _table,
     describe_machine,
@@ -332,32 +333,15 @@ def bench_replay(frames: Sequence[str], repeat: int) -> list[ReplayResult]:
 
 
 @dataclass(frozen=True)
-class Latency:
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-    min_ms: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Latency:
-        return cls(
-            p50_ms=ms(percentile(values, 50)),
-            p99_ms=ms(percentile(values, 99)),
-            max_ms=ms(max(values)),
-            min_ms=ms(min(values)),
-        )
-
-
-@dataclass(frozen=True)
 class LatencyResult:
     frames: int
     gap_s: float
     #: events delivered with replayed=False (all of them expected)
     live: int
     #: StreamEvent.received_at minus the send time
-    to_buffer: Latency
+    to_buffer: Spread
     #: receive() returned minus the send time
-    to_consumer: Latency
+    to_consumer: Spread
     #: send time of the last frame minus that of the first
     send_span_s: float
     dropped: int
@@ -398,8 +382,8 @@ async def _latency_run(count: int, gap: float) -> LatencyResult:
         frames=count,
         gap_s=gap,
         live=live,
-        to_buffer=Latency.of(to_buffer),
-        to_consumer=Latency.of(to_consumer),
+        to_buffer=Spread.of(to_buffer),
+        to_consumer=Spread.of(to_consumer),
         send_span_s=sent_at[-1] - sent_at[0],
         dropped=stats.dropped,
         connections=stats.connections,

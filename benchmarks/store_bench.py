@@ -87,6 +87,25 @@ def ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
+@dataclass(frozen=True)
+class Spread:
+    """p50/p99/max/min of a list of durations, in milliseconds (shared by the benchmarks)."""
+
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    min_ms: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Spread:
+        return cls(
+            p50_ms=ms(percentile(seconds, 50)),
+            p99_ms=ms(percentile(seconds, 99)),
+            max_ms=ms(max(seconds)),
+            min_ms=ms(min(seconds)),
+        )
+
+
 # -- machine ---------------------------------------------------------------------------------
 
 
