@@ -318,6 +318,98 @@ async def test_timer_entry_validation_prunes_and_logs(
     assert set(read_timers(path)) <= {"good"}
 
 
+async def test_recover_prunes_empty_timer_id_and_fires_every_valid_entry(
+    autojump_clock: trio.abc.Clock, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored key "" once made every recover() raise ValueError, so no timer ever fired again
+    after a restart. It is pruned at load like any malformed entry; the others all fire."""
+    write_timers(
+        path,
+        {
+            "": {"end_time": iso(50), "duration": 60},  # a valid entry under an invalid id
+            "front": {"end_time": iso(-30), "duration": 60},  # expired while down
+            "back": {"end_time": iso(100), "duration": 600},
+        },
+    )
+    action = Recorder()
+    async with autolock(path, action) as service:
+        report = await service.recover()
+        assert (report.expired, report.resumed, report.pruned) == (1, 1, 1)
+        assert action.calls == [("front", 0.0)]  # fired inside recover()
+        assert action.finished == ["front"]
+        assert "" not in read_timers(path)  # the pruned file was saved at load
+        back = service.timer("back")
+        assert back.state is TimerState.ACTIVE
+        assert back.remaining == 100
+        await trio.sleep(99.5)
+        assert action.calls == [("front", 0.0)]
+        await trio.sleep(1)
+        assert action.calls == [("front", 0.0), ("back", 100.0)]
+        assert back.state is TimerState.DONE
+        assert set(service.timers) == {"front", "back"}
+    assert read_timers(path) == {}
+    assert "pruned stored timer '': timer id is empty" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("timer_id", "reason"),
+    [
+        ("", "timer id is empty"),
+        ("\ud800", "timer id is not valid Unicode"),  # lone surrogate: can't be written back
+    ],
+    ids=["empty", "lone-surrogate"],
+)
+async def test_recover_prunes_every_unusable_timer_id(
+    autojump_clock: trio.abc.Clock,
+    path: Path,
+    caplog: pytest.LogCaptureFixture,
+    timer_id: str,
+    reason: str,
+) -> None:
+    # json.dumps writes a lone surrogate as the escape \ud800; json.loads reads it back as one.
+    write_timers(
+        path,
+        {
+            timer_id: {"end_time": iso(10), "duration": 60},
+            "ok": {"end_time": iso(20), "duration": 60},
+        },
+    )
+    action = Recorder()
+    async with autolock(path, action) as service:
+        report = await service.recover()
+        assert (report.pruned, report.resumed) == (1, 1)
+        await service.timer("later").start(30)  # the file can be written again
+        await trio.sleep(40)
+    assert action.calls == [("ok", 20.0), ("later", 30.0)]
+    assert reason in caplog.text
+    assert read_timers(path) == {}
+
+
+async def test_whitespace_timer_id_is_a_valid_id(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    """Ids are opaque: " " is accepted by timer(), so a persisted " " entry must survive a restart
+    and fire (pruning it would silently drop a door's autolock)."""
+    write_timers(path, {" ": {"end_time": iso(10), "duration": 60}})
+    action = Recorder()
+    async with autolock(path, action) as service:
+        report = await service.recover()
+        assert (report.pruned, report.resumed) == (0, 1)
+        await trio.sleep(20)
+    assert action.calls == [(" ", 10.0)]
+
+
+async def test_timer_refuses_ids_the_store_would_prune(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    async with autolock(path, Recorder()) as service:
+        await service.recover()
+        for bad in ("", "\ud800", 7):
+            with pytest.raises(ValueError, match="timer id"):
+                service.timer(bad)  # type: ignore[arg-type]
+        assert service.timers == {}
+
+
 @pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b""])
 async def test_timer_store_read_corrupt(
     autojump_clock: trio.abc.Clock, path: Path, content: bytes

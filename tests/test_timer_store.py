@@ -88,6 +88,30 @@ async def test_malformed_entry_is_removed_on_read(tmp_path: Path, bad: Any) -> N
     assert set(json.loads(path.read_text())) == {"ok"}
 
 
+async def test_unusable_timer_ids_are_pruned_on_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JSON keys are always strings, but "" (and a lone surrogate, which can't be written back)
+    cannot name a timer; a custom decoder can even hand over non-string keys. All are pruned,
+    counted, logged by id, and the file is rewritten without them."""
+    path = tmp_path / "t.json"
+    path.write_text("{}")  # replaced by the decoder below
+    good = {"end_time": "2026-01-01T00:01:00+00:00", "duration": 60}
+    decoded = {"": good, "\ud800": good, 7: good, None: good, " ": good, "ok": good}
+    async with open_store(path, decoder=lambda raw: decoded, run_blocking=run_inline) as store:
+        timers = TimerStore(store)
+        assert await timers.load() == 4
+        assert sorted(timers.ids()) == [" ", "ok"]
+    assert set(json.loads(path.read_text())) == {" ", "ok"}
+    for logged in (
+        "'': timer id is empty",
+        "'\\ud800': timer id is not valid Unicode",
+        "7: timer id is not a string (int)",
+        "None: timer id is not a string",
+    ):
+        assert f"pruned stored timer {logged}" in caplog.text
+
+
 async def test_naive_end_time_interpreted_as_utc(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"a": {"end_time": "2026-01-01T00:01:00", "duration": 60}}))

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["InvalidEntry", "TimerEntry", "utc_now"]
+__all__ = ["InvalidEntry", "TimerEntry", "timer_id_problem", "utc_now"]
 
 UTC = datetime.UTC
 
@@ -20,6 +20,27 @@ def utc_now() -> datetime.datetime:
 
 class InvalidEntry(ValueError):
     """A stored entry that cannot be used; the message says why (never the raw content)."""
+
+
+def timer_id_problem(timer_id: object) -> str | None:
+    """Why ``timer_id`` cannot name a timer, or None if it can.
+
+    One rule for ``AutolockService.timer()`` and for ids read back from the store file: any
+    non-empty ``str`` that can be written as UTF-8. A JSON key is always a string but may be
+    ``""``, or hold a lone surrogate (spelled ``"\\ud800"`` in the file) that would make every
+    later save of the file fail to encode. Whitespace is not special: ``" "`` is a valid id,
+    distinct from ``""`` (ids are opaque, never stripped), so a timer armed under it still fires
+    after a restart.
+    """
+    if not isinstance(timer_id, str):
+        return f"timer id is not a string ({type(timer_id).__name__})"
+    if not timer_id:
+        return "timer id is empty"
+    try:
+        timer_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return "timer id is not valid Unicode (it has a lone surrogate)"
+    return None
 
 
 def _aware_utc(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -36,7 +36,7 @@ from ..core import (
     open_service_nursery,
 )
 from ..store import RunBlocking, StoreClosedError, StoreWriteError, open_store, run_in_worker_thread
-from ._entry import utc_now
+from ._entry import timer_id_problem, utc_now
 from ._errors import (
     AutolockClosedError,
     AutolockNotRecoveredError,
@@ -337,9 +337,14 @@ class AutolockService:
         return MappingProxyType(self._timers)
 
     def timer(self, timer_id: str) -> AutolockTimer:
-        """The one timer object for ``timer_id`` (made on first use)."""
-        if not isinstance(timer_id, str) or not timer_id:
-            raise ValueError("timer_id must be a non-empty str")
+        """The one timer object for ``timer_id`` (made on first use).
+
+        Raises ValueError for an id the store could not keep (not a non-empty str, or not
+        encodable as UTF-8); the same rule prunes such ids from the file at open.
+        """
+        problem = timer_id_problem(timer_id)
+        if problem is not None:
+            raise ValueError(f"{problem}; timer_id must be a non-empty UTF-8 str")
         found = self._timers.get(timer_id)
         if found is not None:
             return found

@@ -15,7 +15,7 @@ from typing import Any
 import trio
 
 from ..store import Store, StoreCorruptError
-from ._entry import InvalidEntry, TimerEntry
+from ._entry import InvalidEntry, TimerEntry, timer_id_problem
 
 __all__ = ["TimerStore"]
 
@@ -35,7 +35,11 @@ class TimerStore:
 
     async def load(self) -> int:
         """Read the file; prune and log malformed entries (saving the pruned file). Returns the
-        number pruned. A file whose top level is not a mapping raises StoreCorruptError."""
+        number pruned. A file whose top level is not a mapping raises StoreCorruptError.
+
+        Pruned: an id that cannot name a timer (see :func:`~._entry.timer_id_problem`: not a
+        non-empty, UTF-8-encodable string) and an entry :meth:`TimerEntry.from_json` refuses.
+        Each is logged by id and reason, never by content."""
         raw = await self._store.load()
         if raw is None:
             return 0
@@ -45,11 +49,15 @@ class TimerStore:
         for count, (timer_id, value) in enumerate(raw.items(), start=1):
             if count % 1000 == 0:
                 await trio.lowlevel.checkpoint()  # a large file must not hold the trio thread
-            try:
-                entry = TimerEntry.from_json(value)
-            except InvalidEntry as exc:
+            problem = timer_id_problem(timer_id)
+            if problem is None:
+                try:
+                    entry = TimerEntry.from_json(value)
+                except InvalidEntry as exc:
+                    problem = str(exc)
+            if problem is not None:
                 pruned += 1
-                logger.warning("pruned stored timer %r: %s", timer_id, exc)
+                logger.warning("pruned stored timer %r: %s", timer_id, problem)
                 continue
             self._entries[timer_id] = (entry, entry.to_json())
         if pruned:
