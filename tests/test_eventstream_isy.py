@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from xml.sax.saxutils import escape, quoteattr
 
@@ -281,6 +282,84 @@ def test_event_info_plain_text_is_kept() -> None:
     assert decode_isy_event(frame).event_info == "[  Time: 12:00 ]"
 
 
+# Frames eisy really sends (pyisyox fixtures): a ``_7`` log line with a bare "&", and CDATA.
+EISY_LOG_BARE_AMPERSAND = (
+    '<?xml version="1.0"?><Event seqnum="1234" sid="uuid:1"><control>_7</control>'
+    "<action>0</action><node></node><eventInfo>Log entry: A & B</eventInfo></Event>"
+)
+EISY_LOG_CDATA = (
+    '<?xml version="1.0"?><Event seqnum="1235" sid="uuid:1"><control>_7</control>'
+    "<action>0</action><node></node>"
+    "<eventInfo><![CDATA[<some>markup & text</some>]]></eventInfo></Event>"
+)
+
+
+def _info_text(event_info: str | None) -> str:
+    """The character data ``event_info`` (inner XML) stands for."""
+    assert event_info is not None
+    return "".join(ET.fromstring(f"<i>{event_info}</i>").itertext())
+
+
+def test_eisy_log_frame_with_bare_ampersand_decodes() -> None:
+    """eisy does not escape "&" in ``_7`` log text; pyisyox escapes stray ampersands before
+    parsing. Before this fix the frame was refused as malformed XML (FrameDecodeError)."""
+    event = decode_isy_event(EISY_LOG_BARE_AMPERSAND)
+    assert event == IsyEvent(
+        control="_7",
+        action="0",
+        event_info="Log entry: A &amp; B",  # inner XML: the "&" is escaped, as it should be
+        seqnum=1234,
+        sid="uuid:1",
+    )
+    assert _info_text(event.event_info) == "Log entry: A & B"
+    assert decode_isy_event(_envelope(EISY_LOG_BARE_AMPERSAND)) == event
+
+
+def test_eisy_log_frame_with_cdata_keeps_its_text() -> None:
+    event = decode_isy_event(EISY_LOG_CDATA)
+    assert event == IsyEvent(
+        control="_7",
+        action="0",
+        event_info="&lt;some&gt;markup &amp; text&lt;/some&gt;",
+        seqnum=1235,
+        sid="uuid:1",
+    )
+    assert _info_text(event.event_info) == "<some>markup & text</some>"
+
+
+def test_stray_ampersand_repair_leaves_cdata_and_references_alone() -> None:
+    """Only an "&" that starts no entity or character reference is escaped, and never inside
+    a CDATA section (whose text is taken literally): ``&amp;`` still decodes to "&"."""
+    frame = _event(
+        "<control>_7</control><eventInfo>"
+        "<![CDATA[kept &amp; & as is]]> &amp; &lt;x&gt; &quot;&apos; &#38; &#x26; & R&D &nbsp;"
+        "</eventInfo>",
+        ' sid="a&b &amp; c"',
+    )
+    event = decode_isy_event(frame)
+    assert _info_text(event.event_info) == "kept &amp; & as is & <x> \"' & & & R&D &nbsp;"
+    assert event.sid == "a&b & c"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param("<Event><control>_7</control><eventInfo>A & B</Event>", id="mismatched-tag"),
+        pytest.param("<Event><control>_7 & more</control>", id="unclosed"),
+        pytest.param("<Event><control>_7</control>&#0;</Event>", id="invalid-char-reference"),
+        pytest.param("<Event><control>_7</control>&#xD800;</Event>", id="surrogate-reference"),
+        pytest.param(
+            "<Event><control>_7</control><eventInfo><![CDATA[A & B</eventInfo></Event>",
+            id="unterminated-cdata",
+        ),
+        pytest.param("<Event><control>_7</control><&></Event>", id="ampersand-as-tag"),
+    ],
+)
+def test_genuinely_malformed_frames_still_raise(frame: str) -> None:
+    with pytest.raises(FrameDecodeError, match="malformed XML"):
+        decode_isy_event(frame)
+
+
 def test_unknown_elements_and_attributes_are_ignored() -> None:
     frame = _event(
         '<extra a="1"><control>XX</control></extra><control flag="y">ST</control>'
@@ -319,6 +398,7 @@ SECRET_FRAMES = [
     pytest.param(json.dumps({"type": SECRET, "data": "<Event/>"}), id="wrong-type"),
     pytest.param(json.dumps({"type": "event", "data": [SECRET]}), id="non-string-data"),
     pytest.param(_envelope(f"<Event><control>{SECRET}</Event>"), id="envelope-malformed-xml"),
+    pytest.param(f"<Event><control>{SECRET} & more</control>", id="malformed-with-ampersand"),
     pytest.param(
         f"<Event><control>{SECRET}</control></Event>" + " " * MAX_FRAME_CHARS, id="oversize"
     ),
@@ -389,6 +469,25 @@ def test_arbitrary_text_after_an_event_tag_raises_only_frame_decode_error(messag
 def test_arbitrary_bytes_raise_frame_decode_error(message: bytes) -> None:
     with pytest.raises(FrameDecodeError):
         decode_isy_event(message)
+
+
+@QUICK
+@given(
+    st.text(
+        st.characters(
+            codec="utf-8",
+            exclude_categories=["Cs", "Cc"],
+            include_characters="\t\n",
+            exclude_characters="\ufffe\uffff;",
+        )
+    )
+)
+def test_unescaped_ampersands_in_event_info_decode_to_the_text(text: str) -> None:
+    """Text sent with "<" and ">" escaped but "&" left bare (eisy's log frames) decodes to the
+    same event info as the properly escaped frame. Without ";" no "&" can start a reference."""
+    bare = text.replace("<", "&lt;").replace(">", "&gt;")
+    event = decode_isy_event(_event(f"<control>_7</control><eventInfo>{bare}</eventInfo>"))
+    assert event.event_info == (escape(text).strip() or None)
 
 
 def _opt_attr(name: str, value: str | None) -> str:

@@ -6,6 +6,8 @@ firmware sends) into an :class:`IsyEvent`; for any bad frame it raises only
 :class:`FrameDecodeError`, whose message says what was wrong but never quotes the frame (frames
 can carry codes) and which has no chained exception holding the frame. Frames declaring a DOCTYPE
 or ENTITY are refused before parsing, so entity expansion can't be used against the decoder.
+eisy leaves ``&`` unescaped in some text (``_7`` log lines, echoed query strings); a frame that
+does not parse is retried once with those stray ampersands escaped, as pyisyox does.
 :func:`isy_subscribe_url` and :func:`isy_headers` give what the websocket handshake needs; the
 credentials go in the headers, never in the URL.
 """
@@ -49,6 +51,9 @@ _WS_SCHEMES: Final = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 # A DTD is the only way to declare entities; no real ISY frame has one, so refusing it outright
 # rules out entity-expansion ("billion laughs") attacks whatever the parser does.
 _DECLARATION = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# An "&" that starts none of XML's five predefined entity references nor a character reference.
+# (Without a DTD no other entity exists, so "&nbsp;" is a stray "&" followed by text.)
+_STRAY_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _UNSIGNED = re.compile(r"[0-9]+")
 _NOT_PARSED: Final = object()
@@ -65,8 +70,10 @@ class IsyEvent:
 
     Every text value is stripped; a missing or empty element or attribute is ``None``.
     ``action`` is the raw value, ``prec`` the number of decimal places it carries (see
-    :attr:`value`). ``event_info`` is the raw inner XML of ``<eventInfo>`` and is left out of the
-    repr (only its length is shown).
+    :attr:`value`). ``event_info`` is the inner XML of ``<eventInfo>``, re-serialised (so always
+    well-formed): its character data is escaped, which means a bare ``&`` the controller sent
+    arrives as ``&amp;`` and a ``<![CDATA[...]]>`` section as its text, escaped (parse it as XML
+    to get the text back). It is left out of the repr (only its length is shown).
     """
 
     control: str
@@ -116,6 +123,9 @@ def decode_isy_event(message: str | bytes) -> IsyEvent:
     """Decode one websocket text frame into an :class:`IsyEvent`.
 
     Accepts the raw ``<Event>`` XML or the IoX JSON envelope ``{"type": "event", "data": XML}``.
+    XML that does not parse is retried once with every stray ``&`` escaped (one that starts no
+    ``&amp;``/``&lt;``/``&gt;``/``&quot;``/``&apos;`` or ``&#NN;``/``&#xNN;`` reference; CDATA
+    sections are left as they are): eisy sends ``_7`` log text with bare ampersands.
     Raises only :class:`FrameDecodeError`: for a binary frame, a frame over
     :data:`MAX_FRAME_CHARS`, a DOCTYPE/ENTITY declaration, malformed XML or JSON, an envelope
     that is not an ``event`` object with string ``data``, a root other than ``<Event>``, or a
@@ -136,6 +146,8 @@ def decode_isy_event(message: str | bytes) -> IsyEvent:
     if _DECLARATION.search(text) is not None:
         raise FrameDecodeError("frame declares a DOCTYPE or ENTITY; refused")
     root = _parse_xml(text)
+    if root is None and "&" in text:
+        root = _parse_xml(_escape_stray_ampersands(text))
     if root is None:
         raise FrameDecodeError("malformed XML")
     if root.tag != "Event":
@@ -186,6 +198,25 @@ def _parse_xml(text: str) -> ET.Element | None:
         return ET.fromstring(text)
     except Exception:
         return None
+
+
+def _escape_stray_ampersands(text: str) -> str:
+    """``text`` with each stray ``&`` (see ``_STRAY_AMPERSAND``) outside CDATA as ``&amp;``.
+
+    CDATA content is literal text, so a ``&`` in it is not stray and is left alone. One forward
+    scan (no backtracking regex over the sections): linear even for a hostile 1 MB frame.
+    """
+    parts: list[str] = []
+    position = 0
+    while True:
+        start = text.find("<![CDATA[", position)
+        end = -1 if start < 0 else text.find("]]>", start + 9)
+        if end < 0:  # no further section (or an unterminated one: the parser refuses it)
+            parts.append(_STRAY_AMPERSAND.sub("&amp;", text[position:]))
+            return "".join(parts)
+        parts.append(_STRAY_AMPERSAND.sub("&amp;", text[position:start]))
+        parts.append(text[start : end + 3])
+        position = end + 3
 
 
 def _strip_or_none(text: str | None) -> str | None:
