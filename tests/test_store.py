@@ -6,6 +6,7 @@ The inline runner writes real files on the trio thread, so ``autojump_clock`` gi
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import stat
@@ -22,8 +23,10 @@ from trio_locksync import (
     StoreReadError,
     StoreState,
     StoreVersionError,
+    StoreWriteError,
 )
 from trio_locksync.store import _files
+from trio_locksync.store._errors import KEPT_NOT_REMOVED, KEPT_REMOVED_NOT_DURABLE
 
 from .storehelpers import RecordingEncoder, inline_store, read_json, run_inline, temp_files
 
@@ -419,6 +422,282 @@ async def test_flush_writes_pending_now(autojump_clock: trio.abc.Clock, path: Pa
         assert not store.pending
         await trio.sleep(60)
     assert encoder.writes == [(2.0, {"f": 1})]
+
+
+# -- removing (Home Assistant's async_remove) --------------------------------------------------
+
+
+def _fsync_spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, for each fsync, whether it was of a directory."""
+    synced: list[bool] = []
+    real_fsync = _files.OS.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(_files.OS, "fsync", spy)
+    return synced
+
+
+def _fail(monkeypatch: pytest.MonkeyPatch, call: str, code: int) -> list[int]:
+    """Make ``_files.OS.<call>`` raise OSError(code) while the returned list is non-empty."""
+    active = [code]
+    real = getattr(_files.OS, call)
+
+    def faulty(*args: Any) -> Any:
+        if active:
+            raise OSError(code, f"injected {errno.errorcode[code]}")
+        return real(*args)
+
+    monkeypatch.setattr(_files.OS, call, faulty)
+    return active
+
+
+@pytest.mark.parametrize(("durable", "directory_fsyncs"), [(True, [True]), (False, [])])
+async def test_remove_deletes_the_file_durably(
+    autojump_clock: trio.abc.Clock,
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    durable: bool,
+    directory_fsyncs: list[bool],
+) -> None:
+    async with inline_store(path, durable=durable) as store:
+        await store.save(DATA)
+        synced = _fsync_spy(monkeypatch)
+        await store.remove()
+        assert not path.exists()
+        assert synced == directory_fsyncs  # unlink, then fsync of the directory if durable
+        assert not store.pending
+        assert await store.load() is None
+        assert store.state is StoreState.OPEN
+    assert not path.exists()
+    assert temp_files(path) == []
+
+
+async def test_remove_drops_a_pending_delay_save_not_written_at_close(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    """HA test_removing_while_delay_in_progress: the delayed write is cancelled, and (ours) the
+    final flush on close does not bring the file back either."""
+    encoder = RecordingEncoder()
+    async with inline_store(path, encoder=encoder) as store:
+        await store.save({"v": 1})
+        store.delay_save(lambda: {"v": 2}, 5)
+        await trio.sleep(1)
+        await store.remove()
+        assert not path.exists()
+        assert not store.pending
+        assert await store.load() is None
+        await trio.sleep(10)
+        assert not path.exists()
+        assert store.statistics().writes == 1
+    assert not path.exists()
+    assert encoder.writes == [(0.0, {"v": 1})]
+
+
+async def test_remove_drops_the_data_of_a_failed_save_being_retried(
+    autojump_clock: trio.abc.Clock, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder = RecordingEncoder()
+    async with inline_store(path, encoder=encoder) as store:
+        await store.save({"v": 1})
+        fault = _fail(monkeypatch, "write", errno.ENOSPC)
+        with pytest.raises(StoreWriteError):
+            await store.save({"v": 2})  # kept pending, retried in 1 s
+        fault.clear()
+        await store.remove()
+        assert not store.pending
+        await trio.sleep(30)
+    assert not path.exists()
+    assert encoder.data == [{"v": 1}, {"v": 2}]  # the failed attempt only
+
+
+async def test_save_after_remove_writes_again_and_ownership_is_kept(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    encoder = RecordingEncoder()
+    async with inline_store(path, encoder=encoder) as store:
+        await store.save({"v": 1})
+        await store.remove()
+        with pytest.raises(StoreLockedError):  # the flock is still held
+            async with inline_store(path):
+                pass  # pragma: no cover
+        await store.save({"v": 2})
+        assert read_json(path) == {"v": 2}
+        await store.remove()
+        store.delay_save(lambda: {"v": 3}, 2)
+        await trio.sleep(3)
+        assert read_json(path) == {"v": 3}
+    assert encoder.writes == [(0.0, {"v": 1}), (0.0, {"v": 2}), (2.0, {"v": 3})]
+
+
+async def test_remove_of_a_missing_file_is_fine(autojump_clock: trio.abc.Clock, path: Path) -> None:
+    async with inline_store(path) as store:
+        await store.remove()
+        await store.remove()
+        assert not store.pending
+        assert store.statistics().write_failures == 0
+    assert not path.exists()
+
+
+async def test_changes_requested_while_remove_runs_are_kept(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    """remove() drops what was asked for before it was called, nothing asked for after."""
+    encoder = RecordingEncoder()
+
+    async def slow_disk(fn: Any) -> Any:
+        await trio.sleep(0.5)
+        return fn()
+
+    async with inline_store(path, encoder=encoder) as store:
+        await store.save({"v": 1})
+        store.delay_save(lambda: {"v": 2}, 60)
+        store._run_blocking = slow_disk
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.remove)
+            await trio.sleep(0.25)
+            store.delay_save(lambda: {"v": 3}, 1)  # while the unlink is in the worker
+        assert trio.current_time() == 0.5
+        assert not path.exists()
+        assert store.pending
+        await trio.sleep(2)
+        assert read_json(path) == {"v": 3}
+    assert encoder.writes == [(0.0, {"v": 1}), (1.75, {"v": 3})]  # 1.25 + the slow disk
+
+
+async def test_remove_waits_for_a_write_in_flight_then_removes(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    async def slow_disk(fn: Any) -> Any:
+        await trio.sleep(0.5)
+        return fn()
+
+    async with inline_store(path) as store:
+        store._run_blocking = slow_disk
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.save, {"v": 1})
+            await trio.sleep(0.25)
+            await store.remove()
+            assert trio.current_time() == 1.0  # the write, then the removal
+        assert not path.exists()
+        assert not store.pending
+    assert not path.exists()
+
+
+async def test_remove_cancelled_before_it_ran_keeps_the_delayed_write_on_time(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    encoder = RecordingEncoder()
+
+    async def slow_disk(fn: Any) -> Any:
+        await trio.sleep(0.5)
+        return fn()
+
+    async with inline_store(path, encoder=encoder) as store:
+        store._run_blocking = slow_disk
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.save, {"v": 1})  # holds the write lock until t=0.5
+            await trio.sleep(0.125)
+            store.delay_save(lambda: {"v": 2}, 5)
+            with trio.move_on_after(0.125):
+                await store.remove()  # waits for the lock, then is cancelled: nothing removed
+        assert store.pending
+        await trio.sleep(10)
+    # Encoded after the slow disk's 0.5 s: v2's write started at 0.125 + 5, as scheduled.
+    assert encoder.writes == [(0.5, {"v": 1}), (5.625, {"v": 2})]
+    assert read_json(path) == {"v": 2}
+
+
+async def test_remove_failing_at_unlink_raises_and_keeps_pending_data_and_ownership(
+    autojump_clock: trio.abc.Clock,
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    encoder = RecordingEncoder()
+    async with inline_store(path, encoder=encoder) as store:
+        await store.save({"v": "old"})
+        store.delay_save(lambda: {"v": "new", "pin": "SECRET-PIN-5150"}, 5)
+        fault = _fail(monkeypatch, "unlink", errno.EIO)
+        with pytest.raises(StoreWriteError) as info:
+            await store.remove()
+        error = info.value
+        assert error.kept == KEPT_NOT_REMOVED
+        assert error.path == str(path)
+        assert "removal failed: OSError [EIO]" in str(error)
+        assert isinstance(error.__cause__, OSError) and error.__cause__.errno == errno.EIO
+        assert error.cause is error.__cause__
+        assert read_json(path) == {"v": "old"}  # nothing removed
+        assert store.pending  # nothing dropped
+        assert await store.load() == {"v": "new", "pin": "SECRET-PIN-5150"}
+        assert store.statistics().write_failures == 1
+        with pytest.raises(StoreLockedError):
+            async with inline_store(path):
+                pass  # pragma: no cover
+        fault.clear()
+        await trio.sleep(10)  # the delayed save lands as it was scheduled
+        assert read_json(path) == {"v": "new", "pin": "SECRET-PIN-5150"}
+        await store.remove()  # and a second attempt succeeds
+        assert not path.exists()
+    assert encoder.times == [0.0, 5.0]
+    assert not path.exists()
+    assert "SECRET-PIN-5150" not in caplog.text
+
+
+async def test_remove_whose_directory_fsync_fails_says_the_removal_may_not_be_durable(
+    autojump_clock: trio.abc.Clock, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with inline_store(path) as store:
+        await store.save({"v": 1})
+        store.delay_save(lambda: {"v": 2}, 5)
+        fault = _fail(monkeypatch, "fsync", errno.EIO)
+        with pytest.raises(StoreWriteError) as info:
+            await store.remove()
+        assert info.value.kept == KEPT_REMOVED_NOT_DURABLE
+        assert not path.exists()  # the unlink happened: the pending data is dropped
+        assert not store.pending
+        fault.clear()
+        synced = _fsync_spy(monkeypatch)
+        await store.remove()  # a retry syncs the directory again
+        assert synced == [True]
+        await trio.sleep(10)
+    assert not path.exists()
+
+
+async def test_remove_on_a_closed_store_raises_closed(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    async with inline_store(path) as store:
+        await store.save({"v": 1})
+    with pytest.raises(StoreClosedError, match=r"remove\(\) was not performed"):
+        await store.remove()
+    assert read_json(path) == {"v": 1}
+
+
+def test_file_writer_orders_removals_and_writes_by_generation(tmp_path: Path) -> None:
+    """A removal or write abandoned in a worker thread (its caller cancelled) can never undo a
+    newer change, whichever thread the OS runs first."""
+    target = tmp_path / "s.json"
+    writer = _files.FileWriter(
+        target, mode=0o600, durable=False, lock_fd=_files.acquire_owner(target)
+    )
+    try:
+        assert writer.write(2, lambda: b"2")
+        assert writer.remove(1) is False  # older than what is on disk: nothing removed
+        assert target.read_bytes() == b"2"
+        assert writer.remove(2) is True
+        assert not target.exists()
+        assert writer.write(2, lambda: b"late") is False  # superseded by the removal
+        assert not target.exists()
+        assert writer.write(3, lambda: b"3")
+        assert target.read_bytes() == b"3"
+    finally:
+        writer.release()
+    with pytest.raises(_files.WriterReleased):
+        writer.remove(4)
+    assert target.read_bytes() == b"3"
 
 
 # -- closing -----------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from ..core import LockSyncError
 __all__ = [
     "KEPT_CLOSING",
     "KEPT_NOT_DURABLE",
+    "KEPT_NOT_REMOVED",
     "KEPT_PENDING",
+    "KEPT_REMOVED_NOT_DURABLE",
     "KEPT_TIMED_OUT",
     "StoreClosedError",
     "StoreCorruptError",
@@ -77,6 +79,17 @@ KEPT_CLOSING = "previous file content kept; the store is closing, so this data w
 KEPT_TIMED_OUT = (
     "previous file content kept unless the abandoned write still completes in its worker "
     "thread; the store is closed, this data was not confirmed"
+)
+
+#: ... when ``remove()`` could not unlink the file
+KEPT_NOT_REMOVED = (
+    "file not removed, its content unchanged; pending data, if any, kept and still written "
+    "as scheduled"
+)
+#: ... when ``remove()`` unlinked the file but the directory fsync failed
+KEPT_REMOVED_NOT_DURABLE = (
+    "the file is removed but the removal may not survive a power cut (directory fsync failed); "
+    "pending data dropped; call remove() again to retry the fsync"
 )
 
 

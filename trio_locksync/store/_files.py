@@ -13,7 +13,7 @@ import glob
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ._errors import StoreLockedError
@@ -171,8 +171,9 @@ class FileWriter:
 
     Each write carries a generation number; a write whose generation is not newer than the last
     one written is skipped, so a write abandoned by a cancelled caller can never land on top of a
-    newer one, whichever thread the OS runs first. :meth:`release` drops the owner lock at once if
-    no write is running, or else when the running write finishes — never under it.
+    newer one, whichever thread the OS runs first; removals are ordered the same way.
+    :meth:`release` drops the owner lock at once if no write is running, or else when the running
+    write finishes — never under it.
     """
 
     def __init__(self, target: Path, *, mode: int, durable: bool, lock_fd: int) -> None:
@@ -189,21 +190,49 @@ class FileWriter:
     def write(self, generation: int, produce: Callable[[], bytes]) -> bool:
         """Encode (``produce``) and write generation ``generation``; False if it was skipped
         because a newer one is on disk. Raises :class:`WriterReleased` after :meth:`release`."""
+        with self._owned(), self._write_lock:
+            if generation <= self._written:
+                return False
+            try:
+                payload = produce()
+            except Exception as exc:
+                raise EncodeFailed() from exc
+            write_atomic(self.target, payload, mode=self.mode, durable=self.durable)
+            self._written = generation
+            return True
+
+    def remove(self, generation: int) -> bool:
+        """Delete the file as of generation ``generation``: writes of it or older are skipped
+        from now on. False (nothing removed) if a newer generation is on disk.
+
+        Unlink, then (if durable) fsync the directory so the removal survives a power cut; the
+        directory is synced even when the file was already missing, so a retry after a failed
+        sync makes the removal durable. Raises ``OSError`` if the unlink fails (nothing
+        changed), :class:`DirectorySyncFailed` if the sync fails (the file is gone),
+        :class:`WriterReleased` after :meth:`release`.
+        """
+        with self._owned(), self._write_lock:
+            if generation < self._written:
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                OS.unlink(self.target)
+            self._written = generation
+            if self.durable:
+                try:
+                    _fsync_directory(self.target.parent)
+                except OSError as exc:
+                    raise DirectorySyncFailed() from exc
+            return True
+
+    @contextlib.contextmanager
+    def _owned(self) -> Iterator[None]:
+        """Hold off :meth:`release` closing the owner lock while a write or removal runs."""
         with self._state_lock:
             if self._released.is_set():
                 raise WriterReleased()
             self._running += 1
         try:
-            with self._write_lock:
-                if generation <= self._written:
-                    return False
-                try:
-                    payload = produce()
-                except Exception as exc:
-                    raise EncodeFailed() from exc
-                write_atomic(self.target, payload, mode=self.mode, durable=self.durable)
-                self._written = generation
-                return True
+            yield
         finally:
             with self._state_lock:
                 self._running -= 1

@@ -35,7 +35,9 @@ from ._codec import Envelope, json_decoder, json_encoder
 from ._errors import (
     KEPT_CLOSING,
     KEPT_NOT_DURABLE,
+    KEPT_NOT_REMOVED,
     KEPT_PENDING,
+    KEPT_REMOVED_NOT_DURABLE,
     KEPT_TIMED_OUT,
     StoreClosedError,
     StoreCorruptError,
@@ -259,11 +261,12 @@ class Store:
         """Schedule a write of ``data_func()`` about ``delay`` seconds from now. Never blocks.
 
         ``data_func`` is called at write time (and by ``load()`` while pending); the latest one
-        wins. Trailing debounce with Home Assistant's *extend* rule: a request whose deadline is
-        later than the scheduled one pushes the write out to it; an earlier one does not pull it
-        in. Unlike Home Assistant, a steady stream of requests cannot postpone the write for more
-        than ``max_delay`` after the first unsaved request (``max_delay=math.inf`` restores HA's
-        unbounded behaviour). A failed delayed write is logged, kept and retried with backoff.
+        wins. Trailing debounce that always extends: the write happens at the latest
+        ``now + delay`` of the requests since the last write (or ``remove()``), but no later than
+        ``max_delay`` after the first of them (``math.inf``: no cap). An earlier request never
+        pulls the write in. (Home Assistant re-arms its timer to an earlier request, records only
+        the most recent later one, and has no cap; see the README.) A failed delayed write is
+        logged, kept and retried with backoff.
         """
         self._check_usable("delay_save()")
         if not (delay >= 0 and math.isfinite(delay)):
@@ -294,6 +297,60 @@ class Store:
             await trio.lowlevel.checkpoint()
             return
         await self._write_up_to(self._latest.generation)
+
+    async def remove(self) -> None:
+        """Delete the store file durably and drop the data still pending (Home Assistant's
+        ``Store.async_remove``, used when an integration is unloaded for good).
+
+        Everything requested before this call — a delayed save not yet written, a failed save
+        being retried — is dropped: no later flush, and not the final flush on close, writes it
+        back. Changes requested after the call are kept and written as usual. A write already
+        running finishes first; the removal runs after it, in the worker thread like a write:
+        unlink, then fsync of the directory (skipped with ``durable=False``). A missing file is
+        not an error. The store stays open and owned (its lock is kept): a later ``save()`` or
+        ``delay_save()`` writes a new file.
+
+        Raises :class:`StoreWriteError`, counted in ``statistics().write_failures`` and not
+        retried in the background; its ``kept`` says what was kept. If the unlink fails, nothing
+        changed: the file is as it was and pending data is still pending, written as scheduled.
+        If only the directory fsync fails, the file is gone and the pending data dropped, but the
+        removal may not survive a power cut; calling ``remove()`` again retries the fsync.
+        Raises :class:`StoreClosedError` once the store's block has ended.
+        """
+        self._check_usable("remove()")
+        # Before any checkpoint: what was asked for before this call is what gets dropped, and
+        # its delayed write is cancelled now (as HA does), so changes requested while the removal
+        # runs open a window of their own. Put back if the file cannot be removed.
+        generation = self._latest.generation
+        removed = False
+        cancelled_deadline = None
+        if self._window is not None:
+            cancelled_deadline = self._window.deadline
+            self._window.close()
+            self._window = None
+        try:
+            async with self._write_lock:
+                if self.state is StoreState.CLOSED:
+                    raise StoreClosedError(self._path, "remove()")
+                try:
+                    await self._run_blocking(functools.partial(self._writer.remove, generation))
+                except _files.WriterReleased:
+                    raise StoreClosedError(self._path, "remove()") from None
+                except _files.DirectorySyncFailed as exc:
+                    removed = True
+                    self._drop_up_to(generation)
+                    cause = exc.__cause__ if exc.__cause__ is not None else exc
+                    error = self._remove_failed(cause, KEPT_REMOVED_NOT_DURABLE)
+                    raise error from cause
+                except OSError as exc:
+                    error = self._remove_failed(exc, KEPT_NOT_REMOVED)
+                    raise error from exc
+                removed = True
+                self._drop_up_to(generation)
+        except BaseException:
+            if not removed and cancelled_deadline is not None:
+                self._restore_delayed_write(cancelled_deadline)
+            raise
 
     def __repr__(self) -> str:
         return f"<Store {os.fspath(self._path)!r} {self.state.value} pending={self.pending}>"
@@ -371,6 +428,29 @@ class Store:
             if not self.pending and self._window is not None:
                 self._window.close()
                 self._window = None
+
+    def _drop_up_to(self, generation: int) -> None:
+        """Changes up to ``generation`` are superseded by a removal: nothing left to write."""
+        self._written = max(self._written, generation)
+        if not self.pending and self._window is not None:
+            self._window.close()
+            self._window = None
+
+    def _restore_delayed_write(self, deadline: float) -> None:
+        """Re-arm, for the same trio time, the delayed write a remove() that did not remove the
+        file (unlink failed, cancelled, store closed) had cancelled: pending data keeps its write.
+        (A removal cancelled while in the worker thread may still happen: the writer's
+        generations then make this write of the older data a no-op, as the removal intends.)"""
+        if self.state is StoreState.OPEN and self._has_pending():
+            self._schedule(max(deadline - trio.current_time(), 0.0))
+
+    def _remove_failed(self, cause: BaseException, kept: str) -> StoreWriteError:
+        self._write_failures += 1
+        error = StoreWriteError(
+            self._path, cause, detail=f"removal failed: {describe_cause(cause)}", kept=kept
+        )
+        logger.error("%s", error)
+        return error
 
     def _write_failed(self, exc: Exception, *, background: bool) -> StoreWriteError:
         """Count, log and describe a failed write; schedule its retry if nobody else will."""
