@@ -19,8 +19,16 @@ What is measured, and how:
   10 % lost writes (a lost write always answers OPTIMISTIC; the read-back finds the slot empty,
   so the slot waits out ``pending_ttl``, is charged once and written again; three charges in
   the breaker window suspend it).
+* Two cases of a misbehaving lock (issue 9), each watched for ``HORIZON`` (120 s) of virtual
+  time with a full re-read every 3 s (``drift_interval=3``): a *lagging lock* that reads a
+  just-written slot as empty for 10 s (cloud-synced locks; every write lands and is CONFIRMED),
+  and a *provider raising* ``RuntimeError`` on every full read (a provider bug). For these the
+  table also gives writes per slot and the log records the engine wrote (``trio_locksync``
+  loggers) per lock.
 * Per lock, the virtual time at which ``engine.wait_settled()`` returns (every slot IN_SYNC or
-  SUSPENDED); the fleet's time is the latest of them. Each lock's engine is then closed.
+  SUSPENDED); the fleet's time is the latest of them ("never" if a lock had not settled by the
+  horizon). Each lock's engine is then closed (the two misbehaving cases first run to the
+  horizon).
   *Verified* counts the IN_SYNC slots whose PIN the lock really holds (``lock.codes``).
 * Lower bound: one operation at a time per lock, at least ``operation_spacing`` apart, the
   first being the initial full read at t = 0: the last of the 30 writes cannot start before
@@ -37,10 +45,12 @@ Run ``python benchmarks/sync_bench.py`` (full, a few seconds) or ``--quick``.
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
@@ -49,10 +59,14 @@ import trio
 import trio.testing
 from store_bench import RESULTS_DIR, Machine, _table, describe_machine, write_json
 
-from trio_locksync.credentials import SyncState, VirtualLock
+from trio_locksync import Pin
+from trio_locksync.credentials import SlotCredential, SlotUpdate, SyncState, VirtualLock
 from trio_locksync.credentials._engine import open_lock_sync
 
 LATENCY_RANGE = (0.020, 0.200)
+#: how long the misbehaving-lock cases are watched, virtual seconds
+HORIZON = 120.0
+LAG = 10.0
 
 
 @dataclass(frozen=True)
@@ -60,13 +74,69 @@ class Case:
     label: str
     optimistic: float
     write_lands: float
+    #: seconds a just-written slot reads back empty (0: none)
+    lag: float = 0.0
+    #: every full read raises RuntimeError
+    raising: bool = False
+
+    @property
+    def watched(self) -> bool:
+        """Run to :data:`HORIZON` with a re-read every 3 s instead of stopping at settle."""
+        return self.lag > 0 or self.raising
 
 
 CASES = (
     Case("clean (all CONFIRMED)", optimistic=0.0, write_lands=1.0),
     Case("20 % ambiguous", optimistic=0.2, write_lands=1.0),
     Case("20 % ambiguous + 10 % lost", optimistic=0.2, write_lands=0.9),
+    Case(f"lagging lock ({LAG:g} s empty after a write)", 0.0, 1.0, lag=LAG),
+    Case("provider raising on every full read", 0.0, 1.0, raising=True),
 )
+
+
+class _Misbehaving:
+    """A provider around a VirtualLock that lags after writes or raises on full reads (written
+    as a wrapper, so this benchmark also runs against engines older than VirtualLock.lag)."""
+
+    def __init__(self, lock: VirtualLock, case: Case) -> None:
+        self.lock = lock
+        self.case = case
+        self.written_at: dict[int, float] = {}
+
+    @property
+    def supports_push(self) -> bool:
+        return False
+
+    async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
+        if slots is None and self.case.raising:
+            await trio.lowlevel.checkpoint()
+            raise RuntimeError("provider bug")
+        result = await self.lock.read_slots(slots)
+        now = trio.current_time()
+        for slot in result:
+            if now < self.written_at.get(slot, -math.inf) + self.case.lag:
+                result[slot] = SlotCredential.empty()
+        return result
+
+    async def set_code(self, slot: int, pin: Pin) -> object:
+        answer = await self.lock.set_code(slot, pin)
+        self.written_at[slot] = trio.current_time()
+        return answer
+
+    async def clear_code(self, slot: int) -> object:
+        return await self.lock.clear_code(slot)
+
+    def updates(self) -> AsyncIterator[SlotUpdate]:  # pragma: no cover - push is off
+        raise NotImplementedError
+
+
+class _CountRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
 
 
 @dataclass
@@ -96,6 +166,8 @@ class CaseResult:
     cpu_s: float
     wall_s: float
     cpu_us_per_operation: float
+    writes_per_slot: float
+    log_records_per_lock: float
 
 
 @dataclass
@@ -139,9 +211,20 @@ async def _one_lock(
             range(1, slots + 1), rng.sample(range(100_000, 1_000_000), slots), strict=True
         )
     }
-    async with open_lock_sync(lock, dict(pins), operation_spacing=spacing) as engine:
-        await engine.wait_settled()
-        settled_at = trio.current_time()
+    provider = _Misbehaving(lock, case) if case.watched else lock
+    options = {"drift_interval": 3.0} if case.watched else {}
+    async with open_lock_sync(
+        provider,  # type: ignore[arg-type]
+        dict(pins),
+        operation_spacing=spacing,
+        **options,  # type: ignore[arg-type]
+    ) as engine:
+        settled_at = math.inf
+        with trio.move_on_at(HORIZON if case.watched else math.inf):
+            await engine.wait_settled()
+            settled_at = trio.current_time()
+        if case.watched:
+            await trio.sleep_until(HORIZON)
         states = [engine.state(slot) for slot in range(1, slots + 1)]
         stats = engine.statistics()
     verified = sum(
@@ -178,16 +261,25 @@ async def _fleet(
 
 
 def bench_case(case: Case, *, locks: int, slots: int, spacing: float, seed: int) -> CaseResult:
+    records = _CountRecords()
+    logger = logging.getLogger("trio_locksync")
+    logger.addHandler(records)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # counted, not printed
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    outcomes = trio.run(
-        _fleet,
-        case,
-        locks,
-        slots,
-        spacing,
-        seed,
-        clock=trio.testing.MockClock(autojump_threshold=0),
-    )
+    try:
+        outcomes = trio.run(
+            _fleet,
+            case,
+            locks,
+            slots,
+            spacing,
+            seed,
+            clock=trio.testing.MockClock(autojump_threshold=0),
+        )
+    finally:
+        logger.removeHandler(records)
+        logger.propagate = True
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
     settle = [o.settled_at for o in outcomes]
@@ -207,7 +299,9 @@ def bench_case(case: Case, *, locks: int, slots: int, spacing: float, seed: int)
         settle_max_s=max(settle),
         settle_median_s=statistics.median(settle),
         settle_min_s=min(settle),
-        over_bound_pct=100.0 * (max(settle) / bound - 1.0),
+        over_bound_pct=100.0 * (max(settle) / bound - 1.0)
+        if math.isfinite(max(settle))
+        else math.inf,
         in_sync=in_sync,
         verified=sum(o.verified for o in outcomes),
         suspended=suspended,
@@ -222,6 +316,8 @@ def bench_case(case: Case, *, locks: int, slots: int, spacing: float, seed: int)
         cpu_s=cpu,
         wall_s=wall,
         cpu_us_per_operation=1e6 * cpu / operations if operations else float("nan"),
+        writes_per_slot=sum(o.sets for o in outcomes) / len(states),
+        log_records_per_lock=records.count / locks,
     )
 
 
@@ -254,7 +350,9 @@ def _results_section(results: Sequence[CaseResult]) -> list[str]:
         f"{first.spacing_s:g} s apart, initial read at t = 0: "
         f"{first.slots_per_lock} x {first.spacing_s:g} s + the largest latency. *Verified*: "
         "IN_SYNC slots whose PIN the lock really holds. *CPU/op*: `time.process_time()` of the "
-        "whole run over all engines' `operations`."
+        "whole run over all engines' `operations`. The last two cases are watched for "
+        f"{HORIZON:g} s with a full re-read every 3 s; *writes/slot* and *log records/lock* "
+        "count what they cost."
     )
     header = (
         "case",
@@ -272,14 +370,16 @@ def _results_section(results: Sequence[CaseResult]) -> list[str]:
         "slot failures",
         "CPU s",
         "CPU µs/op",
+        "writes/slot",
+        "log records/lock",
     )
     rows = [
         (
             r.label,
-            f"{r.settle_max_s:.1f} s",
-            f"{r.settle_median_s:.1f} s",
+            _seconds(r.settle_max_s),
+            _seconds(r.settle_median_s),
             f"{r.lower_bound_s:.1f} s",
-            f"{r.over_bound_pct:+.1f} %",
+            "—" if math.isinf(r.over_bound_pct) else f"{r.over_bound_pct:+.1f} %",
             f"{r.in_sync:,} ({r.verified:,})",
             f"{r.suspended:,}" + (f" (+{r.other} other)" if r.other else ""),
             f"{r.operations:,}",
@@ -290,10 +390,16 @@ def _results_section(results: Sequence[CaseResult]) -> list[str]:
             f"{r.slot_failures:,}",
             f"{r.cpu_s:.2f}",
             f"{r.cpu_us_per_operation:.0f}",
+            f"{r.writes_per_slot:.2f}",
+            f"{r.log_records_per_lock:g}",
         )
         for r in results
     ]
     return [intro, "", *_table(header, rows)]
+
+
+def _seconds(value: float) -> str:
+    return "never" if math.isinf(value) else f"{value:.1f} s"
 
 
 def render_markdown(report: Report) -> str:

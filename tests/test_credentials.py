@@ -15,6 +15,7 @@ import trio
 import trio.testing
 
 from trio_locksync import Pin
+from trio_locksync.core import InvalidTransition
 from trio_locksync.credentials import (
     LockOperationFailed,
     SlotCredential,
@@ -22,7 +23,7 @@ from trio_locksync.credentials import (
     VirtualLock,
     WriteResult,
 )
-from trio_locksync.credentials._breaker import LockBreaker, SlotBreaker
+from trio_locksync.credentials._breaker import BreakerState, LockBreaker, SlotBreaker
 from trio_locksync.credentials._engine import SlotChange, open_lock_sync
 from trio_locksync.credentials._rules import Desired, in_sync, pin_digest
 
@@ -140,16 +141,46 @@ def test_digest_is_salted_per_slot_and_hides_digits() -> None:
 
 
 def test_slot_breaker_window() -> None:
-    breaker = SlotBreaker(failures=3, window=300)
+    breaker = SlotBreaker(failures=3, window=300, retry=None)
     assert not breaker.record_failure(0)
     assert not breaker.record_failure(100)
-    assert breaker.record_failure(200)  # trips at threshold within the window
-    assert breaker.tripped(299)
-    assert not breaker.tripped(300)  # the first failure aged out: tripped clears
-    assert breaker.count(450) == 1
-    assert not breaker.record_failure(600)  # window expiry reset the count
+    assert breaker.count(350) == 1  # the first aged out of the window
+    assert not breaker.record_failure(350)
+    assert breaker.count(350) == 2
+    assert breaker.record_failure(380)  # trips at threshold within the window
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allows(10**9)  # retry=None: open until reset (the old latch)
     breaker.reset()
+    assert breaker.state is BreakerState.CLOSED
     assert breaker.count(600) == 0
+    assert breaker.allows(600)
+
+
+def test_slot_breaker_retries_with_backoff_and_a_failed_probe_keeps_escalating() -> None:
+    """Issue 9 fix 3: an open breaker names its next try (1 h doubling to 24 h); a probe that
+    fails opens it again with the next delay, not the first; a reset starts over."""
+    breaker = SlotBreaker(failures=3, window=300)
+    for t in (0, 2, 4):
+        breaker.record_failure(t)
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.retry_at == 4 + 3600
+    assert not breaker.allows(3603)
+    with pytest.raises(InvalidTransition):
+        breaker.probe(3603)
+    assert breaker.state is BreakerState.OPEN  # the refused probe changed nothing
+    retries = []
+    now = 4.0
+    for _ in range(7):
+        now = breaker.retry_at
+        breaker.probe(now)
+        assert breaker.state is BreakerState.HALF_OPEN
+        assert breaker.record_failure(now)  # one failed probe re-opens it at once
+        retries.append(breaker.retry_at - now)
+    assert retries == [7200, 14400, 28800, 57600, 86400, 86400, 86400]
+    breaker.reset()
+    for t in (now, now + 1, now + 2):
+        breaker.record_failure(t)
+    assert breaker.retry_at == now + 2 + 3600
 
 
 def test_lock_breaker_backoff() -> None:
@@ -276,7 +307,7 @@ async def test_code_suspension_latches_until_target_changes(
 ) -> None:
     provider = Wrapped(VirtualLock(slots=4, seed=1))
     provider.fail_sets = 3
-    async with open_lock_sync(provider, {1: "1111"}) as engine:
+    async with open_lock_sync(provider, {1: "1111"}, suspended_retry=None) as engine:
         await settle(engine)
         suspended = 1
         assert engine.state(suspended) is SUSP

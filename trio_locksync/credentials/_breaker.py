@@ -1,7 +1,11 @@
 """Circuit breakers for credential sync, sans-I/O (times are floats from any clock).
 
-* :class:`SlotBreaker` counts failures of one slot inside a sliding window: ``failures`` of them
-  within ``window`` seconds trip it (lock_code_manager: 3 in 5 minutes). Old failures age out.
+* :class:`SlotBreaker` guards one slot. CLOSED, it counts failures inside a sliding window:
+  ``failures`` of them within ``window`` seconds trip it (lock_code_manager: 3 in 5 minutes) and it
+  goes OPEN. OPEN, it names the time of the next try (``retry``: 1 h doubling to 24 h by default;
+  ``None`` keeps it open until :meth:`~SlotBreaker.reset`, the old latch). At that time one probe
+  may go (HALF_OPEN): if it fails the breaker opens again with the *next* delay (the escalation is
+  not reset), if the slot comes into sync the caller resets it.
 * :class:`LockBreaker` counts *consecutive* connectivity failures of a whole lock: ``threshold``
   of them trip it, and while tripped it hands out re-probe delays that grow from ``initial`` to
   ``maximum`` (60 s → 1800 s). Any success resets it.
@@ -10,45 +14,129 @@
 from __future__ import annotations
 
 import collections
+import enum
 import itertools
+import math
+from collections.abc import Iterator
 
-from ..core import Backoff, Jitter
+from ..core import Backoff, InvalidTransition, Jitter, StateTable
 
-__all__ = ["LockBreaker", "SlotBreaker"]
+__all__ = ["BreakerState", "LockBreaker", "SlotBreaker"]
+
+
+class BreakerState(enum.Enum):
+    """Where a :class:`SlotBreaker` stands."""
+
+    #: counting failures; operations allowed
+    CLOSED = "closed"
+    #: tripped; no operation until :attr:`SlotBreaker.retry_at`
+    OPEN = "open"
+    #: the retry time came: operations allowed, and the next failure opens it again
+    HALF_OPEN = "half_open"
+
+
+_BREAKER_TABLE = {
+    BreakerState.CLOSED: frozenset({BreakerState.CLOSED, BreakerState.OPEN}),
+    BreakerState.OPEN: frozenset({BreakerState.CLOSED, BreakerState.HALF_OPEN}),
+    BreakerState.HALF_OPEN: frozenset({BreakerState.CLOSED, BreakerState.OPEN}),
+}
+
+#: the default schedule of retries after a slot's breaker trips: 1 h doubling to 24 h
+SUSPENDED_RETRY = Backoff(initial=3600.0, maximum=86400.0, factor=2.0, jitter=Jitter.NONE)
 
 
 class SlotBreaker:
-    """A sliding-window failure counter for one slot."""
+    """A sliding-window failure counter for one slot that opens, and retries with backoff."""
 
-    __slots__ = ("_failures", "_times", "_window")
+    __slots__ = ("_delays", "_failures", "_retry", "_retry_at", "_state", "_times", "_window")
 
-    def __init__(self, *, failures: int = 3, window: float = 300.0) -> None:
+    def __init__(
+        self,
+        *,
+        failures: int = 3,
+        window: float = 300.0,
+        retry: Backoff | None = SUSPENDED_RETRY,
+    ) -> None:
         if failures < 1 or not window > 0:
             raise ValueError("failures must be >= 1 and window > 0")
         self._failures = failures
         self._window = window
+        self._retry = retry
         self._times: collections.deque[float] = collections.deque()
+        self._state = StateTable("slot breaker", BreakerState.CLOSED, _BREAKER_TABLE)
+        self._delays: Iterator[float] = self._fresh_delays()
+        self._retry_at = math.inf
 
-    def _expire(self, now: float) -> None:
-        while self._times and self._times[0] <= now - self._window:
-            self._times.popleft()
+    @property
+    def failures(self) -> int:
+        """How many failures within :attr:`window` trip the breaker."""
+        return self._failures
 
-    def record_failure(self, now: float) -> bool:
-        """Count a failure at ``now``; True if the breaker is tripped after it."""
-        self._times.append(now)
-        return self.tripped(now)
+    @property
+    def window(self) -> float:
+        """The sliding window, in seconds, in which failures are counted."""
+        return self._window
+
+    @property
+    def state(self) -> BreakerState:
+        """CLOSED, OPEN or HALF_OPEN."""
+        return self._state.current
+
+    @property
+    def retry_at(self) -> float:
+        """When an OPEN breaker lets the next try go (``math.inf``: only a reset reopens it; also
+        ``math.inf`` unless OPEN)."""
+        return self._retry_at if self._state.current is BreakerState.OPEN else math.inf
 
     def count(self, now: float) -> int:
         """Failures inside the window ending at ``now``."""
-        self._expire(now)
+        while self._times and self._times[0] <= now - self._window:
+            self._times.popleft()
         return len(self._times)
 
-    def tripped(self, now: float) -> bool:
-        """Whether ``failures`` failures fall inside the window ending at ``now``."""
-        return self.count(now) >= self._failures
+    def allows(self, now: float) -> bool:
+        """Whether an operation may go at ``now`` (CLOSED, HALF_OPEN, or OPEN and retry due)."""
+        return self._state.current is not BreakerState.OPEN or now >= self._retry_at
+
+    def record_failure(self, now: float) -> bool:
+        """Count a failure at ``now``; True if the breaker is OPEN after it.
+
+        CLOSED: it opens when ``failures`` fall inside the window. HALF_OPEN: a failed probe
+        opens it again with the next, longer delay."""
+        self._times.append(now)
+        if self._state.current is BreakerState.HALF_OPEN or self.count(now) >= self._failures:
+            self.trip(now)
+        return self._state.current is BreakerState.OPEN
+
+    def trip(self, now: float) -> None:
+        """Open the breaker now, whatever the count (a failure no retry soon can fix)."""
+        if self._state.current is BreakerState.OPEN:
+            return
+        self._state.advance(BreakerState.OPEN)
+        self._retry_at = now + next(self._delays) if self._retry is not None else math.inf
+
+    def probe(self, now: float) -> None:
+        """An operation is going out at ``now``: an OPEN breaker whose retry is due goes
+        HALF_OPEN. Raises InvalidTransition (changing nothing) if it is OPEN and not due."""
+        if self._state.current is not BreakerState.OPEN:
+            return
+        if now < self._retry_at:
+            raise InvalidTransition("slot breaker", BreakerState.OPEN, "a probe before its retry")
+        self._state.advance(BreakerState.HALF_OPEN)
 
     def reset(self) -> None:
+        """The slot is in sync, or wants something else now: CLOSED, no failures, first delay."""
         self._times.clear()
+        if self._state.current is not BreakerState.CLOSED:
+            self._state.advance(BreakerState.CLOSED)
+            self._delays = self._fresh_delays()
+            self._retry_at = math.inf
+
+    def _fresh_delays(self) -> Iterator[float]:
+        return self._retry.nominal() if self._retry is not None else iter(())
+
+    def __repr__(self) -> str:
+        return f"<SlotBreaker {self._state.current.value} failures={len(self._times)}>"
 
 
 class LockBreaker:
@@ -68,6 +156,7 @@ class LockBreaker:
 
     @property
     def consecutive(self) -> int:
+        """Connectivity failures since the last success."""
         return self._consecutive
 
     @property

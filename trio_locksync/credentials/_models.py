@@ -8,7 +8,7 @@ code the lock will not show (masked), or it holds a code we can read. PINs are h
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -16,6 +16,7 @@ from ..core import Pin
 
 __all__ = [
     "CredentialKind",
+    "SlotChange",
     "SlotCredential",
     "SlotUpdate",
     "SyncState",
@@ -127,3 +128,11 @@ class SlotUpdate:
 
     slot: int
     credential: SlotCredential
+
+
+class SlotChange(NamedTuple):
+    """A slot's state changed (or its reason did): ``for slot, state, reason in sync.changes()``."""
+
+    slot: int
+    state: SyncState
+    reason: str

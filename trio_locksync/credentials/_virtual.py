@@ -98,6 +98,8 @@ class VirtualLock:
       that did not land always answers OPTIMISTIC, never CONFIRMED.
     * ``latency``: seconds each operation takes, on trio's clock.
     * ``fail_rate``: probability that an operation raises LockOperationFailed (changing nothing).
+    * ``lag``: seconds during which a slot just written reads back *empty* although the lock
+      holds the code (cloud-synced locks that report a write late); 0 for none.
     * ``seed``: seeds the lock's ``random.Random``.
     * ``push``: keypad changes are pushed through :meth:`updates` (``supports_push``).
     * ``rejected``: PINs the lock refuses; ``set_code`` raises CodeRejected for them.
@@ -118,6 +120,7 @@ class VirtualLock:
     optimistic: float = attrs.field(default=0.0, validator=_probability)
     latency: float = attrs.field(default=0.0, validator=_non_negative)
     fail_rate: float = attrs.field(default=0.0, validator=_probability)
+    lag: float = attrs.field(default=0.0, validator=_non_negative)
     seed: int | None = None
     push: bool = False
     rejected: frozenset[str] = attrs.field(default=frozenset(), converter=_pin_set)
@@ -130,6 +133,8 @@ class VirtualLock:
     _receive: trio.MemoryReceiveChannel[SlotUpdate] = attrs.field(init=False)
     _counters: _Counters = attrs.field(init=False, factory=_Counters)
     _in_flight: int = attrs.field(init=False, default=0)
+    #: when each slot was last written (trio time), for ``lag``
+    _written_at: dict[int, float] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -154,7 +159,13 @@ class VirtualLock:
             wanted = sorted(set(given))
         await self._reach(wanted[0] if len(wanted) == 1 else None)
         self._counters.reads += 1
-        return {slot: self._reading(self.codes.get(slot)) for slot in wanted}
+        now = trio.current_time()
+        return {
+            slot: SlotCredential.empty()
+            if now < self._written_at.get(slot, -math.inf) + self.lag
+            else self._reading(self.codes.get(slot))
+            for slot in wanted
+        }
 
     async def set_code(self, slot: int, pin: Pin) -> WriteResult:
         """Program ``pin``; see the class docstring for what the answer and outcome depend on."""
@@ -174,6 +185,7 @@ class VirtualLock:
         self._counters.writes += 1
         if lands:
             self.codes[slot] = digits
+            self._written_at[slot] = trio.current_time()
         else:
             self._counters.lost_writes += 1
         if lands and not ambiguous:
@@ -227,7 +239,8 @@ class VirtualLock:
             f"VirtualLock(slots={self.slots}, codes=<{len(self.codes)} set>, "
             f"online={self.online}, masked={self.masked}, push={self.push}, "
             f"write_lands={self.write_lands}, optimistic={self.optimistic}, "
-            f"latency={self.latency}, fail_rate={self.fail_rate}, seed={self.seed})"
+            f"latency={self.latency}, fail_rate={self.fail_rate}, lag={self.lag}, "
+            f"seed={self.seed})"
         )
 
     # -- internals --------------------------------------------------------------------------

@@ -1,0 +1,423 @@
+"""The sans-I/O slot machine (issue 9): unit tests of its transitions, and a Hypothesis
+``RuleBasedStateMachine`` that drives :class:`SyncDriver` — the one effect interpreter the trio
+engine uses too — against a synchronous fake lock holding the ground truth, on a float clock.
+
+The fake lock is masked or readable; each write lands or not, answers CONFIRMED or OPTIMISTIC,
+and may lag (read back empty for a while although stored); any operation may be answered with a
+disconnect, a failure, a rejection, an unexpected exception or a result of the wrong type; codes
+change at the keypad, pushed or not. Work starts and finishes in separate steps, so desired
+changes, pushes and keypad changes land while an operation is in flight.
+
+Invariants: a slot IN_SYNC holds what is desired (a code, or none when the slot is wanted empty),
+unless the engine could not know better (a keypad change it has not seen) or it is inside the
+deliberate trust window (an empty reading within ``pending_ttl`` of a write the lock accepted
+with that PIN). Inputs a state does not take raise InvalidTransition and change nothing. At the
+end the lock stops changing and the driver runs on its own: every slot ends IN_SYNC or
+SUSPENDED, and on a lock whose writes never land a slot wanting a code it lacks is SUSPENDED.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from trio_locksync import Pin
+from trio_locksync.core import InvalidTransition
+from trio_locksync.credentials import (
+    CodeRejected,
+    LockDisconnected,
+    LockOperationFailed,
+    SlotCredential,
+    SlotUpdate,
+    SyncState,
+    WriteResult,
+)
+from trio_locksync.credentials._breaker import SlotBreaker
+from trio_locksync.credentials._driver import FullRead, Operate, SyncDriver, Work
+from trio_locksync.credentials._memory import WrittenMemory
+from trio_locksync.credentials._models import SlotChange
+from trio_locksync.credentials._rules import Desired
+from trio_locksync.credentials._slot import (
+    Changed,
+    Failure,
+    Need,
+    NeedKind,
+    Operation,
+    OpKind,
+    SlotMachine,
+    SlotPolicy,
+    WakeAt,
+)
+
+IN, OUT, SUSP = SyncState.IN_SYNC, SyncState.OUT_OF_SYNC, SyncState.SUSPENDED
+PEND, SYNCING, LOADING = SyncState.PENDING_CONFIRMATION, SyncState.SYNCING, SyncState.LOADING
+TTL, RETRY, DRIFT = 60.0, 2.0, 600.0
+SLOTS = (1, 2)
+PINS = ("1111", "2222")
+TRUSTING = "in sync (the lock accepted this code"
+
+
+def machine(desired: str | None = "1111", **policy: Any) -> SlotMachine:
+    return SlotMachine(
+        1,
+        Desired(enabled=desired is not None, pin=Pin(desired) if desired else None),
+        salt=b"salt",
+        last_written=None,
+        breaker=SlotBreaker(),
+        policy=SlotPolicy(pending_ttl=TTL, retry_interval=RETRY, **policy),
+    )
+
+
+# -- unit tests of the transitions -------------------------------------------------------------
+
+
+def test_first_reading_leaves_loading_and_asks_for_a_write() -> None:
+    m = machine()
+    assert m.state is LOADING
+    effects = m.observe(0.0, SlotCredential.empty())
+    assert effects == [
+        Changed(OUT, "differs from the desired code"),
+        Need(NeedKind.OPERATION, -math.inf),
+    ]
+    operation, effects = m.begin(0.0)
+    assert operation == Operation(OpKind.SET, m.desired)
+    assert effects == [Changed(SYNCING, "writing"), Need(NeedKind.NOTHING)]
+
+
+def test_optimistic_write_reads_back_at_once_and_wakes_at_its_deadline() -> None:
+    m = machine()
+    m.observe(0.0, SlotCredential.empty())
+    m.begin(1.0)
+    effects = m.written(2.0, WriteResult.OPTIMISTIC)
+    assert effects == [
+        Changed(PEND, "optimistic write awaiting confirmation"),
+        Need(NeedKind.READ, 2.0),
+        WakeAt(2.0 + TTL),
+    ]
+    assert m.observe(3.0, SlotCredential.empty())[-1] == Need(NeedKind.NOTHING)  # keep waiting
+    assert m.state is PEND
+    m.tick(61.0)
+    assert m.state is PEND  # not yet
+    effects = m.tick(62.0)
+    assert m.state is OUT
+    assert m.need == Need(NeedKind.OPERATION, 62.0 + RETRY)
+    assert m.wake == math.inf
+
+
+@pytest.mark.parametrize(
+    ("state_setup", "call"),
+    [
+        ("loading", lambda m: m.begin(0.0)),
+        ("loading", lambda m: m.written(0.0, WriteResult.CONFIRMED)),
+        ("loading", lambda m: m.lock_reachable(0.0)),
+        ("in_sync", lambda m: m.failed(0.0, Failure.FAILED, "x")),
+        ("in_sync", lambda m: m.begin(0.0)),
+        ("syncing", lambda m: m.begin(0.0)),
+        ("syncing", lambda m: m.lock_unreachable(0.0, "x")),
+        ("out_not_due", lambda m: m.begin(2.5)),
+        ("pending", lambda m: m.unverified(0.0, "x")),
+    ],
+)
+def test_refused_inputs_raise_and_change_nothing(state_setup: str, call: Any) -> None:
+    m = machine()
+    if state_setup != "loading":
+        m.observe(
+            0.0,
+            SlotCredential.known("1111") if state_setup == "in_sync" else SlotCredential.empty(),
+        )
+    if state_setup in ("syncing", "pending", "out_not_due"):
+        m.begin(0.0)
+    if state_setup == "pending":
+        m.written(1.0, WriteResult.OPTIMISTIC)
+    if state_setup == "out_not_due":
+        m.failed(1.0, Failure.FAILED, "jammed")  # retry at 3
+    before = m.snapshot()
+    with pytest.raises(InvalidTransition):
+        call(m)
+    assert m.snapshot() == before
+
+
+# -- the stateful harness ------------------------------------------------------------------------
+
+
+class Boom(Exception):
+    """What a buggy provider raises."""
+
+
+class FakeLock:
+    """Synchronous ground truth: what each slot holds, and how the lock answers."""
+
+    def __init__(self, *, masked: bool, never_lands: bool) -> None:
+        self.masked = masked
+        self.never_lands = never_lands
+        self.codes: dict[int, str] = {}
+        self.lag_until: dict[int, float] = {}
+        #: slot -> (PIN, time) of the last write the lock accepted (CONFIRMED or NO_CHANGE)
+        self.accepted: dict[int, tuple[str, float]] = {}
+
+    def reading(self, slot: int, now: float) -> SlotCredential:
+        code = self.codes.get(slot)
+        if code is None or now < self.lag_until.get(slot, -math.inf):
+            return SlotCredential.empty()
+        return SlotCredential.unreadable() if self.masked else SlotCredential.known(code)
+
+    def set(
+        self, slot: int, pin: str, now: float, *, lands: bool, ambiguous: bool, lag: bool
+    ) -> WriteResult:
+        if self.codes.get(slot) == pin:
+            self.accepted[slot] = (pin, now)
+            return WriteResult.NO_CHANGE
+        if lands and not self.never_lands:
+            self.codes[slot] = pin
+            if lag:
+                self.lag_until[slot] = now + 10.0
+            if not ambiguous:
+                self.accepted[slot] = (pin, now)
+                return WriteResult.CONFIRMED
+        return WriteResult.OPTIMISTIC
+
+    def clear(self, slot: int) -> WriteResult:
+        if self.codes.pop(slot, None) is None:
+            return WriteResult.NO_CHANGE
+        return WriteResult.CONFIRMED
+
+
+FAULTS = st.sampled_from(
+    ["none"] * 15 + ["disconnect", "failed", "rejected", "unexpected", "garbage"]
+)
+
+
+class SlotHarness(RuleBasedStateMachine):
+    @initialize(
+        masked=st.booleans(),
+        never_lands=st.booleans(),
+        codes=st.fixed_dictionaries({slot: st.none() | st.sampled_from(PINS) for slot in SLOTS}),
+        desired=st.fixed_dictionaries({slot: st.none() | st.sampled_from(PINS) for slot in SLOTS}),
+    )
+    def setup(
+        self,
+        masked: bool,
+        never_lands: bool,
+        codes: dict[int, str | None],
+        desired: dict[int, str | None],
+    ) -> None:
+        self.now = 0.0
+        self.lock = FakeLock(masked=masked, never_lands=never_lands)
+        # someone else's codes, there before the engine
+        self.lock.codes.update({slot: pin for slot, pin in codes.items() if pin is not None})
+        self.desired = dict(desired)
+        self.changes: list[SlotChange] = []
+        self.version = dict.fromkeys(SLOTS, 0)
+        self.known = dict.fromkeys(SLOTS, 0)
+        self.driver = SyncDriver(
+            {
+                slot: Desired(enabled=pin is not None, pin=Pin(pin) if pin else None)
+                for slot, pin in desired.items()
+            },
+            memory=WrittenMemory(b"salt", {}, None),
+            emit=self.changes.append,
+            policy=SlotPolicy(pending_ttl=TTL, retry_interval=RETRY),
+            retry_interval=RETRY,
+            drift_interval=DRIFT,
+        )
+        self.in_flight: tuple[Work, Operation | None] | None = None
+
+    # -- the world moves -------------------------------------------------------------------
+
+    @rule(dt=st.sampled_from([0.0, 0.5, 2.0, 10.0, 61.0]) | st.floats(0, 120))
+    def wait(self, dt: float) -> None:
+        """Time passes; every deadline on the way is applied at its own time (the engine sleeps
+        until the earliest one)."""
+        target = self.now + dt
+        while self.driver.next_wake <= target:
+            self.now = max(self.now, self.driver.next_wake)
+            self.driver.tick(self.now)
+        self.now = target
+
+    @rule(slot=st.sampled_from(SLOTS), pin=st.none() | st.sampled_from(PINS), enabled=st.booleans())
+    def desire(self, slot: int, pin: str | None, enabled: bool) -> None:
+        self.desired[slot] = pin if enabled else None
+        self.driver.desire(self.now, slot, Desired(enabled=enabled, pin=Pin(pin) if pin else None))
+
+    @rule(slot=st.sampled_from(SLOTS), pin=st.none() | st.sampled_from(PINS), push=st.booleans())
+    def keypad(self, slot: int, pin: str | None, push: bool) -> None:
+        if self.lock.masked and pin is not None:
+            pin = None  # a masked lock's keypad code reads like ours: no engine can tell
+        if pin is None:
+            self.lock.codes.pop(slot, None)
+        else:
+            self.lock.codes[slot] = pin
+        self.lock.lag_until.pop(slot, None)
+        self.version[slot] += 1
+        if push:
+            self.known[slot] = self.version[slot]
+            self.driver.pushed(self.now, SlotUpdate(slot, self.lock.reading(slot, self.now)))
+
+    # -- the worker ------------------------------------------------------------------------
+
+    @precondition(lambda self: self.in_flight is None)
+    @rule()
+    def start_work(self) -> None:
+        work = self.driver.next_work(self.now)
+        if work is None:
+            return
+        operation = self.driver.begin(self.now, work.slot) if isinstance(work, Operate) else None
+        self.in_flight = (work, operation)
+
+    @precondition(lambda self: self.in_flight is not None)
+    @rule(
+        fault=FAULTS,
+        lands=st.booleans(),
+        ambiguous=st.booleans(),
+        lag=st.booleans(),
+        latency=st.floats(0, 3),
+    )
+    def finish_work(
+        self, fault: str, lands: bool, ambiguous: bool, lag: bool, latency: float
+    ) -> None:
+        assert self.in_flight is not None
+        work, operation = self.in_flight
+        self.in_flight = None
+        self.now += latency
+        self.perform(work, operation, fault, lands=lands, ambiguous=ambiguous, lag=lag)
+
+    def perform(
+        self,
+        work: Work,
+        operation: Operation | None,
+        fault: str,
+        *,
+        lands: bool,
+        ambiguous: bool,
+        lag: bool,
+    ) -> None:
+        error: Exception | None = {
+            "disconnect": LockDisconnected("gone"),
+            "failed": LockOperationFailed("jammed"),
+            "rejected": CodeRejected("no") if operation is not None else None,
+            "unexpected": Boom(),
+        }.get(fault)
+        driver, now = self.driver, self.now
+        if isinstance(work, Operate):
+            assert operation is not None
+            slot = work.slot
+            if error is not None:
+                driver.write_failed(now, slot, error)
+                return
+            if operation.kind is OpKind.SET:
+                pin = operation.pin.reveal()
+                result: object = self.lock.set(
+                    slot, pin, now, lands=lands, ambiguous=ambiguous, lag=lag
+                )
+            else:
+                result = self.lock.clear(slot)
+            self.known[slot] = self.version[slot]
+            driver.written(now, slot, None if fault == "garbage" else result)
+            return
+        slots = None if isinstance(work, FullRead) else [work.slot]
+        if error is not None:
+            driver.read_failed(now, slots, error)
+            return
+        wanted = SLOTS if slots is None else slots
+        for slot in wanted:
+            self.known[slot] = self.version[slot]
+        reading = {slot: self.lock.reading(slot, now) for slot in wanted}
+        driver.read(now, slots, list(reading.values()) if fault == "garbage" else reading)
+
+    # -- refused inputs --------------------------------------------------------------------
+
+    @invariant()
+    def refused_inputs_change_nothing(self) -> None:
+        """Every input the slot's state does not take raises InvalidTransition and changes
+        nothing (tried on every slot after every step)."""
+        if not hasattr(self, "driver"):
+            return
+        for m in self.driver.machines.values():
+            syncing = m.state is SYNCING
+            unreachable = m.state is SUSP and m.reason.startswith("lock unreachable")
+            due = m.need.kind is NeedKind.OPERATION and self.now >= m.need.not_before
+            calls = [
+                (not due, lambda m=m: m.begin(self.now)),
+                (not syncing, lambda m=m: m.written(self.now, WriteResult.CONFIRMED)),
+                (not syncing, lambda m=m: m.failed(self.now, Failure.FAILED, "x")),
+                (not syncing, lambda m=m: m.unverified(self.now, "x")),
+                (syncing, lambda m=m: m.lock_unreachable(self.now, "x")),
+                (not unreachable, lambda m=m: m.lock_reachable(self.now)),
+            ]
+            for refused, call in calls:
+                if refused:
+                    before = m.snapshot()
+                    with pytest.raises(InvalidTransition):
+                        call()
+                    assert m.snapshot() == before
+
+    # -- the truth -------------------------------------------------------------------------
+
+    def holds_desired(self, slot: int) -> bool:
+        return self.lock.codes.get(slot) == self.desired[slot]
+
+    def excused(self, slot: int, reason: str) -> bool:
+        if self.known[slot] != self.version[slot]:
+            return True  # a keypad change the engine has not seen
+        pin, when = self.lock.accepted.get(slot, (None, -math.inf))
+        return reason.startswith(TRUSTING) and pin == self.desired[slot] and self.now < when + TTL
+
+    @invariant()
+    def in_sync_is_truthful(self) -> None:
+        if not hasattr(self, "driver"):
+            return
+        for slot, m in self.driver.machines.items():
+            if m.state is IN and not self.excused(slot, m.reason):
+                assert self.holds_desired(slot), (slot, m.reason, self.lock.codes, self.desired)
+
+    def teardown(self) -> None:
+        """The lock stops changing (no faults, no keypad): the driver runs on its own."""
+        if not hasattr(self, "driver"):
+            return
+        if self.in_flight is not None:
+            work, operation = self.in_flight
+            self.perform(work, operation, "none", lands=True, ambiguous=False, lag=False)
+        end = self.now + 4 * 3600
+        while self.now < end or not self.driver.settled():
+            assert self.now < end + 3600, "never settled"
+            work = self.driver.next_work(self.now)
+            if work is None:
+                deadline = self.driver.next_deadline()
+                self.now = max(self.now, min(deadline, end) if self.now < end else deadline)
+                continue
+            operation = (
+                self.driver.begin(self.now, work.slot) if isinstance(work, Operate) else None
+            )
+            self.now += 2.0  # spacing
+            self.perform(work, operation, "none", lands=True, ambiguous=True, lag=False)
+            self.in_sync_is_truthful()
+        for slot, m in self.driver.machines.items():
+            assert m.state in (IN, SUSP), (slot, m.state, m.reason)
+            if m.state is IN:
+                assert self.holds_desired(slot), (slot, m.reason)
+            if (
+                self.lock.never_lands
+                and self.desired[slot] is not None
+                and not self.holds_desired(slot)
+            ):
+                assert m.state is SUSP, (slot, m.state, m.reason)
+
+
+SlotHarness.TestCase.settings = settings(
+    max_examples=1000,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_slot_machine_harness = SlotHarness.TestCase
