@@ -92,7 +92,7 @@ class GatedDisk:
 async def autolock(path: Path, action: Any, **kwargs: Any) -> AsyncIterator[AutolockService]:
     kwargs.setdefault("now", Wall())
     kwargs.setdefault("run_blocking", run_inline)
-    kwargs.setdefault("retry", EXACT_RETRY)
+    kwargs.setdefault("backoff", EXACT_RETRY)
     async with open_autolock(path, action=action, **kwargs) as service:
         yield service
 

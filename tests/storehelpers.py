@@ -49,7 +49,7 @@ class RecordingEncoder:
 async def inline_store(path: Path, **kwargs: Any) -> AsyncIterator[Store]:
     """open_store on the inline runner with exact (unjittered) retry delays."""
     kwargs.setdefault("run_blocking", run_inline)
-    kwargs.setdefault("retry", EXACT_RETRY)
+    kwargs.setdefault("backoff", EXACT_RETRY)
     async with open_store(path, **kwargs) as store:
         yield store
 

@@ -15,7 +15,7 @@ import trio
 import trio.testing
 
 from trio_locksync import Pin
-from trio_locksync.core import InvalidTransition
+from trio_locksync.core import BreakerState, CircuitBreaker, InvalidTransition, ProbeBreaker
 from trio_locksync.credentials import (
     LockOperationFailed,
     SlotCredential,
@@ -23,9 +23,9 @@ from trio_locksync.credentials import (
     VirtualLock,
     WriteResult,
 )
-from trio_locksync.credentials._breaker import BreakerState, LockBreaker, SlotBreaker
 from trio_locksync.credentials._engine import SlotChange, open_lock_sync
 from trio_locksync.credentials._rules import Desired, in_sync, pin_digest
+from trio_locksync.credentials._slot import SUSPENDED_RETRY
 
 IN, OUT, SUSP = SyncState.IN_SYNC, SyncState.OUT_OF_SYNC, SyncState.SUSPENDED
 PEND, SYNCING = SyncState.PENDING_CONFIRMATION, SyncState.SYNCING
@@ -141,7 +141,7 @@ def test_digest_is_salted_per_slot_and_hides_digits() -> None:
 
 
 def test_slot_breaker_window() -> None:
-    breaker = SlotBreaker(failures=3, window=300, retry=None)
+    breaker = CircuitBreaker(failures=3, window=300, retry=None)
     assert not breaker.record_failure(0)
     assert not breaker.record_failure(100)
     assert breaker.count(350) == 1  # the first aged out of the window
@@ -159,7 +159,7 @@ def test_slot_breaker_window() -> None:
 def test_slot_breaker_retries_with_backoff_and_a_failed_probe_keeps_escalating() -> None:
     """Issue 9 fix 3: an open breaker names its next try (1 h doubling to 24 h); a probe that
     fails opens it again with the next delay, not the first; a reset starts over."""
-    breaker = SlotBreaker(failures=3, window=300)
+    breaker = CircuitBreaker(failures=3, window=300, retry=SUSPENDED_RETRY)
     for t in (0, 2, 4):
         breaker.record_failure(t)
     assert breaker.state is BreakerState.OPEN
@@ -184,7 +184,7 @@ def test_slot_breaker_retries_with_backoff_and_a_failed_probe_keeps_escalating()
 
 
 def test_lock_breaker_backoff() -> None:
-    breaker = LockBreaker(threshold=3, initial=60, maximum=1800)
+    breaker = ProbeBreaker(threshold=3, initial=60, maximum=1800)
     assert breaker.next_probe_delay() == 0  # unused while not tripped
     assert not breaker.record_failure()
     assert not breaker.record_failure()

@@ -33,7 +33,7 @@ from hypothesis.stateful import (
 )
 
 from trio_locksync import Pin
-from trio_locksync.core import InvalidTransition
+from trio_locksync.core import CircuitBreaker, InvalidTransition
 from trio_locksync.credentials import (
     CodeRejected,
     LockDisconnected,
@@ -43,7 +43,6 @@ from trio_locksync.credentials import (
     SyncState,
     WriteResult,
 )
-from trio_locksync.credentials._breaker import SlotBreaker
 from trio_locksync.credentials._driver import FullRead, Operate, SyncDriver, Work
 from trio_locksync.credentials._memory import WrittenMemory
 from trio_locksync.credentials._models import SlotChange
@@ -74,7 +73,7 @@ def machine(desired: str | None = "1111", **policy: Any) -> SlotMachine:
         Desired(enabled=desired is not None, pin=Pin(desired) if desired else None),
         salt=b"salt",
         last_written=None,
-        breaker=SlotBreaker(),
+        breaker=CircuitBreaker(),
         policy=SlotPolicy(pending_ttl=TTL, retry_interval=RETRY, **policy),
     )
 
@@ -146,6 +145,26 @@ def test_refused_inputs_raise_and_change_nothing(state_setup: str, call: Any) ->
     with pytest.raises(InvalidTransition):
         call(m)
     assert m.snapshot() == before
+
+
+def test_a_trusted_away_empty_reading_is_believed_once_a_new_write_begins() -> None:
+    """Found by the harness: a write the lock accepted (NO_CHANGE), then an empty push within
+    the trust window (trusted away), then a clear that failed with a disconnect while the
+    desired code went back to the written one: the slot was judged IN_SYNC on the trusted
+    write although the lock had reported it empty. A new write now ends the trust and the
+    reading it had set aside is believed."""
+    m = machine()
+    m.observe(0.0, SlotCredential.empty())
+    m.begin(0.0)
+    m.desire(0.5, Desired(enabled=False, pin=None))
+    m.written(1.0, WriteResult.NO_CHANGE)  # the lock says it holds 1111: out of sync (unwanted)
+    assert m.state is OUT
+    m.observe(2.0, SlotCredential.empty())  # within the trust window: set aside
+    m.begin(3.0)  # the clear
+    m.desire(3.5, Desired(enabled=True, pin=Pin("1111")))
+    m.failed(4.0, Failure.DISCONNECTED, "gone")
+    assert m.state is OUT, m.reason
+    assert m.observed == SlotCredential.empty()
 
 
 # -- the stateful harness ------------------------------------------------------------------------
@@ -330,10 +349,13 @@ class SlotHarness(RuleBasedStateMachine):
             driver.read_failed(now, slots, error)
             return
         wanted = SLOTS if slots is None else slots
+        reading = {slot: self.lock.reading(slot, now) for slot in wanted}
+        if fault == "garbage":
+            driver.read(now, slots, list(reading.values()))  # the engine learns nothing
+            return
         for slot in wanted:
             self.known[slot] = self.version[slot]
-        reading = {slot: self.lock.reading(slot, now) for slot in wanted}
-        driver.read(now, slots, list(reading.values()) if fault == "garbage" else reading)
+        driver.read(now, slots, reading)
 
     # -- refused inputs --------------------------------------------------------------------
 

@@ -261,7 +261,7 @@ class Harness:
         async with (
             trio.open_nursery() as racers,
             open_store(
-                self.path, run_blocking=run_inline, retry=EXACT_RETRY, max_delay=self.max_delay
+                self.path, run_blocking=run_inline, backoff=EXACT_RETRY, max_delay=self.max_delay
             ) as store,
         ):
             self.store = store
@@ -278,7 +278,7 @@ class Harness:
                 racers.start_soon(self._racer, kind, yields)
             # leaving the block: the racers run at the final flush's checkpoints
         self.closed = True
-        async with open_store(self.path, run_blocking=run_inline, retry=EXACT_RETRY) as again:
+        async with open_store(self.path, run_blocking=run_inline, backoff=EXACT_RETRY) as again:
             self.reopened = await again.load()
 
     async def _racer(self, kind: str, yields: int) -> None:

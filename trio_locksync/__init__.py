@@ -40,13 +40,11 @@ from .credentials import CodeRejected as CodeRejected
 from .credentials import CredentialError as CredentialError
 from .credentials import CredentialKind as CredentialKind
 from .credentials import Desired as Desired
-from .credentials import LockBreaker as LockBreaker
 from .credentials import LockDisconnected as LockDisconnected
 from .credentials import LockOperationFailed as LockOperationFailed
 from .credentials import LockProvider as LockProvider
 from .credentials import LockSync as LockSync
 from .credentials import LockSyncStatistics as LockSyncStatistics
-from .credentials import SlotBreaker as SlotBreaker
 from .credentials import SlotChange as SlotChange
 from .credentials import SlotCredential as SlotCredential
 from .credentials import SlotUpdate as SlotUpdate
@@ -119,7 +117,6 @@ __all__ = [
     "InvalidTransition",
     "IsyEvent",
     "Jitter",
-    "LockBreaker",
     "LockDisconnected",
     "LockOperationFailed",
     "LockProvider",
@@ -135,7 +132,6 @@ __all__ = [
     "ScheduledCall",
     "ScheduledCallState",
     "ServiceState",
-    "SlotBreaker",
     "SlotChange",
     "SlotCredential",
     "SlotUpdate",

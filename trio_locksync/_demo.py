@@ -163,7 +163,7 @@ async def run_demo(directory: Path, *, locks: int, slots: int, seconds: float, r
         truth = {name: lock["locked"] for name, lock in site.locks.items()}
         with trio.move_on_after(5):
             await stream.wait_status(EventStreamStatus.CONNECTED)
-            applied = follower.applied.changes()
+            applied = follower.applied.values()
             while follower.doors != truth:
                 await anext(applied)
         stream_ok = _report_stream(stream, controller, follower, truth)

@@ -29,13 +29,13 @@ import trio
 from ..core import (
     Backoff,
     DeadlineScheduler,
-    Jitter,
+    RunBlocking,
     ScheduledCall,
     StateTable,
     Watched,
     open_service_nursery,
 )
-from ..store import RunBlocking, StoreClosedError, StoreWriteError, open_store, run_in_worker_thread
+from ..store import StoreClosedError, StoreWriteError, open_store
 from ._entry import timer_id_problem, utc_now
 from ._errors import (
     AutolockClosedError,
@@ -156,7 +156,7 @@ class AutolockTimer:
 
     def changes(self) -> AsyncIterator[TimerState]:
         """Yield the state after each change (the latest, if several happened meanwhile)."""
-        return self._watched.changes()
+        return self._watched.values()
 
     async def start(self, duration: float) -> None:
         """Arm the timer for ``duration`` seconds (re-arm with the full duration if running).
@@ -276,7 +276,7 @@ class AutolockTimer:
             delay = 0.0
             if outcome is ActionOutcome.FAILED:
                 if self._retry is None:
-                    self._retry = service._retry.delays()
+                    self._retry = service._backoff.delays()
                 delay = next(self._retry)
             else:
                 self._retry = None
@@ -308,7 +308,7 @@ class AutolockService:
         action: Action,
         now: Clock,
         max_duration: float,
-        retry: Backoff,
+        backoff: Backoff,
         pruned: int,
         path: str,
     ) -> None:
@@ -317,7 +317,7 @@ class AutolockService:
         self._action = action
         self._now_fn = now
         self._max_duration = max_duration
-        self._retry = retry
+        self._backoff = backoff
         self._pruned = pruned
         self._path = path
         self._state = StateTable("AutolockService", ServiceState.NOT_RECOVERED, _SERVICE_TABLE)
@@ -432,9 +432,6 @@ class AutolockService:
             timer._detach()
 
 
-_DEFAULT_RETRY = Backoff(initial=1.0, maximum=60.0, jitter=Jitter.FULL)
-
-
 @asynccontextmanager
 async def open_autolock(
     path: os.PathLike[str] | str,
@@ -442,16 +439,17 @@ async def open_autolock(
     action: Action,
     now: Clock | None = None,
     max_duration: float = DEFAULT_MAX_DURATION,
-    retry: Backoff = _DEFAULT_RETRY,
+    backoff: Backoff | None = None,
     close_timeout: float = 30.0,
     durable: bool = True,
-    run_blocking: RunBlocking = run_in_worker_thread,
+    run_blocking: RunBlocking | None = None,
 ) -> AsyncIterator[AutolockService]:
     """Run the autolock timers stored in ``path`` for the duration of the block.
 
     ``action(timer_id)`` is awaited when a timer fires; it should look up what the id means at
     that moment and raise :class:`AutolockTargetGone` if it means nothing any more. If it raises
-    anything else the entry is kept and the fire is retried with ``retry`` backoff (and after a
+    anything else the entry is kept and the fire is retried with ``backoff`` (default
+    ``Backoff()``) (and after a
     restart, by ``recover()``). ``now`` is the wall clock (aware UTC), injectable for tests;
     scheduling itself runs on trio's clock. Durations must be within (0, ``max_duration``].
 
@@ -475,7 +473,7 @@ async def open_autolock(
                 action=action,
                 now=clock,
                 max_duration=max_duration,
-                retry=retry,
+                backoff=Backoff() if backoff is None else backoff,
                 pruned=pruned,
                 path=os.fspath(path),
             )

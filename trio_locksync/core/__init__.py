@@ -1,10 +1,16 @@
-"""The shared core under every subsystem: errors, backoff, quiet windows, secrets, state tables."""
+"""The shared core under every subsystem: errors, backoff, breakers, quiet windows, change feeds,
+the worker-thread runner, the deadline scheduler, secrets, state tables."""
 
 from ._backoff import Backoff as Backoff
 from ._backoff import Jitter as Jitter
+from ._breaker import BreakerState as BreakerState
+from ._breaker import CircuitBreaker as CircuitBreaker
+from ._breaker import ProbeBreaker as ProbeBreaker
 from ._errors import InvalidPinError as InvalidPinError
 from ._errors import InvalidTransition as InvalidTransition
 from ._errors import LockSyncError as LockSyncError
+from ._feed import ChangeFeed as ChangeFeed
+from ._feed import Subscription as Subscription
 from ._nursery import open_service_nursery as open_service_nursery
 from ._quiet import QuietDeadline as QuietDeadline
 from ._quiet import QuietReason as QuietReason
@@ -15,23 +21,32 @@ from ._scheduler import ScheduledCallState as ScheduledCallState
 from ._secrets import Pin as Pin
 from ._secrets import mask_pin as mask_pin
 from ._state import StateTable as StateTable
+from ._threads import RunBlocking as RunBlocking
+from ._threads import worker_thread_runner as worker_thread_runner
 from ._watch import Watched as Watched
 
 __all__ = [
     "Backoff",
+    "BreakerState",
+    "ChangeFeed",
+    "CircuitBreaker",
     "DeadlineScheduler",
     "InvalidPinError",
     "InvalidTransition",
     "Jitter",
     "LockSyncError",
     "Pin",
+    "ProbeBreaker",
     "QuietDeadline",
     "QuietReason",
     "QuietWindow",
+    "RunBlocking",
     "ScheduledCall",
     "ScheduledCallState",
     "StateTable",
+    "Subscription",
     "Watched",
     "mask_pin",
     "open_service_nursery",
+    "worker_thread_runner",
 ]

@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 class Watched(Generic[T]):
-    """Holds a value; :meth:`changes` yields it each time it is set to something different.
+    """Holds a value; :meth:`values` yields it each time it is set to something different.
 
     A watcher that is slower than the changes sees the latest value, not every intermediate one
     (a dashboard wants the current state, not a backlog). Setting a value never blocks.
@@ -41,23 +41,24 @@ class Watched(Generic[T]):
         self._changed = trio.Event()
         return True
 
-    def changes(self) -> AsyncIterator[T]:
-        """Yield the value after each change (the latest one if several happened meanwhile).
+    def values(self) -> AsyncIterator[T]:
+        """Yield the value after each change: the *latest* one if several happened meanwhile
+        (for every change, in order, use a :class:`ChangeFeed`).
 
         The iterator never ends by itself; stop iterating (``break``) or cancel the task. It is
         a plain iterator object, not an async generator, so dropping it needs no cleanup.
         """
-        return _Changes(self)
+        return _Values(self)
 
 
-class _Changes(Generic[T]):
+class _Values(Generic[T]):
     __slots__ = ("_seen", "_watched")
 
     def __init__(self, watched: Watched[T]) -> None:
         self._watched = watched
         self._seen = watched._version
 
-    def __aiter__(self) -> _Changes[T]:
+    def __aiter__(self) -> _Values[T]:
         return self
 
     async def __anext__(self) -> T:

@@ -1,8 +1,6 @@
 """Verified credential sync (seed 001): the engine, slot readings, the provider interface, a
 virtual lock."""
 
-from ._breaker import LockBreaker as LockBreaker
-from ._breaker import SlotBreaker as SlotBreaker
 from ._engine import LockSync as LockSync
 from ._engine import LockSyncStatistics as LockSyncStatistics
 from ._engine import SlotChange as SlotChange
@@ -27,13 +25,11 @@ __all__ = [
     "CredentialError",
     "CredentialKind",
     "Desired",
-    "LockBreaker",
     "LockDisconnected",
     "LockOperationFailed",
     "LockProvider",
     "LockSync",
     "LockSyncStatistics",
-    "SlotBreaker",
     "SlotChange",
     "SlotCredential",
     "SlotUpdate",

@@ -18,8 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 
 import attrs
 
-from ..core import Backoff
-from ._breaker import SlotBreaker
+from ..core import Backoff, CircuitBreaker
 from ._errors import CodeRejected, LockDisconnected, LockOperationFailed
 from ._memory import WrittenMemory
 from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState, WriteResult
@@ -97,7 +96,7 @@ class SyncDriver:
                 want,
                 salt=memory.salt,
                 last_written=memory.get(slot),
-                breaker=SlotBreaker(
+                breaker=CircuitBreaker(
                     failures=breaker_failures, window=breaker_window, retry=suspended_retry
                 ),
                 policy=policy,

@@ -13,22 +13,20 @@ from __future__ import annotations
 import collections
 import math
 import os
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import attrs
 import trio
 
-from ..core import Backoff, Pin, open_service_nursery
+from ..core import Backoff, ChangeFeed, Pin, open_service_nursery
 from ..store import Store
-from ._breaker import SUSPENDED_RETRY
 from ._driver import FullRead, Operate, SyncDriver, Work
 from ._memory import WrittenMemory, open_memory
 from ._models import SlotChange, SyncState
 from ._provider import LockProvider
 from ._rules import Desired
-from ._slot import OpKind, SlotPolicy
+from ._slot import SUSPENDED_RETRY, OpKind, SlotPolicy
 
 __all__ = ["LockSync", "LockSyncStatistics", "SlotChange", "open_lock_sync"]
 
@@ -74,12 +72,11 @@ class LockSync:
     ) -> None:
         self._provider = provider
         self._spacing = operation_spacing
-        # Weak: a subscriber that stops iterating and drops its iterator costs nothing more.
-        self._subscribers: weakref.WeakSet[_Feed] = weakref.WeakSet()
+        self._feed = ChangeFeed[SlotChange]()
         self._driver = SyncDriver(
             desired,
             memory=memory,
-            emit=self._emit,
+            emit=self._feed.publish,
             policy=policy,
             retry_interval=policy.retry_interval,
             drift_interval=drift_interval,
@@ -116,10 +113,9 @@ class LockSync:
 
     def changes(self) -> AsyncIterator[SlotChange]:
         """Every change of a slot's (state, reason), in order, from now on. A subscriber that
-        falls more than 10,000 changes behind loses the oldest ones (counted in ``dropped``)."""
-        feed = _Feed()
-        self._subscribers.add(feed)
-        return feed
+        falls more than 10,000 changes behind loses the oldest ones (counted in its
+        ``dropped``)."""
+        return self._feed.subscribe()
 
     def statistics(self) -> LockSyncStatistics:
         """The engine's counters (see :class:`LockSyncStatistics`)."""
@@ -140,13 +136,9 @@ class LockSync:
 
     async def wait_settled(self) -> None:
         """Wait until every slot is IN_SYNC or SUSPENDED (at that moment)."""
-        feed = _Feed()
-        self._subscribers.add(feed)
-        try:
-            while not self._driver.settled():
-                await feed.__anext__()
-        finally:
-            self._subscribers.discard(feed)
+        changes = self._feed.subscribe()
+        while not self._driver.settled():
+            await changes.__anext__()
         await trio.lowlevel.checkpoint()
 
     # -- the worker --------------------------------------------------------------------------
@@ -197,10 +189,6 @@ class LockSync:
             self._driver.pushed(trio.current_time(), update)
             self._wake_up()
 
-    def _emit(self, change: SlotChange) -> None:
-        for feed in self._subscribers:
-            feed.push(change)
-
     def _wake_up(self) -> None:
         self._wake.set()
         self._wake = trio.Event()
@@ -210,31 +198,6 @@ class LockSync:
             f"<LockSync slots={len(self._driver.machines)} "
             f"reachable={self._driver.reach.reachable}>"
         )
-
-
-class _Feed:
-    """One subscriber's queue of changes (bounded: the oldest are dropped and counted)."""
-
-    def __init__(self) -> None:
-        self._queue: collections.deque[SlotChange] = collections.deque(maxlen=10_000)
-        self._event = trio.Event()
-        self.dropped = 0
-
-    def push(self, change: SlotChange) -> None:
-        if len(self._queue) == self._queue.maxlen:
-            self.dropped += 1
-        self._queue.append(change)
-        self._event.set()
-
-    def __aiter__(self) -> _Feed:
-        return self
-
-    async def __anext__(self) -> SlotChange:
-        while not self._queue:
-            self._event = trio.Event()
-            await self._event.wait()
-        await trio.lowlevel.checkpoint()
-        return self._queue.popleft()
 
 
 def _as_pin(pin: str | Pin | None) -> Pin | None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import enum
 import math
 
-from ..core import StateTable
-from ._breaker import LockBreaker
+from ..core import ProbeBreaker, StateTable
 
 __all__ = ["LockReach", "Reachability"]
 
@@ -37,11 +36,11 @@ class LockReach:
     __slots__ = ("_breaker", "_drift", "_full_read_at", "_retry", "_state")
 
     def __init__(
-        self, *, retry_interval: float, drift_interval: float, breaker: LockBreaker | None = None
+        self, *, retry_interval: float, drift_interval: float, breaker: ProbeBreaker | None = None
     ) -> None:
         self._retry = retry_interval
         self._drift = drift_interval
-        self._breaker = LockBreaker() if breaker is None else breaker
+        self._breaker = ProbeBreaker() if breaker is None else breaker
         self._state = StateTable("lock", Reachability.REACHABLE, _TABLE)
         self._full_read_at = -math.inf  # the first read: at once
 
@@ -56,7 +55,7 @@ class LockReach:
         return self._state.current is Reachability.REACHABLE
 
     @property
-    def breaker(self) -> LockBreaker:
+    def breaker(self) -> ProbeBreaker:
         """The lock breaker (read it; this object drives it)."""
         return self._breaker
 

@@ -18,7 +18,7 @@ Each state carries its own payload, present exactly while in it (no flags read t
     SUSPENDED (breaker open) ──retry due: begin──▶ SYNCING (a probe; a failure re-opens it)
     any but SYNCING ──lock unreachable──▶ SUSPENDED ──lock reachable──▶ LOADING
 
-The slot breaker (:class:`SlotBreaker`) decides when charges suspend the slot and when a
+The slot breaker (:class:`CircuitBreaker`) decides when charges suspend the slot and when a
 suspended slot is tried again; the machine consults it and resets it when the slot is in sync or
 wants something else.
 """
@@ -30,8 +30,7 @@ import math
 
 import attrs
 
-from ..core import InvalidTransition, Pin, StateTable
-from ._breaker import BreakerState, SlotBreaker
+from ..core import Backoff, BreakerState, CircuitBreaker, InvalidTransition, Jitter, Pin, StateTable
 from ._models import CredentialKind, SlotCredential, SyncState, WriteResult
 from ._rules import Desired, in_sync, pin_digest
 
@@ -66,6 +65,9 @@ _TABLE: dict[SyncState, frozenset[SyncState]] = {
     ),
     S.SUSPENDED: frozenset({S.SUSPENDED, S.IN_SYNC, S.OUT_OF_SYNC, S.SYNCING, S.LOADING}),
 }
+
+#: the default schedule of retries of a suspended slot: 1 h doubling to 24 h
+SUSPENDED_RETRY = Backoff(initial=3600.0, maximum=86400.0, factor=2.0, jitter=Jitter.NONE)
 
 #: what we know of a slot whose content we cannot tell: present, unreadable
 _UNKNOWN = SlotCredential.unreadable()
@@ -270,7 +272,7 @@ class SlotMachine:
         *,
         salt: bytes,
         last_written: str | None,
-        breaker: SlotBreaker,
+        breaker: CircuitBreaker,
         policy: SlotPolicy,
     ) -> None:
         self.slot = slot
@@ -324,7 +326,7 @@ class SlotMachine:
         return self._last_written
 
     @property
-    def breaker(self) -> SlotBreaker:
+    def breaker(self) -> CircuitBreaker:
         """The slot's breaker (read it; the machine drives it)."""
         return self._breaker
 
@@ -415,6 +417,8 @@ class SlotMachine:
         if not due or not isinstance(payload, _OutOfSync | _Suspended):
             raise InvalidTransition(f"slot {self.slot}", self._state.current, S.SYNCING)
         self._breaker.probe(now)
+        if self._doubt_expires < math.inf:
+            self._take(SlotCredential.empty())  # a new write ends the trust: believe the reading
         self._trusted_until, self._doubt_expires = -math.inf, math.inf
         if not self._desired.wants_code:
             kind = OpKind.CLEAR

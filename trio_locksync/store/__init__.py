@@ -9,16 +9,12 @@ from ._errors import StoreLockedError as StoreLockedError
 from ._errors import StoreReadError as StoreReadError
 from ._errors import StoreVersionError as StoreVersionError
 from ._errors import StoreWriteError as StoreWriteError
-from ._store import RunBlocking as RunBlocking
 from ._store import Store as Store
 from ._store import StoreState as StoreState
 from ._store import StoreStatistics as StoreStatistics
 from ._store import open_store as open_store
-from ._store import run_in_worker_thread as run_in_worker_thread
-from ._store import worker_thread_runner as worker_thread_runner
 
 __all__ = [
-    "RunBlocking",
     "Store",
     "StoreClosedError",
     "StoreCorruptError",
@@ -32,6 +28,4 @@ __all__ = [
     "json_decoder",
     "json_encoder",
     "open_store",
-    "run_in_worker_thread",
-    "worker_thread_runner",
 ]

@@ -21,15 +21,23 @@ import functools
 import logging
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import trio
 
-from ..core import Backoff, Jitter, QuietReason, QuietWindow, StateTable, open_service_nursery
+from ..core import (
+    Backoff,
+    QuietReason,
+    QuietWindow,
+    RunBlocking,
+    StateTable,
+    open_service_nursery,
+    worker_thread_runner,
+)
 from . import _files
 from ._codec import Envelope, json_decoder, json_encoder
 from ._errors import (
@@ -52,13 +60,10 @@ __all__ = [
     "Decoder",
     "Encoder",
     "Migrate",
-    "RunBlocking",
     "Store",
     "StoreState",
     "StoreStatistics",
     "open_store",
-    "run_in_worker_thread",
-    "worker_thread_runner",
 ]
 
 logger = logging.getLogger("trio_locksync.store")
@@ -72,33 +77,6 @@ DataFunc = Callable[[], Any]
 Migrate = Callable[[int, int, Any], Any]
 #: called on the trio thread when a write takes its data; returns what the worker thread encodes
 Snapshot = Callable[[Any], Any]
-
-
-class RunBlocking(Protocol):
-    """How the store runs blocking work (encoding, file I/O): ``await run(fn)`` returns ``fn()``."""
-
-    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
-
-
-def worker_thread_runner() -> RunBlocking:
-    """The default :class:`RunBlocking` of one store: its own worker thread (a limiter of 1, so
-    a hung disk holds one thread of this store, never tokens of trio's process-wide limiter),
-    abandoned on cancellation. See :func:`run_in_worker_thread`."""
-    limiter = trio.CapacityLimiter(1)
-
-    async def run(fn: Callable[[], T], /) -> T:
-        return await trio.to_thread.run_sync(fn, abandon_on_cancel=True, limiter=limiter)
-
-    return run
-
-
-async def run_in_worker_thread(fn: Callable[[], T], /) -> T:
-    """A :class:`RunBlocking` on trio's shared thread limiter, abandoned on cancellation.
-
-    Abandoning is safe because the :class:`~._files.FileWriter` orders writes by generation and
-    holds the owner lock until the abandoned write has finished.
-    """
-    return await trio.to_thread.run_sync(fn, abandon_on_cancel=True)
 
 
 class StoreState(enum.Enum):
@@ -164,7 +142,7 @@ class Store:
         migrate: Migrate | None,
         on_corrupt: Literal["raise", "quarantine"],
         close_timeout: float,
-        retry: Backoff,
+        backoff: Backoff,
         run_blocking: RunBlocking,
         snapshot: Snapshot | None,
     ) -> None:
@@ -178,7 +156,7 @@ class Store:
         self._migrate = migrate
         self._on_corrupt = on_corrupt
         self._close_timeout = close_timeout
-        self._retry = retry
+        self._backoff = backoff
         self._run_blocking = run_blocking
         self._snapshot = snapshot
         self._state = StateTable("Store", StoreState.OPEN, _STATE_TABLE)
@@ -469,7 +447,7 @@ class Store:
         logger.error("%s", error)
         if not background and self.state is StoreState.OPEN:
             # Keep it and retry in the background, whoever asked for this write.
-            self._schedule(next(self._retry.delays()))
+            self._schedule(next(self._backoff.delays()))
         return error
 
     async def _background_writer(self) -> None:
@@ -494,7 +472,7 @@ class Store:
             if not self.pending:
                 continue
             target = self._latest.generation
-            delays = self._retry.delays()
+            delays = self._backoff.delays()
             while self._written < target:
                 try:
                     await self._write_up_to(self._latest.generation, background=True)
@@ -653,9 +631,6 @@ def _check_mode(mode: int) -> int:
     return mode
 
 
-_DEFAULT_RETRY = Backoff(initial=1.0, maximum=60.0, jitter=Jitter.FULL)
-
-
 @asynccontextmanager
 async def open_store(
     path: os.PathLike[str] | str,
@@ -670,7 +645,7 @@ async def open_store(
     migrate: Migrate | None = None,
     on_corrupt: Literal["raise", "quarantine"] = "raise",
     close_timeout: float = 30.0,
-    retry: Backoff = _DEFAULT_RETRY,
+    backoff: Backoff | None = None,
     snapshot: Snapshot | None = None,
     run_blocking: RunBlocking | None = None,
 ) -> AsyncIterator[Store]:
@@ -686,7 +661,8 @@ async def open_store(
     ``mode`` is the file's permission bits (default owner-only: lock PINs live in these files).
     ``durable=False`` skips the fsyncs (faster; a power cut may then lose the last writes, or
     leave an empty file). ``version``/``minor_version`` wrap the data in an envelope and enable
-    ``migrate(old_major, old_minor, data)``. ``retry`` paces background retries of failed writes.
+    ``migrate(old_major, old_minor, data)``. ``backoff`` (default ``Backoff()``) paces background
+    retries of failed writes.
 
     Data is encoded in a worker thread, while other trio tasks run: what you hand over (the
     value given to ``save``, or what ``data_func`` returns) must not be mutated until it is
@@ -726,7 +702,7 @@ async def open_store(
             migrate=migrate,
             on_corrupt=on_corrupt,
             close_timeout=close_timeout,
-            retry=retry,
+            backoff=Backoff() if backoff is None else backoff,
             run_blocking=runner,
             snapshot=snapshot,
         ) as store:

@@ -1,14 +1,14 @@
-"""Circuit breakers for credential sync, sans-I/O (times are floats from any clock).
+"""Circuit breakers, sans-I/O (times are floats from any clock).
 
-* :class:`SlotBreaker` guards one slot. CLOSED, it counts failures inside a sliding window:
-  ``failures`` of them within ``window`` seconds trip it (lock_code_manager: 3 in 5 minutes) and it
-  goes OPEN. OPEN, it names the time of the next try (``retry``: 1 h doubling to 24 h by default;
-  ``None`` keeps it open until :meth:`~SlotBreaker.reset`, the old latch). At that time one probe
-  may go (HALF_OPEN): if it fails the breaker opens again with the *next* delay (the escalation is
-  not reset), if the slot comes into sync the caller resets it.
-* :class:`LockBreaker` counts *consecutive* connectivity failures of a whole lock: ``threshold``
-  of them trip it, and while tripped it hands out re-probe delays that grow from ``initial`` to
-  ``maximum`` (60 s → 1800 s). Any success resets it.
+* :class:`CircuitBreaker` guards one thing that can keep failing (a credential slot). CLOSED, it
+  counts failures inside a sliding window: ``failures`` of them within ``window`` seconds trip it
+  (lock_code_manager: 3 in 5 minutes) and it goes OPEN. OPEN, it names the time of the next try
+  (``retry``; ``None`` keeps it open until :meth:`~CircuitBreaker.reset`, a latch). At that time
+  one probe may go (HALF_OPEN): if it fails the breaker opens again with the *next* delay (the
+  escalation is not reset); if the thing works again the caller resets it.
+* :class:`ProbeBreaker` counts *consecutive* connectivity failures of something reachable or
+  not (a lock, a broker): ``threshold`` of them trip it, and while tripped it hands out re-probe
+  delays that grow from ``initial`` to ``maximum`` (a lock: 60 s → 1800 s). Any success resets it.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ import itertools
 import math
 from collections.abc import Iterator
 
-from ..core import Backoff, InvalidTransition, Jitter, StateTable
+from ._backoff import Backoff, Jitter
+from ._errors import InvalidTransition
+from ._state import StateTable
 
-__all__ = ["BreakerState", "LockBreaker", "SlotBreaker"]
+__all__ = ["BreakerState", "CircuitBreaker", "ProbeBreaker"]
 
 
 class BreakerState(enum.Enum):
-    """Where a :class:`SlotBreaker` stands."""
+    """Where a :class:`CircuitBreaker` stands."""
 
     #: counting failures; operations allowed
     CLOSED = "closed"
@@ -41,12 +43,9 @@ _BREAKER_TABLE = {
     BreakerState.HALF_OPEN: frozenset({BreakerState.CLOSED, BreakerState.OPEN}),
 }
 
-#: the default schedule of retries after a slot's breaker trips: 1 h doubling to 24 h
-SUSPENDED_RETRY = Backoff(initial=3600.0, maximum=86400.0, factor=2.0, jitter=Jitter.NONE)
 
-
-class SlotBreaker:
-    """A sliding-window failure counter for one slot that opens, and retries with backoff."""
+class CircuitBreaker:
+    """A sliding-window failure counter that opens, and lets a probe through on a backoff."""
 
     __slots__ = ("_delays", "_failures", "_retry", "_retry_at", "_state", "_times", "_window")
 
@@ -55,7 +54,7 @@ class SlotBreaker:
         *,
         failures: int = 3,
         window: float = 300.0,
-        retry: Backoff | None = SUSPENDED_RETRY,
+        retry: Backoff | None = None,
     ) -> None:
         if failures < 1 or not window > 0:
             raise ValueError("failures must be >= 1 and window > 0")
@@ -63,7 +62,7 @@ class SlotBreaker:
         self._window = window
         self._retry = retry
         self._times: collections.deque[float] = collections.deque()
-        self._state = StateTable("slot breaker", BreakerState.CLOSED, _BREAKER_TABLE)
+        self._state = StateTable("circuit breaker", BreakerState.CLOSED, _BREAKER_TABLE)
         self._delays: Iterator[float] = self._fresh_delays()
         self._retry_at = math.inf
 
@@ -121,11 +120,13 @@ class SlotBreaker:
         if self._state.current is not BreakerState.OPEN:
             return
         if now < self._retry_at:
-            raise InvalidTransition("slot breaker", BreakerState.OPEN, "a probe before its retry")
+            raise InvalidTransition(
+                "circuit breaker", BreakerState.OPEN, "a probe before its retry"
+            )
         self._state.advance(BreakerState.HALF_OPEN)
 
     def reset(self) -> None:
-        """The slot is in sync, or wants something else now: CLOSED, no failures, first delay."""
+        """It works again, or is asked for something else: CLOSED, no failures, first delay."""
         self._times.clear()
         if self._state.current is not BreakerState.CLOSED:
             self._state.advance(BreakerState.CLOSED)
@@ -136,11 +137,11 @@ class SlotBreaker:
         return self._retry.nominal() if self._retry is not None else iter(())
 
     def __repr__(self) -> str:
-        return f"<SlotBreaker {self._state.current.value} failures={len(self._times)}>"
+        return f"<CircuitBreaker {self._state.current.value} failures={len(self._times)}>"
 
 
-class LockBreaker:
-    """Consecutive connectivity failures of one lock, with a growing re-probe delay."""
+class ProbeBreaker:
+    """Consecutive connectivity failures, with a growing re-probe delay while tripped."""
 
     __slots__ = ("_backoff", "_consecutive", "_delays", "_threshold")
 
