@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core import LockSyncError
+from ..core import ClosedError, LockSyncError
 
 __all__ = [
     "AutolockClosedError",
@@ -33,7 +33,7 @@ class AutolockNotRecoveredError(AutolockError):
     """
 
 
-class AutolockClosedError(AutolockError):
+class AutolockClosedError(AutolockError, ClosedError):
     """The service's block has ended; the call did nothing (entries on disk are kept)."""
 
 

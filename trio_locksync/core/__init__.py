@@ -6,6 +6,7 @@ from ._backoff import Jitter as Jitter
 from ._breaker import BreakerState as BreakerState
 from ._breaker import CircuitBreaker as CircuitBreaker
 from ._breaker import ProbeBreaker as ProbeBreaker
+from ._errors import ClosedError as ClosedError
 from ._errors import InvalidPinError as InvalidPinError
 from ._errors import InvalidTransition as InvalidTransition
 from ._errors import LockSyncError as LockSyncError
@@ -30,6 +31,7 @@ __all__ = [
     "BreakerState",
     "ChangeFeed",
     "CircuitBreaker",
+    "ClosedError",
     "DeadlineScheduler",
     "InvalidPinError",
     "InvalidTransition",

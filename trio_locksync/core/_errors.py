@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["InvalidPinError", "InvalidTransition", "LockSyncError"]
+import trio
+
+__all__ = ["ClosedError", "InvalidPinError", "InvalidTransition", "LockSyncError"]
 
 
 class LockSyncError(Exception):
@@ -25,3 +27,9 @@ class InvalidTransition(LockSyncError, RuntimeError):
 
 class InvalidPinError(LockSyncError, ValueError):
     """A PIN was not a string of digits of an allowed length (the value itself is never echoed)."""
+
+
+class ClosedError(LockSyncError, trio.ClosedResourceError):
+    """An object was used after its ``async with`` block ended (or while it was closing);
+    nothing was changed. The one convention for "used after close": every subsystem's closed
+    error derives from it (and from ``trio.ClosedResourceError``, as trio's own objects do)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 
-from ..core import LockSyncError
+from ..core import ClosedError, LockSyncError
 
 __all__ = [
     "KEPT_CLOSING",
@@ -131,7 +131,7 @@ class StoreVersionError(StoreError):
     """The file's version cannot be used as is and no migration handled it; file untouched."""
 
 
-class StoreClosedError(StoreError):
+class StoreClosedError(StoreError, ClosedError):
     """The store's ``async with`` block has ended; the call did nothing."""
 
     def __init__(self, path: os.PathLike[str] | str, operation: str) -> None:
