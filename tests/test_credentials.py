@@ -24,7 +24,13 @@ from trio_locksync.credentials import (
     WriteResult,
 )
 from trio_locksync.credentials._engine import SlotChange, open_lock_sync
-from trio_locksync.credentials._rules import Desired, in_sync, pin_digest
+from trio_locksync.credentials._rules import (
+    Desired,
+    ReadBack,
+    in_sync,
+    judge_read_back,
+    pin_digest,
+)
 from trio_locksync.credentials._slot import SUSPENDED_RETRY
 
 IN, OUT, SUSP = SyncState.IN_SYNC, SyncState.OUT_OF_SYNC, SyncState.SUSPENDED
@@ -119,6 +125,36 @@ def test_calculate_in_sync(
     assert (
         in_sync(desired, observed, verified=verified, last_written=last, digest=digest) is expected
     )
+
+
+K1, K2, MASKED, EMPTY = (
+    SlotCredential.known("1111"),
+    SlotCredential.known("2222"),
+    SlotCredential.unreadable(),
+    SlotCredential.empty(),
+)
+
+
+@pytest.mark.parametrize(
+    ("believed", "before", "reading", "verdict"),
+    [
+        (P1, EMPTY, K1, ReadBack.CONFIRMED),  # readable: ours
+        (P1, EMPTY, MASKED, ReadBack.CONFIRMED),  # masked, and nothing was there before
+        (P1, EMPTY, EMPTY, ReadBack.WAITING),  # absent: wait for the deadline
+        (P1, K2, K2, ReadBack.LOST),  # the previous code is still there: charged
+        (P1, EMPTY, K2, ReadBack.EXTERNAL),  # someone else's code: it wins
+        (P1, K2, SlotCredential.known("3333"), ReadBack.EXTERNAL),
+        (P1, MASKED, MASKED, ReadBack.UNINFORMATIVE),  # masked over masked: clear first
+        (P1, K2, MASKED, ReadBack.UNINFORMATIVE),
+        (None, K1, EMPTY, ReadBack.CONFIRMED),  # a clear: empty confirms it
+        (None, K1, K1, ReadBack.WAITING),  # a clear: still present, wait for the deadline
+        (None, MASKED, MASKED, ReadBack.WAITING),
+    ],
+)
+def test_read_back_truth_table(
+    believed: Pin | None, before: SlotCredential, reading: SlotCredential, verdict: ReadBack
+) -> None:
+    assert judge_read_back(believed, before, reading) is verdict
 
 
 @pytest.mark.parametrize(

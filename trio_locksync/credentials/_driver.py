@@ -19,12 +19,7 @@ from collections.abc import Callable, Collection, Mapping
 import attrs
 
 from ..core import Backoff, CircuitBreaker
-from ._errors import CodeRejected, LockDisconnected, LockOperationFailed
-from ._memory import WrittenMemory
-from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState, WriteResult
-from ._reach import LockReach
-from ._rules import Desired
-from ._slot import (
+from ._effects import (
     Changed,
     Charged,
     Confirmed,
@@ -36,10 +31,14 @@ from ._slot import (
     Operation,
     OpKind,
     Remember,
-    SlotMachine,
-    SlotPolicy,
     WakeAt,
 )
+from ._errors import CodeRejected, LockDisconnected, LockOperationFailed
+from ._memory import WrittenMemory
+from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState, WriteResult
+from ._reach import LockReach
+from ._rules import Desired
+from ._slot import SlotMachine, SlotPolicy
 
 __all__ = ["FullRead", "Operate", "ReadSlot", "SyncDriver", "Work"]
 

@@ -22,11 +22,12 @@ import trio
 from ..core import Backoff, ChangeFeed, Pin, open_service_nursery
 from ..store import Store
 from ._driver import FullRead, Operate, SyncDriver, Work
+from ._effects import OpKind
 from ._memory import WrittenMemory, open_memory
 from ._models import SlotChange, SyncState
 from ._provider import LockProvider
 from ._rules import Desired
-from ._slot import SUSPENDED_RETRY, OpKind, SlotPolicy
+from ._slot import SUSPENDED_RETRY, SlotPolicy
 
 __all__ = ["LockSync", "LockSyncStatistics", "SlotChange", "open_lock_sync"]
 

@@ -1,13 +1,18 @@
-"""When is a slot in sync? The truth table, as pure functions (lock_code_manager's rules).
+"""When is a slot in sync, and what does a read-back say? Truth tables, as pure functions.
+
+:func:`in_sync` (lock_code_manager's rules):
 
 * An unverified slot (an optimistic write not yet confirmed) is never in sync.
 * Wanted code P: a readable code is in sync iff it is P; a masked (unreadable) code is in sync
   iff the last PIN we wrote to that slot is P; an empty slot is not in sync.
 * No code wanted (disabled, or no PIN): in sync iff the slot is empty.
+
+:func:`judge_read_back`: what a reading says about an OPTIMISTIC write (see :class:`ReadBack`).
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 
@@ -16,7 +21,7 @@ import attrs
 from ..core import Pin
 from ._models import CredentialKind, SlotCredential
 
-__all__ = ["Desired", "in_sync", "pin_digest"]
+__all__ = ["Desired", "ReadBack", "in_sync", "judge_read_back", "pin_digest"]
 
 
 @attrs.frozen
@@ -61,3 +66,32 @@ def in_sync(
     if observed.kind is CredentialKind.UNREADABLE:
         return last_written is not None and last_written == digest
     return False
+
+
+class ReadBack(enum.Enum):
+    """What a reading says about an OPTIMISTIC write (a set of a PIN, or a clear)."""
+
+    #: the slot shows what the write left: present (even masked) after a set, empty after a clear
+    CONFIRMED = "confirmed"
+    #: the readable code from before the set is still there: the write did not land (charged)
+    LOST = "lost"
+    #: a readable code that is neither ours nor the one before: an external change, it wins
+    EXTERNAL = "external"
+    #: masked now, and a code was there before: says nothing about our set (clear, then write)
+    UNINFORMATIVE = "uninformative"
+    #: still absent after a set, or still present after a clear: wait for the deadline
+    WAITING = "waiting"
+
+
+def judge_read_back(
+    believed: Pin | None, before: SlotCredential, reading: SlotCredential
+) -> ReadBack:
+    """The verdict on an optimistic write of ``believed`` (None: a clear) over a slot that read
+    ``before``, given ``reading`` now."""
+    if believed is None:
+        return ReadBack.CONFIRMED if reading.kind is CredentialKind.EMPTY else ReadBack.WAITING
+    if reading.kind is CredentialKind.KNOWN and reading.pin != believed:
+        return ReadBack.LOST if reading == before else ReadBack.EXTERNAL
+    if reading.kind is CredentialKind.UNREADABLE and before.is_present:
+        return ReadBack.UNINFORMATIVE
+    return ReadBack.CONFIRMED if reading.is_present else ReadBack.WAITING

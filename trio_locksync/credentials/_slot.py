@@ -25,222 +25,45 @@ wants something else.
 
 from __future__ import annotations
 
-import enum
 import math
 
 import attrs
 
-from ..core import Backoff, BreakerState, CircuitBreaker, InvalidTransition, Jitter, Pin, StateTable
+from ..core import BreakerState, CircuitBreaker, InvalidTransition, Pin, StateTable
+from ._effects import (
+    Changed,
+    Charged,
+    Confirmed,
+    Effect,
+    Failure,
+    Need,
+    NeedKind,
+    Operation,
+    OpKind,
+    WakeAt,
+)
+from ._knowledge import SlotKnowledge
 from ._models import CredentialKind, SlotCredential, SyncState, WriteResult
-from ._rules import Desired, in_sync, pin_digest
-
-__all__ = [
-    "Changed",
-    "Charged",
-    "Confirmed",
-    "Effect",
-    "Failure",
-    "Forget",
-    "Need",
-    "NeedKind",
-    "OpKind",
-    "Operation",
-    "Remember",
-    "SlotMachine",
-    "SlotPolicy",
-    "WakeAt",
-]
-
-S = SyncState
-
-_TABLE: dict[SyncState, frozenset[SyncState]] = {
-    S.LOADING: frozenset({S.LOADING, S.IN_SYNC, S.OUT_OF_SYNC, S.SUSPENDED}),
-    S.IN_SYNC: frozenset({S.IN_SYNC, S.OUT_OF_SYNC, S.SUSPENDED}),
-    S.OUT_OF_SYNC: frozenset({S.OUT_OF_SYNC, S.IN_SYNC, S.SYNCING, S.SUSPENDED}),
-    S.SYNCING: frozenset(
-        {S.SYNCING, S.IN_SYNC, S.OUT_OF_SYNC, S.PENDING_CONFIRMATION, S.SUSPENDED}
-    ),
-    S.PENDING_CONFIRMATION: frozenset(
-        {S.PENDING_CONFIRMATION, S.IN_SYNC, S.OUT_OF_SYNC, S.SUSPENDED}
-    ),
-    S.SUSPENDED: frozenset({S.SUSPENDED, S.IN_SYNC, S.OUT_OF_SYNC, S.SYNCING, S.LOADING}),
-}
-
-#: the default schedule of retries of a suspended slot: 1 h doubling to 24 h
-SUSPENDED_RETRY = Backoff(initial=3600.0, maximum=86400.0, factor=2.0, jitter=Jitter.NONE)
-
-#: what we know of a slot whose content we cannot tell: present, unreadable
-_UNKNOWN = SlotCredential.unreadable()
-#: the reason of a slot in sync although the lock just read it empty (the trust window)
-_TRUSTING = (
-    "in sync (the lock accepted this code moments ago but reads the slot empty; "
-    "trusted until the window ends)"
+from ._rules import Desired, ReadBack, judge_read_back
+from ._slot_states import (
+    SUSPENDED_RETRY,
+    TABLE,
+    TRUSTING,
+    InSync,
+    Loading,
+    OutOfSync,
+    Payload,
+    Pending,
+    SlotPolicy,
+    SuspendCause,
+    Suspended,
+    Syncing,
+    duration,
 )
 
+__all__ = ["SUSPENDED_RETRY", "SlotMachine", "SlotPolicy", "SuspendCause"]
 
-# -- operations and effects ----------------------------------------------------------------------
-
-
-class OpKind(enum.Enum):
-    """The provider call an operation makes."""
-
-    SET = "set"
-    CLEAR = "clear"
-    #: clear a masked code before writing, so that the write's read-back can tell
-    CLEAR_FIRST = "clear_first"
-
-
-@attrs.frozen
-class Operation:
-    """A write the machine asked for: ``SET`` writes ``pin``; the clears write nothing.
-    ``target`` is what the slot was wanted to hold when it began."""
-
-    kind: OpKind
-    target: Desired
-
-    @property
-    def pin(self) -> Pin:
-        """The PIN a SET writes."""
-        if self.kind is not OpKind.SET or self.target.pin is None:
-            raise ValueError(f"a {self.kind.value} operation writes no PIN")
-        return self.target.pin
-
-
-class Failure(enum.Enum):
-    """How an operation failed, as the caller classified the provider's error."""
-
-    #: LockDisconnected: the lock's fault, not the slot's (uncharged; the lock breaker counts it)
-    DISCONNECTED = "disconnected"
-    #: LockOperationFailed: charged to the slot
-    FAILED = "failed"
-    #: CodeRejected: suspended until the desired code changes
-    REJECTED = "rejected"
-    #: anything else (a provider bug): the slot breaker opens at once
-    UNEXPECTED = "unexpected"
-
-
-class NeedKind(enum.Enum):
-    """What a slot needs from the worker."""
-
-    NOTHING = "nothing"
-    #: a read of this slot (a read-back, or a re-check at the end of a trust window)
-    READ = "read"
-    #: its turn for an operation (:meth:`SlotMachine.begin`)
-    OPERATION = "operation"
-
-
-@attrs.frozen
-class Changed:
-    """The slot's (state, reason) changed: tell the subscribers."""
-
-    state: SyncState
-    reason: str
-
-
-@attrs.frozen
-class Remember:
-    """Persist ``digest`` as the last PIN written to the slot."""
-
-    digest: str
-
-
-@attrs.frozen
-class Forget:
-    """The slot no longer holds the last PIN we wrote (or we cannot tell): drop its digest."""
-
-
-@attrs.frozen
-class Need:
-    """Replaces the slot's previous need: ``kind``, not before ``not_before``."""
-
-    kind: NeedKind
-    not_before: float = -math.inf
-
-
-@attrs.frozen
-class WakeAt:
-    """Replaces the slot's previous wake-up: call :meth:`SlotMachine.tick` at ``when``
-    (``math.inf``: never)."""
-
-    when: float
-
-
-@attrs.frozen
-class Charged:
-    """A failure was charged to the slot breaker (for statistics)."""
-
-    why: str
-
-
-@attrs.frozen
-class Confirmed:
-    """An optimistic write was confirmed by reading the slot back (for statistics)."""
-
-
-Effect = Changed | Remember | Forget | Need | WakeAt | Charged | Confirmed
-
-
-# -- the payload of each state --------------------------------------------------------------------
-
-
-class SuspendCause(enum.Enum):
-    """Why a slot is SUSPENDED."""
-
-    #: the slot breaker is open (charged failures, or an unexpected provider error)
-    BREAKER = "breaker"
-    #: the lock refused the code; nothing happens until the desired code changes
-    REJECTED = "rejected"
-    #: the whole lock is unreachable; the lock's probes bring it back
-    UNREACHABLE = "unreachable"
-
-
-@attrs.frozen
-class _Loading:
-    pass
-
-
-@attrs.frozen
-class _InSync:
-    pass
-
-
-@attrs.frozen
-class _OutOfSync:
-    retry_at: float
-    clear_first: bool
-
-
-@attrs.frozen
-class _Syncing:
-    operation: Operation
-
-
-@attrs.frozen
-class _Pending:
-    target: Desired
-    #: what the write should have left: the PIN, or None for a clear
-    believed: Pin | None
-    deadline: float
-    #: the reading before the write: a read-back equal to it says nothing about the write
-    before: SlotCredential
-    read_at: float
-
-
-@attrs.frozen
-class _Suspended:
-    cause: SuspendCause
-
-
-_Payload = _Loading | _InSync | _OutOfSync | _Syncing | _Pending | _Suspended
-
-
-@attrs.frozen
-class SlotPolicy:
-    """The timing of one lock's slots (see :func:`open_lock_sync`)."""
-
-    pending_ttl: float = 60.0
-    retry_interval: float = 2.0
-    believed: bool = False
+S = SyncState
 
 
 class SlotMachine:
@@ -249,18 +72,13 @@ class SlotMachine:
     __slots__ = (
         "_breaker",
         "_desired",
-        "_digest",
-        "_doubt_expires",
         "_effects",
-        "_last_written",
+        "_known",
         "_need",
-        "_observed",
         "_payload",
         "_policy",
         "_reason",
-        "_salt",
         "_state",
-        "_trusted_until",
         "_wake",
         "slot",
     )
@@ -276,27 +94,19 @@ class SlotMachine:
         policy: SlotPolicy,
     ) -> None:
         self.slot = slot
-        self._salt = salt
         self._policy = policy
         self._breaker = breaker
         self._desired = desired
-        self._digest = self._digest_of(desired.pin)
-        #: the digest of the last PIN written to the slot, as remembered (persisted) by the caller
-        self._last_written = last_written
-        #: what we know the slot holds (the last reading, or what a confirmed write left)
-        self._observed = _UNKNOWN
-        #: until this time an empty reading is trusted away: the lock accepted our write of the
-        #: code ``_observed`` holds (cloud-synced locks report a just-written slot empty)
-        self._trusted_until = -math.inf
-        #: once an empty reading was trusted away: when the trust runs out (then the slot is
-        #: believed empty, and a rewrite of the code it was accepted with is charged)
-        self._doubt_expires = math.inf
-        self._state = StateTable(f"slot {slot}", S.LOADING, _TABLE)
-        self._payload: _Payload = _Loading()
+        self._effects: list[Effect] = []
+        #: what we know the slot holds; it adds Remember/Forget to ``_effects``
+        self._known = SlotKnowledge(
+            slot, salt=salt, last_written=last_written, effects=self._effects
+        )
+        self._state = StateTable(f"slot {slot}", S.LOADING, TABLE)
+        self._payload: Payload = Loading()
         self._reason = "waiting for the first read"
         self._need = Need(NeedKind.NOTHING)
         self._wake = math.inf
-        self._effects: list[Effect] = []
 
     # -- what callers read ------------------------------------------------------------------
 
@@ -318,12 +128,12 @@ class SlotMachine:
     @property
     def observed(self) -> SlotCredential:
         """What we know the slot holds (``unreadable()`` when we cannot tell)."""
-        return self._observed
+        return self._known.observed
 
     @property
     def last_written(self) -> str | None:
         """The digest of the last PIN we know we wrote there, or None."""
-        return self._last_written
+        return self._known.last_written
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -347,10 +157,7 @@ class SlotMachine:
             self._payload,
             self._reason,
             self._desired,
-            self._observed,
-            self._trusted_until,
-            self._doubt_expires,
-            self._last_written,
+            self._known.snapshot(),
             self._need,
             self._wake,
             self._breaker.state,
@@ -366,15 +173,14 @@ class SlotMachine:
         if desired == self._desired:
             return []
         self._desired = desired
-        self._digest = self._digest_of(desired.pin)
         self._breaker.reset()
         payload = self._payload
-        if isinstance(payload, _Loading | _Syncing) or (
-            isinstance(payload, _Suspended) and payload.cause is SuspendCause.UNREACHABLE
+        if isinstance(payload, Loading | Syncing) or (
+            isinstance(payload, Suspended) and payload.cause is SuspendCause.UNREACHABLE
         ):
             pass  # judged by the next reading or by the operation's result
-        elif isinstance(payload, _Pending):
-            self._forget_content()
+        elif isinstance(payload, Pending):
+            self._known.forget_content()
             self._settle(now)
         else:
             self._settle(now, retry_at=-math.inf)
@@ -382,30 +188,27 @@ class SlotMachine:
 
     def observe(self, now: float, reading: SlotCredential) -> list[Effect]:
         """A reading of the slot: a full read, a read-back, or a push."""
-        if now >= self._doubt_expires:
-            self._trust_ran_out(now)
+        if self._known.trust_ran_out(now):
+            self._after_trust(now)
         payload = self._payload
-        if reading.kind is not CredentialKind.EMPTY:
-            self._trusted_until, self._doubt_expires = -math.inf, math.inf
-        elif now < self._trusted_until and not isinstance(payload, _Pending):
-            # A recent set is trusted over an empty reading until the window ends (a pending
-            # write waits for its deadline anyway): then, if nothing showed a code meanwhile,
-            # the slot is believed empty.
-            self._doubt_expires = self._trusted_until
-            if isinstance(self._payload, _InSync):
-                self._enter(S.IN_SYNC, self._payload, _TRUSTING)
+        # A recent write is trusted over an empty reading until its window ends (a pending
+        # write waits for its deadline anyway); if nothing shows a code meanwhile, the slot is
+        # believed empty then.
+        if self._known.sets_aside(now, reading) and not isinstance(payload, Pending):
+            if isinstance(payload, InSync):
+                self._enter(S.IN_SYNC, payload, TRUSTING)
             return self._done()
-        if isinstance(payload, _Pending):
+        if isinstance(payload, Pending):
             self._resolve(now, payload, reading)
         else:
-            self._take(reading)
+            self._known.take(reading)
             self._judge(now)
         return self._done()
 
     def read_failed(self, now: float) -> list[Effect]:
         """A read-back this slot needed failed: a pending write keeps waiting for its deadline."""
         payload = self._payload
-        if isinstance(payload, _Pending):
+        if isinstance(payload, Pending):
             self._enter(S.PENDING_CONFIRMATION, attrs.evolve(payload, read_at=math.inf))
         return self._done()
 
@@ -414,15 +217,13 @@ class SlotMachine:
         one (OUT_OF_SYNC and due, or SUSPENDED with its retry due)."""
         payload = self._payload
         due = self._need.kind is NeedKind.OPERATION and now >= self._need.not_before
-        if not due or not isinstance(payload, _OutOfSync | _Suspended):
+        if not due or not isinstance(payload, OutOfSync | Suspended):
             raise InvalidTransition(f"slot {self.slot}", self._state.current, S.SYNCING)
         self._breaker.probe(now)
-        if self._doubt_expires < math.inf:
-            self._take(SlotCredential.empty())  # a new write ends the trust: believe the reading
-        self._trusted_until, self._doubt_expires = -math.inf, math.inf
+        self._known.end_trust()  # a new write: an empty reading set aside is believed now
         if not self._desired.wants_code:
             kind = OpKind.CLEAR
-        elif isinstance(payload, _OutOfSync) and payload.clear_first:
+        elif isinstance(payload, OutOfSync) and payload.clear_first:
             kind = OpKind.CLEAR_FIRST
         else:
             kind = OpKind.SET
@@ -432,7 +233,7 @@ class SlotMachine:
             OpKind.CLEAR: "clearing",
             OpKind.CLEAR_FIRST: "clearing before rewriting a masked code",
         }[kind]
-        self._enter(S.SYNCING, _Syncing(operation), reason)
+        self._enter(S.SYNCING, Syncing(operation), reason)
         return operation, self._done()
 
     def written(self, now: float, result: WriteResult) -> list[Effect]:
@@ -443,23 +244,21 @@ class SlotMachine:
         if pin is not None:
             # Whatever the answer, the lock may hold the PIN now: an empty reading within
             # pending_ttl does not prove otherwise (a lock may report a write late).
-            self._trusted_until = now + self._policy.pending_ttl
+            self._known.wrote(now, self._policy.pending_ttl)
         if result is WriteResult.OPTIMISTIC:
             if self._desired == operation.target:
                 self._enter_pending(now, operation, pin)
             else:
-                self._forget_content()  # superseded and unconfirmed: it may hold anything
+                self._known.forget_content()  # superseded and unconfirmed: it may hold anything
                 self._settle(now)
             return self._done()
         # CONFIRMED or NO_CHANGE: the lock itself says the slot holds it.
         if pin is None:
-            self._observed = SlotCredential.empty()
-            self._forget_memory()
-            self._settle(now, seen=False)
+            self._known.take(SlotCredential.empty())
         else:
-            self._observed = SlotCredential.known(pin)
-            self._remember(pin_digest(self._salt, self.slot, pin))
-            self._settle(now, seen=False)
+            self._known.observed = SlotCredential.known(pin)
+            self._known.remember(pin)
+        self._settle(now, seen=False)
         return self._done()
 
     def unverified(self, now: float, why: str) -> list[Effect]:
@@ -480,7 +279,7 @@ class SlotMachine:
         elif failure is Failure.REJECTED:
             self._enter(
                 S.SUSPENDED,
-                _Suspended(SuspendCause.REJECTED),
+                Suspended(SuspendCause.REJECTED),
                 f"code rejected by the lock: {detail}",
             )
         else:
@@ -491,55 +290,52 @@ class SlotMachine:
     def tick(self, now: float) -> list[Effect]:
         """Time passed: an optimistic write whose deadline came is resolved; a trusted write
         whose slot still read empty when its trust ran out is out of sync, and charged."""
-        if now >= self._doubt_expires:
-            self._trust_ran_out(now)
+        if self._known.trust_ran_out(now):
+            self._after_trust(now)
         payload = self._payload
-        if not (isinstance(payload, _Pending) and now >= payload.deadline):
+        if not (isinstance(payload, Pending) and now >= payload.deadline):
             return self._done()
         if not self._policy.believed:
             # The write may or may not have landed: the slot's content is unknown (neither the
             # reading from before the write nor a made-up one), so it is written again.
-            self._forget_content()
+            self._known.forget_content()
             self._charge(now, "optimistic write never confirmed")
         elif payload.believed is None:
-            self._observed = SlotCredential.empty()
-            self._forget_memory()
+            self._known.take(SlotCredential.empty())
             self._settle(now)
         else:
             # Believed mode: silence never erases a belief; only a contradiction does.
-            self._observed = _UNKNOWN
-            self._remember(pin_digest(self._salt, self.slot, payload.believed))
+            self._known.forget_content()
+            self._known.remember(payload.believed)
             self._settle(now)
         return self._done()
 
     def lock_unreachable(self, now: float, why: str) -> list[Effect]:
         """The lock cannot be reached: SUSPENDED until it can. A pending write is dropped
         without charge (the outage is not the slot's fault); the next full read judges it."""
-        if isinstance(self._payload, _Syncing):
+        if isinstance(self._payload, Syncing):
             raise InvalidTransition(f"slot {self.slot}", S.SYNCING, "lock unreachable")
         reason = "lock unreachable; re-probing with backoff" + (f" ({why})" if why else "")
-        self._enter(S.SUSPENDED, _Suspended(SuspendCause.UNREACHABLE), reason)
+        self._enter(S.SUSPENDED, Suspended(SuspendCause.UNREACHABLE), reason)
         return self._done()
 
     def lock_reachable(self, now: float) -> list[Effect]:
         """The lock answers again: LOADING until the full read that follows."""
         payload = self._payload
-        if not (isinstance(payload, _Suspended) and payload.cause is SuspendCause.UNREACHABLE):
+        if not (isinstance(payload, Suspended) and payload.cause is SuspendCause.UNREACHABLE):
             raise InvalidTransition(f"slot {self.slot}", self._state.current, S.LOADING)
-        self._enter(S.LOADING, _Loading(), "re-reading after the lock was unreachable")
+        self._enter(S.LOADING, Loading(), "re-reading after the lock was unreachable")
         return self._done()
 
     # -- judging ----------------------------------------------------------------------------
 
-    def _trust_ran_out(self, now: float) -> None:
-        """The slot read empty within the trust window and nothing has shown the code since:
-        it is empty after all. If it is wanted with that code, the rewrite is charged (a lock
-        that accepts codes and keeps none must add up to a suspension)."""
-        self._trusted_until, self._doubt_expires = -math.inf, math.inf
-        self._take(SlotCredential.empty())
-        if isinstance(self._payload, _InSync):
+    def _after_trust(self, now: float) -> None:
+        """The slot read empty within the trust window and nothing has shown a code since: it
+        is empty after all. If it is wanted with that code, the rewrite is charged (a lock that
+        accepts codes and keeps none must add up to a suspension)."""
+        if isinstance(self._payload, InSync):
             self._charge(now, "the lock accepted the code, but the slot still reads empty")
-        elif not isinstance(self._payload, _Loading):  # LOADING waits for a real reading
+        elif not isinstance(self._payload, Loading):  # LOADING waits for a real reading
             self._judge(now)
 
     def _judge(self, now: float) -> None:
@@ -547,47 +343,37 @@ class SlotMachine:
         decides, nor while the lock is unreachable; a rejection holds until the desired code
         changes or the slot is found in sync)."""
         payload = self._payload
-        if isinstance(payload, _Syncing | _Pending):
+        if isinstance(payload, Syncing | Pending):
             return
-        if isinstance(payload, _Suspended):
+        if isinstance(payload, Suspended):
             if payload.cause is SuspendCause.UNREACHABLE:
                 return
-            if payload.cause is SuspendCause.REJECTED and not self._in_sync():
+            if payload.cause is SuspendCause.REJECTED and not self._known.in_sync(self._desired):
                 return
         self._settle(now)
 
-    def _resolve(self, now: float, payload: _Pending, reading: SlotCredential) -> None:
+    def _resolve(self, now: float, payload: Pending, reading: SlotCredential) -> None:
         """A reading of a slot whose optimistic write awaits confirmation."""
-        believed = payload.believed
-        if believed is None:
-            if reading.kind is CredentialKind.EMPTY:
-                self._take(reading)
-                self._effects.append(Confirmed())
-                self._settle(now)
-            else:  # still shows a code: wait for the deadline
-                self._observed = reading
-                self._enter(S.PENDING_CONFIRMATION, attrs.evolve(payload, read_at=math.inf))
-            return
-        if reading.kind is CredentialKind.KNOWN and reading.pin != believed:
-            self._take(reading)
-            if reading == payload.before:
-                # Still the code from before the write: the write did not land.
-                self._charge(now, "write did not land (the previous code is still there)")
-            else:
-                self._settle(now)  # a readable different code is an external change: it wins
-        elif reading.kind is CredentialKind.UNREADABLE and payload.before.is_present:
-            # A code was there before and a masked one is there now: the reading says nothing
-            # about our write. Clear first, then write again, so the next read-back can tell.
-            self._forget_content()
-            self._settle(now, clear_first=True)
-        elif reading.is_present:
-            self._observed = reading  # present (even masked) confirms the believed PIN
-            self._remember(pin_digest(self._salt, self.slot, believed))
+        verdict = judge_read_back(payload.believed, payload.before, reading)
+        if verdict is ReadBack.WAITING:
+            self._known.observed = reading
+            self._enter(S.PENDING_CONFIRMATION, attrs.evolve(payload, read_at=math.inf))
+        elif verdict is ReadBack.CONFIRMED:
+            self._known.take(reading)
+            if payload.believed is not None:
+                self._known.remember(payload.believed)
             self._effects.append(Confirmed())
             self._settle(now)
-        else:  # absent: keep waiting for the deadline
-            self._observed = reading
-            self._enter(S.PENDING_CONFIRMATION, attrs.evolve(payload, read_at=math.inf))
+        elif verdict is ReadBack.UNINFORMATIVE:
+            # Clear first, then write again, so that the next read-back can tell (uncharged).
+            self._known.forget_content()
+            self._settle(now, clear_first=True)
+        else:
+            self._known.take(reading)
+            if verdict is ReadBack.LOST:
+                self._charge(now, "write did not land (the previous code is still there)")
+            else:
+                self._settle(now)  # an external change wins
 
     def _settle(
         self,
@@ -603,26 +389,26 @@ class SlotMachine:
         ``seen``: the facts come from a reading (or a desired change), not only from the lock's
         answer to our own write. Only a slot *seen* in sync resets its breaker: a lock that
         accepts every write and keeps none must still add up to a suspension."""
-        if self._in_sync():
+        if self._known.in_sync(self._desired):
             if seen:
                 self._breaker.reset()
-            trusting = self._doubt_expires < math.inf
-            self._enter(S.IN_SYNC, _InSync(), _TRUSTING if trusting else "in sync")
+            trusting = self._known.doubting
+            self._enter(S.IN_SYNC, InSync(), TRUSTING if trusting else "in sync")
             return
         if self._breaker.state is BreakerState.OPEN:
-            payload = _Suspended(SuspendCause.BREAKER)
+            payload = Suspended(SuspendCause.BREAKER)
             # A reading of a slot already suspended keeps the reason it was suspended for.
             keep = why is None and self._payload == payload
             self._enter(S.SUSPENDED, payload, None if keep else self._suspended_reason(now, why))
             return
         previous = self._payload
         if retry_at is None:
-            retry_at = previous.retry_at if isinstance(previous, _OutOfSync) else -math.inf
-        if isinstance(previous, _OutOfSync) and previous.clear_first:
-            clear_first = self._observed.kind is not CredentialKind.EMPTY
+            retry_at = previous.retry_at if isinstance(previous, OutOfSync) else -math.inf
+        if isinstance(previous, OutOfSync) and previous.clear_first:
+            clear_first = self._known.observed.kind is not CredentialKind.EMPTY
         self._enter(
             S.OUT_OF_SYNC,
-            _OutOfSync(retry_at=retry_at, clear_first=clear_first and self._desired.wants_code),
+            OutOfSync(retry_at=retry_at, clear_first=clear_first and self._desired.wants_code),
             why or "differs from the desired code",
         )
 
@@ -638,7 +424,7 @@ class SlotMachine:
         if math.isinf(breaker.retry_at):
             then = "no retry until the desired code changes"
         else:
-            then = f"next try in {_duration(breaker.retry_at - now)}"
+            then = f"next try in {duration(breaker.retry_at - now)}"
         if why and why.startswith("unexpected error"):
             return f"{why}; {then}"
         return (
@@ -646,58 +432,25 @@ class SlotMachine:
             f"{last}); {then}"
         )
 
-    def _in_sync(self) -> bool:
-        return in_sync(
-            self._desired,
-            self._observed,
-            verified=True,
-            last_written=self._last_written,
-            digest=self._digest,
-        )
-
     # -- bookkeeping ------------------------------------------------------------------------
 
-    def _syncing(self, what: str) -> _Syncing:
+    def _syncing(self, what: str) -> Syncing:
         payload = self._payload
-        if not isinstance(payload, _Syncing):
+        if not isinstance(payload, Syncing):
             raise InvalidTransition(f"slot {self.slot}", self._state.current, what)
         return payload
 
     def _enter_pending(self, now: float, operation: Operation, believed: Pin | None) -> None:
-        pending = _Pending(
+        pending = Pending(
             target=operation.target,
             believed=believed,
             deadline=now + self._policy.pending_ttl,
-            before=self._observed,
+            before=self._known.observed,
             read_at=now,  # no push confirms a masked write: read it back at once
         )
         self._enter(S.PENDING_CONFIRMATION, pending, "optimistic write awaiting confirmation")
 
-    def _take(self, reading: SlotCredential) -> None:
-        """Adopt a reading. An empty slot no longer holds the last PIN we wrote."""
-        self._observed = reading
-        if reading.kind is CredentialKind.EMPTY:
-            self._forget_memory()
-
-    def _forget_content(self) -> None:
-        """We no longer know what the slot holds: it must be written (or cleared) again."""
-        self._observed = _UNKNOWN
-        self._forget_memory()
-
-    def _forget_memory(self) -> None:
-        if self._last_written is not None:
-            self._last_written = None
-            self._effects.append(Forget())
-
-    def _remember(self, digest: str) -> None:
-        if self._last_written != digest:
-            self._last_written = digest
-            self._effects.append(Remember(digest))
-
-    def _digest_of(self, pin: Pin | None) -> str | None:
-        return pin_digest(self._salt, self.slot, pin) if pin is not None else None
-
-    def _enter(self, state: SyncState, payload: _Payload, reason: str | None = None) -> None:
+    def _enter(self, state: SyncState, payload: Payload, reason: str | None = None) -> None:
         previous = (self._state.current, self._reason)
         self._state.advance(state)
         self._payload = payload
@@ -711,33 +464,25 @@ class SlotMachine:
         payload = self._payload
         need = Need(NeedKind.NOTHING)
         wake = math.inf
-        if isinstance(payload, _OutOfSync):
+        if isinstance(payload, OutOfSync):
             need = Need(NeedKind.OPERATION, payload.retry_at)
-        elif isinstance(payload, _Suspended) and payload.cause is SuspendCause.BREAKER:
+        elif isinstance(payload, Suspended) and payload.cause is SuspendCause.BREAKER:
             if self._breaker.retry_at < math.inf:
                 need = Need(NeedKind.OPERATION, self._breaker.retry_at)
-        elif isinstance(payload, _Pending):
+        elif isinstance(payload, Pending):
             wake = payload.deadline
             if payload.read_at < math.inf:
                 need = Need(NeedKind.READ, payload.read_at)
-        wake = min(wake, self._doubt_expires)
+        wake = min(wake, self._known.doubt_expires)
         if need != self._need:
             self._need = need
             self._effects.append(need)
         if wake != self._wake:
             self._wake = wake
             self._effects.append(WakeAt(wake))
-        effects, self._effects = self._effects, []
+        effects = list(self._effects)
+        self._effects.clear()  # in place: the knowledge appends to this very list
         return effects
 
     def __repr__(self) -> str:
         return f"<SlotMachine slot={self.slot} {self._state.current.value}: {self._reason}>"
-
-
-def _duration(seconds: float) -> str:
-    """``3600`` → ``"1 h"``, ``90`` → ``"90 s"``: a delay as a person reads it."""
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"

@@ -1,0 +1,141 @@
+"""What we know a slot holds: sans-I/O, one per :class:`SlotMachine`.
+
+The last reading (or what a write the lock confirmed left there), the digest of the last PIN we
+wrote (remembered across restarts: a masked slot is in sync iff that is the desired PIN), and
+the trust window after a write: for ``pending_ttl`` after we wrote a PIN, an empty reading does
+not prove the slot empty (cloud-synced locks report a just-written slot empty for a while); it
+is set aside, and believed only if nothing shows a code before the window ends — or as soon as
+a new write begins. Changes to the memory are reported as :class:`Remember` / :class:`Forget`
+effects into the machine's effect list.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..core import Pin
+from ._effects import Effect, Forget, Remember
+from ._models import CredentialKind, SlotCredential
+from ._rules import Desired, in_sync, pin_digest
+
+__all__ = ["UNKNOWN", "SlotKnowledge"]
+
+#: what we know of a slot whose content we cannot tell: present, unreadable
+UNKNOWN = SlotCredential.unreadable()
+
+
+class SlotKnowledge:
+    """One slot's content as far as we know it. Not thread-safe; no I/O."""
+
+    __slots__ = (
+        "_effects",
+        "_salt",
+        "doubt_expires",
+        "last_written",
+        "observed",
+        "slot",
+        "trusted_until",
+    )
+
+    def __init__(
+        self, slot: int, *, salt: bytes, last_written: str | None, effects: list[Effect]
+    ) -> None:
+        self.slot = slot
+        self._salt = salt
+        self._effects = effects
+        #: the last reading, or what a confirmed write left (``UNKNOWN`` when we cannot tell)
+        self.observed = UNKNOWN
+        #: the digest of the last PIN we know we wrote there, or None
+        self.last_written = last_written
+        #: until this time an empty reading is set aside: we wrote a PIN there recently
+        self.trusted_until = -math.inf
+        #: once an empty reading was set aside: when the trust runs out (else ``math.inf``)
+        self.doubt_expires = math.inf
+
+    @property
+    def doubting(self) -> bool:
+        """An empty reading was set aside and the trust has not run out yet."""
+        return self.doubt_expires < math.inf
+
+    def digest(self, pin: Pin | None) -> str | None:
+        """:func:`pin_digest` of ``pin`` for this slot (None for no PIN)."""
+        return pin_digest(self._salt, self.slot, pin) if pin is not None else None
+
+    def in_sync(self, desired: Desired) -> bool:
+        """The truth table (:func:`in_sync`) applied to what we know."""
+        return in_sync(
+            desired,
+            self.observed,
+            verified=True,
+            last_written=self.last_written,
+            digest=self.digest(desired.pin),
+        )
+
+    # -- readings ---------------------------------------------------------------------------
+
+    def take(self, reading: SlotCredential) -> None:
+        """Adopt a reading. An empty slot no longer holds the last PIN we wrote."""
+        self.observed = reading
+        if reading.kind is CredentialKind.EMPTY:
+            self.forget_memory()
+
+    def sets_aside(self, now: float, reading: SlotCredential) -> bool:
+        """Whether ``reading`` is an empty one inside the trust window, to be set aside (the
+        caller then keeps what it knew; a pending write resolves it its own way, and its
+        deadline ends the doubt). Any reading showing a code ends the trust."""
+        if reading.kind is not CredentialKind.EMPTY:
+            self.trusted_until, self.doubt_expires = -math.inf, math.inf
+            return False
+        if now >= self.trusted_until:
+            return False
+        self.doubt_expires = self.trusted_until
+        return True
+
+    def trust_ran_out(self, now: float) -> bool:
+        """If the set-aside empty reading's trust has run out at ``now``: believe it (the slot
+        is empty) and return True."""
+        if now < self.doubt_expires:
+            return False
+        self.end_trust()
+        return True
+
+    def end_trust(self) -> None:
+        """A new write begins, or the trust ran out: a reading set aside is believed now."""
+        if self.doubting:
+            self.take(SlotCredential.empty())
+        self.trusted_until, self.doubt_expires = -math.inf, math.inf
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def wrote(self, now: float, ttl: float) -> None:
+        """We wrote a PIN just now (whatever the answer): trust it over empty readings for
+        ``ttl`` seconds."""
+        self.trusted_until = now + ttl
+
+    def forget_content(self) -> None:
+        """We no longer know what the slot holds: it must be written (or cleared) again."""
+        self.observed = UNKNOWN
+        self.forget_memory()
+
+    def forget_memory(self) -> None:
+        """The last PIN we wrote is not there (or we cannot tell)."""
+        if self.last_written is not None:
+            self.last_written = None
+            self._effects.append(Forget())
+
+    def remember(self, pin: Pin) -> None:
+        """``pin`` is the last PIN written to the slot."""
+        digest = pin_digest(self._salt, self.slot, pin)
+        if self.last_written != digest:
+            self.last_written = digest
+            self._effects.append(Remember(digest))
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Everything this holds (for checking that a refused input changed nothing)."""
+        return (self.observed, self.last_written, self.trusted_until, self.doubt_expires)
+
+    def __repr__(self) -> str:
+        return (
+            f"<SlotKnowledge slot={self.slot} {self.observed!r} "
+            f"remembered={self.last_written is not None} doubting={self.doubting}>"
+        )
