@@ -44,20 +44,19 @@ from trio_locksync.credentials import (
     WriteResult,
 )
 from trio_locksync.credentials._driver import FullRead, Operate, SyncDriver, Work
-from trio_locksync.credentials._memory import WrittenMemory
-from trio_locksync.credentials._models import SlotChange
-from trio_locksync.credentials._rules import Desired
-from trio_locksync.credentials._slot import (
+from trio_locksync.credentials._effects import (
     Changed,
     Failure,
     Need,
     NeedKind,
     Operation,
     OpKind,
-    SlotMachine,
-    SlotPolicy,
     WakeAt,
 )
+from trio_locksync.credentials._memory import WrittenMemory
+from trio_locksync.credentials._models import SlotChange
+from trio_locksync.credentials._rules import Desired
+from trio_locksync.credentials._slot import SlotMachine, SlotPolicy
 
 IN, OUT, SUSP = SyncState.IN_SYNC, SyncState.OUT_OF_SYNC, SyncState.SUSPENDED
 PEND, SYNCING, LOADING = SyncState.PENDING_CONFIRMATION, SyncState.SYNCING, SyncState.LOADING
