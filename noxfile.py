@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typing"]
@@ -51,14 +53,25 @@ def typing(session: nox.Session) -> None:
     session.run("mypy", "--strict", "trio_locksync")
 
 
+#: ``benchmarks/<name>_bench.py``, in the order ``nox -s bench`` runs them
+BENCHMARKS = ("store", "autolock", "sync", "eventstream")
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks; each prints a Markdown table for the README."""
+    """Benchmarks; each prints a Markdown table for the README. Arguments go to every benchmark
+    run (``nox -s bench -- --quick``); names first run only those (``nox -s bench -- store
+    --quick``, ``nox -s bench -- sync eventstream``)."""
+    args = list(session.posargs)
+    names = []
+    while args and not args[0].startswith("-"):
+        names.append(os.path.basename(args.pop(0)).removesuffix(".py").removesuffix("_bench"))
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        session.error(f"no benchmark {', '.join(unknown)}; there are {', '.join(BENCHMARKS)}")
     session.install("-e", ".")
-    session.run("python", "benchmarks/store_bench.py", *session.posargs)
-    session.run("python", "benchmarks/autolock_bench.py", *session.posargs)
-    session.run("python", "benchmarks/sync_bench.py", *session.posargs)
-    session.run("python", "benchmarks/eventstream_bench.py", *session.posargs)
+    for name in names or BENCHMARKS:
+        session.run("python", f"benchmarks/{name}_bench.py", *args)
 
 
 @nox.session(python=PYTHON)

@@ -33,7 +33,7 @@ What is measured, and how:
    from the timer's scheduled call right after ``recover()``; an internal attribute): the
    scheduler's own lateness. A heartbeat task (1 ms sleeps) and a step timer show how much the
    fires and the removals they write block the trio thread meanwhile.
-4. **Machine**: as in ``store_bench.py`` (whose helpers this script imports).
+4. **Machine**: CPU, cores, kernel, Python, trio, the temp dir's filesystem (``_harness.py``).
 
 Run ``python benchmarks/autolock_bench.py`` (full, a minute or two) or ``--quick`` (seconds).
 """
@@ -45,29 +45,36 @@ import datetime
 import gc
 import json
 import math
-import os
 import statistics
 import sys
 import time
-import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
-from store_bench import (
-    RESULTS_DIR,
+from _harness import (
     Blocking,
     Machine,
+    MemoryProbe,
     Spread,
     StepTimer,
-    _machine_section,
-    _table,
+    bench_parser,
+    blocks,
     describe_machine,
-    heartbeat,
     instrumented,
+    kib,
+    machine_section,
+    markdown,
+    mode,
     ms,
+    parse_bench_args,
     run_in_scratch,
+    spread_table,
+    table,
+    tracing,
+    watch_trio_thread,
+    yes,
 )
 
 from trio_locksync.autolock import AutolockService, TimerState, open_autolock
@@ -145,48 +152,22 @@ class MemoryResult:
     breakdown: list[FileShare]
 
 
-def _short_path(filename: str) -> str:
-    """Repo-relative for the project, ``pkg/...`` for installed packages, ``stdlib x.py``."""
-    if filename.startswith("<"):
-        return filename  # generated code, e.g. "<attrs generated methods trio._sync.Event>"
-    if "site-packages/" in filename:
-        return filename.split("site-packages/", 1)[1]
-    root = str(Path(__file__).resolve().parent.parent) + os.sep
-    if filename.startswith(root):
-        return filename[len(root) :]
-    if "/lib/python" in filename:
-        return f"stdlib {os.path.basename(filename)}"
-    return filename
-
-
 async def _memory_run(path: Path, count: int) -> MemoryResult:
-    gc.collect()
-    baseline = tracemalloc.take_snapshot()
-    before = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
+    probe = MemoryProbe()
     async with open_autolock(path, action=_no_action) as service:
         await service.recover()
         _check_armed(service, count)
-        gc.collect()
-        held, peak = tracemalloc.get_traced_memory()
-        snapshot = tracemalloc.take_snapshot()
-    differences = snapshot.compare_to(baseline, "filename")
-    differences.sort(key=lambda stat: stat.size_diff, reverse=True)
-    breakdown = [
-        FileShare(
-            file=_short_path(stat.traceback[0].filename),
-            bytes=stat.size_diff,
-            bytes_per_timer=stat.size_diff / count,
-        )
-        for stat in differences[:BREAKDOWN_FILES]
-    ]
+        memory = probe.measure(BREAKDOWN_FILES)
     return MemoryResult(
         timers=count,
         file_bytes=path.stat().st_size,
-        held_bytes=held - before,
-        bytes_per_timer=(held - before) / count,
-        peak_bytes=peak - before,
-        breakdown=breakdown,
+        held_bytes=memory.held_bytes,
+        bytes_per_timer=memory.held_bytes / count,
+        peak_bytes=memory.peak_bytes,
+        breakdown=[
+            FileShare(file=file, bytes=size, bytes_per_timer=size / count)
+            for file, size in memory.top_files
+        ],
     )
 
 
@@ -195,11 +176,8 @@ def bench_memory(tmp_dir: Path, sizes: Sequence[int]) -> list[MemoryResult]:
     for count in sizes:
         path = tmp_dir / f"memory-{count}.json"
         far_file(path, count)
-        tracemalloc.start()
-        try:
+        with tracing():
             results.append(trio.run(_memory_run, path, count))
-        finally:
-            tracemalloc.stop()
         path.unlink()
     return results
 
@@ -310,8 +288,6 @@ async def _lateness_run(
         if len(calls) == len(ends):
             all_fired.set()
 
-    lateness: list[float] = []
-    step_timer = StepTimer()
     began = time.perf_counter()
     async with open_autolock(path, action=record) as service:
         report = await service.recover()
@@ -327,14 +303,9 @@ async def _lateness_run(
             deadlines[name] = call.deadline
         # Map wall clock to trio clock once (two reads a few microseconds apart).
         offset = trio.current_time() - time.time()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(heartbeat, lateness)
-            with (
-                instrumented(step_timer),
-                trio.move_on_after(ends[-1].timestamp() - time.time() + FIRE_GRACE),
-            ):
+        async with watch_trio_thread() as watch:
+            with trio.move_on_after(ends[-1].timestamp() - time.time() + FIRE_GRACE):
                 await all_fired.wait()
-            nursery.cancel_scope.cancel()
         for timer in service.timers.values():
             if timer.state is not TimerState.DONE:
                 raise AssertionError(f"{timer!r} did not end DONE")
@@ -354,7 +325,7 @@ async def _lateness_run(
         vs_end_time=Spread.of([calls[name][1] - end_of[name] for name in end_of]),
         vs_deadline=Spread.of([calls[name][0] - deadlines[name] for name in end_of]),
         deadline_skew_ms=ms(deadlines[latest] - (end_of[latest] + offset)),
-        blocking=Blocking.from_samples(lateness, step_timer),
+        blocking=watch.blocking(),
         file_empty_after=on_disk == {},
     )
 
@@ -382,10 +353,6 @@ class Report:
     lateness: LatenessResult
 
 
-def _kib(size: float) -> str:
-    return f"{size / 1024:,.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:,.1f} MiB"
-
-
 def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
     intro = (
         "`tracemalloc` current bytes after `recover()` returned (every timer ACTIVE and armed) "
@@ -400,10 +367,10 @@ def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
     rows = [
         (
             f"{r.timers:,}",
-            _kib(r.file_bytes),
-            _kib(r.held_bytes),
+            kib(r.file_bytes),
+            kib(r.held_bytes),
             f"{r.bytes_per_timer:,.0f}",
-            _kib(r.peak_bytes),
+            kib(r.peak_bytes),
         )
         for r in results
     ]
@@ -415,7 +382,7 @@ def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
         f"Largest contributors at {largest.timers:,} timers, bytes per timer by the source file "
         f"that allocated them: {shares}."
     )
-    return [intro, "", *_table(header, rows), "", note]
+    return blocks(intro, table(header, rows), note)
 
 
 def _recover_section(results: Sequence[RecoverResult]) -> list[str]:
@@ -442,7 +409,7 @@ def _recover_section(results: Sequence[RecoverResult]) -> list[str]:
     rows = [
         (
             f"{r.timers:,}",
-            _kib(r.file_bytes),
+            kib(r.file_bytes),
             str(r.runs),
             f"{r.open_median_ms:,.0f}",
             f"{r.recover_median_ms:,.0f}",
@@ -454,7 +421,7 @@ def _recover_section(results: Sequence[RecoverResult]) -> list[str]:
         )
         for r in results
     ]
-    return [intro, "", *_table(header, rows)]
+    return blocks(intro, table(header, rows))
 
 
 def _lateness_section(r: LatenessResult) -> list[str]:
@@ -467,67 +434,50 @@ def _lateness_section(r: LatenessResult) -> list[str]:
         "clock at the call minus the deadline the scheduler was given (the scheduler's own "
         "lateness). Nearest-rank percentiles."
     )
-    header = ("lateness", "p50 ms", "p99 ms", "max ms", "min ms")
-    rows = [
-        (label, f"{x.p50_ms:.2f}", f"{x.p99_ms:.2f}", f"{x.max_ms:.2f}", f"{x.min_ms:.2f}")
-        for label, x in (("vs. end time", r.vs_end_time), ("vs. deadline", r.vs_deadline))
-    ]
     checks = (
-        f"All fired: {'yes' if r.fired == r.expiring else '**NO**'} ({r.fired:,}), each once: "
-        f"{'yes' if r.fired_once_each else '**NO**'}, timers file empty after the block: "
-        f"{'yes' if r.file_empty_after else '**NO**'}. Deadline skew of the last-claimed "
+        f"All fired: {yes(r.fired == r.expiring)} ({r.fired:,}), each once: "
+        f"{yes(r.fired_once_each)}, timers file empty after the block: "
+        f"{yes(r.file_empty_after)}. Deadline skew of the last-claimed "
         f"timer: {r.deadline_skew_ms:.0f} ms (`recover()` reads the wall and trio clocks once "
         "and arms every timer from that pair). During the fires "
         f"a 1 ms heartbeat woke up to {r.blocking.heartbeat_late_max_ms:.1f} ms late "
         f"(p99 {r.blocking.heartbeat_late_p99_ms:.1f} ms); longest trio task step "
         f"{r.blocking.max_step_ms:.1f} ms."
     )
-    return [intro, "", *_table(header, rows), "", checks]
+    spreads = spread_table(
+        "lateness", [("vs. end time", r.vs_end_time), ("vs. deadline", r.vs_deadline)]
+    )
+    return blocks(intro, spreads, checks)
 
 
 def render_markdown(report: Report) -> str:
-    lines = [
+    return markdown(
         f"## Autolock benchmark ({report.mode})",
-        "",
-        *_machine_section(report.machine),
-        "",
+        machine_section(report.machine),
         "### Memory per armed timer",
-        "",
-        *_memory_section(report.memory),
-        "",
+        _memory_section(report.memory),
         "### `recover()` time from disk",
-        "",
-        *_recover_section(report.recover),
-        "",
+        _recover_section(report.recover),
         f"### Lateness when {report.lateness.expiring:,} timers expire in the same second",
-        "",
-        *_lateness_section(report.lateness),
-    ]
-    return "\n".join(lines) + "\n"
+        _lateness_section(report.lateness),
+    )
 
 
 # -- command line ----------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser = bench_parser(__doc__, tmp_dir=True)
     parser.add_argument("--sizes", type=int, nargs="+", help="armed timers (default 10000 100000)")
     parser.add_argument("--repeat", type=int, help="recovery runs per size (default 3)")
     parser.add_argument("--expiring", type=int, help="timers expiring in one second (10000)")
     parser.add_argument("--lead", type=float, default=2.0, help="seconds to the first end time")
     parser.add_argument("--window", type=float, default=1.0, help="seconds the ends spread over")
-    parser.add_argument("--tmp-dir", type=Path, help="where to write (default results/tmp)")
-    parser.add_argument("--json", type=Path, help="JSON output path")
-    args = parser.parse_args(argv)
-    quick = bool(args.quick)
+    args = parse_bench_args(parser, "autolock_bench", argv)
+    quick = args.quick
     args.sizes = args.sizes or ([1_000, 10_000] if quick else [10_000, 100_000])
     args.repeat = args.repeat or (1 if quick else 3)
     args.expiring = args.expiring or (1_000 if quick else 10_000)
-    args.tmp_dir = args.tmp_dir or RESULTS_DIR / "tmp"
-    args.json = args.json or RESULTS_DIR / (
-        "autolock_bench-quick.json" if quick else "autolock_bench.json"
-    )
     if not (args.lead > 0 and args.window > 0 and math.isfinite(args.lead + args.window)):
         parser.error("--lead and --window must be positive")
     return args
@@ -535,7 +485,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
     return Report(
-        mode="quick" if args.quick else "full",
+        mode=mode(args),
         machine=describe_machine(tmp_dir),
         memory=bench_memory(tmp_dir, args.sizes),
         recover=bench_recover(tmp_dir, args.sizes, args.repeat),

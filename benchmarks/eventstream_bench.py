@@ -5,15 +5,19 @@ Prints a Markdown report (for the README) and writes the same figures as JSON to
 ``benchmarks/results/eventstream_bench.json`` (``eventstream_bench-quick.json`` with
 ``--quick``).
 
-Everything runs on the real clock over real TCP sockets: a small trio-websocket server
-(``serve_websocket`` on 127.0.0.1, an ephemeral port, accepting the ``ISYSUB`` subprotocol when
-asked) and the client, in the **same** ``trio.run``. Client and server share one CPU thread, so
-every figure is a lower bound on what a client alone achieves: the server's framing and sending
-(wsproto) is charged to the same CPU and competes for the same thread. ISY frames are
-``<?xml ...?><Event seqnum=... sid=...><control>ST</control><action uom=... prec=...>...
-</action><node>...</node><eventInfo></eventInfo></Event>`` (about 170 characters), built
-before any measurement starts. Client options are the defaults except ``quiet=0.2`` and
-``buffer_size`` = the frames of the run (nothing can be dropped).
+Everything runs on the real clock over real TCP sockets: the project's ISY controller
+simulator (``trio_locksync.testing.isy.IsyController``, a trio-websocket server on 127.0.0.1, an
+ephemeral port, accepting the ``ISYSUB`` subprotocol when asked; no nodes, no heartbeat, so it
+sends nothing of its own) and the client, in the **same** ``trio.run``. Each run's server side
+is the controller's ``on_subscribe`` hook, which sends straight on the subscriber's ``ws``
+(``send_message``, not the simulator's live queue, so no task hop is timed). Client and server
+share one CPU thread, so every figure is a lower bound on what a client alone achieves: the
+server's framing and sending (wsproto) is charged to the same CPU and competes for the same
+thread. ISY frames are ``isy_status_frame``'s ``<?xml ...?><Event seqnum=... sid=...>
+<control>ST</control><action uom=... prec=...>...</action><node>...</node><eventInfo>
+</eventInfo></Event>`` (about 170 characters), built before any measurement starts. Client
+options are the defaults except ``quiet=0.2`` and ``buffer_size`` = the frames of the run
+(nothing can be dropped).
 
 What is measured, and how:
 
@@ -51,7 +55,7 @@ What is measured, and how:
    time (all of them expected: the stream drains the socket into its own buffer, so
    trio-websocket's reader keeps answering pings however slow the consumer is), pong round
    trips, and the consumer's time from its first event to its last against N x 1 ms.
-5. **Machine**: as in ``store_bench.py`` (whose helpers this script imports).
+5. **Machine**: CPU, cores, kernel, Python, trio (``_harness.py``).
 
 Run ``python benchmarks/eventstream_bench.py`` (full, about a minute and a half) or ``--quick``
 (seconds).
@@ -62,12 +66,10 @@ from __future__ import annotations
 import argparse
 import gc
 import math
-import os
 import statistics
 import sys
 import time
-import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,16 +77,25 @@ from typing import Any
 
 import trio
 import trio_websocket
-from store_bench import (
-    RESULTS_DIR,
+from _harness import (
     Machine,
+    MemoryProbe,
     Spread,
-    _machine_section,
-    _table,
+    bench_parser,
+    blocks,
     describe_machine,
+    kib,
+    machine_section,
+    markdown,
+    mode,
     ms,
+    parse_bench_args,
     percentile,
     run_in_scratch,
+    spread_table,
+    table,
+    tracing,
+    yes,
 )
 
 from trio_locksync.eventstream import (
@@ -96,6 +107,7 @@ from trio_locksync.eventstream import (
     open_event_stream,
     open_isy_event_stream,
 )
+from trio_locksync.testing.isy import IsyController, IsySubscriber, SubscriberHook, isy_status_frame
 
 QUIET = 0.2
 LATENCY_GAP = 0.001
@@ -107,65 +119,35 @@ BREAKDOWN_FILES = 5
 #: no single phase of a run may take longer than this (a hang is a bug, not a figure)
 PHASE_LIMIT = 120.0
 
-Handler = Callable[[trio_websocket.WebSocketConnection], Awaitable[None]]
-
-
 # -- frames and the server -------------------------------------------------------------------
-
-
-def isy_frame(seqnum: int, node: str, value: int) -> str:
-    """One ISY status event, as the controller sends it."""
-    return (
-        f'<?xml version="1.0"?><Event seqnum="{seqnum}" sid="uuid:40">'
-        f'<control>ST</control><action uom="100" prec="0">{value}</action>'
-        f"<node>{node}</node><eventInfo></eventInfo></Event>"
-    )
 
 
 def replay_frames(count: int) -> list[str]:
     """``count`` status events of distinct Insteon-like nodes, seqnum 0..count-1."""
     return [
-        isy_frame(
-            i, node=f"{(i >> 16) & 0xFF:02X} {(i >> 8) & 0xFF:02X} {i & 0xFF:02X} 1", value=i % 256
+        isy_status_frame(
+            i, f"{(i >> 16) & 0xFF:02X} {(i >> 8) & 0xFF:02X} {i & 0xFF:02X} 1", i % 256
         )
         for i in range(count)
     ]
 
 
 @asynccontextmanager
-async def open_server(handler: Handler) -> AsyncIterator[int]:
-    """A trio-websocket server on 127.0.0.1 running ``handler(ws)`` for each connection; yields
-    its port. After ``handler`` returns the connection stays open and is read until the client
-    closes it (so the client's close handshake is answered, and pongs are processed)."""
-
-    async def on_request(request: trio_websocket.WebSocketRequest) -> None:
-        wanted = ISY_SUBPROTOCOL in request.proposed_subprotocols
-        ws = await request.accept(subprotocol=ISY_SUBPROTOCOL if wanted else None)
-        try:
-            await handler(ws)
-            while True:
-                await ws.get_message()
-        except trio_websocket.ConnectionClosed:
-            pass
-
+async def serving(hook: SubscriberHook) -> AsyncIterator[IsyController]:
+    """The simulated controller on a loopback port, running ``hook`` for each subscriber."""
+    controller = IsyController(on_subscribe=hook)
     async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            trio_websocket.serve_websocket, on_request, "127.0.0.1", 0, None
-        )
-        yield server.port
+        await nursery.start(controller.serve)
+        yield controller
         nursery.cancel_scope.cancel()
 
 
 def _open_stream(
-    decoder: str, port: int, buffer_size: int
+    decoder: str, controller: IsyController, buffer_size: int
 ) -> AbstractAsyncContextManager[EventStream[Any]]:
     if decoder == "isy":
-        return open_isy_event_stream(
-            f"http://127.0.0.1:{port}", quiet=QUIET, buffer_size=buffer_size
-        )
-    return open_event_stream(
-        f"ws://127.0.0.1:{port}/rest/subscribe", quiet=QUIET, buffer_size=buffer_size
-    )
+        return open_isy_event_stream(controller.base_url, quiet=QUIET, buffer_size=buffer_size)
+    return open_event_stream(controller.url, quiet=QUIET, buffer_size=buffer_size)
 
 
 def _check(condition: bool, what: str) -> None:
@@ -219,21 +201,22 @@ class _Marks:
     wall0: float = math.nan
 
 
-def _sending_handler(frames: Sequence[str], marks: _Marks) -> Handler:
-    async def handler(ws: trio_websocket.WebSocketConnection) -> None:
+def _sending_hook(frames: Sequence[str], marks: _Marks) -> SubscriberHook:
+    async def hook(subscriber: IsySubscriber) -> None:
+        ws = subscriber.ws
         marks.cpu0, marks.wall0 = time.process_time(), trio.current_time()
         for frame in frames:
             await ws.send_message(frame)
 
-    return handler
+    return hook
 
 
 async def _replay_stream(decoder: str, frames: Sequence[str]) -> ReplayRun:
     count = len(frames)
     marks = _Marks()
     async with (
-        open_server(_sending_handler(frames, marks)) as port,
-        _open_stream(decoder, port, count) as stream,
+        serving(_sending_hook(frames, marks)) as controller,
+        _open_stream(decoder, controller, count) as stream,
     ):
         with trio.fail_after(PHASE_LIMIT):
             first = last = await stream.receive()
@@ -267,15 +250,16 @@ async def _replay_raw(frames: Sequence[str]) -> ReplayRun:
     """The floor: trio-websocket's client reading the same replay, no event stream."""
     count = len(frames)
     marks = _Marks()
-    async with open_server(_sending_handler(frames, marks)) as port:
-        url = f"ws://127.0.0.1:{port}/rest/subscribe"
-        async with trio_websocket.open_websocket_url(url, subprotocols=[ISY_SUBPROTOCOL]) as ws:
-            with trio.fail_after(PHASE_LIMIT):
+    async with (
+        serving(_sending_hook(frames, marks)) as controller,
+        trio_websocket.open_websocket_url(controller.url, subprotocols=[ISY_SUBPROTOCOL]) as ws,
+    ):
+        with trio.fail_after(PHASE_LIMIT):
+            message = await ws.get_message()
+            first_at = trio.current_time()
+            for _ in range(count - 1):
                 message = await ws.get_message()
-                first_at = trio.current_time()
-                for _ in range(count - 1):
-                    message = await ws.get_message()
-            cpu1, wall1 = time.process_time(), trio.current_time()
+        cpu1, wall1 = time.process_time(), trio.current_time()
     span = wall1 - first_at
     return ReplayRun(
         frames=count,
@@ -352,19 +336,20 @@ async def _latency_run(count: int, gap: float) -> LatencyResult:
     connected = trio.Event()
     sent_at: list[float] = []
 
-    async def handler(ws: trio_websocket.WebSocketConnection) -> None:
+    async def hook(subscriber: IsySubscriber) -> None:
+        ws = subscriber.ws
         await connected.wait()
         for seqnum in range(count):
             if seqnum:
                 await trio.sleep(gap)
             now = trio.current_time()
             sent_at.append(now)
-            await ws.send_message(isy_frame(seqnum, node=repr(now), value=seqnum % 256))
+            await ws.send_message(isy_status_frame(seqnum, repr(now), seqnum % 256))
 
     to_buffer: list[float] = []
     to_consumer: list[float] = []
     live = 0
-    async with open_server(handler) as port, _open_stream("isy", port, count) as stream:
+    async with serving(hook) as controller, _open_stream("isy", controller, count) as stream:
         with trio.fail_after(PHASE_LIMIT):
             await stream.wait_status(EventStreamStatus.CONNECTED)
             connected.set()
@@ -423,20 +408,6 @@ class MemoryResult:
     breakdown: list[FileShare]
 
 
-def _short_path(filename: str) -> str:
-    """Repo-relative for the project, ``pkg/...`` for installed packages, ``stdlib x.py``."""
-    if filename.startswith("<"):
-        return filename
-    if "site-packages/" in filename:
-        return filename.split("site-packages/", 1)[1]
-    root = str(Path(__file__).resolve().parent.parent) + os.sep
-    if filename.startswith(root):
-        return filename[len(root) :]
-    if "/lib/python" in filename:
-        return f"stdlib {os.path.basename(filename)}"
-    return filename
-
-
 async def _wait_buffered(stream: EventStream[Any], count: int) -> EventStreamStatistics:
     # The stream has no wait-for-size hook; poll its public statistics.
     while (stats := stream.statistics()).buffered < count and stats.dropped == 0:  # noqa: ASYNC110
@@ -448,43 +419,33 @@ async def _memory_run(label: str, decoder: str, frames: Sequence[str]) -> Memory
     count = len(frames)
     go = trio.Event()
 
-    async def handler(ws: trio_websocket.WebSocketConnection) -> None:
+    async def hook(subscriber: IsySubscriber) -> None:
+        ws = subscriber.ws
         await go.wait()
         for frame in frames:
             await ws.send_message(frame)
 
-    async with open_server(handler) as port, _open_stream(decoder, port, count) as stream:
+    async with serving(hook) as controller, _open_stream(decoder, controller, count) as stream:
         with trio.fail_after(PHASE_LIMIT):
             await stream.wait_status(EventStreamStatus.SYNCING, EventStreamStatus.CONNECTED)
-            gc.collect()
-            baseline = tracemalloc.take_snapshot()
-            before = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
+            probe = MemoryProbe()
             go.set()
             stats = await _wait_buffered(stream, count)
-        gc.collect()
-        held, peak = tracemalloc.get_traced_memory()
-        snapshot = tracemalloc.take_snapshot()
-    differences = snapshot.compare_to(baseline, "filename")
-    differences.sort(key=lambda stat: stat.size_diff, reverse=True)
+        memory = probe.measure(BREAKDOWN_FILES)
     return MemoryResult(
         label=label,
         decoder=decoder,
         frames=count,
         frame_chars=sum(map(len, frames)) / count,
-        held_bytes=held - before,
-        bytes_per_event=(held - before) / count,
-        peak_bytes=peak - before,
+        held_bytes=memory.held_bytes,
+        bytes_per_event=memory.held_bytes / count,
+        peak_bytes=memory.peak_bytes,
         buffered=stats.buffered,
         dropped=stats.dropped,
         connections=stats.connections,
         breakdown=[
-            FileShare(
-                file=_short_path(stat.traceback[0].filename),
-                bytes=stat.size_diff,
-                bytes_per_event=stat.size_diff / count,
-            )
-            for stat in differences[:BREAKDOWN_FILES]
+            FileShare(file=file, bytes=size, bytes_per_event=size / count)
+            for file, size in memory.top_files
         ],
     )
 
@@ -493,11 +454,8 @@ def bench_memory(frames: Sequence[str]) -> list[MemoryResult]:
     results = []
     for label, decoder in REPLAY_CASES[:2]:
         gc.collect()
-        tracemalloc.start()
-        try:
+        with tracing():
             results.append(trio.run(_memory_run, label, decoder, frames))
-        finally:
-            tracemalloc.stop()
     return results
 
 
@@ -567,8 +525,9 @@ async def _slow_run(frames: Sequence[str]) -> SlowResult:
     log = _PingLog()
     began = math.nan
 
-    async def handler(ws: trio_websocket.WebSocketConnection) -> None:
+    async def hook(subscriber: IsySubscriber) -> None:
         nonlocal began
+        ws = subscriber.ws
         async with trio.open_nursery() as pings, trio.open_nursery() as ticking:
             ticking.start_soon(_pinger, ws, log, pings)
             began = trio.current_time()
@@ -581,7 +540,7 @@ async def _slow_run(frames: Sequence[str]) -> SlowResult:
 
     max_buffered = 0
     replay_read_at = math.nan
-    async with open_server(handler) as port, _open_stream("isy", port, count) as stream:
+    async with serving(hook) as controller, _open_stream("isy", controller, count) as stream:
         with trio.fail_after(PHASE_LIMIT):
             first = await stream.receive()
             consumer_began = trio.current_time()
@@ -639,10 +598,6 @@ class Report:
     slow: SlowResult
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "**NO**"
-
-
 def _replay_section(results: Sequence[ReplayResult]) -> list[str]:
     first = results[0]
     intro = (
@@ -679,9 +634,9 @@ def _replay_section(results: Sequence[ReplayResult]) -> list[str]:
                 f" ({r.min_frames_per_s:,.0f}-{r.max_frames_per_s:,.0f})" if len(r.runs) > 1 else ""
             ),
             f"{r.median_cpu_us_per_frame:.1f}",
-            _yes(r.all_received),
-            "—" if r.decoder == "raw" else _yes(r.none_dropped),
-            "—" if r.decoder == "raw" else _yes(r.one_connection),
+            yes(r.all_received),
+            "—" if r.decoder == "raw" else yes(r.none_dropped),
+            "—" if r.decoder == "raw" else yes(r.one_connection),
             "—" if r.min_replayed is None else f"{r.min_replayed:,}",
         )
         for r in results
@@ -694,7 +649,7 @@ def _replay_section(results: Sequence[ReplayResult]) -> list[str]:
         f"{by['text'].median_cpu_us_per_frame - by['raw'].median_cpu_us_per_frame:.1f} µs/frame "
         "(text row minus floor)."
     )
-    return [intro, "", *_table(header, rows), "", note]
+    return blocks(intro, table(header, rows), note)
 
 
 def _latency_section(r: LatencyResult) -> list[str]:
@@ -705,20 +660,14 @@ def _latency_section(r: LatencyResult) -> list[str]:
         "`StreamEvent.received_at` minus the send time. *→ consumer*: the time `receive()` "
         "returned to the waiting consumer minus the send time. Nearest-rank percentiles."
     )
-    header = ("latency", "p50 ms", "p99 ms", "max ms", "min ms")
-    rows = [
-        (label, f"{x.p50_ms:.3f}", f"{x.p99_ms:.3f}", f"{x.max_ms:.3f}", f"{x.min_ms:.3f}")
-        for label, x in (("socket → buffer", r.to_buffer), ("→ consumer", r.to_consumer))
-    ]
     checks = (
-        f"Live (`replayed=False`): {_yes(r.live == r.frames)} ({r.live:,}/{r.frames:,}); "
+        f"Live (`replayed=False`): {yes(r.live == r.frames)} ({r.live:,}/{r.frames:,}); "
         f"dropped: {r.dropped}; connections: {r.connections}."
     )
-    return [intro, "", *_table(header, rows), "", checks]
-
-
-def _kib(size: float) -> str:
-    return f"{size / 1024:,.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:,.1f} MiB"
+    spreads = spread_table(
+        "latency", [("socket → buffer", r.to_buffer), ("→ consumer", r.to_consumer)], 3
+    )
+    return blocks(intro, spreads, checks)
 
 
 def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
@@ -743,9 +692,9 @@ def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
             r.label,
             f"{r.buffered:,}",
             f"{r.frame_chars:.0f}",
-            _kib(r.held_bytes),
+            kib(r.held_bytes),
             f"{r.bytes_per_event:,.0f}",
-            _kib(r.peak_bytes),
+            kib(r.peak_bytes),
             str(r.dropped),
         )
         for r in results
@@ -763,7 +712,7 @@ def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
         "`sequence` int; `trio/_core/_run.py`: the `received_at` float from "
         "`trio.current_time()`; `<frozen codecs>`: the frame's `str`.)"
     )
-    return [intro, "", *_table(header, rows), "", *notes]
+    return blocks(intro, table(header, rows), notes)
 
 
 def _slow_section(r: SlowResult) -> list[str]:
@@ -790,7 +739,7 @@ def _slow_section(r: SlowResult) -> list[str]:
     rows = [
         (
             str(r.pings_sent),
-            f"{r.pongs_in_time} ({_yes(r.pongs_in_time == r.pings_sent)})",
+            f"{r.pongs_in_time} ({yes(r.pongs_in_time == r.pings_sent)})",
             str(r.pings_late),
             f"{r.pong_p50_ms:.2f}",
             f"{r.pong_max_ms:.2f}",
@@ -802,62 +751,43 @@ def _slow_section(r: SlowResult) -> list[str]:
             str(r.connections),
         )
     ]
-    return [intro, "", *_table(header, rows)]
+    return blocks(intro, table(header, rows))
 
 
 def render_markdown(report: Report) -> str:
-    lines = [
+    return markdown(
         f"## Event stream benchmark ({report.mode})",
-        "",
-        *_machine_section(report.machine),
-        "",
+        machine_section(report.machine),
         "### Event stream",
-        "",
         "Real clock, real TCP: a trio-websocket server on 127.0.0.1 and the client in the same "
         "`trio.run`, so client and server share one CPU thread and every figure is a lower "
         "bound on what a client alone achieves. Client options: defaults except "
         f"`quiet={report.quiet_s:g}` and `buffer_size` = the frames of the run.",
-        "",
         "#### Replay throughput",
-        "",
-        *_replay_section(report.replay),
-        "",
+        _replay_section(report.replay),
         "#### Live latency",
-        "",
-        *_latency_section(report.latency),
-        "",
+        _latency_section(report.latency),
         "#### Memory per buffered event",
-        "",
-        *_memory_section(report.memory),
-        "",
+        _memory_section(report.memory),
         "#### Slow consumer and keepalive",
-        "",
-        *_slow_section(report.slow),
-    ]
-    return "\n".join(lines) + "\n"
+        _slow_section(report.slow),
+    )
 
 
 # -- command line ----------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser = bench_parser(__doc__)
     parser.add_argument("--frames", type=int, help="replay and memory frames (50000; quick 5000)")
     parser.add_argument("--latency-frames", type=int, help="live frames timed (2000; quick 500)")
     parser.add_argument("--slow-frames", type=int, help="slow-consumer replay (5000; quick 1000)")
     parser.add_argument("--repeat", type=int, default=1, help="replay runs per client (1)")
-    parser.add_argument("--json", type=Path, help="JSON output path")
-    args = parser.parse_args(argv)
-    quick = bool(args.quick)
+    args = parse_bench_args(parser, "eventstream_bench", argv)
+    quick = args.quick
     args.frames = args.frames or (5_000 if quick else 50_000)
     args.latency_frames = args.latency_frames or (500 if quick else 2_000)
     args.slow_frames = args.slow_frames or (1_000 if quick else 5_000)
-    # run_in_scratch wants a scratch parent; nothing is written to it.
-    args.tmp_dir = RESULTS_DIR / "tmp"
-    args.json = args.json or RESULTS_DIR / (
-        "eventstream_bench-quick.json" if quick else "eventstream_bench.json"
-    )
     if min(args.frames, args.latency_frames, args.slow_frames) < 2 or args.repeat < 1:
         parser.error("frame counts must be >= 2 and --repeat >= 1")
     return args
@@ -866,7 +796,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
     frames = replay_frames(args.frames)
     return Report(
-        mode="quick" if args.quick else "full",
+        mode=mode(args),
         machine=describe_machine(tmp_dir),
         quiet_s=QUIET,
         replay=bench_replay(frames, args.repeat),

@@ -38,138 +38,45 @@ import io
 import json
 import math
 import os
-import platform
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 from typing import Any, TypeVar
 
 import trio
 import trio.testing
-
-from trio_locksync.store import (
-    RunBlocking,
-    StoreStatistics,
-    json_encoder,
-    open_store,
+from _harness import (
+    Blocking,
+    Machine,
+    bench_parser,
+    blocks,
+    describe_machine,
+    idle_blocking,
+    machine_section,
+    markdown,
+    mode,
+    ms,
+    parse_bench_args,
+    percentile,
+    run_in_scratch,
+    table,
+    watch_trio_thread,
+    yes,
 )
+
+from trio_locksync.core import RunBlocking
+from trio_locksync.store import StoreStatistics, json_encoder, open_store
 
 T = TypeVar("T")
 
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_DIR = BENCH_DIR / "results"
-HEARTBEAT_INTERVAL = 0.001
 WARMUP_SAVES = 2
 
 SaveOnce = Callable[[], Awaitable[None]]
 VariantFactory = Callable[[Path, Any], AbstractAsyncContextManager[SaveOnce]]
-
-
-# -- statistics ------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (``pct`` in 0..100); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def ms(seconds: float) -> float:
-    return seconds * 1000.0
-
-
-@dataclass(frozen=True)
-class Spread:
-    """p50/p99/max/min of a list of durations, in milliseconds (shared by the benchmarks)."""
-
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-    min_ms: float
-
-    @classmethod
-    def of(cls, seconds: Sequence[float]) -> Spread:
-        return cls(
-            p50_ms=ms(percentile(seconds, 50)),
-            p99_ms=ms(percentile(seconds, 99)),
-            max_ms=ms(max(seconds)),
-            min_ms=ms(min(seconds)),
-        )
-
-
-# -- machine ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Machine:
-    cpu_model: str
-    logical_cpus: int
-    usable_cpus: int
-    kernel: str
-    python: str
-    trio: str
-    tmp_dir: str
-    tmp_fs_type: str
-    tmp_mount_point: str
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _unescape_mount(text: str) -> str:
-    """/proc/mounts escapes spaces and friends as octal (``\\040``)."""
-    return text.encode("ascii", "backslashreplace").decode("unicode_escape")
-
-
-def _filesystem_of(path: Path) -> tuple[str, str]:
-    """``(fs type, mount point)`` of the mount holding ``path``, from /proc/mounts."""
-    real = os.path.realpath(path)
-    best_mount, best_type = "", "unknown"
-    try:
-        lines = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return best_type, best_mount
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        mount, fs_type = _unescape_mount(fields[1]), fields[2]
-        inside = real == mount or real.startswith(mount.rstrip("/") + "/")
-        # >= so that a later mount over the same point wins, as the kernel does.
-        if inside and len(mount) >= len(best_mount):
-            best_mount, best_type = mount, fs_type
-    return best_type, best_mount
-
-
-def describe_machine(tmp_dir: Path) -> Machine:
-    fs_type, mount = _filesystem_of(tmp_dir)
-    return Machine(
-        cpu_model=_cpu_model(),
-        logical_cpus=os.cpu_count() or 0,
-        usable_cpus=len(os.sched_getaffinity(0)),
-        kernel=platform.release(),
-        python=platform.python_version(),
-        trio=trio.__version__,
-        tmp_dir=str(tmp_dir),
-        tmp_fs_type=fs_type,
-        tmp_mount_point=mount,
-    )
 
 
 # -- documents -------------------------------------------------------------------------------
@@ -428,60 +335,6 @@ def bench_coalescing(tmp_dir: Path, cases: Sequence[CoalescingCase]) -> list[Coa
 # -- 2 and 3. latency and trio-thread blocking (real clock) ----------------------------------
 
 
-class StepTimer(trio.abc.Instrument):
-    """The longest single task step: how long one task held the trio thread without yielding."""
-
-    def __init__(self) -> None:
-        self.max_step = 0.0
-        self.steps = 0
-        # None until a step begins under the instrument: it is added mid-step, whose end we skip.
-        self._began: float | None = None
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        self._began = time.perf_counter()
-
-    def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        if self._began is None:
-            return
-        self.steps += 1
-        self.max_step = max(self.max_step, time.perf_counter() - self._began)
-        self._began = None
-
-
-@contextmanager
-def instrumented(instrument: trio.abc.Instrument) -> Iterator[None]:
-    trio.lowlevel.add_instrument(instrument)
-    try:
-        yield
-    finally:
-        trio.lowlevel.remove_instrument(instrument)
-
-
-async def heartbeat(lateness: list[float]) -> None:
-    """Sleep 1 ms forever, appending how late each wakeup was."""
-    while True:
-        expected = trio.current_time() + HEARTBEAT_INTERVAL
-        await trio.sleep(HEARTBEAT_INTERVAL)
-        lateness.append(trio.current_time() - expected)
-
-
-@dataclass(frozen=True)
-class Blocking:
-    heartbeat_samples: int
-    heartbeat_late_max_ms: float
-    heartbeat_late_p99_ms: float
-    max_step_ms: float
-
-    @classmethod
-    def from_samples(cls, lateness: Sequence[float], timer: StepTimer) -> Blocking:
-        return cls(
-            heartbeat_samples=len(lateness),
-            heartbeat_late_max_ms=ms(max(lateness, default=math.nan)),
-            heartbeat_late_p99_ms=ms(percentile(lateness, 99)),
-            max_step_ms=ms(timer.max_step),
-        )
-
-
 @dataclass(frozen=True)
 class LatencyResult:
     document: str
@@ -499,25 +352,12 @@ async def _timed_saves(save_once: SaveOnce, saves: int) -> tuple[list[float], Bl
     for _ in range(WARMUP_SAVES):
         await save_once()
     latencies: list[float] = []
-    lateness: list[float] = []
-    timer = StepTimer()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(heartbeat, lateness)
-        with instrumented(timer):
-            for _ in range(saves):
-                began = time.perf_counter()
-                await save_once()
-                latencies.append(time.perf_counter() - began)
-        nursery.cancel_scope.cancel()
-    return latencies, Blocking.from_samples(lateness, timer)
-
-
-async def _idle_blocking(duration: float) -> Blocking:
-    lateness: list[float] = []
-    timer = StepTimer()
-    with instrumented(timer), trio.move_on_after(duration):
-        await heartbeat(lateness)
-    return Blocking.from_samples(lateness, timer)
+    async with watch_trio_thread() as watch:
+        for _ in range(saves):
+            began = time.perf_counter()
+            await save_once()
+            latencies.append(time.perf_counter() - began)
+    return latencies, watch.blocking()
 
 
 @asynccontextmanager
@@ -625,7 +465,7 @@ def bench_latency(tmp_dir: Path, documents: Sequence[tuple[str, int, int]]) -> L
                     blocking=blocking,
                 )
             )
-    idle = trio.run(_idle_blocking, 0.5)
+    idle = trio.run(idle_blocking, 0.5)
     return LatencyBench(documents=infos, results=results, idle=idle)
 
 
@@ -642,30 +482,6 @@ class Report:
 
 def _cap(max_delay: float) -> str:
     return "∞ (HA)" if math.isinf(max_delay) else f"{max_delay:g} s"
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "**NO**"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
-def _machine_section(machine: Machine) -> list[str]:
-    cores = f"{machine.logical_cpus} logical ({machine.usable_cpus} usable)"
-    fs = f"`{machine.tmp_fs_type}` (mounted on `{machine.tmp_mount_point}`)"
-    rows = [
-        ("CPU", machine.cpu_model),
-        ("Cores", cores),
-        ("Kernel", machine.kernel),
-        ("Python", machine.python),
-        ("trio", machine.trio),
-        ("Temp dir filesystem", fs),
-    ]
-    return _table(("Machine", ""), rows)
 
 
 def _coalescing_section(results: Sequence[CoalescingResult]) -> list[str]:
@@ -696,14 +512,14 @@ def _coalescing_section(results: Sequence[CoalescingResult]) -> list[str]:
             f"{r.calls:,}",
             f"{r.writes_total} ({r.writes_during} + {r.writes_at_close})",
             str(r.bound),
-            _yes(r.within_bound),
-            _yes(r.every_write_latest) + ("" if r.every_write_latest else f" ({r.stale_writes})"),
-            _yes(r.final_file_ok),
+            yes(r.within_bound),
+            yes(r.every_write_latest) + ("" if r.every_write_latest else f" ({r.stale_writes})"),
+            yes(r.final_file_ok),
             f"{r.max_unsaved_age_s:.2f} s",
         )
         for r in results
     ]
-    return [intro, "", *_table(header, rows)]
+    return blocks(intro, table(header, rows))
 
 
 def _blocking_cells(blocking: Blocking) -> list[str]:
@@ -727,7 +543,7 @@ def _documents_section(documents: Sequence[DocumentInfo]) -> list[str]:
         (d.label, f"{d.doc_bytes:,}", f"{d.encode_ms:.2f}", f"{d.json_dump_ms:.2f}")
         for d in documents
     ]
-    return [intro, "", *_table(header, rows)]
+    return blocks(intro, table(header, rows))
 
 
 def _latency_section(results: Sequence[LatencyResult], idle: Blocking) -> list[str]:
@@ -764,52 +580,26 @@ def _latency_section(results: Sequence[LatencyResult], idle: Blocking) -> list[s
         for r in results
     ]
     rows.append(("—", "idle: heartbeat alone, 0.5 s", "—", "—", "—", "—", *_blocking_cells(idle)))
-    return [intro, "", *_table(header, rows)]
+    return blocks(intro, table(header, rows))
 
 
 def render_markdown(report: Report) -> str:
-    lines = [
+    return markdown(
         f"## Store benchmark ({report.mode})",
-        "",
-        *_machine_section(report.machine),
-        "",
+        machine_section(report.machine),
         "### Coalescing of `delay_save`",
-        "",
-        *_coalescing_section(report.coalescing),
-        "",
+        _coalescing_section(report.coalescing),
         "### Save latency and trio-thread blocking",
-        "",
-        *_documents_section(report.latency.documents),
-        "",
-        *_latency_section(report.latency.results, report.latency.idle),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _json_safe(value: Any) -> Any:
-    """Non-finite floats as strings: JSON has no infinity."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    return value
-
-
-def write_json(report: Any, path: Path) -> None:
-    """Write a benchmark's report dataclass as JSON (shared by every benchmark here)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = _json_safe(asdict(report))
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        _documents_section(report.latency.documents),
+        _latency_section(report.latency.results, report.latency.idle),
+    )
 
 
 # -- command line ----------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser = bench_parser(__doc__, tmp_dir=True)
     parser.add_argument("--calls", type=int, help="delay_save calls per cap (default 100000)")
     parser.add_argument("--span", type=float, default=10.0, help="virtual seconds of calls")
     parser.add_argument("--delay", type=float, default=1.0, help="delay_save delay, seconds")
@@ -818,17 +608,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--small-saves", type=int, help="saves of the ~2 KB document (200)")
     parser.add_argument("--large-saves", type=int, help="saves of the ~1 MB document (30)")
-    parser.add_argument("--tmp-dir", type=Path, help="where to write (default results/tmp)")
-    parser.add_argument("--json", type=Path, help="JSON output path")
-    args = parser.parse_args(argv)
-    quick = bool(args.quick)
+    args = parse_bench_args(parser, "store_bench", argv)
+    quick = args.quick
     args.calls = args.calls or (5_000 if quick else 100_000)
     args.small_saves = args.small_saves or (20 if quick else 200)
     args.large_saves = args.large_saves or (5 if quick else 30)
-    args.tmp_dir = args.tmp_dir or RESULTS_DIR / "tmp"
-    args.json = args.json or RESULTS_DIR / (
-        "store_bench-quick.json" if quick else "store_bench.json"
-    )
     return args
 
 
@@ -841,31 +625,11 @@ def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
     coalescing = bench_coalescing(tmp_dir, cases)
     documents = (("~2 KB", 2_048, args.small_saves), ("~1 MB", 1_048_576, args.large_saves))
     return Report(
-        mode="quick" if args.quick else "full",
+        mode=mode(args),
         machine=describe_machine(tmp_dir),
         coalescing=coalescing,
         latency=bench_latency(tmp_dir, documents),
     )
-
-
-def run_in_scratch(
-    name: str,
-    args: argparse.Namespace,
-    run: Callable[[argparse.Namespace, Path], Any],
-    render: Callable[[Any], str],
-) -> int:
-    """A benchmark's main: run it in a scratch directory under ``args.tmp_dir`` (removed after),
-    print the Markdown, write the JSON. Shared by every benchmark here."""
-    args.tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=args.tmp_dir))
-    try:
-        report = run(args, tmp_dir)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    sys.stdout.write(render(report))
-    write_json(report, args.json)
-    print(f"\n(JSON written to {args.json})", file=sys.stderr)
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

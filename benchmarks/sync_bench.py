@@ -37,7 +37,7 @@ What is measured, and how:
 * CPU: ``time.process_time()`` around the whole ``trio.run`` (setup, engines, virtual locks,
   the MockClock's jumps) divided by the total ``operations`` of all engines'
   ``statistics()`` (full reads, read-backs, sets): CPU seconds per slot operation.
-* Machine: as in ``store_bench.py`` (whose helpers this script imports).
+* Machine: CPU, cores, kernel, Python and trio versions (``_harness.py``).
 
 Run ``python benchmarks/sync_bench.py`` (full, a few seconds) or ``--quick``.
 """
@@ -52,12 +52,23 @@ import sys
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from random import Random
 
 import trio
 import trio.testing
-from store_bench import RESULTS_DIR, Machine, _table, describe_machine, write_json
+from _harness import (
+    RESULTS_DIR,
+    Machine,
+    bench_parser,
+    blocks,
+    describe_machine,
+    machine_section,
+    markdown,
+    mode,
+    parse_bench_args,
+    publish,
+    table,
+)
 
 from trio_locksync import Pin
 from trio_locksync.credentials import SlotCredential, SlotUpdate, SyncState, VirtualLock
@@ -324,18 +335,6 @@ def bench_case(case: Case, *, locks: int, slots: int, spacing: float, seed: int)
 # -- report ----------------------------------------------------------------------------------
 
 
-def _machine_section(machine: Machine) -> list[str]:
-    cores = f"{machine.logical_cpus} logical ({machine.usable_cpus} usable)"
-    rows = [
-        ("CPU", machine.cpu_model),
-        ("Cores", cores),
-        ("Kernel", machine.kernel),
-        ("Python", machine.python),
-        ("trio", machine.trio),
-    ]
-    return _table(("Machine", ""), rows)
-
-
 def _results_section(results: Sequence[CaseResult]) -> list[str]:
     first = results[0]
     slots_total = first.locks * first.slots_per_lock
@@ -395,7 +394,7 @@ def _results_section(results: Sequence[CaseResult]) -> list[str]:
         )
         for r in results
     ]
-    return [intro, "", *_table(header, rows)]
+    return blocks(intro, table(header, rows))
 
 
 def _seconds(value: float) -> str:
@@ -403,54 +402,41 @@ def _seconds(value: float) -> str:
 
 
 def render_markdown(report: Report) -> str:
-    lines = [
+    return markdown(
         f"## Credential sync benchmark ({report.mode}, seed {report.seed})",
-        "",
-        *_machine_section(report.machine),
-        "",
+        machine_section(report.machine, filesystem=False),
         "### Time to converge, and CPU per slot operation",
-        "",
-        *_results_section(report.cases),
-    ]
-    return "\n".join(lines) + "\n"
+        _results_section(report.cases),
+    )
 
 
 # -- command line ----------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="10 locks instead of 100")
+    parser = bench_parser(__doc__, quick="10 locks instead of 100", seed=1)
     parser.add_argument("--locks", type=int, help="number of locks (default 100; quick 10)")
     parser.add_argument("--slots", type=int, default=30, help="slots per lock, all managed")
     parser.add_argument("--spacing", type=float, default=2.0, help="operation_spacing, seconds")
-    parser.add_argument("--seed", type=int, default=1, help="seed of latencies, PINs, locks")
-    parser.add_argument("--json", type=Path, help="JSON output path")
-    args = parser.parse_args(argv)
+    args = parse_bench_args(parser, "sync_bench", argv)
     args.locks = args.locks or (10 if args.quick else 100)
-    args.json = args.json or RESULTS_DIR / (
-        "sync_bench-quick.json" if args.quick else "sync_bench.json"
-    )
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    report = Report(
-        mode="quick" if args.quick else "full",
-        seed=args.seed,
-        machine=describe_machine(RESULTS_DIR),
-    )
+def run(args: argparse.Namespace) -> Report:
+    report = Report(mode=mode(args), seed=args.seed, machine=describe_machine(RESULTS_DIR))
     for case in CASES:
         report.cases.append(
             bench_case(
                 case, locks=args.locks, slots=args.slots, spacing=args.spacing, seed=args.seed
             )
         )
-    sys.stdout.write(render_markdown(report))
-    write_json(report, args.json)
-    print(f"\n(JSON written to {args.json})", file=sys.stderr)
-    return 0
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    return publish(run(args), render_markdown, args.json)
 
 
 if __name__ == "__main__":

@@ -59,13 +59,19 @@ def test_autolock_under_anyio(tmp_path: Path) -> None:
                 tg.start_soon(service.timer("b").start, 3600)
             timer = service.timer("a")
             changes = timer.changes()  # made in the same step as the check below: no lost change
+            latest = service.timer("b").values()
+            seen: list[TimerState] = []
             with anyio.fail_after(5):
                 if timer.state is not TimerState.DONE:
                     async for state in changes:
+                        seen.append(state)
                         if state is TimerState.DONE:
                             break
+            assert seen in ([], [TimerState.FIRING, TimerState.DONE])
             with anyio.move_on_after(0.01):
                 await service.timer("b").cancel()
+            with anyio.fail_after(5):
+                assert await anext(latest) is TimerState.DONE
         assert fired == ["a"]
 
     anyio.run(main, backend="trio")

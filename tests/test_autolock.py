@@ -20,16 +20,18 @@ import trio
 import trio.testing
 
 from trio_locksync import (
-    AutolockClosedError,
-    AutolockNotRecoveredError,
     AutolockPersistError,
-    InvalidDurationError,
-    InvalidTransition,
     LockSyncError,
     StoreCorruptError,
     TimerState,
 )
-from trio_locksync.autolock import ServiceState
+from trio_locksync.autolock import (
+    AutolockClosedError,
+    AutolockNotRecoveredError,
+    InvalidDurationError,
+    ServiceState,
+)
+from trio_locksync.core import InvalidTransition
 
 from .autolockhelpers import (
     EPOCH,
@@ -732,7 +734,7 @@ async def test_cancel_after_deadline_before_action_started_wins(
         await service.recover()
         timer = service.timer("front")
         await timer.start(10)
-        service._scheduler._start_due(trio.current_time() + 10)  # dispatched, not started
+        service._context.scheduler._start_due(trio.current_time() + 10)  # dispatched, not started
         await timer.cancel()
         await trio.testing.wait_all_tasks_blocked()
         await trio.sleep(100)
@@ -877,9 +879,49 @@ async def test_changes_yield_each_state(autojump_clock: trio.abc.Clock, path: Pa
         await trio.testing.wait_all_tasks_blocked()
         await timer.start(5)
         await action.started.wait()
-        await trio.testing.wait_all_tasks_blocked()
         action.gate.set()  # type: ignore[union-attr]
     assert seen == [TimerState.ACTIVE, TimerState.FIRING, TimerState.DONE]
+
+
+async def test_changes_miss_nothing_and_end_when_the_service_closes(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    """Read only after everything happened: every change of state is there, in order (a re-arm
+    or a second cancel is not a change); the iterator ends after DETACHED."""
+    async with autolock(path, Recorder()) as service:
+        await service.recover()
+        timer = service.timer("front")
+        changes = timer.changes()
+        await timer.start(5)
+        await trio.sleep(10)
+        await timer.start(5)
+        await timer.start(5)
+        await timer.cancel()
+        await timer.cancel()
+    seen = [state async for state in changes]
+    assert seen == [
+        TimerState.ACTIVE,
+        TimerState.FIRING,
+        TimerState.DONE,
+        TimerState.ACTIVE,
+        TimerState.DONE,
+        TimerState.DETACHED,
+    ]
+    assert [state async for state in timer.changes()] == []  # detached: ends at once
+
+
+async def test_values_yield_the_latest_state(autojump_clock: trio.abc.Clock, path: Path) -> None:
+    action = Recorder(gate=trio.Event())
+    async with autolock(path, action) as service:
+        await service.recover()
+        timer = service.timer("front")
+        values = timer.values()
+        await timer.start(5)
+        await action.started.wait()
+        assert await anext(values) is TimerState.FIRING  # ACTIVE came and went unread
+        action.gate.set()  # type: ignore[union-attr]
+        assert await anext(values) is TimerState.DONE
+        assert trio.current_time() == 5
 
 
 async def test_start_persist_failure_keeps_timer_armed(

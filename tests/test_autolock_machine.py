@@ -2,16 +2,19 @@
 Hypothesis state machine over several timers with a fake clock, a fake store that can fail,
 crashes, restarts and rebinding.
 
-The state machine's harness interprets effects the way ``_service.AutolockTimer`` does: ``Arm``
-replaces an earlier arm, ``Disarm`` drops it, ``Persist``/``Remove`` go to the store (a failure
-is reported to the caller and the change stays pending, as with the real Store), the ``Remove``
-after a fire is "remove soon" (never blocks, lands later), and start/cancel first wait for an
-in-flight action.
+The state machine's harness drives each timer through the same interpreter as
+``AutolockTimer``: a :class:`~trio_locksync.autolock._driver.TimerDriver`, whose
+:class:`~trio_locksync.autolock._driver.TimerIO` here is :class:`FakeIO` (arms are deadlines on
+the fake scheduler's clock, a fire's removal goes to the fake store's "remove soon"). Like
+``AutolockTimer`` the harness writes through the storage the driver returns from start/cancel
+(a failure is reported to the caller and the change stays pending, as with the real Store), and
+start/cancel first wait for an in-flight action.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +24,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from trio_locksync import InvalidTransition
 from trio_locksync.autolock import ActionOutcome, TimerEntry, TimerMachine, TimerState
+from trio_locksync.autolock._driver import Storage, TimerDriver
 from trio_locksync.autolock._entry import InvalidEntry
 from trio_locksync.autolock._machine import Arm, Disarm, Effect, Persist, Remove
+from trio_locksync.core import InvalidTransition
 
 UTC = datetime.UTC
 T0 = datetime.datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
@@ -340,6 +344,38 @@ class FakeStore:
         if self.pending and not self.failing:
             self._save()
 
+    def write_through(self, timer_id: str, storage: list[Storage]) -> None:
+        """What ``AutolockTimer`` does with the storage a start or cancel returns (raises
+        StoreDown where it raises AutolockPersistError)."""
+        for effect in storage:
+            if isinstance(effect, Persist):
+                self.write(timer_id, effect.entry)
+            else:
+                self.remove(timer_id)
+
+
+@attrs.define
+class FakeIO:
+    """One timer's TimerIO over the fakes: an arm is a deadline in ``arms`` (shared by every
+    timer, keyed by id), a fire's removal goes to the store, changes of state are recorded."""
+
+    timer_id: str
+    store: FakeStore
+    arms: dict[str, float] = attrs.Factory(dict)
+    states: list[TimerState] = attrs.Factory(list)
+
+    def arm(self, deadline: float) -> None:
+        self.arms[self.timer_id] = deadline  # replaces any earlier arm
+
+    def disarm(self) -> None:
+        self.arms.pop(self.timer_id, None)
+
+    def remove_soon(self) -> None:
+        self.store.remove_soon(self.timer_id)
+
+    def state_changed(self, state: TimerState) -> None:
+        self.states.append(state)
+
 
 @attrs.define
 class Target:
@@ -367,7 +403,9 @@ class AutolockMachine(RuleBasedStateMachine):
         self.store = FakeStore({}, failing=False)
         self.targets = {timer_id: Target(timer_id, 0) for timer_id in IDS}
         self.runs: list[Run] = []
-        self.machines: dict[str, TimerMachine] = {}
+        self.drivers: dict[str, TimerDriver] = {}
+        self.machines: dict[str, TimerMachine] = {}  # the drivers' machines
+        self.ios: dict[str, FakeIO] = {}
         self.arms: dict[str, float] = {}
         self.firing: set[str] = set()
         # when each armed timer is meant to fire, on the scheduler's clock, worked out from the
@@ -381,16 +419,20 @@ class AutolockMachine(RuleBasedStateMachine):
         self.promised: dict[str, TimerEntry] = {}
         self._boot()
 
-    # -- the interpreter (mirrors AutolockTimer) -----------------------------------------------
+    # -- driving the timers (as AutolockTimer does) --------------------------------------------
 
     def _boot(self) -> None:
-        """A new process: fresh machines, each recovered from what is durably on disk."""
-        self.machines = {timer_id: TimerMachine(timer_id) for timer_id in IDS}
+        """A new process: fresh drivers, each recovered from what is durably on disk."""
         self.arms = {}
+        self.ios = {timer_id: FakeIO(timer_id, self.store, self.arms) for timer_id in IDS}
+        self.drivers = {timer_id: TimerDriver(timer_id, io) for timer_id, io in self.ios.items()}
+        self.machines = {timer_id: driver.machine for timer_id, driver in self.drivers.items()}
         self.firing = set()
         for timer_id, machine in self.machines.items():
             entry = self.store.durable.get(timer_id)
-            assert self._apply(timer_id, machine.recover(entry, self.wall)) == []
+            expired = self.drivers[timer_id].recover(entry, self.wall, self.mono)
+            assert expired == (entry is not None and entry.end_time <= self.wall)
+            assert self.ios[timer_id].states == [machine.state]
             if entry is None:
                 assert machine.state is DONE and machine.entry is None
                 assert timer_id not in self.arms
@@ -404,28 +446,11 @@ class AutolockMachine(RuleBasedStateMachine):
             if entry.end_time <= self.wall:
                 assert delay == 0.0, "an entry that expired while down must fire at once"
 
-    def _apply(self, timer_id: str, effects: list[Effect]) -> list[Persist | Remove]:
-        """Carry out Arm/Disarm now; return the storage effects."""
-        storage: list[Persist | Remove] = []
-        for effect in effects:
-            if isinstance(effect, Arm):
-                assert effect.delay >= 0.0
-                self.arms[timer_id] = self.mono + effect.delay  # replaces any earlier arm
-            elif isinstance(effect, Disarm):
-                self.arms.pop(timer_id, None)
-            else:
-                storage.append(effect)
-        return storage
-
-    def _persist(self, timer_id: str, storage: list[Persist | Remove]) -> bool:
+    def _persist(self, timer_id: str, storage: list[Storage]) -> bool:
         """Write through; False if the store failed (the service raises AutolockPersistError
-        after the machine already moved)."""
+        after the driver already moved)."""
         try:
-            for effect in storage:
-                if isinstance(effect, Persist):
-                    self.store.write(timer_id, effect.entry)
-                else:
-                    self.store.remove(timer_id)
+            self.store.write_through(timer_id, storage)
         except StoreDown:
             return False
         return True
@@ -443,7 +468,7 @@ class AutolockMachine(RuleBasedStateMachine):
         machine = self.machines[timer_id]
         entry = machine.entry
         assert machine.state is ACTIVE and entry is not None
-        assert self._apply(timer_id, machine.due()) == []
+        self.drivers[timer_id].due()
         assert machine.state is FIRING and machine.entry is entry
         self.firing.add(timer_id)
         target = self.targets[timer_id]
@@ -456,24 +481,23 @@ class AutolockMachine(RuleBasedStateMachine):
     def _finish_fire(self, timer_id: str, outcome: ActionOutcome, retry: float) -> None:
         machine = self.machines[timer_id]
         entry = machine.entry
-        storage = self._apply(timer_id, machine.action_finished(outcome, retry))
+        durable = dict(self.store.durable)
+        self.drivers[timer_id].finish(outcome, retry, self.mono)
         self.firing.discard(timer_id)
-        for effect in storage:
-            assert isinstance(effect, Remove)
-            self.store.remove_soon(timer_id)  # fire first, then remove; never blocks
+        assert self.store.durable == durable, "storage after a fire never writes at once"
         if outcome in (OK, GONE):
-            assert storage == [Remove()]
             assert machine.state is DONE and machine.entry is None
+            assert timer_id not in self.store.mirror, "a finished fire removes its entry (soon)"
             assert timer_id not in self.arms
             self.promised.pop(timer_id, None)
         elif outcome is FAILED:
-            assert storage == []
             assert machine.state is ACTIVE and machine.entry is entry, "entry kept for replay"
+            assert self.store.mirror[timer_id] == entry
             assert self.arms.get(timer_id) == self.mono + retry, "a failed action is retried"
             self.end_at[timer_id] = self.mono + retry
         else:
-            assert storage == []
             assert machine.state is ACTIVE and machine.entry is entry
+            assert self.store.mirror[timer_id] == entry
             assert timer_id not in self.arms
 
     def _finish_in_flight(self, data: st.DataObject, ends: st.SearchStrategy[Any]) -> None:
@@ -490,15 +514,16 @@ class AutolockMachine(RuleBasedStateMachine):
 
     def _start(self, timer_id: str, duration: float) -> None:
         machine = self.machines[timer_id]
-        effects = machine.start(duration, self.wall)
+        storage = self.drivers[timer_id].start(duration, self.wall, self.mono)
         entry = machine.entry
         assert entry == TimerEntry(end_time=self.wall + seconds(duration), duration=duration)
-        assert effects == [Persist(entry), Arm(duration)], "start arms the full duration"
+        assert storage == [Persist(entry)]
+        assert self.arms[timer_id] == self.mono + duration, "start arms the full duration"
         assert machine.state is ACTIVE
         self.end_at[timer_id] = self.mono + duration
         self.cancelled.discard(timer_id)
         self.cancel_returned.discard(timer_id)
-        if self._persist(timer_id, self._apply(timer_id, effects)):
+        if self._persist(timer_id, storage):
             assert self.store.durable[timer_id] == entry
             self.promised[timer_id] = entry
         else:
@@ -522,11 +547,9 @@ class AutolockMachine(RuleBasedStateMachine):
     def cancel(self, timer_id: str, data: st.DataObject) -> None:
         self._settle(timer_id, data)
         machine = self.machines[timer_id]
-        before = machine.state
-        effects = machine.cancel()
-        assert effects == ([Disarm(), Remove()] if before is ACTIVE else [Remove()])
+        storage = self.drivers[timer_id].cancel()
+        assert storage == [Remove()]
         assert machine.state is DONE and machine.entry is None
-        storage = self._apply(timer_id, effects)
         assert timer_id not in self.arms
         self.cancelled.add(timer_id)
         self.promised.pop(timer_id, None)
@@ -621,8 +644,13 @@ class AutolockMachine(RuleBasedStateMachine):
         self._finish_in_flight(data, st.sampled_from([OK, FAILED, GONE, INTERRUPTED]))
         kept = {i: m.entry for i, m in self.machines.items() if m.entry is not None}
         for timer_id, machine in self.machines.items():
-            assert self._apply(timer_id, machine.detach()) == []
+            mirror = dict(self.store.mirror)
+            self.drivers[timer_id].detach()
+            assert self.store.mirror == mirror, "detach keeps every entry"
             assert machine.state is DETACHED and machine.entry is None
+            reported = list(self.ios[timer_id].states)
+            self.drivers[timer_id].detach()  # idempotent: no effect, no report
+            assert self.ios[timer_id].states == reported
             for call in CALLS.values():  # DETACHED is terminal
                 with pytest.raises(InvalidTransition):
                     call(machine, self.wall)
@@ -659,6 +687,13 @@ class AutolockMachine(RuleBasedStateMachine):
             assert (timer_id in self.firing) == (machine.state is FIRING)
 
     @invariant()
+    def every_change_of_state_is_reported_once_in_order(self) -> None:
+        for timer_id, machine in self.machines.items():
+            states = self.ios[timer_id].states
+            assert states[-1] is machine.state
+            assert all(a is not b for a, b in itertools.pairwise(states))
+
+    @invariant()
     def store_mirrors_the_machines(self) -> None:
         for timer_id, machine in self.machines.items():
             assert self.store.mirror.get(timer_id) == machine.entry
@@ -686,19 +721,15 @@ def test_cancel_in_done_makes_a_fire_removal_durable() -> None:
     SIGKILL leaves the expired entry on disk and the next recover() fires it again, after
     cancel() returned."""
     store = FakeStore({}, failing=False)
-    machine = TimerMachine("front")
-    machine.recover(None, T0)
-    for effect in machine.start(60, T0):
-        if isinstance(effect, Persist):
-            store.write("front", effect.entry)
-    machine.due()
-    assert machine.action_finished(OK, 0.0) == [Remove()]
-    store.remove_soon("front")  # pending, not yet on disk
-    for effect in machine.cancel():
-        if isinstance(effect, Remove):
-            store.remove("front")  # absent from the mirror: flushes what is pending
-    after_crash = TimerMachine("front")
-    after_crash.recover(store.durable.get("front"), T0 + seconds(61))
+    driver = TimerDriver("front", FakeIO("front", store))
+    driver.recover(None, T0, 0.0)
+    store.write_through("front", driver.start(60, T0, 0.0))
+    driver.due()
+    driver.finish(OK, 0.0, 60.0)
+    assert store.pending and "front" in store.durable  # removed soon: not yet on disk
+    store.write_through("front", driver.cancel())  # absent from the mirror: flushes the removal
+    after_crash = TimerDriver("front", FakeIO("front", FakeStore(store.durable, failing=False)))
+    after_crash.recover(store.durable.get("front"), T0 + seconds(61), 61.0)
     assert after_crash.state is DONE, "the cancelled timer came back after a crash"
 
 
@@ -708,20 +739,17 @@ def test_cancel_retried_after_a_failed_remove_fails_again_until_durable() -> Non
     success while the entry is still there (found by the state machine: start, disk fails,
     cancel, cancel)."""
     store = FakeStore({}, failing=False)
-    machine = machine_in(DONE)
-    for effect in machine.start(60, T0):
-        if isinstance(effect, Persist):
-            store.write("front", effect.entry)
+    driver = TimerDriver("front", FakeIO("front", store))
+    driver.recover(None, T0, 0.0)
+    store.write_through("front", driver.start(60, T0, 0.0))
     store.failing = True
 
     def cancel() -> None:
-        for effect in machine.cancel():
-            if isinstance(effect, Remove):
-                store.remove("front")
+        store.write_through("front", driver.cancel())
 
     with pytest.raises(StoreDown):
         cancel()
-    assert machine.state is DONE and "front" in store.durable
+    assert driver.state is DONE and "front" in store.durable
     with pytest.raises(StoreDown):
         cancel()  # the retry: still not durable, so it must still fail
     store.failing = False

@@ -17,22 +17,22 @@ import trio
 import trio.testing
 import trio_websocket
 
-from trio_locksync import (
-    Backoff,
+from trio_locksync.core import Backoff, ClosedError, InvalidTransition, Jitter
+from trio_locksync.eventstream import (
+    EventStream,
     EventStreamRejected,
     EventStreamStatus,
-    InvalidTransition,
     IsyEvent,
-    Jitter,
     Overflow,
     StreamEvent,
     decode_isy_event,
     isy_heartbeat,
     open_event_stream,
+    open_isy_event_stream,
     redact_url,
 )
+from trio_locksync.eventstream._options import StreamSettings
 from trio_locksync.eventstream._status import TRANSITIONS
-from trio_locksync.eventstream._stream import EventStream
 
 from .wshelpers import (
     Peer,
@@ -264,27 +264,38 @@ async def test_status_lifecycle_and_logs(
     assert [c async for c in stream.status_changes()] == []
 
 
+async def test_each_status_iterator_keeps_the_newest_1000_changes(autojump_clock: object) -> None:
+    """A watcher that never reads keeps the newest 1,000 changes, counts the older ones as
+    dropped, and still ends after DISCONNECTED; a watcher that reads sees every change."""
+
+    async def refuse(peer: Peer) -> None:
+        await peer.request.reject(503)
+
+    quick = Backoff(initial=0.01, maximum=0.01, jitter=Jitter.NONE)
+    everything: list[tuple[float, EventStreamStatus]] = []
+    async with (
+        open_memory_server(refuse) as server,
+        trio.open_nursery() as nursery,
+        open_event_stream(URL, backoff=quick, open_transport=server.open_transport) as stream,
+    ):
+        idle = stream.status_changes()
+        nursery.start_soon(record_statuses, stream.status_changes(), everything)
+        async for _ in stream.status_changes():
+            if stream.statistics().attempts == 520:
+                break
+    kept = [(c.at, c.status) async for c in idle]
+    assert len(kept) == 1000 and idle.dropped == len(everything) - 1000 > 0
+    assert kept == everything[-1000:]
+    assert kept[-1][1] is S.DISCONNECTED
+
+
 def test_transition_table_rejects_skipping_syncing() -> None:
-    stream = EventStream(
+    stream: EventStream[str] = EventStream._create(
         URL,
         decode=str,
         heartbeat=None,
         subprotocols=(),
-        headers=(),
-        reauthenticate=None,
-        quiet=1.0,
-        cap=10.0,
-        heartbeat_grace=2.0,
-        ping_interval=None,
-        ping_timeout=1.0,
-        backoff=Backoff(),
-        ssl_context=None,
-        buffer_size=10,
-        overflow=Overflow.DROP_OLDEST,
-        connect_timeout=1.0,
-        close_timeout=1.0,
-        max_message_size=1000,
-        open_transport=None,
+        settings=StreamSettings(ping_interval=None, buffer_size=10),
     )
     stream._status.advance(S.CONNECTING)
     with pytest.raises(InvalidTransition):
@@ -804,8 +815,9 @@ async def test_leaving_the_block_closes_the_socket_politely_and_ends_iteration(
         assert [e async for e in stream.events()] == []
         with pytest.raises(trio.EndOfChannel):
             await stream.receive()
-        with pytest.raises(trio.ClosedResourceError):
+        with pytest.raises(ClosedError) as closed:
             await stream.wait_status(S.CONNECTED)
+        assert str(closed.value).startswith(f"event stream {URL} is disconnected")
     assert stream.status is S.DISCONNECTED
 
 
@@ -1029,8 +1041,6 @@ async def test_reauthenticate_keeps_other_headers_and_survives_failures(
     """Fresh headers replace same-named ones only (the ISY Origin stays); a reauthenticate that
     raises or returns junk is logged by type, waited out with backoff and asked again — it
     neither ends the stream nor the block."""
-    from trio_locksync import open_isy_event_stream
-
     answers: list[object] = [
         RuntimeError("token endpoint down, token=SECRET"),
         {"not": "pairs"},

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_locksync.eventstream._errors import FrameDecodeError
-from trio_locksync.eventstream._isy import (
+from trio_locksync.eventstream import FrameDecodeError
+from trio_locksync.eventstream.isy import (
     ISY_ORIGIN,
     ISY_SUBPROTOCOL,
     MAX_FRAME_CHARS,

@@ -1,7 +1,8 @@
 """The event stream against a real trio-websocket server on 127.0.0.1 playing an ISY controller.
 
 Real sockets and the real clock, so windows are short (``quiet`` 0.2 s) and assertions are about
-order and flags, never exact times. Each test starts its own server (``tests.wshelpers``).
+order and flags, never exact times. Each test starts its own controller: the simulator in
+:mod:`trio_locksync.testing.isy` (``tests.wshelpers.open_isy_server``).
 """
 
 from __future__ import annotations
@@ -11,26 +12,21 @@ import base64
 import pytest
 import trio
 
-from trio_locksync import (
-    Backoff,
+from trio_locksync.core import Backoff, Jitter
+from trio_locksync.eventstream import (
     EventStreamRejected,
     EventStreamStatus,
     IsyEvent,
-    Jitter,
     StreamEvent,
     open_event_stream,
     open_isy_event_stream,
 )
 
-from .wshelpers import IsyServer, isy_frame, isy_replay, open_isy_server
+from .wshelpers import isy_frame, isy_replay, open_isy_server
 
 S = EventStreamStatus
 FAST = Backoff(initial=0.05, maximum=0.2, jitter=Jitter.NONE)
 OPTIONS: dict[str, object] = {"quiet": 0.2, "cap": 5.0, "backoff": FAST}
-
-
-def base(server: IsyServer) -> str:
-    return f"http://127.0.0.1:{server.port}"
 
 
 async def test_replay_then_connected_with_exact_replayed_flags() -> None:
@@ -38,7 +34,9 @@ async def test_replay_then_connected_with_exact_replayed_flags() -> None:
     ``test_ws_reader_attaches_local_auth``: the handshake carries ISYSUB, Origin and Basic auth."""
     async with (
         open_isy_server(replay=isy_replay(50)) as server,
-        open_isy_event_stream(base(server), username="admin", password="pw", **OPTIONS) as stream,
+        open_isy_event_stream(
+            server.base_url, username="admin", password="pw", **OPTIONS
+        ) as stream,
     ):
         changes = []
         async for change in stream.status_changes():
@@ -53,16 +51,16 @@ async def test_replay_then_connected_with_exact_replayed_flags() -> None:
     assert [e.data.seqnum for e in replay] == list(range(50))
     assert (live.replayed, live.data.node) == (False, "LIVE")
     handshake = server.handshakes[0]
-    assert handshake["sec-websocket-protocol"] == "ISYSUB"
-    assert handshake["origin"] == "com.universal-devices.websockets.isy"
-    assert handshake["authorization"] == "Basic " + base64.b64encode(b"admin:pw").decode()
+    assert handshake.subprotocols == ("ISYSUB",)
+    assert handshake.headers["origin"] == "com.universal-devices.websockets.isy"
+    assert handshake.headers["authorization"] == "Basic " + base64.b64encode(b"admin:pw").decode()
     assert "pw" not in repr(stream)
 
 
 async def test_drop_mid_replay_never_connects_then_syncs_again() -> None:
     async with (
         open_isy_server(replay=isy_replay(40), replay_gap=0.02) as server,
-        open_isy_event_stream(base(server), **OPTIONS) as stream,
+        open_isy_event_stream(server.base_url, **OPTIONS) as stream,
     ):
         changes = []
         async for change in stream.status_changes():
@@ -84,7 +82,7 @@ async def test_slow_consumer_through_5000_frame_replay_keeps_the_connection() ->
     async with (
         open_isy_server(replay=isy_replay(5000)) as server,
         open_isy_event_stream(
-            base(server), ping_interval=0.1, ping_timeout=0.5, **OPTIONS
+            server.base_url, ping_interval=0.1, ping_timeout=0.5, **OPTIONS
         ) as stream,
     ):
         received: list[StreamEvent[IsyEvent]] = []
@@ -103,15 +101,15 @@ async def test_heartbeat_stall_reconnects() -> None:
     """PyISY ``test_guardian_triggers_reconnect_when_heartbeat_missed`` on a real socket."""
     async with (
         open_isy_server(heartbeat=1) as server,
-        open_isy_event_stream(base(server), heartbeat_grace=0.3, **OPTIONS) as stream,
+        open_isy_event_stream(server.base_url, heartbeat_grace=0.3, **OPTIONS) as stream,
     ):
         await stream.wait_status(S.CONNECTED)
-        server.stall_heartbeats = True
+        server.heartbeats_paused = True
         lost = None
         async for change in stream.status_changes():
             if change.status is S.LOST_CONNECTION:
                 lost = change
-                server.stall_heartbeats = False
+                server.heartbeats_paused = False
             if change.status is S.CONNECTED:
                 break
         stats = stream.statistics()
@@ -123,7 +121,7 @@ async def test_garbage_frames_do_not_end_the_stream() -> None:
     replay = [isy_frame(1), "<<not xml", "{}", "<Event/>", isy_frame(2)]
     async with (
         open_isy_server(replay=replay) as server,
-        open_isy_event_stream(base(server), **OPTIONS) as stream,
+        open_isy_event_stream(server.base_url, **OPTIONS) as stream,
     ):
         first, second = await stream.receive(), await stream.receive()
         stats = stream.statistics()
@@ -134,7 +132,7 @@ async def test_garbage_frames_do_not_end_the_stream() -> None:
 async def test_server_down_then_back_on_the_same_port() -> None:
     async with (
         open_isy_server(replay=isy_replay(3)) as server,
-        open_isy_event_stream(base(server), **OPTIONS) as stream,
+        open_isy_event_stream(server.base_url, **OPTIONS) as stream,
     ):
         await stream.wait_status(S.CONNECTED)
         server.stop()  # connections cut, new ones refused
@@ -149,28 +147,28 @@ async def test_server_down_then_back_on_the_same_port() -> None:
 
 
 async def test_accept_then_drop_server_backs_off() -> None:
-    async with open_isy_server(mode="accept_drop") as server:
+    async with open_isy_server(drop_after_handshake=True) as server:
         with trio.move_on_after(1.0):
             async with open_isy_event_stream(
-                base(server), backoff=Backoff(initial=0.1, maximum=10, jitter=Jitter.NONE)
+                server.base_url, backoff=Backoff(initial=0.1, maximum=10, jitter=Jitter.NONE)
             ) as stream:
                 await trio.sleep_forever()
     # 0.1, 0.2, 0.4 s delays: at most 4 sockets in a second, never CONNECTED
-    assert 2 <= server.connections <= 4
+    assert 2 <= len(server.handshakes) <= 4
     assert stream.statistics().synced == 0
 
 
 async def test_rejected_credentials_end_in_reconnect_failed() -> None:
     async with (
-        open_isy_server(mode="reject", reject_status=401) as server,
+        open_isy_server(refuse_with=401) as server,
         open_isy_event_stream(
-            base(server), username="admin", password="wrong", **OPTIONS
+            server.base_url, username="admin", password="wrong", **OPTIONS
         ) as stream,
     ):
         with pytest.raises(EventStreamRejected, match="HTTP 401"):
             await stream.receive()
         assert stream.status is S.RECONNECT_FAILED
-    assert server.connections == 2
+    assert len(server.handshakes) == 2
 
 
 async def test_wss_trusted_certificate_connects_untrusted_one_is_final() -> None:
@@ -186,7 +184,7 @@ async def test_wss_trusted_certificate_connects_untrusted_one_is_final() -> None
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
     async with open_isy_server(replay=isy_replay(3), ssl_context=server_context) as server:
-        url = f"wss://127.0.0.1:{server.port}/rest/subscribe"
+        url = server.url
         isy = {"subprotocols": ["ISYSUB"], **OPTIONS}
         async with open_event_stream(url, ssl_context=trusting, **isy) as stream:
             events = [await stream.receive() for _ in range(3)]

@@ -1,11 +1,74 @@
-"""Every public name is exported, importable, and every public module declares ``__all__``."""
+"""The public API's layers (SPEC "The house"): the top level is the contract and the types a
+caller annotates with; building blocks live in ``lowlevel``, simulators in ``testing``. Every
+public module declares ``__all__``, every public class is final (as trio checks in its
+``test_classes_are_final``), objects made by an ``open_x()`` have no public constructor, and
+every error derives from ``LockSyncError``."""
 
 from __future__ import annotations
 
+import enum
 import importlib
+import inspect
 import pkgutil
+from typing import Protocol
+
+import pytest
 
 import trio_locksync
+
+#: the top level, exactly: the contract names (SPEC) and what callers annotate with or catch
+TOP_LEVEL = {
+    # core
+    "Backoff",
+    "ClosedError",
+    "InvalidPinError",
+    "Jitter",
+    "LockSyncError",
+    "Pin",
+    # store
+    "Store",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreWriteError",
+    "open_store",
+    # autolock
+    "AutolockError",
+    "AutolockPersistError",
+    "AutolockService",
+    "AutolockTargetGone",
+    "AutolockTimer",
+    "TimerState",
+    "open_autolock",
+    # credentials
+    "CodeRejected",
+    "CredentialError",
+    "LockDisconnected",
+    "LockOperationFailed",
+    "LockProvider",
+    "LockSync",
+    "SlotChange",
+    "SlotCredential",
+    "SlotUpdate",
+    "SyncState",
+    "VirtualLock",
+    "WriteResult",
+    "open_lock_sync",
+    # event stream
+    "EventStream",
+    "EventStreamError",
+    "EventStreamRejected",
+    "EventStreamStatus",
+    "IsyEvent",
+    "Overflow",
+    "StatusChange",
+    "StreamEvent",
+    "open_event_stream",
+    "open_isy_event_stream",
+}
+
+#: made by an ``open_x()`` function only: calling the class raises TypeError
+OPENED_ONLY = ("Store", "AutolockService", "AutolockTimer", "LockSync", "EventStream")
 
 
 def _public_modules() -> list[str]:
@@ -14,6 +77,22 @@ def _public_modules() -> list[str]:
         if not any(part.startswith("_") for part in info.name.split(".")):
             names.append(info.name)
     return names
+
+
+def _public_classes() -> dict[str, type]:
+    found: dict[str, type] = {}
+    for module_name in _public_modules():
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                found[f"{module_name}.{name}"] = obj
+    return found
+
+
+def test_top_level_is_exactly_the_contract_and_its_types() -> None:
+    assert set(trio_locksync.__all__) == TOP_LEVEL
+    assert len(trio_locksync.__all__) <= 50
 
 
 def test_all_names_importable_from_top_level() -> None:
@@ -27,18 +106,18 @@ def _isort_style(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
 
-def test_all_is_sorted_and_unique() -> None:
-    names = list(trio_locksync.__all__)
+@pytest.mark.parametrize("module_name", ["trio_locksync", "trio_locksync.lowlevel"])
+def test_all_is_sorted_and_unique(module_name: str) -> None:
+    names = list(importlib.import_module(module_name).__all__)
     assert names == sorted(set(names), key=_isort_style)
 
 
 def test_every_public_module_declares_all() -> None:
     modules = _public_modules()
-    assert "trio_locksync.core" in modules
-    assert "trio_locksync.store" in modules
-    assert "trio_locksync.autolock" in modules
-    assert "trio_locksync.credentials" in modules
-    assert "trio_locksync.eventstream" in modules
+    for expected in ("core", "store", "autolock", "credentials", "eventstream"):
+        assert f"trio_locksync.{expected}" in modules
+    assert "trio_locksync.lowlevel" in modules
+    assert "trio_locksync.testing" in modules
     for name in modules:
         module = importlib.import_module(name)
         assert hasattr(module, "__all__"), f"{name} has no __all__"
@@ -46,37 +125,51 @@ def test_every_public_module_declares_all() -> None:
             assert hasattr(module, exported), f"{name}.__all__ lists missing {exported}"
 
 
-def test_subpackage_names_reach_the_top_level() -> None:
-    for sub in ("core", "store", "autolock", "credentials", "eventstream"):
-        module = importlib.import_module(f"trio_locksync.{sub}")
-        for name in module.__all__:
-            if name in {
-                "open_service_nursery",
-                "json_decoder",
-                "json_encoder",
-                "RunBlocking",
-                "run_in_worker_thread",
-                "worker_thread_runner",
-            }:
-                continue  # building blocks, reachable through their subpackage
-            assert name in trio_locksync.__all__, f"{sub}.{name} is not exported at the top level"
+def test_top_level_names_show_the_top_level_module() -> None:
+    for name in trio_locksync.__all__:
+        obj = getattr(trio_locksync, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__module__ == "trio_locksync", name
 
 
-def test_contract_names_present() -> None:
-    for name in (
-        "open_store",
-        "StoreCorruptError",
-        "StoreWriteError",
-        "Backoff",
-        "Jitter",
-        "LockSyncError",
-        "Pin",
-    ):
-        assert name in trio_locksync.__all__
+def test_virtual_lock_is_also_a_testing_simulator() -> None:
+    import trio_locksync.testing
+
+    assert trio_locksync.testing.VirtualLock is trio_locksync.VirtualLock
+
+
+def test_classes_are_final() -> None:
+    """As trio's ``test_classes_are_final``: every public class is ``@typing.final``, except
+    enums (final by nature), protocols (made to be implemented), and the error classes other
+    public errors derive from (made to be caught as a family)."""
+    classes = _public_classes()
+    bases = {base for cls in classes.values() for base in cls.__mro__[1:]}
+    for name, cls in classes.items():
+        if issubclass(cls, enum.Enum) or Protocol in cls.__mro__ or cls in bases:
+            continue
+        assert getattr(cls, "__final__", False), f"{name} is not @typing.final"
+
+
+@pytest.mark.parametrize("name", OPENED_ONLY)
+def test_opened_objects_have_no_public_constructor(name: str) -> None:
+    cls = getattr(trio_locksync, name)
+    with pytest.raises(TypeError, match="no public constructor"):
+        cls()
 
 
 def test_every_error_derives_from_locksync_error() -> None:
-    for name in trio_locksync.__all__:
-        obj = getattr(trio_locksync, name)
-        if isinstance(obj, type) and issubclass(obj, BaseException):
-            assert issubclass(obj, trio_locksync.LockSyncError), name
+    for name, cls in _public_classes().items():
+        if issubclass(cls, BaseException):
+            assert issubclass(cls, trio_locksync.LockSyncError), name
+
+
+def test_one_closed_error_convention() -> None:
+    """Every "used after close" error is a ``ClosedError`` (and so a trio.ClosedResourceError)."""
+    closed = [
+        (name, cls)
+        for name, cls in _public_classes().items()
+        if issubclass(cls, BaseException) and "Closed" in cls.__name__
+    ]
+    assert closed
+    for name, cls in closed:
+        assert issubclass(cls, trio_locksync.ClosedError), name

@@ -10,7 +10,7 @@ import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_locksync import QuietDeadline, QuietReason, QuietWindow
+from trio_locksync.lowlevel import QuietDeadline, QuietReason, QuietWindow
 
 
 async def test_silent_window_ends_exactly_quiet_after_opening(

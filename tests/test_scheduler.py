@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_locksync import DeadlineScheduler, InvalidTransition, ScheduledCallState
+from trio_locksync.lowlevel import DeadlineScheduler, InvalidTransition, ScheduledCallState
 
 
 async def test_fires_after_delay(autojump_clock: trio.abc.Clock) -> None:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_locksync import InvalidPinError, LockSyncError, Pin, mask_pin
+from trio_locksync import InvalidPinError, LockSyncError, Pin
+from trio_locksync.lowlevel import mask_pin
 
 pins = st.text(alphabet="0123456789", min_size=4, max_size=10)
 

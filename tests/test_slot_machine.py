@@ -146,12 +146,12 @@ def test_refused_inputs_raise_and_change_nothing(state_setup: str, call: Any) ->
     assert m.snapshot() == before
 
 
-def test_a_trusted_away_empty_reading_is_believed_once_a_new_write_begins() -> None:
+def test_a_new_write_ends_the_trust_and_the_content_is_unknown() -> None:
     """Found by the harness: a write the lock accepted (NO_CHANGE), then an empty push within
     the trust window (trusted away), then a clear that failed with a disconnect while the
     desired code went back to the written one: the slot was judged IN_SYNC on the trusted
-    write although the lock had reported it empty. A new write now ends the trust and the
-    reading it had set aside is believed."""
+    write although the lock had reported it empty. A new write now ends the trust: our write
+    and the empty reading contradict each other, so the content is unknown (and forgotten)."""
     m = machine()
     m.observe(0.0, SlotCredential.empty())
     m.begin(0.0)
@@ -163,7 +163,42 @@ def test_a_trusted_away_empty_reading_is_believed_once_a_new_write_begins() -> N
     m.desire(3.5, Desired(enabled=True, pin=Pin("1111")))
     m.failed(4.0, Failure.DISCONNECTED, "gone")
     assert m.state is OUT, m.reason
-    assert m.observed == SlotCredential.empty()
+    assert m.observed == SlotCredential.unreadable()  # unknown: written again
+    assert m.last_written is None
+
+
+def test_an_empty_reading_soon_after_an_unconfirmed_write_does_not_prove_the_slot_empty() -> None:
+    """Found by the harness: an OPTIMISTIC write (it may have landed), the desired code changed
+    to none (the pending write dropped), then a lagging lock read the slot empty: the slot was
+    judged IN_SYNC ("empty, as wanted") while the lock held the abandoned PIN. The empty
+    reading within pending_ttl of any write of ours is set aside, so the slot is cleared."""
+    m = machine()
+    m.observe(0.0, SlotCredential.empty())
+    m.begin(0.0)
+    m.written(1.0, WriteResult.OPTIMISTIC)
+    m.desire(2.0, Desired(enabled=False, pin=None))  # pending dropped: content unknown
+    assert m.state is OUT
+    m.observe(3.0, SlotCredential.empty())  # a lagging read-back
+    assert m.state is OUT  # still to be cleared
+    operation, _ = m.begin(4.0)
+    assert operation.kind is OpKind.CLEAR
+
+
+def test_an_empty_reading_whose_trust_ran_out_does_not_prove_an_unwanted_code_gone() -> None:
+    """Found by the harness: a write of ours (OPTIMISTIC, landed on a lagging lock), the
+    desired code changed to none, an empty read-back set aside, and no work for a minute: when
+    the trust ran out the old empty reading was believed and the slot judged IN_SYNC ("empty,
+    as wanted") while the lock held the code. Now the content is unknown: it is cleared."""
+    m = machine()
+    m.observe(0.0, SlotCredential.empty())
+    m.begin(0.0)
+    m.written(1.0, WriteResult.OPTIMISTIC)
+    m.desire(2.0, Desired(enabled=False, pin=None))
+    m.observe(3.0, SlotCredential.empty())  # lag: set aside
+    m.tick(1.0 + TTL)  # the trust runs out with no new reading
+    assert m.state is OUT
+    operation, _ = m.begin(1.0 + TTL)
+    assert operation.kind is OpKind.CLEAR
 
 
 # -- the stateful harness ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import enum
 
 import pytest
 
-from trio_locksync import InvalidTransition, LockSyncError, StateTable
+from trio_locksync import LockSyncError
+from trio_locksync.lowlevel import InvalidTransition, StateTable
 
 
 class Light(enum.Enum):

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import pytest
 import trio
 
-from trio_locksync import (
+from trio_locksync.store import (
     StoreClosedError,
     StoreCorruptError,
     StoreLockedError,
@@ -24,8 +24,8 @@ from trio_locksync import (
     StoreState,
     StoreVersionError,
     StoreWriteError,
+    _files,
 )
-from trio_locksync.store import _files
 from trio_locksync.store._errors import KEPT_NOT_REMOVED, KEPT_REMOVED_NOT_DURABLE
 
 from .storehelpers import RecordingEncoder, inline_store, read_json, run_inline, temp_files

@@ -86,8 +86,14 @@ from hypothesis.stateful import (
     rule,
 )
 
-from trio_locksync import Store, StoreClosedError, StoreState, StoreWriteError, open_store
-from trio_locksync.store import _files
+from trio_locksync.store import (
+    Store,
+    StoreClosedError,
+    StoreState,
+    StoreWriteError,
+    _files,
+    open_store,
+)
 
 from .storehelpers import EXACT_RETRY, run_inline, temp_files
 

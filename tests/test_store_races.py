@@ -14,8 +14,7 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from trio_locksync import StoreClosedError, StoreState, StoreWriteError, open_store
-from trio_locksync.store import _files
+from trio_locksync.store import StoreClosedError, StoreState, StoreWriteError, _files, open_store
 
 from .storehelpers import RecordingEncoder, inline_store, read_json, temp_files
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import trio
 
-from trio_locksync import TimerEntry, open_store
-from trio_locksync.autolock import TimerStore
+from trio_locksync import open_store
+from trio_locksync.autolock import TimerEntry, TimerStore
 from trio_locksync.autolock._timer_store import REMOVE_SOON_DELAY
 
 from .storehelpers import run_inline

@@ -1,24 +1,41 @@
 """Websocket servers the event-stream tests start themselves.
 
-``open_memory_server`` runs trio-websocket's server side over ``trio.testing.memory_stream_pair``:
-no ports, no real clock, so it works under ``autojump_clock`` and times can be asserted exactly.
-``open_isy_server`` is a real trio-websocket server on 127.0.0.1 (real sockets, real clock).
-Both hand each connection to a per-test ``handler(peer)``.
+``open_memory_server`` runs trio-websocket's server side over ``trio.testing.memory_stream_pair``
+and hands each connection to a per-test ``handler(peer)``: no ports, no real clock, so it works
+under ``autojump_clock`` and times can be asserted exactly. ``open_isy_server`` runs the ISY
+controller simulator (:mod:`trio_locksync.testing.isy`) on 127.0.0.1 (real sockets, real clock).
 """
 
 from __future__ import annotations
 
-import itertools
-import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import attrs
 import trio
 import trio.testing
 import trio_websocket
 
-from trio_locksync import EventStreamStatus, StatusChange
+from trio_locksync.eventstream import EventStreamStatus, StatusChange
+from trio_locksync.testing.isy import (
+    IsyController,
+    NodeStatus,
+    isy_heartbeat_frame,
+    isy_status_frame,
+)
+
+__all__ = [
+    "IsyController",
+    "MemoryServer",
+    "Peer",
+    "isy_frame",
+    "isy_heartbeat_frame",
+    "isy_replay",
+    "open_isy_server",
+    "open_memory_server",
+    "record_statuses",
+]
 
 Handler = Callable[["Peer"], Awaitable[None]]
 
@@ -114,140 +131,27 @@ async def record_statuses(
         into.append((change.at, change.status))
 
 
-# --------------------------------------------------------------------- ISY frames
+# --------------------------------------------------------------------- ISY
 
 
 def isy_frame(seqnum: int, node: str = "0E 16 1D 1", value: int = 255) -> str:
-    return (
-        f'<?xml version="1.0"?><Event seqnum="{seqnum}" sid="uuid:40">'
-        f'<control>ST</control><action uom="100" prec="0">{value}</action>'
-        f"<node>{node}</node><eventInfo></eventInfo></Event>"
-    )
-
-
-def isy_heartbeat_frame(seqnum: int, interval: int) -> str:
-    return (
-        f'<?xml version="1.0"?><Event seqnum="{seqnum}" sid="uuid:40">'
-        f"<control>_0</control><action>{interval}</action><node></node><eventInfo/></Event>"
-    )
+    """An ISY status (``ST``) frame: the simulator's builder with this suite's defaults."""
+    return isy_status_frame(seqnum, node, value)
 
 
 def isy_replay(count: int, start: int = 0) -> list[str]:
+    """``count`` status frames of distinct nodes, seqnums ``start`` … ``start + count - 1``."""
     return [isy_frame(start + i, node=f"NODE {i}", value=i % 256) for i in range(count)]
 
 
-# ------------------------------------------------------------- a real ISY server
-
-
-@attrs.define
-class IsyServer:
-    """A real trio-websocket server on 127.0.0.1 that plays an ISY controller.
-
-    ``mode`` decides what each new connection gets:
-    ``"serve"`` (replay, heartbeat announcement, then live frames on demand), ``"reject"``
-    (HTTP ``reject_status``), ``"accept_drop"`` (handshake, then the socket is closed).
-    ``drop_all()`` cuts every open connection; ``stop()``/``start()`` take the listener
-    down (connections refused) and up again on the same port.
-    """
-
-    nursery: trio.Nursery
-    replay: Sequence[str] = ()
-    replay_gap: float = 0.0
-    heartbeat: int | None = None
-    mode: str = "serve"
-    reject_status: int = 401
-    expected_auth: str | None = None
-    port: int = 0
-    connections: int = 0
-    handshakes: list[dict[str, str]] = attrs.field(factory=list)
-    open_peers: set[Peer] = attrs.field(factory=set)
-    live: trio.MemorySendChannel[str] | None = None
-    stall_heartbeats: bool = False
-    ssl_context: ssl.SSLContext | None = None
-    _scope: trio.CancelScope | None = None
-    _counter: itertools.count[int] = attrs.field(factory=itertools.count)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/rest/subscribe"
-
-    async def start(self) -> None:
-        self._scope = await self.nursery.start(self._run)
-
-    async def _run(self, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
-        with trio.CancelScope() as scope:
-            async with trio.open_nursery() as handlers:
-                server = await handlers.start(
-                    trio_websocket.serve_websocket,
-                    self._handle,
-                    "127.0.0.1",
-                    self.port,
-                    self.ssl_context,
-                )
-                self.port = server.port
-                task_status.started(scope)
-                await trio.sleep_forever()
-
-    def stop(self) -> None:
-        """Close the listener and every connection (new connects are refused)."""
-        assert self._scope is not None
-        self._scope.cancel()
-        self._scope = None
-
-    async def drop_all(self) -> None:
-        for peer in list(self.open_peers):
-            await peer.drop()
-
-    async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
-        self.connections += 1
-        headers = {k.decode().lower(): v.decode() for k, v in request.headers}
-        headers["sec-websocket-protocol"] = ", ".join(request.proposed_subprotocols)
-        self.handshakes.append(headers)
-        if self.mode == "reject" or (
-            self.expected_auth is not None and headers.get("authorization") != self.expected_auth
-        ):
-            await request.reject(self.reject_status if self.mode == "reject" else 401)
-            return
-        ws = await request.accept(subprotocol="ISYSUB")
-        peer = Peer(self.connections, request, ws._stream, ws)
-        if self.mode == "accept_drop":
-            await peer.drop()
-            return
-        self.open_peers.add(peer)
-        try:
-            await self._serve_peer(peer)
-        except* trio_websocket.ConnectionClosed:
-            pass
-        finally:
-            self.open_peers.discard(peer)
-
-    async def _serve_peer(self, peer: Peer) -> None:
-        if self.heartbeat is not None:
-            await peer.send(isy_heartbeat_frame(next(self._counter), self.heartbeat))
-        await peer.send(*self.replay, gap=self.replay_gap)
-        async with trio.open_nursery() as nursery:
-            if self.heartbeat is not None:
-                nursery.start_soon(self._heartbeats, peer)
-            # Keep reading so the server answers the client's pings and sees its close.
-            while True:
-                await peer.ws.get_message()  # type: ignore[union-attr]
-
-    async def _heartbeats(self, peer: Peer) -> None:
-        assert self.heartbeat is not None
-        while True:
-            await trio.sleep(self.heartbeat)
-            if not self.stall_heartbeats:
-                await peer.send(isy_heartbeat_frame(next(self._counter), self.heartbeat))
-
-    async def broadcast(self, frame: str) -> None:
-        for peer in list(self.open_peers):
-            await peer.send(frame)
-
-
 @asynccontextmanager
-async def open_isy_server(**options: object) -> AsyncIterator[IsyServer]:
+async def open_isy_server(
+    nodes: Mapping[str, int | NodeStatus] | None = None, **options: Any
+) -> AsyncIterator[IsyController]:
+    """The simulated controller (``trio_locksync.testing.isy``) running for one test, on a
+    loopback port unless ``listen=False``; the arguments are :class:`IsyController`'s."""
+    controller = IsyController(nodes, **options)
     async with trio.open_nursery() as nursery:
-        server = IsyServer(nursery, **options)  # type: ignore[arg-type]
-        await server.start()
-        yield server
+        await nursery.start(controller.serve)
+        yield controller
         nursery.cancel_scope.cancel()

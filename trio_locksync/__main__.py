@@ -1,7 +1,7 @@
-"""``python -m trio_locksync demo``: the simulated site."""
+"""``python -m trio_locksync demo``: the same as the ``trio-locksync`` command."""
 
 import sys
 
-from ._demo import main
+from .cli import main
 
 sys.exit(main())

@@ -1,5 +1,6 @@
 """Autolock timers that survive restarts (seed 000)."""
 
+from ._context import ServiceState as ServiceState
 from ._entry import TimerEntry as TimerEntry
 from ._errors import AutolockClosedError as AutolockClosedError
 from ._errors import AutolockError as AutolockError
@@ -12,10 +13,9 @@ from ._machine import TimerMachine as TimerMachine
 from ._machine import TimerState as TimerState
 from ._service import AutolockService as AutolockService
 from ._service import AutolockStatistics as AutolockStatistics
-from ._service import AutolockTimer as AutolockTimer
 from ._service import RecoveryReport as RecoveryReport
-from ._service import ServiceState as ServiceState
 from ._service import open_autolock as open_autolock
+from ._timer import AutolockTimer as AutolockTimer
 from ._timer_store import TimerStore as TimerStore
 
 __all__ = [

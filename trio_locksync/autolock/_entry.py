@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from typing import Any
+from typing import Any, final
 
 import attrs
 
@@ -48,6 +48,7 @@ def _aware_utc(instance: object, attribute: attrs.Attribute[Any], value: object)
         raise InvalidEntry(f"{attribute.name} must be an aware datetime")
 
 
+@final
 @attrs.frozen
 class TimerEntry:
     """When a timer fires (``end_time``, aware UTC) and the duration it was armed with."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import final
+
 from ..core import ClosedError, LockSyncError
 
 __all__ = [
@@ -18,6 +20,7 @@ class AutolockError(LockSyncError):
     """Base class of the autolock errors."""
 
 
+@final
 class AutolockTargetGone(AutolockError):
     """Raised *by an action* when its timer id no longer names anything (the lock was removed).
 
@@ -25,6 +28,7 @@ class AutolockTargetGone(AutolockError):
     """
 
 
+@final
 class AutolockNotRecoveredError(AutolockError):
     """``start()``/``cancel()`` before the service's ``recover()`` was called; nothing changed.
 
@@ -33,10 +37,12 @@ class AutolockNotRecoveredError(AutolockError):
     """
 
 
+@final
 class AutolockClosedError(AutolockError, ClosedError):
     """The service's block has ended; the call did nothing (entries on disk are kept)."""
 
 
+@final
 class AutolockPersistError(AutolockError):
     """The timer changed in this process but the change is not on disk yet.
 
@@ -52,5 +58,6 @@ class AutolockPersistError(AutolockError):
         self.armed = armed
 
 
+@final
 class InvalidDurationError(AutolockError, ValueError):
     """A duration outside (0, max_duration] seconds, or not a finite number; nothing changed."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from typing import final
 
 import attrs
 
@@ -71,6 +72,7 @@ class ActionOutcome(enum.Enum):
     INTERRUPTED = "interrupted"
 
 
+@final
 @attrs.frozen
 class Persist:
     """Write ``entry`` for this timer durably."""
@@ -78,11 +80,13 @@ class Persist:
     entry: TimerEntry
 
 
+@final
 @attrs.frozen
 class Remove:
     """Remove this timer's entry."""
 
 
+@final
 @attrs.frozen
 class Arm:
     """Call :meth:`TimerMachine.due` after ``delay`` seconds (replacing any earlier arm)."""
@@ -90,6 +94,7 @@ class Arm:
     delay: float
 
 
+@final
 @attrs.frozen
 class Disarm:
     """Drop the armed call, if any."""
@@ -98,6 +103,7 @@ class Disarm:
 Effect = Persist | Remove | Arm | Disarm
 
 
+@final
 class TimerMachine:
     """One timer's state and entry. Not thread-safe; no I/O."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, final
 
 import trio
 
@@ -25,6 +25,7 @@ logger = logging.getLogger("trio_locksync.autolock")
 REMOVE_SOON_DELAY = 0.5
 
 
+@final
 class TimerStore:
     """``{timer_id: {"end_time": ISO-8601 UTC, "duration": seconds}}`` in one durable file."""
 

@@ -12,6 +12,7 @@ from ._errors import InvalidTransition as InvalidTransition
 from ._errors import LockSyncError as LockSyncError
 from ._feed import ChangeFeed as ChangeFeed
 from ._feed import Subscription as Subscription
+from ._final import NoPublicConstructor as NoPublicConstructor
 from ._nursery import open_service_nursery as open_service_nursery
 from ._quiet import QuietDeadline as QuietDeadline
 from ._quiet import QuietReason as QuietReason
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidTransition",
     "Jitter",
     "LockSyncError",
+    "NoPublicConstructor",
     "Pin",
     "ProbeBreaker",
     "QuietDeadline",

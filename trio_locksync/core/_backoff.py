@@ -12,6 +12,7 @@ import enum
 import math
 import random
 from collections.abc import Iterator
+from typing import final
 
 import attrs
 
@@ -39,6 +40,7 @@ def _positive(instance: object, attribute: attrs.Attribute[float], value: float)
         )
 
 
+@final
 @attrs.frozen(kw_only=False)
 class Backoff:
     """A reconnect/retry delay policy; immutable, so one instance can serve many loops.

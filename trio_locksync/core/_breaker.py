@@ -18,6 +18,7 @@ import enum
 import itertools
 import math
 from collections.abc import Iterator
+from typing import final
 
 from ._backoff import Backoff, Jitter
 from ._errors import InvalidTransition
@@ -44,6 +45,7 @@ _BREAKER_TABLE = {
 }
 
 
+@final
 class CircuitBreaker:
     """A sliding-window failure counter that opens, and lets a probe through on a backoff."""
 
@@ -140,6 +142,7 @@ class CircuitBreaker:
         return f"<CircuitBreaker {self._state.current.value} failures={len(self._times)}>"
 
 
+@final
 class ProbeBreaker:
     """Consecutive connectivity failures, with a growing re-probe delay while tripped."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import final
+
 import trio
 
 __all__ = ["ClosedError", "InvalidPinError", "InvalidTransition", "LockSyncError"]
@@ -15,6 +17,7 @@ class LockSyncError(Exception):
     """
 
 
+@final
 class InvalidTransition(LockSyncError, RuntimeError):
     """A state machine was asked for a transition its table does not allow; nothing changed."""
 
@@ -25,6 +28,7 @@ class InvalidTransition(LockSyncError, RuntimeError):
         self.requested = requested
 
 
+@final
 class InvalidPinError(LockSyncError, ValueError):
     """A PIN was not a string of digits of an allowed length (the value itself is never echoed)."""
 

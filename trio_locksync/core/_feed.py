@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import collections
 import weakref
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, final
 
 import trio
 
@@ -24,6 +24,7 @@ T = TypeVar("T")
 BACKLOG = 10_000
 
 
+@final
 class ChangeFeed(Generic[T]):
     """Every change, to every subscriber; never blocks the publisher."""
 
@@ -69,6 +70,7 @@ class ChangeFeed(Generic[T]):
         return f"<ChangeFeed subscribers={len(self._subscribers)} ended={self._ended}>"
 
 
+@final
 class Subscription(Generic[T]):
     """One subscriber's iterator over a :class:`ChangeFeed`. Not shared between tasks."""
 

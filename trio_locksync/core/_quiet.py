@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import math
+from typing import final
 
 import attrs
 import trio
@@ -31,6 +32,7 @@ class QuietReason(enum.Enum):
     CLOSED = "closed"
 
 
+@final
 @attrs.define
 class QuietDeadline:
     """Sans-I/O quiet-window arithmetic.
@@ -79,6 +81,7 @@ class QuietDeadline:
         return QuietReason.QUIET if self.quiet_until <= self.hard_deadline else QuietReason.CAPPED
 
 
+@final
 class QuietWindow:
     """A :class:`QuietDeadline` on trio's clock, awaited through one cancel scope.
 

@@ -18,6 +18,7 @@ import enum
 import heapq
 import math
 from collections.abc import Awaitable, Callable
+from typing import final
 
 import trio
 
@@ -35,6 +36,7 @@ class ScheduledCallState(enum.Enum):
     CANCELLED = "cancelled"
 
 
+@final
 class ScheduledCall:
     """One call of ``fn()`` at trio time ``deadline``; made by :meth:`DeadlineScheduler.call_at`."""
 
@@ -96,6 +98,7 @@ class ScheduledCall:
         return f"<ScheduledCall at {self.deadline:.3f} {self._state.value}>"
 
 
+@final
 class DeadlineScheduler:
     """Runs each scheduled call at its deadline, as a task in ``nursery``.
 

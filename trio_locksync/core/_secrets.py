@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import final
 
 from ._errors import InvalidPinError
 
@@ -13,6 +14,7 @@ _MIN_DIGITS = 4
 _MAX_DIGITS = 10
 
 
+@final
 class Pin:
     """A lock user code (4 to 10 ASCII digits, the Z-Wave/Zigbee user-code range).
 

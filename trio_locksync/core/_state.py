@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, final
 
 from ._errors import InvalidTransition
 
@@ -13,6 +13,7 @@ __all__ = ["StateTable"]
 S = TypeVar("S", bound=enum.Enum)
 
 
+@final
 class StateTable(Generic[S]):
     """Holds one current state and moves it only along the edges of ``table``.
 

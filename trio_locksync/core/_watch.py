@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, final
 
 import trio
 
@@ -12,6 +12,7 @@ __all__ = ["Watched"]
 T = TypeVar("T")
 
 
+@final
 class Watched(Generic[T]):
     """Holds a value; :meth:`values` yields it each time it is set to something different.
 

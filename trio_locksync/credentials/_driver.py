@@ -15,6 +15,7 @@ import collections
 import logging
 import math
 from collections.abc import Callable, Collection, Mapping
+from typing import final
 
 import attrs
 
@@ -49,11 +50,13 @@ logger = logging.getLogger("trio_locksync.credentials")
 _NOT_REPORTED = SlotCredential.unreadable()
 
 
+@final
 @attrs.frozen
 class FullRead:
     """Read every slot (``read_slots(None)``): the first read, a drift re-read, or a probe."""
 
 
+@final
 @attrs.frozen
 class ReadSlot:
     """Read one slot back (``read_slots([slot])``)."""
@@ -61,6 +64,7 @@ class ReadSlot:
     slot: int
 
 
+@final
 @attrs.frozen
 class Operate:
     """Give ``slot`` its turn: :meth:`SyncDriver.begin` says which write to make."""
@@ -71,6 +75,7 @@ class Operate:
 Work = FullRead | ReadSlot | Operate
 
 
+@final
 class SyncDriver:
     """One lock's slot machines, reachability and effect interpreter. No I/O, no trio."""
 

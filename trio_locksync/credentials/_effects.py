@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+from typing import final
 
 import attrs
 
@@ -42,6 +43,7 @@ class OpKind(enum.Enum):
     CLEAR_FIRST = "clear_first"
 
 
+@final
 @attrs.frozen
 class Operation:
     """A write the machine asked for: ``SET`` writes ``pin``; the clears write nothing.
@@ -81,6 +83,7 @@ class NeedKind(enum.Enum):
     OPERATION = "operation"
 
 
+@final
 @attrs.frozen
 class Changed:
     """The slot's (state, reason) changed: tell the subscribers."""
@@ -89,6 +92,7 @@ class Changed:
     reason: str
 
 
+@final
 @attrs.frozen
 class Remember:
     """Persist ``digest`` as the last PIN written to the slot."""
@@ -96,11 +100,13 @@ class Remember:
     digest: str
 
 
+@final
 @attrs.frozen
 class Forget:
     """The slot no longer holds the last PIN we wrote (or we cannot tell): drop its digest."""
 
 
+@final
 @attrs.frozen
 class Need:
     """Replaces the slot's previous need: ``kind``, not before ``not_before``."""
@@ -109,6 +115,7 @@ class Need:
     not_before: float = -math.inf
 
 
+@final
 @attrs.frozen
 class WakeAt:
     """Replaces the slot's previous wake-up: call :meth:`SlotMachine.tick` at ``when``
@@ -117,6 +124,7 @@ class WakeAt:
     when: float
 
 
+@final
 @attrs.frozen
 class Charged:
     """A failure was charged to the slot breaker (for statistics)."""
@@ -124,6 +132,7 @@ class Charged:
     why: str
 
 
+@final
 @attrs.frozen
 class Confirmed:
     """An optimistic write was confirmed by reading the slot back (for statistics)."""

@@ -15,11 +15,12 @@ import math
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import final
 
 import attrs
 import trio
 
-from ..core import Backoff, ChangeFeed, Pin, open_service_nursery
+from ..core import Backoff, ChangeFeed, NoPublicConstructor, Pin, open_service_nursery
 from ..store import Store
 from ._driver import FullRead, Operate, SyncDriver, Work
 from ._effects import OpKind
@@ -32,6 +33,7 @@ from ._slot import SUSPENDED_RETRY, SlotPolicy
 __all__ = ["LockSync", "LockSyncStatistics", "SlotChange", "open_lock_sync"]
 
 
+@final
 @attrs.frozen
 class LockSyncStatistics:
     """Counters of one engine.
@@ -55,8 +57,11 @@ class LockSyncStatistics:
     states: Mapping[SyncState, int]
 
 
-class LockSync:
+@final
+class LockSync(metaclass=NoPublicConstructor):
     """Keeps the managed slots of one lock as desired; made by :func:`open_lock_sync`."""
+
+    _OPENED_BY = "open_lock_sync()"
 
     def __init__(
         self,
@@ -251,7 +256,7 @@ async def open_lock_sync(
         raise TypeError("suspended_retry must be a Backoff or None")
     desired = {int(n): Desired(enabled=p is not None, pin=_as_pin(p)) for n, p in slots.items()}
     async with open_memory(store_path, store) as memory:
-        engine = LockSync(
+        engine = LockSync._create(
             provider,
             desired,
             operation_spacing=operation_spacing,

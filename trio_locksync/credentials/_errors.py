@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, final
 
 from ..core import LockSyncError
 
@@ -38,6 +38,7 @@ class CredentialError(LockSyncError):
         return (functools.partial(type(self), slot=self.slot), (self.reason,))
 
 
+@final
 class LockDisconnected(CredentialError):
     """The lock could not be reached (offline, no route, the hub is down); nothing was changed
     as far as we can tell. A connectivity failure: it counts against the lock, not the slot."""
@@ -45,6 +46,7 @@ class LockDisconnected(CredentialError):
     what = "lock unreachable"
 
 
+@final
 class LockOperationFailed(CredentialError):
     """The lock was reached but the operation failed (a timeout, a NAK, a driver error); the
     slot's content is unknown until it is read again."""
@@ -52,6 +54,7 @@ class LockOperationFailed(CredentialError):
     what = "lock operation failed"
 
 
+@final
 class CodeRejected(CredentialError):
     """The lock refused the code (a duplicate, a forbidden or wrong-length PIN); the slot was not
     changed. Retrying the same PIN will not help."""

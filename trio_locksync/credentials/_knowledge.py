@@ -4,14 +4,15 @@ The last reading (or what a write the lock confirmed left there), the digest of 
 wrote (remembered across restarts: a masked slot is in sync iff that is the desired PIN), and
 the trust window after a write: for ``pending_ttl`` after we wrote a PIN, an empty reading does
 not prove the slot empty (cloud-synced locks report a just-written slot empty for a while); it
-is set aside, and believed only if nothing shows a code before the window ends — or as soon as
-a new write begins. Changes to the memory are reported as :class:`Remember` / :class:`Forget`
+is set aside; if nothing shows a code before the window ends, a slot that wanted that code is
+empty after all (charged), and any other slot's content is unknown. Changes to the memory are reported as :class:`Remember` / :class:`Forget`
 effects into the machine's effect list.
 """
 
 from __future__ import annotations
 
 import math
+from typing import final
 
 from ..core import Pin
 from ._effects import Effect, Forget, Remember
@@ -24,6 +25,7 @@ __all__ = ["UNKNOWN", "SlotKnowledge"]
 UNKNOWN = SlotCredential.unreadable()
 
 
+@final
 class SlotKnowledge:
     """One slot's content as far as we know it. Not thread-safe; no I/O."""
 
@@ -92,17 +94,18 @@ class SlotKnowledge:
         return True
 
     def trust_ran_out(self, now: float) -> bool:
-        """If the set-aside empty reading's trust has run out at ``now``: believe it (the slot
-        is empty) and return True."""
+        """Whether the set-aside empty reading's trust has run out at ``now`` (the trust ends;
+        the caller decides what the slot holds now)."""
         if now < self.doubt_expires:
             return False
-        self.end_trust()
+        self.trusted_until, self.doubt_expires = -math.inf, math.inf
         return True
 
     def end_trust(self) -> None:
-        """A new write begins, or the trust ran out: a reading set aside is believed now."""
+        """A new write begins: our earlier write and the empty reading set aside contradict
+        each other, so the slot's content is unknown (written or cleared again as needed)."""
         if self.doubting:
-            self.take(SlotCredential.empty())
+            self.forget_content()
         self.trusted_until, self.doubt_expires = -math.inf, math.inf
 
     # -- writes -----------------------------------------------------------------------------

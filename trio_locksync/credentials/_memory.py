@@ -14,7 +14,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, final
 
 from ..store import Store, open_store
 
@@ -26,6 +26,7 @@ logger = logging.getLogger("trio_locksync.credentials")
 SAVE_DELAY = 1.0
 
 
+@final
 class WrittenMemory:
     """Slot → digest of the last PIN written there, and the salt the digests are keyed with."""
 

@@ -8,7 +8,7 @@ code the lock will not show (masked), or it holds a code we can read. PINs are h
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, final
 
 import attrs
 
@@ -74,6 +74,7 @@ def _check_pin(instance: SlotCredential, attribute: attrs.Attribute[Any], value:
         raise ValueError(f"an {instance.kind.value} slot credential must not carry a PIN")
 
 
+@final
 @attrs.frozen
 class SlotCredential:
     """One reading of a lock slot: ``empty()``, ``unreadable()`` (present but masked) or
@@ -122,6 +123,7 @@ _EMPTY = SlotCredential(CredentialKind.EMPTY)
 _UNREADABLE = SlotCredential(CredentialKind.UNREADABLE)
 
 
+@final
 @attrs.frozen
 class SlotUpdate:
     """A change a lock pushed on its own (a code set or cleared at the keypad, say)."""
@@ -130,6 +132,7 @@ class SlotUpdate:
     credential: SlotCredential
 
 
+@final
 class SlotChange(NamedTuple):
     """A slot's state changed (or its reason did): ``for slot, state, reason in sync.changes()``."""
 

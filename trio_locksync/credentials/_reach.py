@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+from typing import final
 
 from ..core import ProbeBreaker, StateTable
 
@@ -30,6 +31,7 @@ _TABLE = {
 }
 
 
+@final
 class LockReach:
     """One lock's reachability and full-read schedule."""
 

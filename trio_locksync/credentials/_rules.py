@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+from typing import final
 
 import attrs
 
@@ -24,6 +25,7 @@ from ._models import CredentialKind, SlotCredential
 __all__ = ["Desired", "ReadBack", "in_sync", "judge_read_back", "pin_digest"]
 
 
+@final
 @attrs.frozen
 class Desired:
     """What a slot should hold: ``pin`` while ``enabled``, else nothing."""

@@ -26,6 +26,7 @@ wants something else.
 from __future__ import annotations
 
 import math
+from typing import final
 
 import attrs
 
@@ -66,6 +67,7 @@ __all__ = ["SUSPENDED_RETRY", "SlotMachine", "SlotPolicy", "SuspendCause"]
 S = SyncState
 
 
+@final
 class SlotMachine:
     """One managed slot's sync state; sans-I/O and not thread-safe."""
 
@@ -330,13 +332,17 @@ class SlotMachine:
     # -- judging ----------------------------------------------------------------------------
 
     def _after_trust(self, now: float) -> None:
-        """The slot read empty within the trust window and nothing has shown a code since: it
-        is empty after all. If it is wanted with that code, the rewrite is charged (a lock that
-        accepts codes and keeps none must add up to a suspension)."""
+        """The slot read empty within the trust window and nothing has shown a code since.
+        Wanted with that code (IN_SYNC): it is empty after all, and the rewrite is charged (a
+        lock that accepts codes and keeps none must add up to a suspension). Otherwise the
+        empty reading is too old to prove the slot empty: its content is unknown."""
         if isinstance(self._payload, InSync):
+            self._known.take(SlotCredential.empty())
             self._charge(now, "the lock accepted the code, but the slot still reads empty")
-        elif not isinstance(self._payload, Loading):  # LOADING waits for a real reading
-            self._judge(now)
+        else:
+            self._known.forget_content()
+            if not isinstance(self._payload, Loading):  # LOADING waits for a real reading
+                self._judge(now)
 
     def _judge(self, now: float) -> None:
         """Re-judge the slot after a reading (not while an operation or a pending write

@@ -9,6 +9,7 @@ flight, a pending write's deadline and reading-before, why a slot is suspended.
 from __future__ import annotations
 
 import enum
+from typing import final
 
 import attrs
 
@@ -72,16 +73,19 @@ class SuspendCause(enum.Enum):
     UNREACHABLE = "unreachable"
 
 
+@final
 @attrs.frozen
 class Loading:
     """Waiting for the first reading (or the first after the lock was unreachable)."""
 
 
+@final
 @attrs.frozen
 class InSync:
     """The slot holds what is desired, as far as we know."""
 
 
+@final
 @attrs.frozen
 class OutOfSync:
     """An operation is needed, not before ``retry_at``; ``clear_first``: a masked code must be
@@ -91,6 +95,7 @@ class OutOfSync:
     clear_first: bool
 
 
+@final
 @attrs.frozen
 class Syncing:
     """``operation`` is in flight."""
@@ -98,6 +103,7 @@ class Syncing:
     operation: Operation
 
 
+@final
 @attrs.frozen
 class Pending:
     """An OPTIMISTIC write awaits confirmation until ``deadline``; read back at ``read_at``."""
@@ -111,6 +117,7 @@ class Pending:
     read_at: float
 
 
+@final
 @attrs.frozen
 class Suspended:
     """Nothing is tried until the breaker's retry (or the lock's probe, or a desired change)."""
@@ -121,6 +128,7 @@ class Suspended:
 Payload = Loading | InSync | OutOfSync | Syncing | Pending | Suspended
 
 
+@final
 @attrs.frozen
 class SlotPolicy:
     """The timing of one lock's slots (see :func:`open_lock_sync`)."""

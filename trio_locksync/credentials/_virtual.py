@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Collection, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, final
 
 import attrs
 import trio
@@ -24,6 +24,7 @@ from ._models import SlotCredential, SlotUpdate, WriteResult
 __all__ = ["VirtualLock", "VirtualLockStatistics"]
 
 
+@final
 @attrs.frozen
 class VirtualLockStatistics:
     """Counters of a :class:`VirtualLock` (see :meth:`VirtualLock.statistics`).
@@ -86,6 +87,7 @@ def _pin_set(values: Iterable[str]) -> frozenset[str]:
     return frozenset(values)
 
 
+@final
 @attrs.define(kw_only=True, eq=False)
 class VirtualLock:
     """A simulated lock with ``slots`` slots numbered 1..slots; a :class:`LockProvider`.

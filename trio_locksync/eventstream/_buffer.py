@@ -1,24 +1,21 @@
-"""The stream's queues: a bounded event buffer that never blocks the reader, and the iterators
-over it and over the status changes."""
+"""The stream's event queue: a bounded buffer that never blocks the reader, and its iterator.
+
+Unlike the status changes (a :class:`~trio_locksync.core.ChangeFeed`: every change to every
+subscriber), events are work: each one goes to exactly one consumer."""
 
 from __future__ import annotations
 
 import collections
-from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import trio
 
 from ._models import Overflow, StreamEvent
-from ._status import EventStreamStatus, StatusChange
 
-__all__ = ["EventBuffer", "EventIterator", "StatusChangeIterator"]
+__all__ = ["EventBuffer", "EventIterator"]
 
 T = TypeVar("T")
-
-#: Per status-change iterator; a consumer that never reads loses the oldest changes.
-STATUS_BACKLOG = 1000
 
 
 class EventBuffer(Generic[T]):
@@ -88,6 +85,8 @@ class EventBuffer(Generic[T]):
 
 
 class EventIterator(Generic[T]):
+    """What :meth:`EventStream.events` returns: takes events from the shared buffer."""
+
     __slots__ = ("_buffer",)
 
     def __init__(self, buffer: EventBuffer[StreamEvent[T]]) -> None:
@@ -98,31 +97,3 @@ class EventIterator(Generic[T]):
 
     async def __anext__(self) -> StreamEvent[T]:
         return await self._buffer.get()
-
-
-class StatusChangeIterator:
-    __slots__ = ("__weakref__", "_backlog", "_ended", "_event")
-
-    def __init__(self, ended: bool) -> None:
-        self._backlog: deque[StatusChange] = deque(maxlen=STATUS_BACKLOG)
-        self._event = trio.Event()
-        self._ended = ended
-
-    def push(self, change: StatusChange) -> None:
-        self._backlog.append(change)
-        self._event.set()
-
-    def __aiter__(self) -> StatusChangeIterator:
-        return self
-
-    async def __anext__(self) -> StatusChange:
-        while not self._backlog:
-            if self._ended:
-                raise StopAsyncIteration
-            await self._event.wait()
-            self._event = trio.Event()
-        await trio.lowlevel.checkpoint()
-        change = self._backlog.popleft()
-        if change.status is EventStreamStatus.DISCONNECTED:
-            self._ended = True
-        return change

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import final
+
 from ..core import LockSyncError
 
 __all__ = ["EventStreamError", "EventStreamRejected", "FrameDecodeError"]
@@ -11,6 +13,7 @@ class EventStreamError(LockSyncError):
     """Base class of the event-stream errors."""
 
 
+@final
 class EventStreamRejected(EventStreamError):
     """The server refused the stream for good (a 4xx handshake after one auth retry, a bad
     certificate); the stream stopped reconnecting and is in ``RECONNECT_FAILED``.
@@ -34,6 +37,7 @@ def _rejected(url: str, reason: str, status_code: int | None) -> EventStreamReje
     return EventStreamRejected(url, reason, status_code=status_code)
 
 
+@final
 class FrameDecodeError(EventStreamError, ValueError):
     """A frame could not be decoded. The message says why but never quotes the frame (a frame
     can carry codes or tokens); the stream counts it, logs it and goes on."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, final
 
 import attrs
 
@@ -12,6 +12,7 @@ __all__ = ["EventStreamStatistics", "Overflow", "StreamEvent"]
 T = TypeVar("T")
 
 
+@final
 @attrs.frozen
 class StreamEvent(Generic[T]):
     """One decoded frame.
@@ -45,6 +46,7 @@ class Overflow(enum.Enum):
     DROP_NEWEST = "drop_newest"
 
 
+@final
 @attrs.frozen(kw_only=True)
 class EventStreamStatistics:
     """A snapshot of an event stream's counters (all since the block was entered)."""

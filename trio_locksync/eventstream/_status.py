@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import final
 
 import attrs
 
@@ -52,6 +53,7 @@ TRANSITIONS: Mapping[EventStreamStatus, frozenset[EventStreamStatus]] = {
 }
 
 
+@final
 @attrs.frozen
 class StatusChange:
     """One real status change: ``previous`` → ``status`` at trio time ``at``.

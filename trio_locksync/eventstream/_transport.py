@@ -1,29 +1,47 @@
-"""What sits between trio-websocket and the socket: end-of-stream watching, error triage."""
+"""Opening one socket: TCP/TLS, the websocket handshake, and what sits between trio-websocket
+and the transport (end-of-stream signalling, error triage)."""
 
 from __future__ import annotations
 
+import ssl
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 import trio
+import trio_websocket
 
-__all__ = ["ClosedDuringHandshake", "EndWatch", "leaves", "where"]
+from ._url import Target
+
+__all__ = [
+    "ClosedDuringHandshake",
+    "EndSignallingStream",
+    "leaf_exceptions",
+    "open_socket",
+    "raised_at",
+    "websocket_handshake",
+]
 
 
 class ClosedDuringHandshake(Exception):
     """The socket ended before the server answered the websocket handshake."""
 
 
-def leaves(group: BaseExceptionGroup[Exception]) -> Iterator[Exception]:
+def leaf_exceptions(group: BaseExceptionGroup[Exception]) -> Iterator[Exception]:
+    """The exceptions in ``group`` and its nested groups, depth first, without the groups."""
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
-            yield from leaves(exc)
+            yield from leaf_exceptions(exc)
         else:
             yield exc
 
 
-class EndWatch(trio.abc.Stream):
-    """The transport as trio-websocket sees it, calling ``on_end`` when it ends or breaks."""
+class EndSignallingStream(trio.abc.Stream):
+    """The transport as trio-websocket sees it, calling ``on_end`` when it ends or breaks.
+
+    trio-websocket waits for the handshake's answer forever if the socket closes first; the
+    stream cancels that wait from ``on_end`` instead.
+    """
 
     def __init__(self, inner: trio.abc.Stream) -> None:
         self.inner = inner
@@ -49,10 +67,55 @@ class EndWatch(trio.abc.Stream):
         await self.inner.aclose()
 
 
-def where(exc: BaseException) -> str:
+def raised_at(exc: BaseException) -> str:
     """``file:line`` where ``exc`` was raised: enough to find a bug, without its message."""
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return "unknown location"
     last = frames[-1]
     return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+
+
+async def open_socket(target: Target, ssl_context: ssl.SSLContext | None) -> trio.abc.Stream:
+    """A TCP connection to ``target``, with TLS (``ssl_context``, required) for ``wss``."""
+    if not target.tls:
+        return await trio.open_tcp_stream(target.host, target.port)
+    assert ssl_context is not None
+    return await trio.open_ssl_over_tcp_stream(
+        target.host, target.port, ssl_context=ssl_context, https_compatible=True
+    )
+
+
+async def websocket_handshake(
+    nursery: trio.Nursery,
+    transport: trio.abc.Stream,
+    target: Target,
+    *,
+    subprotocols: Sequence[str],
+    headers: Sequence[tuple[str, str]],
+    max_message_size: int,
+) -> trio_websocket.WebSocketConnection:
+    """The client handshake over ``transport``; trio-websocket's reader goes in ``nursery``.
+
+    Raises :class:`ClosedDuringHandshake` if the transport ends before the server answers, and
+    a TLS error as itself (the TLS handshake is done first).
+    """
+    if isinstance(transport, trio.SSLStream):
+        # Up front, so a certificate error is seen as one (inside trio-websocket's reader it
+        # would only end the stream).
+        await transport.do_handshake()
+    signalling = EndSignallingStream(transport)
+    with trio.CancelScope() as scope:
+        # trio-websocket waits for the 101 until the end of time if the socket closes first;
+        # the end signal cancels that wait instead.
+        signalling.on_end = scope.cancel
+        return await trio_websocket.wrap_client_stream(
+            nursery,
+            cast(trio.SocketStream, signalling),
+            target.host_header,
+            target.resource,
+            subprotocols=list(subprotocols),
+            extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            max_message_size=max_message_size,
+        )
+    raise ClosedDuringHandshake

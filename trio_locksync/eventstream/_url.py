@@ -35,6 +35,8 @@ def redact_url(url: str) -> str:
 
 @attrs.frozen
 class Target:
+    """Where a ``ws[s]://`` URL points: what the socket and the handshake need."""
+
     host: str
     port: int
     resource: str
@@ -43,6 +45,8 @@ class Target:
 
 
 def parse_target(url: str) -> Target:
+    """The :class:`Target` of ``url``; ValueError (quoting only the redacted URL) for a URL
+    that is malformed, not ``ws``/``wss``, without a host, or carrying credentials."""
     shown = redact_url(url)
     try:
         parts = urllib.parse.urlsplit(url)

@@ -1,14 +1,18 @@
-"""The default JSON encoding and the optional version envelope."""
+"""Encoding: the default JSON encoder and decoder, the bytes a custom encoder must give, and the
+shape of the optional version envelope (``_versions`` decides what its numbers mean)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["Envelope", "json_decoder", "json_encoder"]
+__all__ = ["Decoder", "Encoder", "Envelope", "encode_payload", "json_decoder", "json_encoder"]
+
+Encoder = Callable[[Any], "bytes | str"]
+Decoder = Callable[[bytes], Any]
 
 
 def _default(value: object) -> object:
@@ -76,6 +80,17 @@ def json_encoder(data: Any) -> bytes:
 def json_decoder(raw: bytes) -> Any:
     """Parse UTF-8 JSON; raises on anything else (the store reports it as corrupt)."""
     return json.loads(raw)
+
+
+def encode_payload(encoder: Encoder, data: Any) -> bytes:
+    """What ``encoder`` makes of ``data``, as bytes (a str is UTF-8 encoded); ``TypeError`` if
+    the encoder returned anything else."""
+    payload = encoder(data)
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError(f"encoder returned {type(payload).__name__}, expected bytes or str")
+    return bytes(payload)
 
 
 @attrs.frozen

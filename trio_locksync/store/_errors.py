@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import final
 
 from ..core import ClosedError, LockSyncError
 
@@ -44,6 +45,7 @@ class StoreError(LockSyncError):
         self.path = os.fspath(path)
 
 
+@final
 class StoreCorruptError(StoreError):
     """The file exists but does not decode (or is not a valid versioned envelope).
 
@@ -57,6 +59,7 @@ class StoreCorruptError(StoreError):
         )
 
 
+@final
 class StoreReadError(StoreError):
     """The file could not be read for a reason other than not existing (permissions, I/O)."""
 
@@ -93,6 +96,7 @@ KEPT_REMOVED_NOT_DURABLE = (
 )
 
 
+@final
 class StoreWriteError(StoreError):
     """A write did not reach the disk (or not durably). ``kept`` says what was kept: usually the
     previous file is intact and the data is still pending, retried in the background, and
@@ -115,6 +119,7 @@ class StoreWriteError(StoreError):
         self.kept = kept
 
 
+@final
 class StoreLockedError(StoreError):
     """Another owner (this process or another) has the store file open; nothing was changed."""
 
@@ -127,10 +132,12 @@ class StoreLockedError(StoreError):
         self.lock_path = lock_path
 
 
+@final
 class StoreVersionError(StoreError):
     """The file's version cannot be used as is and no migration handled it; file untouched."""
 
 
+@final
 class StoreClosedError(StoreError, ClosedError):
     """The store's ``async with`` block has ended; the call did nothing."""
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Unpack
 
-from ._isy import ISY_SUBPROTOCOL, IsyEvent, decode_isy_event, isy_headers, isy_subscribe_url
-from ._stream import EventStream, open_event_stream
+from .._open import open_event_stream
+from .._options import EventStreamOptions
+from .._stream import EventStream
+from ._events import IsyEvent, decode_isy_event
+from ._handshake import ISY_SUBPROTOCOL, isy_headers, isy_subscribe_url
 
 __all__ = ["isy_heartbeat", "open_isy_event_stream"]
 
@@ -22,24 +25,25 @@ def open_isy_event_stream(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
-    **options: Any,
+    **options: Unpack[EventStreamOptions],
 ) -> AbstractAsyncContextManager[EventStream[IsyEvent]]:
     """Subscribe to an ISY / IoX controller's events at ``base_url`` (``http://isy.local``).
 
     The URL becomes ``ws[s]://…/rest/subscribe``, the handshake asks for the ``ISYSUB``
     subprotocol with the ISY ``Origin`` and Basic (``username``/``password``) or Bearer
     (``token``) authorization, frames are decoded with :func:`decode_isy_event`, and the heartbeat
-    watchdog follows the controller's ``_0`` announcements. Any other keyword goes to
-    :func:`open_event_stream` (``quiet``, ``cap``, ``backoff``, ``headers`` added to the ISY
-    ones, …). The credentials live only in the handshake headers: never in logs or reprs.
+    watchdog follows the controller's ``_0`` announcements. ``options`` are those of
+    :func:`open_event_stream` (:class:`EventStreamOptions`: ``quiet``, ``cap``, ``backoff``,
+    ``headers`` added to the ISY ones, …), type-checked. The credentials live only in the
+    handshake headers: never in logs or reprs.
     """
-    extra = list(options.pop("headers", None) or ())
-    headers = isy_headers(username=username, password=password, token=token) + extra
+    extra = options.get("headers") or ()
+    headers = isy_headers(username=username, password=password, token=token) + list(extra)
+    preset: EventStreamOptions = {**options, "headers": headers}
     return open_event_stream(
         isy_subscribe_url(base_url),
         decode=decode_isy_event,
         heartbeat=isy_heartbeat,
         subprotocols=[ISY_SUBPROTOCOL],
-        headers=headers,
-        **options,
+        **preset,
     )
