@@ -78,6 +78,7 @@ class TimerEntry:
         return min(max(seconds, 0.0), float(self.duration))
 
     def to_json(self) -> dict[str, Any]:
+        """The stored form: ``{"end_time": ISO-8601 UTC, "duration": seconds}``."""
         return {"end_time": self.end_time.astimezone(UTC).isoformat(), "duration": self.duration}
 
     @classmethod

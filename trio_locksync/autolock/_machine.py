@@ -117,6 +117,7 @@ class TimerMachine:
 
     @property
     def state(self) -> TimerState:
+        """Where the timer is (see :class:`TimerState`)."""
         return self._state.current
 
     @property

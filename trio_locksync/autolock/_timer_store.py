@@ -71,6 +71,7 @@ class TimerStore:
         return found[0] if found is not None else None
 
     def ids(self) -> Iterator[str]:
+        """The ids of the timers with a stored entry."""
         return iter(list(self._entries))
 
     def __len__(self) -> int:

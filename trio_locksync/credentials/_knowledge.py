@@ -5,8 +5,8 @@ wrote (remembered across restarts: a masked slot is in sync iff that is the desi
 the trust window after a write: for ``pending_ttl`` after we wrote a PIN, an empty reading does
 not prove the slot empty (cloud-synced locks report a just-written slot empty for a while); it
 is set aside; if nothing shows a code before the window ends, a slot that wanted that code is
-empty after all (charged), and any other slot's content is unknown. Changes to the memory are reported as :class:`Remember` / :class:`Forget`
-effects into the machine's effect list.
+empty after all (charged), and any other slot's content is unknown. Changes to the memory are
+reported as :class:`Remember` / :class:`Forget` effects into the machine's effect list.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class Desired:
 
     @property
     def wants_code(self) -> bool:
+        """Whether the slot should hold a code (enabled, with a PIN)."""
         return self.enabled and self.pin is not None
 
     def __repr__(self) -> str:

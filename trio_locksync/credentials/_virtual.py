@@ -146,6 +146,7 @@ class VirtualLock:
 
     @property
     def supports_push(self) -> bool:
+        """Whether keypad changes are pushed through :meth:`updates` (the ``push`` knob)."""
         return self.push
 
     # -- the provider interface -------------------------------------------------------------
@@ -233,6 +234,7 @@ class VirtualLock:
         self._push(slot, SlotCredential.empty())
 
     def statistics(self) -> VirtualLockStatistics:
+        """The lock's counters (see :class:`VirtualLockStatistics`)."""
         return VirtualLockStatistics(**attrs.asdict(self._counters))
 
     def __repr__(self) -> str:
