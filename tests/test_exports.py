@@ -65,10 +65,16 @@ TOP_LEVEL = {
     "StreamEvent",
     "open_event_stream",
     "open_isy_event_stream",
+    # MQTT
+    "MqttBridge",
+    "MqttError",
+    "MqttMessage",
+    "MqttStatus",
+    "open_mqtt_bridge",
 }
 
 #: made by an ``open_x()`` function only: calling the class raises TypeError
-OPENED_ONLY = ("Store", "AutolockService", "AutolockTimer", "LockSync", "EventStream")
+OPENED_ONLY = ("Store", "AutolockService", "AutolockTimer", "LockSync", "EventStream", "MqttBridge")
 
 
 def _public_modules() -> list[str]:
@@ -114,7 +120,7 @@ def test_all_is_sorted_and_unique(module_name: str) -> None:
 
 def test_every_public_module_declares_all() -> None:
     modules = _public_modules()
-    for expected in ("core", "store", "autolock", "credentials", "eventstream"):
+    for expected in ("core", "store", "autolock", "credentials", "eventstream", "mqtt"):
         assert f"trio_locksync.{expected}" in modules
     assert "trio_locksync.lowlevel" in modules
     assert "trio_locksync.testing" in modules

@@ -6,7 +6,8 @@ trio: :mod:`trio_locksync.lowlevel` holds the building blocks for extending the 
 sans-I/O state machines and their effects, the scheduler, quiet window, breakers, change feeds),
 :mod:`trio_locksync.testing` the simulators that speak the real protocols, and each subsystem's
 package (:mod:`~trio_locksync.store`, :mod:`~trio_locksync.autolock`,
-:mod:`~trio_locksync.credentials`, :mod:`~trio_locksync.eventstream`) everything of its own.
+:mod:`~trio_locksync.credentials`, :mod:`~trio_locksync.eventstream`,
+:mod:`~trio_locksync.mqtt`) everything of its own.
 """
 
 from .autolock import AutolockError as AutolockError
@@ -45,6 +46,11 @@ from .eventstream import StatusChange as StatusChange
 from .eventstream import StreamEvent as StreamEvent
 from .eventstream import open_event_stream as open_event_stream
 from .eventstream import open_isy_event_stream as open_isy_event_stream
+from .mqtt import MqttBridge as MqttBridge
+from .mqtt import MqttError as MqttError
+from .mqtt import MqttMessage as MqttMessage
+from .mqtt import MqttStatus as MqttStatus
+from .mqtt import open_mqtt_bridge as open_mqtt_bridge
 from .store import Store as Store
 from .store import StoreCorruptError as StoreCorruptError
 from .store import StoreError as StoreError
@@ -76,6 +82,10 @@ __all__ = [
     "LockProvider",
     "LockSync",
     "LockSyncError",
+    "MqttBridge",
+    "MqttError",
+    "MqttMessage",
+    "MqttStatus",
     "Overflow",
     "Pin",
     "SlotChange",
@@ -96,6 +106,7 @@ __all__ = [
     "open_event_stream",
     "open_isy_event_stream",
     "open_lock_sync",
+    "open_mqtt_bridge",
     "open_store",
 ]
 

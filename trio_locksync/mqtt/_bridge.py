@@ -1,0 +1,466 @@
+"""The MQTT bridge: paho's network thread owned by a trio nursery, messages into trio safely.
+
+``open_mqtt_bridge()`` opens a nursery whose manager task runs one connection at a time: it
+starts paho's network loop with ``trio.to_thread.run_sync`` (never ``loop_start()``, which
+makes a bare thread) and waits for it; the thread's callbacks reach trio only through
+:class:`~._paho.Inbox` (``run_sync_soon``, one drain at a time). When a connection ends, the
+:class:`~._policy.ReconnectPolicy` says when to try again, or to give up. Leaving the block
+sends a DISCONNECT, which wakes the loop at once, and waits for the thread: no thread outlives
+the block. Everything the consumer sees — statuses, messages, publish results — is handled on
+the trio thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import final
+
+import attrs
+import trio
+from paho.mqtt.enums import MQTTErrorCode
+
+from ..core import (
+    Backoff,
+    ChangeFeed,
+    NoPublicConstructor,
+    StateTable,
+    Subscription,
+)
+from ..eventstream import Overflow
+from ._acks import Delivery
+from ._errors import MqttClosedError, MqttError, MqttNotDelivered, MqttRefused, TopicError
+from ._models import (
+    STATUS_TABLE,
+    MqttMessage,
+    MqttStatistics,
+    MqttStatus,
+    MqttStatusChange,
+)
+from ._paho import REFUSALS, TAKEN_OVER, Event, Inbox, PahoSession, SessionEnd
+from ._policy import GiveUp, Outcome, ReconnectPolicy
+from ._router import Router
+from ._subscription import MqttSubscription
+from ._topics import check_filter, check_topic
+
+__all__ = ["MqttBridge"]
+
+logger = logging.getLogger("trio_locksync.mqtt")
+
+
+class _Life(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@attrs.define(eq=False)
+class _Publish:
+    topic: str
+    done: trio.Event = attrs.field(factory=trio.Event)
+    error: MqttError | None = None
+
+
+@attrs.define(eq=False)
+class _Connection:
+    """What the trio side learned of one connection (one run of the network loop): facts
+    gathered from the paho thread's events, judged when the run has ended."""
+
+    generation: int
+    #: a CONNACK came (either way), or the run ended
+    answered: trio.Event = attrs.field(factory=trio.Event)
+    #: the run of the network loop ended (the worker thread returned)
+    ended: trio.Event = attrs.field(factory=trio.Event)
+    connack: tuple[int, str] | None = None  # (reason code, name)
+    disconnect: tuple[int, str, bool] | None = None  # (reason code, name, sent by the broker)
+
+
+@final
+class MqttBridge(metaclass=NoPublicConstructor):
+    """A connection to one MQTT broker, kept up for the duration of an
+    :func:`open_mqtt_bridge` block. Use it from the trio thread that opened it."""
+
+    _OPENED_BY = "open_mqtt_bridge()"
+
+    def __init__(
+        self,
+        session_options: dict[str, object],
+        *,
+        backoff: Backoff,
+        stable_after: float,
+        connect_timeout: float,
+        buffer_size: int,
+        overflow: Overflow,
+    ) -> None:
+        self._inbox = Inbox(trio.lowlevel.current_trio_token(), self._handle, limit=buffer_size)
+        self._session = PahoSession(inbox=self._inbox, **session_options)  # type: ignore[arg-type]
+        self._policy = ReconnectPolicy(backoff, stable_after=stable_after)
+        self._connect_timeout = connect_timeout
+        self._buffer_size = buffer_size
+        self._overflow = overflow
+        self._status = StateTable("MQTT bridge", MqttStatus.DISCONNECTED, STATUS_TABLE)
+        self._life = StateTable("MQTT bridge", _Life.OPEN, {_Life.OPEN: frozenset({_Life.CLOSED})})
+        self._changes = ChangeFeed[MqttStatusChange](backlog=1000)
+        self._status_moved = trio.Event()
+        self._router = Router(self._session, self._inbox)
+        self._connection = _Connection(0)
+        self._publishes: dict[int, _Publish] = {}
+        self._failure: MqttRefused | None = None
+        # Subscriptions whose block ended, for the bridge's own task to release (see _leave).
+        self._leaving_send, self._leaving = trio.open_memory_channel[tuple[str, list[Delivery]]](
+            math.inf
+        )
+        self._counts = dict.fromkeys(
+            ("connections", "attempts", "published", "publish_failures"), 0
+        )
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> MqttStatus:
+        """Where the connection is (see :class:`MqttStatus`)."""
+        return self._status.current
+
+    @property
+    def client_id(self) -> str:
+        """The client id this bridge connects with (fixed for its lifetime)."""
+        return self._session.client_id
+
+    @property
+    def failure(self) -> MqttRefused | None:
+        """Why the bridge gave up (status REFUSED), else None."""
+        return self._failure
+
+    def status_changes(self) -> Subscription[MqttStatusChange]:
+        """Every status change from now on, in order (each iterator keeps up to 1,000 unread;
+        then the oldest go, counted in its ``dropped``). It ends when the bridge closes."""
+        return self._changes.subscribe()
+
+    async def wait_status(self, *statuses: MqttStatus) -> MqttStatus:
+        """Wait until the status is one of ``statuses``; returns it."""
+        if not statuses:
+            raise ValueError("give at least one status to wait for")
+        while self._status.current not in statuses:
+            await self._status_moved.wait()
+        await trio.lowlevel.checkpoint()
+        return self._status.current
+
+    @asynccontextmanager
+    async def subscribe(
+        self,
+        topic_filter: str,
+        qos: int = 0,
+        *,
+        buffer_size: int | None = None,
+        overflow: Overflow | None = None,
+    ) -> AsyncIterator[MqttSubscription]:
+        """Subscribe to ``topic_filter`` for the duration of the block; iterate the yielded
+        :class:`MqttSubscription` for :class:`MqttMessage` s.
+
+        The block starts once the broker acknowledged the subscription (waiting for the
+        connection if need be). QoS 1 messages are acknowledged to the broker only when taken
+        from the iterator; QoS 2 subscriptions are refused (TopicError): with manual
+        acknowledgement paho loses a QoS 2 message on a crash, so ask for QoS 1. The
+        subscription is restored after every reconnect. Leaving the block drops the messages
+        not taken (acknowledging QoS 1 ones, so that later messages can be acknowledged in
+        order) and unsubscribes.
+        """
+        check_filter(topic_filter)
+        if qos not in (0, 1):
+            raise TopicError(
+                f"subscribe({topic_filter!r}, qos={qos!r}): only QoS 0 and 1; QoS 2 with manual "
+                "acknowledgement loses messages on a crash (paho ignores the broker's resent "
+                "PUBREL), so ask for QoS 1"
+            )
+        self._check_open("subscribe()")
+        size = self._buffer_size if buffer_size is None else buffer_size
+        if size < 1:
+            raise ValueError(f"buffer_size must be >= 1, got {size!r}")
+        subscription = MqttSubscription._create(
+            topic_filter,
+            qos,
+            buffer_size=size,
+            overflow=self._overflow if overflow is None else overflow,
+            release=self._router.release,
+        )
+        self._router.add(subscription)
+        try:
+            await self._wait_subscribed(subscription)
+            yield subscription
+        finally:
+            untaken = self._router.remove(subscription)
+            if self._life.current is _Life.OPEN:
+                # Released by the bridge's own task, at its next turn: if the bridge closes
+                # right after this block (cancelled, or ending), that turn never comes, nothing
+                # is acknowledged and the broker keeps the subscription and the messages for
+                # the next bridge with this client id.
+                self._leaving_send.send_nowait((topic_filter, untaken))
+
+    async def _leave(self) -> None:
+        """[a task of the bridge] Subscriptions whose block ended while the bridge goes on:
+        acknowledge what they did not take (so later messages can be acknowledged in order),
+        and unsubscribe filters no other block uses."""
+        async for topic_filter, untaken in self._leaving:
+            connected = self._status.current is MqttStatus.CONNECTED
+            self._router.leave(topic_filter, untaken, connected=connected)
+
+    async def publish(
+        self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False
+    ) -> None:
+        """Publish ``payload`` to ``topic``. Waits for the connection if there is none
+        (cancellable). QoS 1 and 2 return once the broker acknowledged the message; QoS 0 once
+        it was written to the socket. Raises :class:`MqttNotDelivered` if the broker refused it
+        or it could not be sent, :class:`MqttRefused` if the bridge gave up,
+        :class:`MqttClosedError` after the block."""
+        check_topic(topic)
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, got {qos!r}")
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        while True:
+            await self._wait_connected()
+            info = self._session.client.publish(topic, data, qos, retain)
+            if info.rc is MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                self._counts["publish_failures"] += 1
+                raise MqttNotDelivered(topic, "paho's outgoing queue is full")
+            if info.rc is MQTTErrorCode.MQTT_ERR_NO_CONN and qos == 0:
+                await trio.lowlevel.checkpoint()
+                continue  # the link went down just now: QoS 0 is not queued; send it again
+            break
+        # QoS >= 1 while the link just went down: paho queued it and sends it after the next
+        # CONNACK; its acknowledgement arrives then.
+        pending = self._publishes[info.mid] = _Publish(topic)
+        try:
+            await pending.done.wait()
+        finally:
+            self._publishes.pop(info.mid, None)
+        if pending.error is not None:
+            self._counts["publish_failures"] += 1
+            raise pending.error
+        self._counts["published"] += 1
+
+    def statistics(self) -> MqttStatistics:
+        """The bridge's counters (see :class:`MqttStatistics`)."""
+        router = self._router
+        return MqttStatistics(
+            status=self._status.current,
+            connections=self._counts["connections"],
+            attempts=self._counts["attempts"],
+            received=router.received,
+            delivered=router.delivered,
+            duplicates=router.duplicates,
+            dropped=router.dropped,
+            acked=router.acks.acked,
+            stale_acks=router.acks.stale,
+            published=self._counts["published"],
+            publish_failures=self._counts["publish_failures"],
+            flaps=self._policy.flaps_total,
+            buffered=router.buffered,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<MqttBridge {self._session.host}:{self._session.port} client_id="
+            f"{self.client_id!r} {self._status.current.value}>"
+        )
+
+    # -- the manager -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        host, port = self._session.host, self._session.port
+        self._move(MqttStatus.CONNECTING, f"connecting to {host}:{port}")
+        while True:
+            outcome, detail, code = await self._one_connection()
+            decision = self._policy.ended(trio.current_time(), outcome, detail, code)
+            if isinstance(decision, GiveUp):
+                self._failure = MqttRefused(decision.reason, code=decision.code)
+                logger.error("MQTT bridge %s: %s", self.client_id, self._failure)
+                self._move(MqttStatus.REFUSED, decision.reason)
+                self._fail_waiters(self._failure)
+                return
+            logger.info(
+                "MQTT bridge %s: %s; reconnecting in %.1f s",
+                self.client_id,
+                decision.detail,
+                decision.delay,
+            )
+            detail = f"{decision.detail}; next attempt in {decision.delay:.1f} s"
+            self._move(MqttStatus.RECONNECTING, detail)
+            await trio.sleep(decision.delay)
+
+    async def _one_connection(self) -> tuple[Outcome, str, int | None]:
+        """One run of the network loop in a worker thread, from connect to its end."""
+        generation = self._router.new_connection()
+        connection = self._connection = _Connection(generation)
+        self._counts["attempts"] += 1
+        ended: list[SessionEnd] = []
+
+        async def run_loop() -> None:
+            # Not abandoned on cancellation: this task waits for the thread, so no paho thread
+            # outlives the bridge. A stop ends a connected loop at once (the DISCONNECT wakes
+            # it), a connect() under way within connect_timeout.
+            try:
+                ended.append(await trio.to_thread.run_sync(self._session.run, generation))
+            finally:
+                connection.answered.set()
+                connection.ended.set()
+
+        timed_out = False
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_loop)
+            try:
+                with trio.move_on_after(self._connect_timeout):
+                    await connection.answered.wait()
+                if not connection.answered.is_set():
+                    timed_out = True
+                    self._session.request_stop()
+                await connection.ended.wait()
+            finally:
+                if not connection.ended.is_set():
+                    self._session.request_stop()
+        self._inbox.drain()  # what the thread reported last is handled before judging
+        if timed_out:
+            return Outcome.NETWORK, f"no CONNACK within {self._connect_timeout:g} s", None
+        return self._judge(connection, ended[0])
+
+    def _judge(self, connection: _Connection, end: SessionEnd) -> tuple[Outcome, str, int | None]:
+        """How the connection ended, from what the thread and its events said."""
+        if connection.connack is not None and connection.connack[0] >= 0x80:
+            code, name = connection.connack
+            if code in REFUSALS:
+                return Outcome.REFUSED, f"{REFUSALS[code]} (CONNACK {name})", code
+            return Outcome.NETWORK, f"the broker refused the connection ({name})", code
+        if connection.connack is None:
+            if end.outcome is Outcome.LOST:
+                return Outcome.NETWORK, "connection closed before CONNACK", None
+            return end.outcome, end.detail, end.code
+        if connection.disconnect is not None:
+            code, name, from_server = connection.disconnect
+            if from_server and code == TAKEN_OVER:
+                return Outcome.TAKEN_OVER, f"session taken over by another client ({name})", code
+            return Outcome.LOST, f"connection lost ({name})", code
+        return Outcome.LOST, "connection lost", end.code
+
+    # -- events from the paho thread (run by the inbox's drain, on the trio thread) ------------
+
+    def _handle(self, event: Event) -> None:
+        kind, generation = event[0], event[1]
+        if generation != self._connection.generation:
+            if kind == "message" and event[4] >= 1:  # held by the paho thread: make room
+                self._inbox.unhold()
+            return  # an event of a connection already given up
+        if kind == "message":
+            self._on_message(*event[2:])
+        elif kind == "puback":
+            self._on_puback(*event[2:])
+        elif kind == "suback":
+            self._router.on_suback(*event[2:])
+        elif kind == "connack":
+            self._on_connack(*event[2:])
+        elif kind == "disconnect":
+            self._on_disconnect(*event[2:])
+
+    def _on_connack(self, session_present: bool, code: int, name: str) -> None:
+        connection = self._connection
+        connection.connack = (code, name)
+        connection.answered.set()
+        if code >= 0x80:
+            return  # judged when the run ends (paho closes the connection now)
+        now = trio.current_time()
+        self._policy.connected(now)
+        self._counts["connections"] += 1
+        self._move(
+            MqttStatus.CONNECTED,
+            f"connected (session {'resumed' if session_present else 'new'})",
+        )
+        self._router.connected(session_present)
+
+    def _on_disconnect(self, code: int, name: str, from_server: bool) -> None:
+        self._connection.disconnect = (code, name, from_server)
+
+    def _on_message(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        dup: bool,
+        mid: int,
+        identifiers: tuple[int, ...],
+    ) -> None:
+        message = MqttMessage(
+            topic=topic,
+            payload=payload,
+            qos=qos,
+            retain=retain,
+            duplicate=dup,
+            received_at=trio.current_time(),
+            connection=self._connection.generation,
+        )
+        self._router.route(message, mid, identifiers)
+
+    def _on_puback(self, mid: int, code: int, name: str) -> None:
+        pending = self._publishes.get(mid)
+        if pending is None:
+            return
+        if code >= 0x80:
+            pending.error = MqttNotDelivered(pending.topic, f"the broker refused it ({name})")
+        pending.done.set()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _wait_subscribed(self, subscription: MqttSubscription) -> None:
+        topic_filter = subscription.topic_filter
+        while True:
+            await self._wait_connected()
+            if self._router.subscribed(topic_filter):
+                break
+            suback = self._router.request(topic_filter)
+            await suback.done.wait()
+            if suback.refused:
+                raise MqttError(
+                    f"the broker refused the subscription to {topic_filter!r} "
+                    f"(reason codes {', '.join(hex(c) for c in suback.codes)})"
+                )
+        await trio.lowlevel.checkpoint()
+
+    async def _wait_connected(self) -> None:
+        while self._status.current is not MqttStatus.CONNECTED:
+            self._check_open("waiting for the connection")
+            if self._failure is not None:
+                raise self._failure
+            await self._status_moved.wait()
+
+    def _check_open(self, what: str) -> None:
+        if self._life.current is _Life.CLOSED:
+            raise MqttClosedError(f"MQTT bridge {self.client_id!r} is closed; {what} not done")
+
+    def _move(self, status: MqttStatus, detail: str) -> None:
+        previous = self._status.current
+        if status is previous and status is not MqttStatus.RECONNECTING:
+            return
+        self._status.advance(status)
+        self._changes.publish(
+            MqttStatusChange(
+                previous, status, trio.current_time(), detail, self._connection.generation
+            )
+        )
+        self._status_moved.set()
+        self._status_moved = trio.Event()
+
+    def _fail_waiters(self, error: MqttError) -> None:
+        for pending in self._publishes.values():
+            pending.error = error
+            pending.done.set()
+        self._router.fail(error)
+
+    def _close(self) -> None:
+        if self._life.current is _Life.CLOSED:
+            return
+        self._life.advance(_Life.CLOSED)
+        closed = MqttClosedError(f"MQTT bridge {self.client_id!r} closed")
+        self._fail_waiters(closed)
+        if self._status.current is not MqttStatus.DISCONNECTED:
+            self._move(MqttStatus.DISCONNECTED, "bridge closed")
+        self._changes.end()

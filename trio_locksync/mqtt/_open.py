@@ -1,0 +1,122 @@
+"""``open_mqtt_bridge()``: the options, checked at the call, and the nursery that owns the
+bridge's manager task (and through it paho's worker thread)."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from ..core import Backoff, open_service_nursery
+from ..eventstream import Overflow
+from ._bridge import MqttBridge
+from ._models import MqttProtocol, MqttWill
+from ._topics import check_topic
+
+__all__ = ["open_mqtt_bridge"]
+
+
+@asynccontextmanager
+async def open_mqtt_bridge(
+    host: str,
+    port: int = 1883,
+    *,
+    client_id: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    tls: ssl.SSLContext | bool | None = None,
+    keepalive: int = 60,
+    backoff: Backoff | None = None,
+    stable_after: float = 10.0,
+    protocol: MqttProtocol = MqttProtocol.V5,
+    session_expiry: int = 3600,
+    buffer_size: int = 1000,
+    overflow: Overflow = Overflow.DROP_OLDEST,
+    will: MqttWill | None = None,
+    connect_timeout: float = 10.0,
+) -> AsyncIterator[MqttBridge]:
+    """Keep a connection to the MQTT broker at ``host:port`` for the duration of the block.
+
+    paho-mqtt's network loop runs in a worker thread started by a task of the block's nursery
+    (``trio.to_thread``; never ``loop_start()``); its callbacks reach trio only through trio's
+    thread bridge. Leaving the block — normally, by an error or cancelled — disconnects and
+    waits for that thread: none outlives the block.
+
+    * ``client_id``: fixed for the bridge's lifetime (generated if None); with a fixed id the
+      broker's session — subscriptions and unacknowledged QoS 1 messages — also survives a
+      restart of the process. Sessions are kept with ``clean_start=False`` and
+      ``session_expiry`` seconds of expiry (MQTT 5).
+    * ``username``/``password``; ``tls``: None or False for plain TCP, True for TLS with the
+      system's CAs, or an ``ssl.SSLContext`` (certificates are verified unless the context
+      says otherwise). TLS setup and the blocking ``connect()`` run in the worker thread.
+    * Reconnects wait ``backoff`` delays (default ``Backoff()``: full jitter, 1 s doubling to
+      60 s); the delays start over only after a connection stayed up ``stable_after`` seconds,
+      never at CONNACK. A CONNACK must come within ``connect_timeout``.
+    * Refusals retrying cannot fix (bad credentials, not authorised, an untrusted
+      certificate) are retried once, then the status is REFUSED and waiting calls raise
+      :class:`MqttRefused`; the block itself goes on (``bridge.failure`` says why).
+    * ``buffer_size`` bounds each subscription's buffer; with MQTT 5 it is also the
+      ReceiveMaximum, so the broker holds back QoS 1 messages the consumer has not taken.
+      QoS 0 overflow follows ``overflow`` (dropped messages are counted).
+    * ``will``: the last will the broker publishes if the bridge vanishes without a DISCONNECT.
+
+    Credentials and payloads are never logged.
+    """
+    if not isinstance(host, str) or not host:
+        raise ValueError("host must be a non-empty str")
+    if not (isinstance(port, int) and 0 < port < 65536):
+        raise ValueError(f"port must be 1..65535, got {port!r}")
+    if not (isinstance(keepalive, int) and keepalive > 0):
+        raise ValueError(f"keepalive must be a positive int of seconds, got {keepalive!r}")
+    if not (1 <= buffer_size <= 65535):
+        raise ValueError("buffer_size must be 1..65535 (it is MQTT 5's ReceiveMaximum)")
+    if not (isinstance(session_expiry, int) and 0 < session_expiry <= 0xFFFFFFFF):
+        raise ValueError(
+            f"session_expiry must be a positive int of seconds, got {session_expiry!r}"
+        )
+    for name, value in (("connect_timeout", connect_timeout), ("stable_after", stable_after)):
+        if not (math.isfinite(value) and value >= 0) or (name == "connect_timeout" and value == 0):
+            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    if tls is not None and not isinstance(tls, bool | ssl.SSLContext):
+        raise TypeError("tls must be None, a bool or an ssl.SSLContext")
+    if password is not None and username is None:
+        raise ValueError("a password needs a username")
+    if will is not None:
+        check_topic(will.topic)
+    if client_id is None:
+        client_id = f"trio-locksync-{secrets.token_hex(6)}"
+    elif not client_id or len(client_id.encode()) > 65535:
+        raise ValueError("client_id must be a non-empty str")
+    bridge = MqttBridge._create(
+        {
+            "host": host,
+            "port": port,
+            "client_id": client_id,
+            "protocol": protocol,
+            "keepalive": keepalive,
+            "username": username,
+            "password": password,
+            "tls": tls,
+            "will": will,
+            "session_expiry": session_expiry,
+            "receive_maximum": buffer_size,
+            "connect_timeout": connect_timeout,
+        },
+        backoff=Backoff() if backoff is None else backoff,
+        stable_after=stable_after,
+        connect_timeout=connect_timeout,
+        buffer_size=buffer_size,
+        overflow=overflow,
+    )
+    try:
+        async with open_service_nursery() as nursery:
+            nursery.start_soon(bridge._run)
+            nursery.start_soon(bridge._leave)
+            try:
+                yield bridge
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        bridge._close()

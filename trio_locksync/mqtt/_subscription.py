@@ -1,0 +1,129 @@
+"""One subscription's bounded buffer and the iterator a consumer takes messages from.
+
+A QoS 1 message is acknowledged when the consumer *takes* it (``__anext__`` returns it), never
+before: until then the broker holds it and redelivers it after a reconnect. So QoS 1 messages
+are never dropped here; their number is bounded by the broker's ReceiveMaximum window, which
+the bridge sizes from the buffer. A QoS 0 message the broker sends faster than the consumer
+takes it is subject to ``overflow`` once the buffer holds ``buffer_size`` messages: the dropped
+ones are counted in :attr:`MqttSubscription.dropped`.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import final
+
+import trio
+
+from ..core import NoPublicConstructor
+from ..eventstream import Overflow
+from ._acks import Delivery
+from ._models import MqttMessage
+
+__all__ = ["MqttSubscription"]
+
+Release = Callable[[Delivery], None]
+
+
+@final
+class MqttSubscription(metaclass=NoPublicConstructor):
+    """The messages of one ``bridge.subscribe(topic_filter)`` block: ``async for message in
+    subscription``. Iterate it from one task; it ends (or raises the bridge's failure) when the
+    bridge stops for good."""
+
+    _OPENED_BY = "MqttBridge.subscribe()"
+
+    __slots__ = (
+        "_ended",
+        "_error",
+        "_items",
+        "_lot",
+        "_overflow",
+        "_release",
+        "buffer_size",
+        "dropped",
+        "qos",
+        "topic_filter",
+    )
+
+    def __init__(
+        self,
+        topic_filter: str,
+        qos: int,
+        *,
+        buffer_size: int,
+        overflow: Overflow,
+        release: Release,
+    ) -> None:
+        self.topic_filter = topic_filter
+        self.qos = qos
+        self.buffer_size = buffer_size
+        self._overflow = overflow
+        self._release = release
+        self._items: collections.deque[tuple[MqttMessage, Delivery | None]] = collections.deque()
+        self._lot = trio.lowlevel.ParkingLot()
+        self._ended = False
+        self._error: Callable[[], BaseException] | None = None
+        #: QoS 0 messages dropped because the buffer was full
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        """Messages waiting to be taken."""
+        return len(self._items)
+
+    def _push(self, message: MqttMessage, delivery: Delivery | None) -> bool:
+        """Buffer a routed message; False if a QoS 0 message was dropped for it (or it)."""
+        items = self._items
+        if delivery is None and len(items) >= self.buffer_size:
+            self.dropped += 1
+            if self._overflow is Overflow.DROP_NEWEST:
+                return False
+            oldest = next((i for i, (_, d) in enumerate(items) if d is None), None)
+            if oldest is None:  # only QoS 1 messages waiting: those are never dropped
+                return False
+            del items[oldest]
+            items.append((message, None))
+            self._lot.unpark()
+            return False
+        items.append((message, delivery))
+        self._lot.unpark()
+        return True
+
+    def _close(self, error: Callable[[], BaseException] | None = None) -> list[Delivery]:
+        """No more messages: the consumer drains what is left, then stops (or raises
+        ``error()``). Returns the QoS 1 deliveries still buffered, for the caller to release
+        when the subscription's block ends."""
+        self._ended = True
+        self._error = error
+        self._lot.unpark_all()
+        return [d for _, d in self._items if d is not None]
+
+    def _discard(self) -> list[Delivery]:
+        """The block ended: drop what was not taken; returns its QoS 1 deliveries."""
+        deliveries = self._close()
+        self._items.clear()
+        return deliveries
+
+    def __aiter__(self) -> MqttSubscription:
+        return self
+
+    async def __anext__(self) -> MqttMessage:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._items:
+            if self._ended:
+                if self._error is not None:
+                    raise self._error()
+                raise StopAsyncIteration
+            await self._lot.park()
+        message, delivery = self._items.popleft()
+        if delivery is not None:
+            self._release(delivery)  # taken: it may be acknowledged now
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return message
+
+    def __repr__(self) -> str:
+        return (
+            f"<MqttSubscription {self.topic_filter!r} qos={self.qos} "
+            f"buffered={len(self._items)} dropped={self.dropped}>"
+        )
