@@ -8,6 +8,7 @@ tests that re-express them.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
@@ -345,7 +346,8 @@ async def test_reconnect_never_spins_with_default_full_jitter(autojump_clock: ob
 
 
 async def test_backoff_resets_only_after_connected(autojump_clock: object) -> None:
-    """A connection that reached CONNECTED resets the delays; one that only opened does not."""
+    """With ``stable_after=0`` a connection that reached CONNECTED resets the delays; one that
+    only opened does not."""
 
     async def pattern(peer: Peer) -> None:
         await peer.accept()
@@ -359,7 +361,9 @@ async def test_backoff_resets_only_after_connected(autojump_clock: object) -> No
 
     async with (
         open_memory_server(pattern) as server,
-        open_event_stream(URL, backoff=STEADY, open_transport=server.open_transport) as stream,
+        open_event_stream(
+            URL, backoff=STEADY, stable_after=0.0, open_transport=server.open_transport
+        ) as stream,
     ):
         opened = []
         async for change in stream.status_changes():
@@ -368,6 +372,75 @@ async def test_backoff_resets_only_after_connected(autojump_clock: object) -> No
                 if len(opened) == 5:
                     break
     assert opened == [0.0, 1.0, 3.0, 7.0, 9.5]
+
+
+async def opened_at(count: int, handler: object, **options: object) -> list[float]:
+    """When the first ``count`` sockets opened (SYNCING), against ``handler``, in seconds
+    from the call."""
+    start = trio.current_time()
+    opened: list[float] = []
+    async with (
+        open_memory_server(handler) as server,  # type: ignore[arg-type]
+        open_event_stream(
+            URL,
+            backoff=STEADY,
+            open_transport=server.open_transport,
+            **options,  # type: ignore[arg-type]
+        ) as stream,
+    ):
+        async for change in stream.status_changes():
+            if change.status is S.SYNCING:
+                opened.append(change.at - start)
+                if len(opened) == count:
+                    break
+    return opened
+
+
+async def replay_quiet_drop(peer: Peer) -> None:
+    """Accept, replay, go quiet (the stream is CONNECTED at +1.0), drop at +1.5."""
+    await peer.accept()
+    with contextlib.suppress(trio_websocket.ConnectionClosed):  # the test left first
+        await peer.send(*isy_replay(5))
+    await trio.sleep(1.5)
+    await peer.drop()
+
+
+async def test_replay_quiet_drop_server_gets_growing_delays_not_a_reconnect_every_quiet_plus_1s(
+    autojump_clock: object,
+) -> None:
+    """SPEC "Backoff and storms": a server that replays, goes quiet and drops lets every
+    connection reach CONNECTED. Resetting there (``stable_after=0``, the old rule) reconnects
+    every quiet + 0.5 s + the first delay, forever; by default (10 s) a connection live for
+    0.5 s proves nothing and the delays keep growing: 1, 2, 4, 8, 16 s."""
+    assert StreamSettings().stable_after == 10.0
+    growing = await opened_at(6, replay_quiet_drop)
+    assert growing == [0.0, 2.5, 6.0, 11.5, 21.0, 38.5]
+    every_2_5_s = await opened_at(6, replay_quiet_drop, stable_after=0.0)
+    assert every_2_5_s == [0.0, 2.5, 5.0, 7.5, 10.0, 12.5]
+
+
+async def test_backoff_resets_once_connected_for_stable_after_seconds(
+    autojump_clock: object,
+) -> None:
+    """The MQTT bridge's rule: the delays start over when a connection was lost after being
+    CONNECTED for at least ``stable_after`` seconds (exactly 5.0 counts), not sooner (4.5)."""
+
+    async def pattern(peer: Peer) -> None:
+        await peer.accept()
+        if peer.number in (1, 2, 3):
+            await peer.drop()  # opened, never synced: 1 s, 2 s, 4 s
+        elif peer.number == 4:
+            await trio.sleep(6.0)  # CONNECTED at 8.0, lost at 13.0 after 5.0 s live: reset
+            await peer.drop()
+        elif peer.number == 5:
+            await trio.sleep(5.5)  # CONNECTED at 15.0, lost at 19.5 after 4.5 s: no reset
+            await peer.drop()
+        else:
+            await trio.sleep_forever()
+
+    opened = await opened_at(6, pattern, stable_after=5.0)
+    # 1 s after the reset, then the next delay (2 s) after the short-lived connection
+    assert opened == [0.0, 1.0, 3.0, 7.0, 14.0, 21.5]
 
 
 # --------------------------------------------------------------------- handshakes
@@ -881,6 +954,9 @@ async def test_cancelled_from_outside_closes_everything(autojump_clock: object) 
         (URL, {"ping_interval": 0.0}),
         (URL, {"buffer_size": 0}),
         (URL, {"heartbeat_grace": -1.0}),
+        (URL, {"stable_after": -1.0}),
+        (URL, {"stable_after": math.inf}),
+        (URL, {"stable_after": math.nan}),
     ],
 )
 def test_bad_arguments_raise_before_anything_starts(url: str, options: dict[str, float]) -> None:

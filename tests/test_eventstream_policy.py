@@ -4,6 +4,7 @@ per-connection state machine and the options. No sockets, no clock."""
 from __future__ import annotations
 
 import errno
+import math
 import ssl
 import typing
 
@@ -161,6 +162,32 @@ def test_backoff_resets_only_after_a_connection_went_live() -> None:
     assert p.after_attempt(ended(OUT.TRANSIENT)).delay == 2.0
 
 
+def test_backoff_resets_only_after_stable_after_seconds_live() -> None:
+    """The MQTT bridge's rule: live for ``stable_after`` seconds (or more) resets the delays;
+    a connection that went live but was lost sooner does not."""
+    p = ReconnectPolicy(STEADY, url=URL, can_reauthenticate=False, stable_after=10.0)
+    assert p.after_attempt(ended(OUT.TRANSIENT)).delay == 1.0
+    short = p.after_attempt(ended(OUT.TRANSIENT, opened=True, went_live=True, live_for=9.5))
+    assert (short.delay, short.backoff_reset) == (2.0, False)
+    stable = p.after_attempt(ended(OUT.TRANSIENT, opened=True, went_live=True, live_for=10.0))
+    assert (stable.delay, stable.backoff_reset) == (1.0, True)
+    assert p.after_attempt(ended(OUT.TRANSIENT, opened=True)).delay == 2.0
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.inf, math.nan])
+def test_stable_after_must_be_a_finite_number_of_seconds(bad: float) -> None:
+    with pytest.raises(ValueError, match="stable_after"):
+        ReconnectPolicy(STEADY, url=URL, can_reauthenticate=False, stable_after=bad)
+    with pytest.raises(ValueError, match="stable_after"):
+        StreamSettings(stable_after=bad)
+
+
+def test_stable_after_defaults_to_10_s_and_reaches_the_isy_preset() -> None:
+    assert StreamSettings().stable_after == 10.0
+    assert "stable_after" in EventStreamOptions.__optional_keys__
+    open_isy_event_stream("http://isy.test", stable_after=0.0)  # type-checks and validates
+
+
 def test_one_immediate_retry_after_401_then_it_is_final() -> None:
     p = policy()
     first = p.after_attempt(ended(OUT.AUTH_REFUSED, status_code=401))
@@ -210,6 +237,7 @@ _ATTEMPTS = st.one_of(
         st.just(OUT.TRANSIENT),
         opened=st.booleans(),
         went_live=st.booleans(),
+        live_for=st.sampled_from([0.0, 4.5, 5.0, 30.0]),
     ).filter(lambda e: e.opened or not e.went_live),
     st.builds(ended, st.just(OUT.AUTH_REFUSED), status_code=st.sampled_from([401, 403])),
     st.builds(ended, st.just(OUT.REFUSED_FOR_GOOD), status_code=st.just(404)),
@@ -220,21 +248,28 @@ _ATTEMPTS = st.one_of(
     attempts=st.lists(_ATTEMPTS, max_size=40),
     can_reauthenticate=st.booleans(),
     reauthentication_fails=st.lists(st.booleans(), min_size=40, max_size=40),
+    stable_after=st.sampled_from([0.0, 5.0, 10.0]),
 )
 def test_policy_invariants(
-    attempts: list[AttemptEnded], can_reauthenticate: bool, reauthentication_fails: list[bool]
+    attempts: list[AttemptEnded],
+    can_reauthenticate: bool,
+    reauthentication_fails: list[bool],
+    stable_after: float,
 ) -> None:
     """Over any run of attempts: never two immediate retries in a row, FAIL only for a refusal,
     every delay is the next of the backoff's sequence (which restarts exactly when an attempt
-    went live), and a stream that failed gets no further decision."""
-    p = policy(can_reauthenticate=can_reauthenticate)
+    stayed live ``stable_after`` seconds), and a stream that failed gets no further decision."""
+    p = ReconnectPolicy(
+        STEADY, url=URL, can_reauthenticate=can_reauthenticate, stable_after=stable_after
+    )
     nominal = [1.0, 2.0, 4.0, *[8.0] * 80]
     taken = 0
     previous: ReconnectDecision | None = None
     for attempt, reauth_fails in zip(attempts, reauthentication_fails, strict=False):
         decision = p.after_attempt(attempt)
-        assert decision.backoff_reset == attempt.went_live
-        if attempt.went_live:
+        stable = attempt.went_live and attempt.live_for >= stable_after
+        assert decision.backoff_reset == stable
+        if stable:
             taken = 0
         immediate = {ACT.RETRY_AT_ONCE, ACT.REAUTHENTICATE}
         if decision.action in immediate:

@@ -70,6 +70,9 @@ class EventStreamOptions(TypedDict, total=False):
     ping_timeout: float
     #: reconnect delays [``Backoff()``: full jitter, 1 s doubling to 60 s]
     backoff: Backoff | None
+    #: seconds a connection must stay CONNECTED before the backoff delays start over; 0: at
+    #: CONNECTED [10.0]
+    stable_after: float
     #: TLS settings for a ``wss://`` URL [the system's default context]
     ssl_context: ssl.SSLContext | None
     #: events the buffer holds before ``overflow`` drops one [10,000]
@@ -129,6 +132,8 @@ class StreamSettings:
     ping_interval: float | None = attrs.field(default=20.0, validator=_positive_or_none)
     ping_timeout: float = attrs.field(default=20.0, validator=_positive)
     backoff: Backoff = attrs.field(default=None, converter=_backoff)
+    # The storm benchmark's choice (benchmarks/storm_bench.py), the MQTT bridge's too.
+    stable_after: float = attrs.field(default=10.0, validator=_finite_not_negative)
     ssl_context: ssl.SSLContext | None = None
     buffer_size: int = 10_000
     overflow: Overflow = Overflow.DROP_OLDEST

@@ -10,6 +10,7 @@ the decisions out.
 from __future__ import annotations
 
 import enum
+import math
 import ssl
 from collections.abc import Iterator
 
@@ -60,6 +61,8 @@ class AttemptEnded:
     opened: bool = False
     #: the connection got through SYNCING to CONNECTED
     went_live: bool = False
+    #: seconds the connection stayed CONNECTED before it was lost (0 if it never went live)
+    live_for: float = 0.0
     #: the HTTP status of a refused handshake
     status_code: int | None = None
     #: the exception behind a refusal, chained to the :class:`EventStreamRejected`
@@ -152,15 +155,18 @@ class ReconnectDecision:
     delay: float = 0.0
     #: what the stream raises from now on, for ``FAIL``
     error: EventStreamRejected | None = None
-    #: the attempt went live, so the backoff delays started again from the first
+    #: the attempt stayed live ``stable_after`` seconds, so the backoff delays started again
+    #: from the first
     backoff_reset: bool = False
 
 
 class ReconnectPolicy:
     """Decides what follows each attempt of one stream.
 
-    * Backoff delays reset only after a connection went live (reached ``CONNECTED``): a server
-      that accepts and drops before its replay went quiet must not get a tight loop.
+    * Backoff delays reset only after a connection stayed live (``CONNECTED``) for
+      ``stable_after`` seconds (0: as soon as it went live), the MQTT bridge's rule: a server
+      that accepts and drops before its replay went quiet, or replays, goes quiet and drops
+      soon after, must not get a tight loop.
     * A 401/403 gets one retry at once (with fresh headers if ``can_reauthenticate``); a second
       one in a row is final. An attempt that opened a socket, or a reauthentication that failed
       (and was waited out with a backoff delay), starts a new streak.
@@ -168,10 +174,28 @@ class ReconnectPolicy:
       after the next backoff delay.
     """
 
-    __slots__ = ("_auth_retried", "_backoff", "_can_reauthenticate", "_delays", "_url")
+    __slots__ = (
+        "_auth_retried",
+        "_backoff",
+        "_can_reauthenticate",
+        "_delays",
+        "_url",
+        "stable_after",
+    )
 
-    def __init__(self, backoff: Backoff, *, url: str, can_reauthenticate: bool) -> None:
+    def __init__(
+        self,
+        backoff: Backoff,
+        *,
+        url: str,
+        can_reauthenticate: bool,
+        stable_after: float = 0.0,
+    ) -> None:
+        if not (stable_after >= 0 and math.isfinite(stable_after)):
+            raise ValueError(f"stable_after must be >= 0 seconds, got {stable_after!r}")
         self._backoff = backoff
+        #: seconds a connection must stay live before the backoff delays start over
+        self.stable_after = stable_after
         self._url = url
         self._can_reauthenticate = can_reauthenticate
         self._delays: Iterator[float] = backoff.delays()
@@ -181,7 +205,7 @@ class ReconnectPolicy:
         """What to do now that an attempt ended as ``ended``."""
         if ended.opened:
             self._auth_retried = False
-        reset = ended.went_live
+        reset = ended.went_live and ended.live_for >= self.stable_after
         if reset:
             self._delays = self._backoff.delays()
         if ended.outcome is AttemptOutcome.STOPPED:

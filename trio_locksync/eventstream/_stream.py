@@ -238,6 +238,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
             settings.backoff,
             url=self.url,
             can_reauthenticate=settings.reauthenticate is not None,
+            stable_after=settings.stable_after,
         )
         headers = list(settings.headers)
         while not self._stopping:
@@ -363,9 +364,11 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
         connection = Connection(self._counters.connections, ws, self._reading)
         self._move(_S.SYNCING, f"socket open (connection {connection.number})")
         lost_reason = await connection.serve()
+        live_since = connection.live_since
         return AttemptEnded(
             outcome=AttemptOutcome.TRANSIENT,
             detail=lost_reason,
             opened=True,
-            went_live=connection.live_since is not None,
+            went_live=live_since is not None,
+            live_for=0.0 if live_since is None else trio.current_time() - live_since,
         )
