@@ -15,7 +15,14 @@ import trio
 import trio.testing
 
 from trio_locksync import Pin
-from trio_locksync.core import BreakerState, CircuitBreaker, InvalidTransition, ProbeBreaker
+from trio_locksync.core import (
+    Backoff,
+    BreakerState,
+    CircuitBreaker,
+    InvalidTransition,
+    Jitter,
+    ProbeBreaker,
+)
 from trio_locksync.credentials import (
     LockOperationFailed,
     SlotCredential,
@@ -220,7 +227,7 @@ def test_slot_breaker_retries_with_backoff_and_a_failed_probe_keeps_escalating()
 
 
 def test_lock_breaker_backoff() -> None:
-    breaker = ProbeBreaker(threshold=3, initial=60, maximum=1800)
+    breaker = ProbeBreaker(threshold=3)
     assert breaker.next_probe_delay() == 0  # unused while not tripped
     assert not breaker.record_failure()
     assert not breaker.record_failure()
@@ -389,6 +396,26 @@ async def test_set_disconnect_failures_trip_lock_breaker_and_probe_with_backoff(
         assert (engine.state(1), engine.state(2)) == (IN, IN)
         assert engine.statistics().disconnects == 4
         n.cancel_scope.cancel()
+
+
+async def test_unreachable_retry_sets_the_probe_schedule_of_an_unreachable_lock(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """``unreachable_retry`` replaces the default 60 s, 120 s … re-probes: with 10 s fixed the
+    same outage as above recovers at the first probe after the lock is back."""
+    lock = VirtualLock(slots=4, seed=1)
+    fixed = Backoff(initial=10.0, maximum=10.0, jitter=Jitter.NONE)
+    async with open_lock_sync(lock, {1: "1111", 2: None}, unreachable_retry=fixed) as engine:
+        await trio.sleep(1)
+        lock.online = False
+        await trio.sleep(20)  # sets at 2, 4, 6 failed; probes at 16, 26, 36 … fail
+        assert engine.state(1) is SUSP
+        lock.online = True  # at t = 21
+        await wait_state(engine, 1, IN)
+        assert trio.current_time() == 28.0  # probe read at 26, set at 28
+    with pytest.raises(TypeError, match="unreachable_retry"):
+        async with open_lock_sync(lock, {1: "1111"}, unreachable_retry=None):  # type: ignore[arg-type]
+            pass
 
 
 async def test_push_wakes_the_slot_at_once(autojump_clock: trio.abc.Clock) -> None:

@@ -3,6 +3,7 @@ the worker-thread runner, the deadline scheduler, secrets, state tables."""
 
 from ._backoff import Backoff as Backoff
 from ._backoff import Jitter as Jitter
+from ._breaker import PROBE_BACKOFF as PROBE_BACKOFF
 from ._breaker import BreakerState as BreakerState
 from ._breaker import CircuitBreaker as CircuitBreaker
 from ._breaker import ProbeBreaker as ProbeBreaker
@@ -28,6 +29,7 @@ from ._threads import worker_thread_runner as worker_thread_runner
 from ._watch import Watched as Watched
 
 __all__ = [
+    "PROBE_BACKOFF",
     "Backoff",
     "BreakerState",
     "ChangeFeed",

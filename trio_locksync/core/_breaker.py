@@ -24,7 +24,7 @@ from ._backoff import Backoff, Jitter
 from ._errors import InvalidTransition
 from ._state import StateTable
 
-__all__ = ["BreakerState", "CircuitBreaker", "ProbeBreaker"]
+__all__ = ["PROBE_BACKOFF", "BreakerState", "CircuitBreaker", "ProbeBreaker"]
 
 
 class BreakerState(enum.Enum):
@@ -142,19 +142,23 @@ class CircuitBreaker:
         return f"<CircuitBreaker {self._state.current.value} failures={len(self._times)}>"
 
 
+#: the default re-probe delays of a tripped :class:`ProbeBreaker`: 60 s doubling to 30 min
+PROBE_BACKOFF = Backoff(initial=60.0, maximum=1800.0, jitter=Jitter.NONE)
+
+
 @final
 class ProbeBreaker:
     """Consecutive connectivity failures, with a growing re-probe delay while tripped."""
 
     __slots__ = ("_backoff", "_consecutive", "_delays", "_threshold")
 
-    def __init__(
-        self, *, threshold: int = 3, initial: float = 60.0, maximum: float = 1800.0
-    ) -> None:
+    def __init__(self, *, threshold: int = 3, backoff: Backoff = PROBE_BACKOFF) -> None:
         if threshold < 1:
             raise ValueError("threshold must be >= 1")
+        if not isinstance(backoff, Backoff):
+            raise TypeError(f"backoff must be a Backoff, not {type(backoff).__name__}")
         self._threshold = threshold
-        self._backoff = Backoff(initial=initial, maximum=maximum, jitter=Jitter.NONE)
+        self._backoff = backoff
         self._consecutive = 0
         self._delays = self._backoff.nominal()
 
@@ -179,7 +183,8 @@ class ProbeBreaker:
         self._delays = self._backoff.nominal()
 
     def next_probe_delay(self) -> float:
-        """How long to wait before the next probe: 0 while not tripped, else 60, 120, … 1800."""
+        """How long to wait before the next probe: 0 while not tripped, else the next delay of
+        ``backoff`` (by default 60, 120, … 1800 s)."""
         if not self.tripped:
             return 0.0
         return next(self._delays)

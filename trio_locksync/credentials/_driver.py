@@ -19,7 +19,7 @@ from typing import final
 
 import attrs
 
-from ..core import Backoff, CircuitBreaker
+from ..core import PROBE_BACKOFF, Backoff, CircuitBreaker, ProbeBreaker
 from ._effects import (
     Changed,
     Charged,
@@ -91,6 +91,7 @@ class SyncDriver:
         breaker_failures: int = 3,
         breaker_window: float = 300.0,
         suspended_retry: Backoff | None = None,
+        unreachable_retry: Backoff = PROBE_BACKOFF,
     ) -> None:
         self._memory = memory
         self._emit = emit
@@ -107,7 +108,11 @@ class SyncDriver:
             )
             for slot, want in desired.items()
         }
-        self.reach = LockReach(retry_interval=retry_interval, drift_interval=drift_interval)
+        self.reach = LockReach(
+            retry_interval=retry_interval,
+            drift_interval=drift_interval,
+            breaker=ProbeBreaker(backoff=unreachable_retry),
+        )
         self.counts: collections.Counter[str] = collections.Counter()
         self._needs: dict[int, Need] = {}
         self._wakes: dict[int, float] = {}

@@ -20,7 +20,14 @@ from typing import final
 import attrs
 import trio
 
-from ..core import Backoff, ChangeFeed, NoPublicConstructor, Pin, open_service_nursery
+from ..core import (
+    PROBE_BACKOFF,
+    Backoff,
+    ChangeFeed,
+    NoPublicConstructor,
+    Pin,
+    open_service_nursery,
+)
 from ..store import Store
 from ._driver import FullRead, Operate, SyncDriver, Work
 from ._effects import OpKind
@@ -75,6 +82,7 @@ class LockSync(metaclass=NoPublicConstructor):
         breaker_failures: int,
         breaker_window: float,
         suspended_retry: Backoff | None,
+        unreachable_retry: Backoff,
     ) -> None:
         self._provider = provider
         self._spacing = operation_spacing
@@ -89,6 +97,7 @@ class LockSync(metaclass=NoPublicConstructor):
             breaker_failures=breaker_failures,
             breaker_window=breaker_window,
             suspended_retry=suspended_retry,
+            unreachable_retry=unreachable_retry,
         )
         self._last_op = -math.inf
         self._wake = trio.Event()
@@ -223,6 +232,7 @@ async def open_lock_sync(
     breaker_failures: int = 3,
     breaker_window: float = 300.0,
     suspended_retry: Backoff | None = SUSPENDED_RETRY,
+    unreachable_retry: Backoff = PROBE_BACKOFF,
     drift_interval: float = 3600.0,
     store_path: os.PathLike[str] | str | None = None,
     store: Store | None = None,
@@ -238,10 +248,12 @@ async def open_lock_sync(
 
     A slot whose writes keep failing (``breaker_failures`` charged within ``breaker_window``
     seconds) is SUSPENDED and tried again on ``suspended_retry`` (1 h doubling to 24 h; None:
-    only when its desired code changes). A write the lock accepted is trusted over an empty
-    reading for ``pending_ttl``. ``believed=True`` is for write-only locks: an optimistic write
-    that is never contradicted counts as in sync after ``pending_ttl`` instead of being charged
-    (see README).
+    only when its desired code changes). A lock that failed to answer three times in a row is
+    unreachable: all its slots SUSPENDED, re-probed on ``unreachable_retry`` (60 s doubling to
+    30 min), back to LOADING as soon as it answers (an operation or a push). A write the lock
+    accepted is trusted over an empty reading for ``pending_ttl``. ``believed=True`` is for
+    write-only locks: an optimistic write that is never contradicted counts as in sync after
+    ``pending_ttl`` instead of being charged (see README).
     """
     for name, value in (
         ("operation_spacing", operation_spacing),
@@ -254,6 +266,8 @@ async def open_lock_sync(
             raise ValueError(f"{name} must be positive, got {value!r}")
     if suspended_retry is not None and not isinstance(suspended_retry, Backoff):
         raise TypeError("suspended_retry must be a Backoff or None")
+    if not isinstance(unreachable_retry, Backoff):
+        raise TypeError("unreachable_retry must be a Backoff")
     desired = {int(n): Desired(enabled=p is not None, pin=_as_pin(p)) for n, p in slots.items()}
     async with open_memory(store_path, store) as memory:
         engine = LockSync._create(
@@ -268,6 +282,7 @@ async def open_lock_sync(
             breaker_failures=breaker_failures,
             breaker_window=breaker_window,
             suspended_retry=suspended_retry,
+            unreachable_retry=unreachable_retry,
         )
         async with open_service_nursery() as nursery:
             nursery.start_soon(engine._run)

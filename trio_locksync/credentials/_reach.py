@@ -2,9 +2,9 @@
 
 :class:`LockReach` holds the lock breaker (consecutive connectivity failures, 3 by default) and
 the schedule of full reads: the first at once, then one per ``drift_interval`` while the lock
-answers, a retry after ``retry_interval`` when a full read fails, and re-probes with backoff
-(60 s doubling to 1800 s) while it is UNREACHABLE. Any answer (an operation that returned, or a
-push) makes it REACHABLE again, with a full read due at once.
+answers, a retry after ``retry_interval`` when a full read fails, and re-probes on a backoff
+(``unreachable_retry``: 60 s doubling to 1800 s by default) while it is UNREACHABLE. Any answer
+(an operation that returned, or a push) makes it REACHABLE again, with a full read due at once.
 """
 
 from __future__ import annotations
