@@ -71,6 +71,8 @@ TOP_LEVEL = {
     "MqttMessage",
     "MqttStatus",
     "open_mqtt_bridge",
+    # Zigbee2MQTT
+    "Zigbee2MqttLock",
 }
 
 #: made by an ``open_x()`` function only: calling the class raises TypeError

@@ -7,7 +7,9 @@ sans-I/O state machines and their effects, the scheduler, quiet window, breakers
 :mod:`trio_locksync.testing` the simulators that speak the real protocols, and each subsystem's
 package (:mod:`~trio_locksync.store`, :mod:`~trio_locksync.autolock`,
 :mod:`~trio_locksync.credentials`, :mod:`~trio_locksync.eventstream`,
-:mod:`~trio_locksync.mqtt`) everything of its own.
+:mod:`~trio_locksync.mqtt`) everything of its own; :mod:`trio_locksync.providers` holds real lock
+integrations (:class:`Zigbee2MqttLock`, with its events and states in
+:mod:`trio_locksync.providers.zigbee2mqtt`).
 """
 
 from .autolock import AutolockError as AutolockError
@@ -51,6 +53,7 @@ from .mqtt import MqttError as MqttError
 from .mqtt import MqttMessage as MqttMessage
 from .mqtt import MqttStatus as MqttStatus
 from .mqtt import open_mqtt_bridge as open_mqtt_bridge
+from .providers.zigbee2mqtt import Zigbee2MqttLock as Zigbee2MqttLock
 from .store import Store as Store
 from .store import StoreCorruptError as StoreCorruptError
 from .store import StoreError as StoreError
@@ -102,6 +105,7 @@ __all__ = [
     "TimerState",
     "VirtualLock",
     "WriteResult",
+    "Zigbee2MqttLock",
     "open_autolock",
     "open_event_stream",
     "open_isy_event_stream",

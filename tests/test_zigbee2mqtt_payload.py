@@ -1,0 +1,435 @@
+"""The Zigbee2MQTT provider's sans-I/O parts: payloads we publish, payloads we parse, what a
+``users`` entry means, the action vocabulary, and the record that tells news from cached
+republishes and replays and correlates reads (no broker, no trio)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from trio_locksync import Pin, SlotCredential, SlotUpdate
+from trio_locksync.providers.zigbee2mqtt import Availability, EventSource, LockAction, LockState
+from trio_locksync.providers.zigbee2mqtt._actions import parse_action
+from trio_locksync.providers.zigbee2mqtt._payload import (
+    PayloadError,
+    PublishFailure,
+    UserEntry,
+    parse_availability,
+    parse_bridge_log,
+    parse_device_message,
+    project,
+)
+from trio_locksync.providers.zigbee2mqtt._record import DeviceRecord, ReadOutcome
+from trio_locksync.providers.zigbee2mqtt._requests import (
+    clear_payload,
+    command_payload,
+    get_payload,
+    set_payload,
+)
+
+EMPTY = SlotCredential.empty()
+MASKED = SlotCredential.unreadable()
+
+
+def known(pin: str) -> SlotCredential:
+    return SlotCredential.known(pin)
+
+
+def msg(**fields: Any) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def users(**entries: dict[str, Any]) -> bytes:
+    return msg(users={k.lstrip("u"): v for k, v in entries.items()})
+
+
+# -- what we publish --------------------------------------------------------------------------
+
+
+def test_requests_are_the_converters_payloads() -> None:
+    assert json.loads(set_payload(3, Pin("0123"))) == {
+        "pin_code": {
+            "user": 3,
+            "user_type": "unrestricted",
+            "user_enabled": True,
+            "pin_code": "0123",
+        }
+    }
+    assert json.loads(clear_payload(3)) == {
+        "pin_code": {"user": 3, "user_enabled": False, "pin_code": None}
+    }
+    assert json.loads(get_payload(7)) == {"pin_code": {"user": 7}}
+    assert json.loads(command_payload("LOCK")) == {"state": "LOCK"}
+    assert json.loads(command_payload("UNLOCK", Pin("4321"))) == {
+        "state": {"state": "UNLOCK", "code": "4321"}
+    }
+
+
+# -- what a users entry means ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"status": "available"}, EMPTY),
+        ({"status": "available", "pin_code": ""}, EMPTY),
+        ({"status": "enabled", "pin_code": "1234"}, known("1234")),
+        ({"status": "enabled", "pin_code": "0042"}, known("0042")),
+        ({"status": "enabled"}, MASKED),  # expose_pin off
+        ({"status": "enabled", "pin_code": ""}, MASKED),
+        ({"status": "enabled", "pin_code": "****"}, MASKED),
+        ({"status": "enabled", "pin_code": None}, MASKED),  # SPEC says empty; notes: never produced
+        ({"status": "enabled", "pin_code": "12"}, MASKED),  # not a PIN we can hold
+        ({"status": "enabled", "pin_code": {"0": 49, "1": 50, "2": 51, "3": 52}}, known("1234")),
+        ({"status": "enabled", "pin_code": {}}, MASKED),
+        ({"status": "enabled", "pin_code": {"0": "x"}}, MASKED),
+        ({"status": "enabled", "pin_code": 5678}, known("5678")),
+        ({"status": "enabled", "pin_code": [1, 2]}, MASKED),
+        ({"status": "disabled", "pin_code": "1234"}, MASKED),
+        ({"status": "frozen"}, MASKED),  # unknown: present, never empty
+        ({"status": "not_supported_255"}, None),
+        ({"status": "not_supported_2"}, None),
+    ],
+)
+def test_projection_of_a_users_entry(
+    entry: dict[str, Any], expected: SlotCredential | None
+) -> None:
+    (parsed,) = parse_device_message(users(u1=entry)).users.values()
+    assert project(parsed) == expected
+
+
+def test_expose_pin_false_ignores_a_merged_in_code() -> None:
+    entry = UserEntry("enabled", "1234")  # kept by the deep-merged cache after the option went off
+    assert project(entry, expose_pin=False) == MASKED
+    assert project(UserEntry("available", "1234"), expose_pin=False) == EMPTY
+
+
+def test_user_entry_repr_hides_the_code() -> None:
+    assert "1234" not in repr(UserEntry("enabled", "1234"))
+    parsed = parse_device_message(users(u1={"status": "enabled", "pin_code": "918273"}))
+    assert "918273" not in repr(parsed)
+
+
+# -- parsing device messages -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind"),
+    [(b"not json {", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1, 2]", "not a JSON object")],
+)
+def test_unusable_payloads(payload: bytes, kind: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_device_message(payload)
+    assert caught.value.kind == kind
+
+
+def test_bad_shapes_are_counted_and_skipped() -> None:
+    parsed = parse_device_message(
+        msg(
+            users={
+                "1": {"status": "enabled"},
+                "front": {"status": "enabled"},
+                "-2": {"status": "available"},
+                "99999": {"status": "available"},
+                "3": "enabled",
+                "4": {"pin_code": "1234"},
+            },
+            state=7,
+            last_seen=[1],
+        )
+    )
+    assert list(parsed.users) == [1]
+    assert parsed.bad_keys == 3
+    assert sorted(parsed.bad_entries) == ["last_seen", "state", "users entry", "users entry"]
+    assert parse_device_message(msg(users=[1, 2])).bad_entries == ("users",)
+
+
+def test_lock_state_prefers_lock_state_over_state() -> None:
+    assert parse_device_message(msg(state="LOCK")).lock_state is LockState.LOCKED
+    assert parse_device_message(msg(state="UNLOCK")).lock_state is LockState.UNLOCKED
+    jammed = msg(state="UNLOCK", lock_state="not_fully_locked")
+    assert parse_device_message(jammed).lock_state is LockState.NOT_FULLY_LOCKED
+    assert parse_device_message(msg(battery=80)).lock_state is None
+
+
+def test_last_seen_forms() -> None:
+    iso = parse_device_message(msg(last_seen="2019-03-01T15:32:45.941Z")).last_seen
+    local = parse_device_message(msg(last_seen="2019-03-01T16:32:45.941+01:00")).last_seen
+    epoch = parse_device_message(msg(last_seen=1551454365941)).last_seen
+    assert iso == local == pytest.approx(1551454365.941)
+    assert epoch == pytest.approx(1551454365.941)
+    assert parse_device_message(msg(battery=1)).last_seen is None
+
+
+# -- actions ---------------------------------------------------------------------------------
+
+
+#: (action, action_source_name, action_user) -> (kind, source, slot)
+EVENTS = [
+    (("unlock", "keypad", 3), ("UNLOCK", "KEYPAD", 3)),
+    (("lock", "rf", 65535), ("LOCK", "RF", None)),
+    (("keypad_unlock", None, 5), ("UNLOCK", "KEYPAD", 5)),
+    (("keypad_unlock", "rf", 5), ("UNLOCK", "KEYPAD", 5)),  # the action's own prefix wins
+    (("rf_unlock", None, None), ("UNLOCK", "RF", None)),
+    (("zigbee_unlock", None, None), ("UNLOCK", "RF", None)),
+    (("manual_unlock", "manual", 65535), ("UNLOCK", "MANUAL", None)),
+    (("auto_lock", None, None), ("LOCK", "AUTO", None)),
+    (("key_unlock", None, None), ("UNLOCK", "KEY", None)),
+    (("one_touch_lock", None, None), ("LOCK", "ONE_TOUCH", None)),
+    (("schedule_unlock", None, None), ("UNLOCK", "SCHEDULE", None)),
+    (("unlock_failure_invalid_pin_or_id", "keypad", 2), ("UNLOCK_FAILURE", "KEYPAD", 2)),
+    (("lock_failure_invalid_schedule", None, None), ("LOCK_FAILURE", "UNKNOWN", None)),
+]
+
+
+@pytest.mark.parametrize(("given", "expected"), EVENTS)
+def test_lock_events(
+    given: tuple[str, str | None, int | None], expected: tuple[str, str, int | None]
+) -> None:
+    name, source_name, user = given
+    action = parse_action(
+        {"action": name, "action_source_name": source_name, "action_user": user}, []
+    )
+    assert action is not None
+    assert (action.kind, action.source, action.slot, action.name) == (
+        LockAction[expected[0]],
+        EventSource[expected[1]],
+        expected[2],
+        name,
+    )
+
+
+def test_numeric_action_source() -> None:
+    action = parse_action({"action": "unlock", "action_source": 0, "action_user": 3}, [])
+    assert action is not None and action.source is EventSource.KEYPAD
+
+
+@pytest.mark.parametrize("name", [None, "", "unknown", "non_access_user_operational_event"])
+def test_no_event(name: str | None) -> None:
+    assert parse_action({"action": name, "action_user": None}, []) is None
+
+
+def test_programming_events() -> None:
+    action = parse_action(
+        {"action": "pin_code_added", "action_source_name": "keypad", "action_user": 4}, []
+    )
+    assert action is not None and action.kind is None
+    assert (action.programming, action.source, action.slot) == (
+        "pin_code_added",
+        EventSource.KEYPAD,
+        4,
+    )
+    bad: list[str] = []
+    assert parse_action({"action": 7}, bad) is None and bad == ["action"]
+
+
+# -- availability and bridge/logging ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b'{"state":"online"}', Availability.ONLINE),
+        (b'{"state": "offline"}', Availability.OFFLINE),
+        (b"online", Availability.ONLINE),  # Zigbee2MQTT 1.x legacy payload
+        (b"offline", Availability.OFFLINE),
+        (b'"offline"', Availability.OFFLINE),
+        (b"", Availability.UNKNOWN),  # a retained flag cleared
+    ],
+)
+def test_availability_payloads(payload: bytes, expected: Availability) -> None:
+    assert parse_availability(payload) is expected
+
+
+@pytest.mark.parametrize("payload", [b"maybe", b'{"state": "up"}', b"{", b"[]"])
+def test_bad_availability_payloads(payload: bytes) -> None:
+    with pytest.raises(PayloadError):
+        parse_availability(payload)
+
+
+def _log(message: str, level: str = "error") -> bytes:
+    return json.dumps({"level": level, "message": message, "namespace": "z2m"}).encode()
+
+
+def test_bridge_log_failures() -> None:
+    timeout = _log(
+        "Publish 'set' 'pin_code' to 'front_door' failed: 'Error: ZCL command 0xabc/11 "
+        'closuresDoorLock.setPinCode({"userid":4,"userstatus":1,"usertype":0,"pincodevalue":'
+        '"918273"}, {"timeout":10000}) failed (Timeout - abc - 11 - 1 - 257 after 10000ms)\''
+    )
+    assert parse_bridge_log(timeout, "front_door") == PublishFailure("set", "pin_code", 4, False)
+    assert parse_bridge_log(timeout, "back_door") is None
+    delivery = _log(
+        "Publish 'get' 'pin_code' to 'front_door' failed: 'Error: ZCL command 0xabc/11 "
+        "closuresDoorLock.getPinCode({\"userid\":2}, {}) failed (Delivery failed for '12136')'"
+    )
+    assert parse_bridge_log(delivery, "front_door") == PublishFailure("get", "pin_code", 2, True)
+    ranged = _log(
+        "Publish 'get' 'pin_code' to 'front_door' failed: 'Error: userId must be in range'"
+    )
+    refused = PublishFailure("get", "pin_code", None, False, refused=True)
+    assert parse_bridge_log(ranged, "front_door") == refused
+    status = _log(
+        "Publish 'set' 'pin_code' to 'front_door' failed: 'Error: ZCL command 0xabc/11 "
+        'closuresDoorLock.setPinCode({"userid":7,"pincodevalue":"918273"}, {}) failed '
+        "(Status 'INVALID_FIELD')'"
+    )
+    assert parse_bridge_log(status, "front_door") == PublishFailure(
+        "set", "pin_code", 7, False, refused=True
+    )
+    for other in (_log("MQTT publish: topic 'x'", "info"), b"garbage", b"[]", _log("Other")):
+        assert parse_bridge_log(other, "front_door") is None
+
+
+# -- the record ------------------------------------------------------------------------------
+
+
+def take(record: DeviceRecord, payload: bytes, *, retained: bool = False) -> Any:
+    return record.take(parse_device_message(payload), retained=retained)
+
+
+def entry(status: str, pin: str | None = None) -> dict[str, Any]:
+    return {"status": status} | ({} if pin is None else {"pin_code": pin})
+
+
+def test_only_changed_entries_are_news() -> None:
+    record = DeviceRecord()
+    first = take(record, users(u1=entry("enabled", "1111"), u2=entry("available", "")))
+    assert first.pushes == ()  # first sight seeds: we cannot tell how old it is
+    again = take(record, users(u1=entry("enabled", "1111"), u2=entry("available", "")))
+    assert again.pushes == ()  # the cache restated
+    changed = take(record, users(u1=entry("enabled", "1111"), u2=entry("enabled", "2222")))
+    assert changed.pushes == (SlotUpdate(2, known("2222")),)
+    assert record.counts["news"] == 1 and record.counts["restated"] == 5
+    declined = take(record, users(u2=entry("not_supported_255")))
+    assert declined.pushes == ()  # changed, but it says nothing
+
+
+def test_replays_seed_and_confirm_nothing() -> None:
+    record = DeviceRecord()
+    read = record.expect(1)
+    replay = take(
+        record,
+        msg(users={"1": entry("enabled", "1234")}, action="unlock", state="UNLOCK"),
+        retained=True,
+    )
+    assert replay.pushes == () and replay.resolved == () and replay.action is None
+    assert not read.done and not read.heard
+    assert record.entries[1] == UserEntry("enabled", "1234")
+    assert record.lock_state is LockState.UNLOCKED  # a record is seeded
+    assert record.counts["replays"] == 1
+
+
+def test_stale_last_seen_is_a_cached_republish() -> None:
+    record = DeviceRecord()
+    take(record, msg(users={"1": entry("available")}, last_seen=2000))
+    read = record.expect(1)
+    stale = take(record, msg(users={"1": entry("enabled")}, last_seen=2000, action="unlock"))
+    assert stale == take(record, msg(last_seen=1000))
+    assert stale.resolved == () and stale.action is None and not read.heard
+    assert record.counts["stale"] == 2
+    fresh = take(record, msg(users={"1": entry("enabled")}, last_seen=2001))
+    assert fresh.resolved == (1,)
+
+
+def test_a_read_takes_the_first_answer() -> None:
+    record = DeviceRecord()
+    take(record, users(u1=entry("enabled", "1111")))
+    read = record.expect(1)
+    other = take(record, users(u2=entry("available")))
+    assert read.heard and not read.done and other.resolved == ()
+    answer = take(record, users(u1=entry("enabled", "1111"), u2=entry("available")))
+    assert answer.resolved == (1,) and answer.pushes == ()
+    record.finish(read)
+    assert (read.outcome, read.credential) == (ReadOutcome.ANSWERED, known("1111"))
+
+
+def test_a_restated_entry_contradicting_our_write_waits_for_the_answer() -> None:
+    """lock_code_manager #1335: between our set and the lock's answer, the cache republished
+    (a battery report, last_seen) restates the slot's old entry."""
+    record = DeviceRecord()
+    take(record, users(u3=entry("enabled", "1111")))
+    record.wrote(3, Pin("2222"))
+    read = record.expect(3)
+    stale = take(record, users(u3=entry("enabled", "1111")))
+    assert stale.resolved == () and stale.pushes == ()
+    assert read.fallback == known("1111")
+    answer = take(record, users(u3=entry("enabled", "2222")))
+    assert answer.resolved == (3,) and answer.pushes == ()
+    record.finish(read)
+    assert read.credential == known("2222") and 3 not in record.writes
+
+
+def test_a_lost_write_is_answered_by_the_fallback_at_the_deadline() -> None:
+    record = DeviceRecord()
+    take(record, users(u3=entry("available", "")))
+    record.wrote(3, Pin("2222"))
+    read = record.expect(3)
+    take(record, users(u3=entry("available", "")))  # the real answer: it did not land
+    record.finish(read)
+    assert (read.outcome, read.credential) == (ReadOutcome.ANSWERED, EMPTY)
+    assert record.counts["fallbacks"] == 1
+
+
+def test_an_entry_agreeing_with_our_write_is_taken_at_once() -> None:
+    record = DeviceRecord()
+    take(record, users(u3=entry("enabled")))
+    record.wrote(3, None)
+    read = record.expect(3)
+    assert take(record, users(u3=entry("enabled"))).resolved == ()  # contradicts the clear
+    assert take(record, users(u3=entry("available"))).resolved == (3,)
+    record.finish(read)
+    record.wrote(4, Pin("1234"))
+    read = record.expect(4)
+    assert take(record, users(u4=entry("enabled"))).resolved == (4,)  # masked: agrees
+    assert record.finish(read).credential == MASKED
+
+
+def test_declined_failed_and_timed_out_reads() -> None:
+    record = DeviceRecord()
+    read = record.expect(5)
+    take(record, users(u5=entry("not_supported_255")))
+    assert record.finish(read).outcome is ReadOutcome.DECLINED
+    read = record.expect(5)
+    assert record.failed(PublishFailure("get", "pin_code", 5, True)) == (5,)
+    assert record.finish(read).outcome is ReadOutcome.FAILED and read.unreachable
+    read = record.expect(6)
+    assert record.finish(read).outcome is ReadOutcome.TIMED_OUT
+    assert record.counts["read_timeouts"] == 1 and record.counts["declined"] == 1
+
+
+def test_a_failed_set_ends_the_write_window() -> None:
+    record = DeviceRecord()
+    take(record, users(u3=entry("available")))
+    record.wrote(3, Pin("2222"))
+    record.failed(PublishFailure("set", "pin_code", 3, False))
+    read = record.expect(3)
+    assert take(record, users(u3=entry("available"))).resolved == (3,)
+    assert record.finish(read).credential == EMPTY
+
+
+def test_a_refused_write_is_remembered_for_that_code_only() -> None:
+    record = DeviceRecord()
+    record.wrote(3, Pin("2222"))
+    record.wrote(9, Pin("9999"))  # the latest write: a refusal naming no user is its
+    record.failed(PublishFailure("set", "pin_code", None, False, refused=True))
+    record.failed(PublishFailure("set", "pin_code", 3, False))  # a timeout: no refusal
+    assert not record.refused(3, Pin("2222"))
+    assert not record.refused(9, Pin("1111"))  # another code: tried (and the refusal spent)
+    record.wrote(9, Pin("9999"))
+    record.failed(PublishFailure("set", "pin_code", 9, False, refused=True))
+    assert record.refused(9, Pin("9999")) and not record.refused(9, Pin("9999"))
+    read = record.expect(9)
+    assert record.failed(PublishFailure("get", "pin_code", None, False, refused=True)) == (9,)
+    assert record.finish(read).refused
+
+
+def test_offline_reasons() -> None:
+    record = DeviceRecord()
+    assert record.offline_reason() is None
+    record.availability = Availability.OFFLINE
+    assert "availability" in str(record.offline_reason())
+    record.bridge = Availability.OFFLINE
+    assert "bridge/state" in str(record.offline_reason())

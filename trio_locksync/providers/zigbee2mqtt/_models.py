@@ -1,0 +1,147 @@
+"""The values a :class:`~.Zigbee2MqttLock` hands out: the lock's bolt state, its lock and unlock
+events with their source, reachability, and the provider's counters. None of them carries a
+PIN."""
+
+from __future__ import annotations
+
+import enum
+from typing import final
+
+import attrs
+
+__all__ = [
+    "Availability",
+    "EventSource",
+    "LockAction",
+    "LockEvent",
+    "LockState",
+    "Zigbee2MqttStatistics",
+]
+
+
+class LockState(enum.Enum):
+    """The bolt, as the lock last reported it (``lock_state``, else ``state``)."""
+
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    #: the bolt did not fully throw (a jam). Zigbee2MQTT reports ``state: "UNLOCK"`` for it too;
+    #: only ``lock_state: "not_fully_locked"`` tells it apart
+    NOT_FULLY_LOCKED = "not_fully_locked"
+    #: nothing reported yet
+    UNKNOWN = "unknown"
+
+
+class LockAction(enum.Enum):
+    """What a lock event says happened."""
+
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    #: a lock attempt refused (``lock_failure_invalid_pin_or_id``, ``..._invalid_schedule``)
+    LOCK_FAILURE = "lock_failure"
+    #: an unlock attempt refused (a wrong PIN at the keypad, a code outside its schedule)
+    UNLOCK_FAILURE = "unlock_failure"
+
+
+class EventSource(enum.Enum):
+    """Where a lock event came from: ``action_source_name`` (Zigbee's operation event source
+    0 keypad, 1 rf, 2 manual, 3 rfid, 4 fingerprint) or the prefix of a device-specific action
+    (``keypad_unlock``, ``manual_lock``, ``auto_lock``, ``key_unlock``, ...)."""
+
+    KEYPAD = "keypad"
+    #: over the radio: a Zigbee command (ours, or another controller's)
+    RF = "rf"
+    #: the thumb turn
+    MANUAL = "manual"
+    RFID = "rfid"
+    FINGERPRINT = "fingerprint"
+    #: a mechanical key
+    KEY = "key"
+    #: the lock's own auto-relock
+    AUTO = "auto"
+    SCHEDULE = "schedule"
+    ONE_TOUCH = "one_touch"
+    UNKNOWN = "unknown"
+
+
+class Availability(enum.Enum):
+    """A retained online/offline flag (the device's ``availability``, Zigbee2MQTT's
+    ``bridge/state``). UNKNOWN (nothing received, or the flag was cleared) counts as online:
+    device availability is off by default in Zigbee2MQTT."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+@final
+@attrs.frozen
+class LockEvent:
+    """The lock was locked or unlocked (or refused to be), as it reported it.
+
+    ``slot`` is the user id the lock credits (``action_user``), None when it names none
+    (absent, or 65535). ``name`` is Zigbee2MQTT's action string as received (``"unlock"``,
+    ``"keypad_unlock"``, ``"auto_lock"``, ...; a fixed vocabulary, never a PIN). ``at`` is the
+    trio time it was received. Only live messages make events: a retained replay never does.
+    """
+
+    action: LockAction
+    source: EventSource
+    slot: int | None
+    name: str
+    at: float
+
+
+@final
+@attrs.frozen
+class Zigbee2MqttStatistics:
+    """Counters of one :class:`~.Zigbee2MqttLock` (see its ``statistics()``).
+
+    Device messages (``<base>/<name>``):
+
+    * ``messages``: every message received; ``replays``: of them retained replays (they seed
+      the record and confirm nothing); ``stale``: live ones whose ``last_seen`` was not newer
+      than one already seen (a cached republish: ignored).
+    * ``news``: ``users`` entries that differed from the record; ``restated``: entries that
+      repeated it (Zigbee2MQTT republishes its whole cached state with every message).
+    * ``bad_payloads``: messages ignored whole (not JSON, not an object); ``bad_entries``:
+      ``users`` entries (or fields) of a shape we do not know; ``bad_keys``: non-numeric user
+      keys skipped. Logged by kind, never by content.
+
+    Operations: ``reads`` slots asked for (``get``), ``answered`` of them answered,
+    ``declined`` answered ``not_supported_*`` (no information), ``read_timeouts`` with no
+    answer within ``read_timeout``, ``fallbacks`` answered only by an entry contradicting a
+    recent write of ours (taken at the deadline, see the module docs); ``writes`` sets and
+    clears published; ``commands`` lock/unlock published; ``publish_errors`` failures
+    Zigbee2MQTT reported for this device on ``bridge/logging``; ``disconnects``
+    LockDisconnected raised.
+
+    Out: ``pushes`` slot updates handed to :meth:`~.Zigbee2MqttLock.updates` iterators,
+    ``events`` lock events. State now: ``availability``, ``bridge`` (Zigbee2MQTT's own
+    ``bridge/state``), ``lock_state``, ``reachable`` (all of those and our MQTT bridge say the
+    lock can be reached), ``known_slots`` (user ids the record holds an entry for).
+    """
+
+    messages: int
+    replays: int
+    stale: int
+    news: int
+    restated: int
+    bad_payloads: int
+    bad_entries: int
+    bad_keys: int
+    reads: int
+    answered: int
+    declined: int
+    read_timeouts: int
+    fallbacks: int
+    writes: int
+    commands: int
+    publish_errors: int
+    disconnects: int
+    pushes: int
+    events: int
+    availability: Availability
+    bridge: Availability
+    lock_state: LockState
+    reachable: bool
+    known_slots: int

@@ -1,0 +1,283 @@
+"""What we know of one Zigbee2MQTT lock, sans-I/O: its ``users`` entries, its bolt, its
+reachability flags, and the reads and writes in flight — and how each message changes them.
+
+Zigbee2MQTT republishes its whole cached state with every message (``cache_state``, deep
+merged), and only a lock's answer to ``getPinCode`` writes ``users``; a ``set`` changes nothing
+in the cache. Hence the rules, applied per ``users`` entry of a live message:
+
+* **News** is an entry that differs from the one the record holds. Only news is pushed to the
+  engine (:class:`SlotUpdate`): a restated entry (the cache republished because the battery
+  reported, or ``last_seen`` moved) is not (lock_code_manager #1335, where applying the cache
+  verbatim flipped just-written slots back). An entry seen for the first time seeds the record
+  without a push: we cannot tell how old it is.
+* **Replays** — retained messages delivered because we subscribed — seed the record and
+  confirm nothing: they answer no read, push nothing and make no event.
+* **Stale**: a live message whose ``last_seen`` is not newer than one already seen is a cached
+  republish (Zigbee2MQTT's start-up or Home Assistant ``publishCached``): ignored. (A real
+  answer is a new frame from the lock, so with ``last_seen`` on it always carries a newer one.)
+* **Reads**: there is no correlation id. A read of user N is answered by the first live,
+  fresh message carrying ``users[N]`` after the ``get`` — unless we wrote N since and the entry
+  contradicts that write while restating the record (exactly what a cached republish between
+  our ``set`` and the lock's answer looks like): that entry is kept as a fallback and the read
+  waits on for a changed entry, taking the fallback at its deadline — which the link brings
+  forward once a fallback is held (``Taken.doubted``), to twice the slowest recent answer: a
+  lost write restates the old entry in the very answer to our ``get``, and waiting the whole
+  read timeout for it would stall the lock's other operations. Should the true answer come
+  later after all, it differs from the record and is pushed as news. A changed entry is always
+  taken. ``not_supported_*`` declines (no information).
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import math
+from typing import final
+
+import attrs
+
+from ...core import Pin
+from ...credentials import CredentialKind, SlotCredential, SlotUpdate
+from ._actions import Action
+from ._models import Availability, LockState
+from ._payload import DeviceMessage, PublishFailure, UserEntry, project
+
+__all__ = ["DeviceRecord", "PendingRead", "ReadOutcome", "Taken"]
+
+
+class ReadOutcome(enum.Enum):
+    """How a pending read ended."""
+
+    WAITING = "waiting"
+    #: an entry answered (or, at the deadline, the fallback)
+    ANSWERED = "answered"
+    #: the lock answered ``not_supported_*``: no information
+    DECLINED = "declined"
+    #: Zigbee2MQTT reported that the ``get`` failed
+    FAILED = "failed"
+    #: nothing answered before the deadline
+    TIMED_OUT = "timed_out"
+
+
+@final
+@attrs.define(eq=False)
+class PendingRead:
+    """A ``get`` of one user awaiting its answer. ``heard``: some live, fresh message came from
+    the device meanwhile (so the lock is talking, even if not about this user)."""
+
+    slot: int
+    outcome: ReadOutcome = ReadOutcome.WAITING
+    credential: SlotCredential | None = None
+    fallback: SlotCredential | None = None
+    heard: bool = False
+    unreachable: bool = False
+    #: Zigbee2MQTT refused the ``get`` itself (the user id is out of the lock's range)
+    refused: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not ReadOutcome.WAITING
+
+
+@final
+@attrs.frozen
+class Taken:
+    """What one message changed: ``pushes`` for the engine, reads it ``resolved`` (slots),
+    the bolt state it reported (None: none), its action, and whether it was live and fresh
+    at all (a replay or a stale republish yields nothing). ``doubted``: pending reads that now
+    hold a fallback (a restated entry contradicting our write) and wait on."""
+
+    fresh: bool = False
+    pushes: tuple[SlotUpdate, ...] = ()
+    resolved: tuple[int, ...] = ()
+    doubted: tuple[int, ...] = ()
+    lock_state: LockState | None = None
+    action: Action | None = None
+
+
+_NOTHING = Taken()
+
+
+@final
+class DeviceRecord:
+    """One lock's record; no I/O, no trio. Times are whatever clock the caller uses."""
+
+    def __init__(self, *, expose_pin: bool | None = None) -> None:
+        self.expose_pin = expose_pin
+        self.entries: dict[int, UserEntry] = {}
+        self.last_seen = -math.inf
+        self.lock_state = LockState.UNKNOWN
+        self.availability = Availability.UNKNOWN
+        self.bridge = Availability.UNKNOWN
+        self.reads: dict[int, PendingRead] = {}
+        #: what each slot should hold after our latest write to it (None: cleared), until a
+        #: read of it ends: the window in which a restated contradicting entry is doubted
+        self.writes: dict[int, Pin | None] = {}
+        #: the latest write we published to each slot, and the slot of the very latest (a
+        #: refusal that names no user is the latest write's: Zigbee2MQTT refuses at once)
+        self._latest: dict[int, Pin | None] = {}
+        self._latest_slot: int | None = None
+        #: writes Zigbee2MQTT reported refused (slot -> what we wrote), until asked about
+        self.refusals: dict[int, Pin | None] = {}
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    # -- reachability -----------------------------------------------------------------------
+
+    def offline_reason(self) -> str | None:
+        """Why the lock cannot be reached as far as Zigbee2MQTT says, else None."""
+        if self.bridge is Availability.OFFLINE:
+            return "Zigbee2MQTT is offline (bridge/state)"
+        if self.availability is Availability.OFFLINE:
+            return "the device is offline (availability)"
+        return None
+
+    # -- our operations ---------------------------------------------------------------------
+
+    def wrote(self, slot: int, believed: Pin | None) -> None:
+        """We are about to publish a set (``believed``) or a clear (None) of ``slot``."""
+        self.writes[slot] = believed
+        self._latest[slot] = believed
+        self._latest_slot = slot
+        self.counts["writes"] += 1
+
+    def refused(self, slot: int, believed: Pin | None) -> bool:
+        """Whether Zigbee2MQTT refused our latest write of ``believed`` to ``slot`` (so that
+        writing it again will not help). Asking consumes the refusal."""
+        if slot not in self.refusals:
+            return False
+        return self.refusals.pop(slot) == believed
+
+    def expect(self, slot: int) -> PendingRead:
+        """We are about to publish a ``get`` of ``slot``."""
+        read = self.reads[slot] = PendingRead(slot)
+        self.counts["reads"] += 1
+        return read
+
+    def finish(self, read: PendingRead) -> PendingRead:
+        """The read's wait is over (answered, or its deadline came): settle it. A read still
+        waiting takes its fallback, or times out. Ends the slot's write window."""
+        if self.reads.get(read.slot) is read:
+            del self.reads[read.slot]
+        self.writes.pop(read.slot, None)
+        if read.outcome is ReadOutcome.WAITING:
+            if read.fallback is not None:
+                read.outcome, read.credential = ReadOutcome.ANSWERED, read.fallback
+                self.counts["fallbacks"] += 1
+            else:
+                read.outcome = ReadOutcome.TIMED_OUT
+                self.counts["read_timeouts"] += 1
+        if read.outcome is ReadOutcome.ANSWERED:
+            self.counts["answered"] += 1
+        elif read.outcome is ReadOutcome.DECLINED:
+            self.counts["declined"] += 1
+        return read
+
+    def abandon(self, read: PendingRead) -> None:
+        """The read was cancelled, or its ``get`` never went out: forget it, count nothing.
+        The write window stays open (the write may still be answered)."""
+        if self.reads.get(read.slot) is read:
+            del self.reads[read.slot]
+
+    def failed(self, failure: PublishFailure) -> tuple[int, ...]:
+        """Zigbee2MQTT reported a failed publish to this device: a failed ``get`` ends the
+        reads it concerns; a failed ``set`` ends the write's window (the write did not go
+        through, so a contradicting entry is the truth). Returns the reads it resolved."""
+        self.counts["publish_errors"] += 1
+        if failure.attribute != "pin_code":
+            return ()
+        if failure.operation == "set":
+            user = failure.user
+            if user is None and failure.refused:
+                user = self._latest_slot
+            if user is not None:
+                self.writes.pop(user, None)
+                if failure.refused and user in self._latest:
+                    self.refusals[user] = self._latest[user]
+            return ()
+        resolved = []
+        for slot, read in self.reads.items():
+            if not read.done and failure.user in (None, slot):
+                read.outcome = ReadOutcome.FAILED
+                read.unreachable = failure.unreachable
+                read.refused = failure.refused
+                resolved.append(slot)
+        return tuple(resolved)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def take(self, message: DeviceMessage, *, retained: bool) -> Taken:
+        """A device-state message arrived (``retained``: a replay at subscribe)."""
+        self.counts["messages"] += 1
+        self.counts["bad_keys"] += message.bad_keys
+        self.counts["bad_entries"] += len(message.bad_entries)
+        seen = message.last_seen
+        if retained:
+            self.counts["replays"] += 1
+            if seen is not None:
+                self.last_seen = max(self.last_seen, seen)
+            self.entries.update(message.users)
+            if message.lock_state is not None:
+                self.lock_state = message.lock_state
+            return _NOTHING
+        if seen is not None:
+            if seen <= self.last_seen:
+                self.counts["stale"] += 1
+                return _NOTHING
+            self.last_seen = seen
+        for waiting in self.reads.values():
+            waiting.heard = True
+        pushes: list[SlotUpdate] = []
+        resolved: list[int] = []
+        doubted: list[int] = []
+        for slot, entry in message.users.items():
+            previous = self.entries.get(slot)
+            self.entries[slot] = entry
+            changed = previous is not None and previous != entry
+            self.counts["news" if changed else "restated"] += 1
+            pending = self.reads.get(slot)
+            if pending is not None and not pending.done:
+                if self._offer(pending, entry, changed=changed):
+                    resolved.append(slot)
+                elif pending.fallback is not None:
+                    doubted.append(slot)
+                continue
+            credential = project(entry, expose_pin=self.expose_pin)
+            if changed and credential is not None:
+                pushes.append(SlotUpdate(slot, credential))
+        if message.lock_state is not None:
+            self.lock_state = message.lock_state
+        return Taken(
+            fresh=True,
+            pushes=tuple(pushes),
+            resolved=tuple(resolved),
+            doubted=tuple(doubted),
+            lock_state=message.lock_state,
+            action=message.action,
+        )
+
+    def _offer(self, read: PendingRead, entry: UserEntry, *, changed: bool) -> bool:
+        """An entry for a pending read; True if it resolves it."""
+        credential = project(entry, expose_pin=self.expose_pin)
+        if credential is None:
+            read.outcome = ReadOutcome.DECLINED
+            return True
+        slot = read.slot
+        if not changed and slot in self.writes and not self._agrees(credential, slot):
+            read.fallback = credential  # a restated entry from before our write, perhaps
+            return False
+        read.outcome, read.credential = ReadOutcome.ANSWERED, credential
+        return True
+
+    def _agrees(self, credential: SlotCredential, slot: int) -> bool:
+        """The reading is what our latest write to ``slot`` would leave there."""
+        believed = self.writes[slot]
+        if believed is None:
+            return credential.kind is CredentialKind.EMPTY
+        if credential.kind is CredentialKind.KNOWN:
+            return credential.pin == believed
+        return credential.kind is CredentialKind.UNREADABLE
+
+    def reading(self, slot: int) -> SlotCredential | None:
+        """What the record's entry for ``slot`` says (None: no entry, or it says nothing)."""
+        entry = self.entries.get(slot)
+        return None if entry is None else project(entry, expose_pin=self.expose_pin)

@@ -1,0 +1,227 @@
+"""What the simulated Zigbee2MQTT does with a device's ``set`` and ``get`` commands: one at a
+time per device (as its send queue does), each taking the lock's latency, with the failures,
+losses and silences of the real thing (zigbee-herdsman-converters ``tz.pincode_lock``,
+``tz.lock``; Zigbee2MQTT ``publish.ts``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import trio
+
+from ...core import Pin
+from ...credentials import CodeRejected, LockDisconnected, LockOperationFailed
+from ._device import SimulatedZigbeeLock
+
+__all__ = ["run_commands"]
+
+
+async def run_commands(device: SimulatedZigbeeLock, nursery: trio.Nursery) -> None:
+    """[a task of the simulator] Carry out ``device``'s commands in order; late writes land
+    in tasks of ``nursery``."""
+    runner = _Runner(device, nursery)
+    async for kind, payload in device.inbox:
+        await runner.handle(kind, payload)
+
+
+class _Runner:
+    def __init__(self, device: SimulatedZigbeeLock, nursery: trio.Nursery) -> None:
+        self.device = device
+        self.nursery = nursery
+        digest = hashlib.sha256(device.name.encode()).hexdigest()
+        self.ieee = f"0x{digest[:16]}"
+
+    async def handle(self, kind: str, payload: bytes) -> None:
+        device = self.device
+        obj = _parse(payload, kind)
+        if obj is None:
+            device.log("error", f"Invalid message for '{device.name}', skipping")
+            return
+        for key, value in obj.items():
+            if key == "pin_code":
+                if kind == "set":
+                    await self.set_pin_code(value)
+                else:
+                    await self.get_pin_code(value)
+            elif key == "state":
+                await (self.set_state(value) if kind == "set" else self.get_state())
+            else:
+                device.log("error", f"No converter available for '{key}' on '{device.name}'")
+
+    # -- failures, as Zigbee2MQTT logs them --------------------------------------------------
+
+    def fail(self, kind: str, command: str, params: dict[str, Any], reason: str) -> None:
+        body = json.dumps(params, separators=(",", ":"))  # a set's PIN included, in clear
+        self.device.log(
+            "error",
+            f"Publish '{kind}' 'pin_code' to '{self.device.name}' failed: 'Error: ZCL command "
+            f'{self.ieee}/11 closuresDoorLock.{command}({body}, {{"timeout":10000}}) '
+            f"failed ({reason})'",
+        )
+
+    async def failed(
+        self, kind: str, command: str, params: dict[str, Any], error: Exception
+    ) -> None:
+        """The command did not get through: Zigbee2MQTT says so after its ZCL timeout."""
+        await trio.sleep(self.device.zcl_timeout)
+        if isinstance(error, LockDisconnected):
+            reason = f"Delivery failed for '{self.ieee}'"
+        else:
+            reason = f"Timeout - {self.ieee} - 11 - 1 - 257 after 10000ms"
+        self.fail(kind, command, params, reason)
+
+    def out_of_range(self, kind: str, what: str) -> None:
+        device = self.device
+        device.log(
+            "error",
+            f"Publish '{kind}' 'pin_code' to '{device.name}' failed: "
+            f"'Error: {what} must be in range for device'",
+        )
+
+    def user(self, value: object, kind: str) -> int | None:
+        if not (isinstance(value, int) and not isinstance(value, bool)):
+            self.out_of_range(kind, "user" if kind == "set" else "userId")
+            return None
+        if not 1 <= value <= self.device.slots:
+            self.out_of_range(kind, "user" if kind == "set" else "userId")
+            return None
+        return value
+
+    # -- set --------------------------------------------------------------------------------
+
+    async def set_pin_code(self, value: object) -> None:
+        device = self.device
+        if not isinstance(value, dict):
+            device.log("error", f"Publish 'set' 'pin_code' to '{device.name}' failed: 'bad value'")
+            return
+        user = self.user(value.get("user"), "set")
+        if user is None:
+            return
+        code = value.get("pin_code")
+        await trio.sleep(device._draw_latency())
+        if code is None:  # clearPinCode: user_enabled and user_type are ignored
+            device._counts["clears"] += 1
+            try:
+                await device.virtual.clear_code(user)
+            except (LockDisconnected, LockOperationFailed) as error:
+                await self.failed("set", "clearPinCode", {"userid": user}, error)
+                return
+            device.disabled.discard(user)
+            device.frame(None)  # clearPinCodeRsp: nothing but last_seen
+            return
+        enabled = value.get("user_enabled", True) is not False
+        device._counts["sets"] += 1
+        device.set_counts[user] += 1
+        params: dict[str, Any] = {"userid": user, "userstatus": 1 if enabled else 3}
+        params |= {"usertype": 0, "pincodevalue": str(code)}
+        pin = device._pin(str(code))
+        if pin is None or user in device.never_lands:
+            if pin is not None:
+                device._counts["lost_writes"] += 1
+        elif device.write_delay > 0:
+            device._counts["late_writes"] += 1
+            self.nursery.start_soon(self.land_late, user, pin, enabled)
+        else:
+            try:
+                await self.land(user, pin, enabled)
+            except (LockDisconnected, LockOperationFailed) as error:
+                await self.failed("set", "setPinCode", params, error)
+                return
+        device.frame(None)  # setPinCodeRsp (its status is not checked): nothing but last_seen
+
+    async def land(self, user: int, pin: Pin, enabled: bool) -> None:
+        device = self.device
+        try:
+            await device.virtual.set_code(user, pin)
+        except CodeRejected:
+            return  # the lock answers status 3; Zigbee2MQTT does not look
+        if enabled:
+            device.disabled.discard(user)
+        elif user in device.codes:
+            device.disabled.add(user)
+
+    async def land_late(self, user: int, pin: Pin, enabled: bool) -> None:
+        await trio.sleep(self.device.write_delay)
+        try:
+            await self.land(user, pin, enabled)
+        except (LockDisconnected, LockOperationFailed):
+            self.device._counts["lost_writes"] += 1
+
+    async def set_state(self, value: object) -> None:
+        device = self.device
+        word = value.get("state") if isinstance(value, dict) else value
+        if not isinstance(word, str) or word.upper() not in ("LOCK", "UNLOCK", "TOGGLE"):
+            device.log("error", f"Publish 'set' 'state' to '{device.name}' failed: 'bad state'")
+            return
+        device._counts["commands"] += 1
+        await trio.sleep(device._draw_latency())
+        if not device.online:
+            await trio.sleep(device.zcl_timeout)
+            device.log(
+                "error",
+                f"Publish 'set' 'state' to '{device.name}' failed: 'Error: ZCL command "
+                f"{self.ieee}/11 closuresDoorLock.lockDoor failed (Delivery failed)'",
+            )
+            return
+        word = word.upper()
+        if word == "TOGGLE":
+            word = "UNLOCK" if device.lock_state == "locked" else "LOCK"
+        verb = word.lower()
+        if device.remote_events:
+            event = {"action": verb, "action_source": 1, "action_source_name": "rf"}
+            device.frame(None, event | {"action_user": 65535})
+        device.frame({"state": word, "lock_state": f"{verb}ed"})
+
+    # -- get --------------------------------------------------------------------------------
+
+    async def get_pin_code(self, value: object) -> None:
+        device = self.device
+        if isinstance(value, dict) and "user" in value:
+            user = self.user(value["user"], "get")
+            if user is None:
+                return
+            await self.read(user)
+            return
+        for user in range(1, device.slots + 1):  # the bulk read: one failure ends it
+            if not await self.read(user):
+                return
+
+    async def read(self, user: int) -> bool:
+        device = self.device
+        device._counts["gets"] += 1
+        await trio.sleep(device._draw_latency())
+        params = {"userid": user}
+        if device._rng.random() < device.read_loss:
+            device._counts["lost_reads"] += 1
+            await self.failed("get", "getPinCode", params, LockOperationFailed())
+            return False
+        try:
+            reading = (await device.virtual.read_slots([user]))[user]
+        except (LockDisconnected, LockOperationFailed) as error:
+            await self.failed("get", "getPinCode", params, error)
+            return False
+        if user in device.not_supported:
+            device._counts["declined_reads"] += 1
+            device.frame({"users": {str(user): {"status": "not_supported_255"}}})
+            return True
+        device._answer(user, reading.kind, device.codes.get(user))
+        return True
+
+    async def get_state(self) -> None:
+        device = self.device
+        await trio.sleep(device._draw_latency())
+        if device.online:
+            device.frame({"state": device.cache["state"], "lock_state": device.lock_state})
+
+
+def _parse(payload: bytes, kind: str) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        text = payload.strip().upper()
+        if kind == "set" and text in (b"LOCK", b"UNLOCK", b"TOGGLE"):
+            return {"state": text.decode()}
+        return None
+    return obj if isinstance(obj, dict) else None
