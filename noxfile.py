@@ -54,7 +54,7 @@ def typing(session: nox.Session) -> None:
 
 
 #: ``benchmarks/<name>_bench.py``, in the order ``nox -s bench`` runs them
-BENCHMARKS = ("store", "autolock", "sync", "eventstream")
+BENCHMARKS = ("store", "autolock", "sync", "eventstream", "mqtt", "zigbee2mqtt", "storm")
 
 
 @nox.session(python=PYTHON)
@@ -69,7 +69,7 @@ def bench(session: nox.Session) -> None:
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         session.error(f"no benchmark {', '.join(unknown)}; there are {', '.join(BENCHMARKS)}")
-    session.install("-e", ".")
+    session.install("-e", ".[bench]")
     for name in names or BENCHMARKS:
         session.run("python", f"benchmarks/{name}_bench.py", *args)
 
@@ -77,5 +77,5 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The simulated-site demo on embedded defaults."""
-    session.install("-e", ".")
+    session.install("-e", ".[demo]")
     session.run("python", "-m", "trio_locksync", "demo", *session.posargs)

@@ -1,44 +1,162 @@
-"""The ``trio-locksync`` command (also ``python -m trio_locksync``): ``demo`` runs a whole
-simulated site on embedded defaults and prints a summary."""
+"""The ``trio-locksync`` command (also ``python -m trio_locksync``).
+
+``trio-locksync demo`` runs a whole simulated site on embedded defaults — an ISY-style
+controller streaming door events, Zigbee locks behind a simulated Zigbee2MQTT on an MQTT broker,
+``VirtualLock``s with their quirks, PINs from a shipped config, autolock timers — injects faults
+on a schedule it shows, and prints a summary. Run it again with the same ``--state-dir`` and it
+resumes what the last run left."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import trio
 
-from ._scenario import run_demo
+from ..store import StoreLockedError
+from ..testing import BrokerError, BrokerKind
+from ._board import Board
+from ._broker import parse_address
+from ._config import ConfigError
+from ._output import JsonLines, PlainLog, send_library_logs_to
+from ._run import DemoOptions, run_demo
+from ._summary import Summary
 
-__all__ = ["main"]
+__all__ = ["default_state_dir", "main"]
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/trio-locksync-demo`` (``~/.local/state/trio-locksync-demo``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "trio-locksync-demo"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trio-locksync", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser(
+        "demo",
+        help="run a whole simulated site with a live dashboard, then print a summary",
+        description=__doc__.split("\n\n", 1)[1].replace("``", ""),
+    )
+    demo.add_argument(
+        "--duration", type=float, default=60.0, metavar="S",
+        help="seconds to run (default 60); the fault schedule is compressed to fit",
+    )  # fmt: skip
+    demo.add_argument("--no-tui", action="store_true", help="plain log lines, no dashboard")
+    demo.add_argument("--json", action="store_true", help="JSON lines instead of the dashboard")
+    demo.add_argument(
+        "--state-dir", type=Path, default=None, metavar="DIR",
+        help=f"where the site keeps its files (default {default_state_dir()}); "
+        "a second run with the same dir resumes the first",
+    )  # fmt: skip
+    demo.add_argument(
+        "--fresh", action="store_true", help="forget what earlier runs left in the state dir"
+    )
+    demo.add_argument(
+        "--mqtt", metavar="HOST:PORT", default=None,
+        help="use this broker instead of starting one (it is then not restarted as a fault)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--broker", choices=[c.value for c in BrokerKind], default="auto",
+        help="which broker to start: mosquitto if installed, else amqtt (default auto)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--autolock", type=float, default=None, metavar="S",
+        help="seconds an autolock timer runs (default: the config's 12 s, scaled to --duration)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help="a site config (TOML, the shape of the shipped demo_site.toml)",
+    )  # fmt: skip
+    demo.add_argument("--seed", type=int, default=2026, help=argparse.SUPPRESS)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0: every check of the demo held)."""
-    parser = argparse.ArgumentParser(prog="trio-locksync", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run a whole simulated site and print a summary")
-    demo.add_argument("--state-dir", type=Path, default=None, help="where the site keeps its files")
-    demo.add_argument("--locks", type=int, default=5)
-    demo.add_argument("--slots", type=int, default=30)
-    demo.add_argument("--duration", type=float, default=3.0, help="seconds of site activity")
-    demo.add_argument("--rate", type=float, default=200.0, help="events per second")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="trio-locksync-demo-") as scratch:
-        directory = args.state_dir if args.state_dir is not None else Path(scratch)
-        report = trio.run(
-            lambda: run_demo(
-                directory,
-                locks=args.locks,
-                slots=args.slots,
-                seconds=args.duration,
-                rate=args.rate,
-            )
-        )
-    for line in report.lines():
-        print(line)
-    sys.stdout.flush()
-    return 0 if report.ok else 1
+    """Run the command line; returns the exit status (0: the demo ran and nothing was lost)."""
+    args = _parser().parse_args(argv)
+    for name in ("duration", "autolock"):
+        value = getattr(args, name)
+        if value is not None and not 0 < value < 86400:
+            print(f"trio-locksync demo: --{name} must be positive seconds", file=sys.stderr)
+            return 2
+    if args.mqtt is not None:
+        try:
+            parse_address(args.mqtt)
+        except ValueError as exc:
+            print(f"trio-locksync demo: {exc}", file=sys.stderr)
+            return 2
+    state = args.state_dir if args.state_dir is not None else default_state_dir()
+    if args.fresh and state.exists():
+        shutil.rmtree(state)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    options = DemoOptions(
+        duration=args.duration,
+        state_dir=state,
+        mqtt=args.mqtt,
+        broker=BrokerKind(args.broker),
+        config=args.config,
+        autolock=args.autolock,
+        seed=args.seed,
+    )
+    mode = "json" if args.json else "plain" if args.no_tui or not sys.stdout.isatty() else "tui"
+    handler = send_library_logs_to(state / "demo.log")
+    try:
+        summary = trio.run(_main, options, mode)
+    except KeyboardInterrupt:  # only outside the run (the run itself stops cleanly on Ctrl-C)
+        print("trio-locksync demo: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        known = _known_error(exc)
+        if known is None:
+            raise
+        hint = " (is another demo running with this --state-dir?)"
+        print(f"trio-locksync demo: {known}{hint * isinstance(known, StoreLockedError)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    finally:
+        handler.close()
+    return 0 if summary.nothing_lost else 1
+
+
+#: errors that mean "cannot run here": said in one line, no traceback
+_KNOWN = (BrokerError, ConfigError, StoreLockedError)
+
+
+def _known_error(exc: BaseException) -> BaseException | None:
+    """``exc`` itself, or the one error inside the nurseries' groups, if it is a known one."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc if isinstance(exc, _KNOWN) else None
+
+
+async def _main(options: DemoOptions, mode: str) -> Summary:
+    board = Board(duration=options.duration)
+    if mode == "tui":
+        try:
+            from rich.console import Console
+
+            from ._dashboard import run_dashboard
+        except ImportError:
+            print("(rich is not installed: plain output; pip install 'trio-locksync[demo]')")
+            mode = "plain"
+    if mode != "tui":
+        output = JsonLines(sys.stdout) if mode == "json" else PlainLog(sys.stdout)
+        board.listen(output)
+        summary = await run_demo(options, board)
+        output.summary(summary)
+        return summary
+    console = Console()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_dashboard, board, console)
+        try:
+            summary = await run_demo(options, board)
+        finally:
+            nursery.cancel_scope.cancel()
+    PlainLog(sys.stdout).summary(summary)
+    return summary

@@ -3,10 +3,19 @@ role): :class:`VirtualLock` (a lock with every quirk upstream users hit; also im
 top level, it is in the contract); :class:`IsyController` (an ISY / IoX controller's
 ``/rest/subscribe`` websocket, in :mod:`trio_locksync.testing.isy`); a Zigbee2MQTT with Zigbee
 locks on a real broker (:func:`open_zigbee2mqtt_simulator`, in
-:mod:`trio_locksync.testing.zigbee2mqtt`)."""
+:mod:`trio_locksync.testing.zigbee2mqtt`); and real MQTT brokers to run them on:
+:class:`MosquittoBroker` (blocking start/stop/kill/restart on one port, for test set-up) and
+:func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block)."""
 
 from ..credentials import VirtualLock as VirtualLock
 from ..credentials import VirtualLockStatistics as VirtualLockStatistics
+from ._broker import BrokerError as BrokerError
+from ._broker import MosquittoBroker as MosquittoBroker
+from ._broker import find_mosquitto as find_mosquitto
+from ._broker import find_mosquitto_passwd as find_mosquitto_passwd
+from ._mqtt_broker import BrokerKind as BrokerKind
+from ._mqtt_broker import MqttBroker as MqttBroker
+from ._mqtt_broker import open_mqtt_broker as open_mqtt_broker
 from .isy import IsyController as IsyController
 from .isy import IsyHandshake as IsyHandshake
 from .isy import IsySubscriber as IsySubscriber
@@ -20,17 +29,24 @@ from .zigbee2mqtt import Zigbee2MqttSimulator as Zigbee2MqttSimulator
 from .zigbee2mqtt import open_zigbee2mqtt_simulator as open_zigbee2mqtt_simulator
 
 __all__ = [
+    "BrokerError",
+    "BrokerKind",
     "IsyController",
     "IsyHandshake",
     "IsySubscriber",
+    "MosquittoBroker",
+    "MqttBroker",
     "NodeStatus",
     "SimulatedLockStatistics",
     "SimulatedZigbeeLock",
     "VirtualLock",
     "VirtualLockStatistics",
     "Zigbee2MqttSimulator",
+    "find_mosquitto",
+    "find_mosquitto_passwd",
     "isy_event_frame",
     "isy_heartbeat_frame",
     "isy_status_frame",
+    "open_mqtt_broker",
     "open_zigbee2mqtt_simulator",
 ]

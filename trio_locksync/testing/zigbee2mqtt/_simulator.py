@@ -13,7 +13,7 @@ from typing import Any, final
 import trio
 
 from ...core import Backoff, NoPublicConstructor, open_service_nursery
-from ...mqtt import MqttBridge, MqttStatus, MqttWill, open_mqtt_bridge
+from ...mqtt import MqttBridge, MqttProtocol, MqttStatus, MqttWill, open_mqtt_bridge
 from ._commands import run_commands
 from ._device import SimulatedZigbeeLock
 
@@ -150,13 +150,14 @@ async def open_zigbee2mqtt_simulator(
     username: str | None = None,
     password: str | None = None,
     backoff: Backoff | None = None,
+    protocol: MqttProtocol = MqttProtocol.V5,
     availability: bool = True,
     legacy_availability: bool = False,
 ) -> AsyncIterator[Zigbee2MqttSimulator]:
     """Run a simulated Zigbee2MQTT against the broker at ``host:port`` for the block.
 
-    It connects with its own MQTT bridge (``client_id``, ``username``, ``password`` and
-    ``backoff`` are that bridge's), publishes
+    It connects with its own MQTT bridge (``client_id``, ``username``, ``password``,
+    ``backoff`` and ``protocol`` are that bridge's: MQTT 5 unless told), publishes
     ``<base>/bridge/state`` online (retained, QoS 1) at every connection, with offline as its
     last will, and serves the devices added with :meth:`Zigbee2MqttSimulator.add_lock`. Ground
     truth is each device's :class:`VirtualLock` (``device.codes``). Leaving the block stops it:
@@ -175,6 +176,7 @@ async def open_zigbee2mqtt_simulator(
             username=username,
             password=password,
             backoff=backoff,
+            protocol=protocol,
             will=will,
         ) as bridge,
         open_service_nursery() as nursery,

@@ -1,0 +1,243 @@
+"""``trio-locksync demo`` end to end, as a user runs it: a real process, a real broker (mosquitto,
+or amqtt where asked), real files. The plain-log run and its second run over the same state dir
+(timers resumed or fired, masked slots not rewritten); ``--json``; the live dashboard in a real
+pseudo-terminal, stopped with Ctrl-C. Real clock: short ``--duration`` (the fault schedule is
+compressed to fit). The demo's pieces have unit tests in ``test_demo_parts.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from trio_locksync.cli._config import load_config
+
+from .brokerhelpers import Broker, needs_mosquitto
+
+FAULTS = ("controller restart", "lock offline", "broker restart", "keypad change at the door")
+
+
+def demo(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trio_locksync", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def configured_pins() -> set[str]:
+    return {pin.reveal() for spec in load_config().locks for pin in spec.slots.values() if pin}
+
+
+def assert_no_pin(text: str) -> None:
+    for pin in configured_pins():
+        assert re.search(rf"\b{pin}\b", text) is None, "a configured PIN was printed"
+
+
+def summary_line(out: str) -> str:
+    lines = [line for line in out.splitlines() if line.startswith("summary:")]
+    assert len(lines) == 1, out[-3000:]
+    return lines[0]
+
+
+@needs_mosquitto
+def test_plain_run_then_later_runs_fire_or_resume_its_timers(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = demo("--no-tui", "--duration", "12", "--state-dir", str(state))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "Traceback" not in first.stdout + first.stderr
+    out = first.stdout
+    line = summary_line(out)
+    assert line.startswith("summary: run 1 (ran 12.0 s)") and line.endswith("nothing lost")
+    assert "faults: 4 of 4 done: " + ", ".join(FAULTS) in out
+    for label in FAULTS:  # each seen coming, happening and done
+        assert f"fault {label}: now" in out and f"fault {label}: done" in out
+    assert re.search(r"ISY event stream SYNCING.*\n(.*\n)*.*ISY event stream CONNECTED", out)
+    assert re.search(r"MQTT RECONNECTING.*\n(.*\n)*.*MQTT CONNECTED", out)  # broker restart
+    assert re.search(r"gate slot \d: SUSPENDED \(lock unreachable", out)  # lock offline
+    assert re.search(r"gate rejoined.*\n(.*\n)*.*gate slot 1: IN_SYNC", out)  # and back
+    # found by the same engine's re-probe (unreachable_retry), not by a new engine's first read
+    assert re.search(r"gate slot 1: LOADING \(re-reading after the lock was unreachable", out)
+    assert len(re.findall(r"gate slot 1: LOADING \(waiting for the first read", out)) == 1
+    assert "autolock armed" in out and "autolock fired: door locked" in out
+    assert "autolock cancelled: locked by" in out
+    left = int(re.search(r"(\d+) still running at exit", out).group(1))  # type: ignore[union-attr]
+    assert left >= 1  # the last visits leave timers for the next run
+    assert_no_pin(out + first.stderr + (state / "demo.log").read_text())
+
+    time.sleep(1.5)  # every timer it left (2.4 s long) expires while the demo is down
+    second = demo("--no-tui", "--duration", "6", "--autolock", "20", "--state-dir", str(state))
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    out = second.stdout
+    line = summary_line(out)
+    assert line.startswith("summary: run 2 ") and line.endswith("nothing lost")
+    assert resumed_figures(out) == (left, left, left, 0)  # recovered, of, expired, resumed
+    assert f"resumed {left} timers, 0 masked slots rewritten; nothing lost" in line
+    assert "autolock fired" in out.split("site up")[0]  # fired at once, during recovery
+    left = int(re.search(r"(\d+) still running at exit", out).group(1))  # type: ignore[union-attr]
+    assert left >= 1  # 20 s timers: the next run starts before they expire
+    assert_no_pin(out + second.stderr)
+
+    third = demo("--json", "--duration", "4", "--state-dir", str(state))
+    assert third.returncode == 0, third.stderr[-3000:]
+    records = [json.loads(line) for line in third.stdout.splitlines()]  # every line is JSON
+    summary = records[-1]
+    assert summary["kind"] == "summary" and summary["text"].startswith("summary: run 3 ")
+    assert summary["nothing_lost"] is True and summary["masked_writes"] == 0
+    assert resumed_figures("\n".join(summary["lines"])) == (left, left, 0, left)
+    resumed = [r for r in records if r["kind"] == "timer" and r["what"] == "resumed from last run"]
+    assert len(resumed) == left and all(0 < r["remaining"] < 20 for r in resumed)
+    kinds = {record["kind"] for record in records}
+    assert {"slot", "stream", "mqtt", "fault", "door", "timer", "info", "summary"} <= kinds
+    assert all(isinstance(r["t"], int | float) and isinstance(r["text"], str) for r in records)
+    slot = next(r for r in records if r["kind"] == "slot")
+    assert set(slot) == {"t", "kind", "text", "lock", "slot", "state", "reason"}
+    assert_no_pin(third.stdout + third.stderr)
+
+
+def resumed_figures(out: str) -> tuple[int, ...]:
+    found = re.search(
+        r"resumed run \d+: (\d+) timers recovered \(of (\d+) it left running; (\d+) expired "
+        r"while the demo was down and fired at once, (\d+) resumed\); masked slots rewritten: "
+        r"0 of 6",
+        out,
+    )
+    assert found is not None, out[-3000:]
+    return tuple(map(int, found.groups()))
+
+
+def test_amqtt_broker_when_mosquitto_is_missing(tmp_path: Path) -> None:
+    pytest.importorskip("amqtt", reason="the demo extra (amqtt) is not installed")
+    done = demo("--no-tui", "--broker", "amqtt", "--duration", "8", "--state-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "mqtt (amqtt on 127.0.0.1:" in done.stdout
+    assert "faults: 4 of 4 done" in done.stdout
+    assert summary_line(done.stdout).endswith("nothing lost")
+
+
+@needs_mosquitto
+def test_an_external_broker_is_used_as_it_is_and_never_restarted(tmp_path: Path) -> None:
+    with Broker(tmp_path) as broker:
+        address = f"127.0.0.1:{broker.port}"
+        done = demo("--no-tui", "--mqtt", address, "--duration", "6", "--state-dir", str(tmp_path))
+        assert broker.process is not None and broker.process.poll() is None  # still ours
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"mqtt (external on {address}): 1 connection, 0 reconnects" in done.stdout
+    assert f"skipped: broker restart (the broker at {address} is not ours to restart)" in (
+        done.stdout
+    )
+    assert summary_line(done.stdout).endswith("nothing lost")
+
+
+def test_ctrl_c_during_start_up_is_clean_too(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # takes connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(50)
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        argv = [sys.executable, "-m", "trio_locksync", "demo", "--no-tui", "--mqtt", address]
+        child = subprocess.Popen(
+            [*argv, "--state-dir", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (tmp_path / "hardware.json.lock").exists():  # Ctrl-C is ours from here
+                assert time.monotonic() < deadline and child.poll() is None
+                time.sleep(0.05)
+            time.sleep(0.5)
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    assert child.returncode == 0, out[-3000:]
+    assert "Traceback" not in out
+    assert re.search(r"summary: run 1 \(stopped by Ctrl-C during start-up after [\d.]+ s\)", out)
+
+
+@needs_mosquitto
+def test_bad_external_broker_is_a_clear_error(tmp_path: Path) -> None:
+    done = demo("--no-tui", "--mqtt", "localhost:notaport", "--state-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert "--mqtt wants HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- the dashboard, in a real pseudo-terminal ---------------------------------------------------
+
+PANELS = (
+    "credentials: per lock and slot",
+    "doors and autolock timers",
+    "links and records",
+    "faults (scheduled)",
+    "latest events",
+)
+
+
+def read_until(fd: int, buffer: bytearray, done: object, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if callable(done) and done(buffer):
+            return
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the child closed the terminal
+                return
+            if not chunk:
+                return
+            buffer += chunk
+
+
+@needs_mosquitto
+def test_dashboard_in_a_pty_and_ctrl_c_exits_cleanly(tmp_path: Path) -> None:
+    import pty
+
+    env = os.environ | {"TERM": "xterm-256color", "COLUMNS": "150", "LINES": "50"}
+    env.pop("NO_COLOR", None)
+    argv = [sys.executable, "-m", "trio_locksync", "demo", "--duration", "60"]
+    argv += ["--state-dir", str(tmp_path)]
+    fd, terminal = pty.openpty()
+    # its own session and process group, as a shell runs a foreground job; Ctrl-C at a
+    # terminal is SIGINT to that group (sent with killpg: no os.fork in this threaded process)
+    child = subprocess.Popen(
+        argv, stdin=terminal, stdout=terminal, stderr=terminal, env=env, start_new_session=True
+    )
+    os.close(terminal)
+    screen = bytearray()
+    try:
+        read_until(fd, screen, lambda b: b"IN_SYNC" in b and b"CONNECTED" in b, 30)
+        text = screen.decode("utf-8", "replace")
+        for panel in PANELS:
+            assert panel in text, text[-4000:]
+        assert "\x1b[" in text  # drawn with terminal control sequences, not plain lines
+        assert "in sync" in text and "locked" in text
+        os.killpg(child.pid, signal.SIGINT)
+        read_until(fd, screen, lambda b: False, 30)
+        status = child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(fd)
+    text = screen.decode("utf-8", "replace")
+    assert status == 0, text[-3000:]
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
+    assert "Ctrl-C: stopping cleanly" in text
+    assert "summary: run 1 (stopped by Ctrl-C after" in text and "nothing lost" in text
+    assert json.loads((tmp_path / "site.json").read_text())["run"] == 1
+    assert_no_pin(text)

@@ -1,0 +1,162 @@
+"""The demo's pieces without a broker: the shipped config, the compressed schedule, the command
+line's checks, the summary's wording, and the dashboard drawn into a recording console."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import trio
+
+from trio_locksync import Pin
+from trio_locksync.cli import default_state_dir, main
+from trio_locksync.cli._board import Board, DoorView, FaultState, FaultView
+from trio_locksync.cli._broker import parse_address
+from trio_locksync.cli._config import Behaviour, ConfigError, Kind, load_config
+from trio_locksync.cli._output import JsonLines, PlainLog
+from trio_locksync.cli._schedule import FAULT_AT, down_time, fault_plan, visit_plan
+from trio_locksync.cli._summary import Summary
+
+
+def test_shipped_config_has_every_behaviour_and_hides_its_pins() -> None:
+    config = load_config()
+    assert {spec.kind for spec in config.locks} == set(Kind)
+    assert {spec.behaviour for spec in config.locks} == set(Behaviour)
+    assert all(isinstance(pin, Pin) for spec in config.locks for pin in spec.slots.values() if pin)
+    pins = {pin.reveal() for spec in config.locks for pin in spec.slots.values() if pin}
+    shown = repr(config) + str(config)
+    assert pins and not any(pin in shown for pin in pins)
+    front = config.lock("front_door")
+    assert front.desired() == {1: "1357", 2: "2468", 3: None}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[[locks]]\nname = "a"\nslots = { 1 = "12" }\n', "slot 1: not a valid PIN"),
+        ('[[locks]]\nname = "a"\nslots = { 1 = 1234 }\n', "a PIN must be a string"),
+        ('[[locks]]\nname = "a b"\nslots = { 1 = "" }\n', "plain identifier"),
+        ('[[locks]]\nname = "a"\nkind = "zwave"\nslots = { 1 = "" }\n', "zwave"),
+        ("autolock_seconds = 5\n", "locks"),
+    ],
+)
+def test_bad_configs_say_what_is_wrong_without_the_pin(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=problem) as caught:
+        load_config(path)
+    assert '12"' not in str(caught.value)
+
+
+@pytest.mark.parametrize("duration", [15.0, 20.0, 60.0])
+def test_every_fault_falls_in_the_run_and_leaves_time_to_recover(duration: float) -> None:
+    async def act() -> str:
+        return ""
+
+    plan = fault_plan(duration, dict.fromkeys(FAULT_AT, act))
+    assert [fault.label for fault in plan] == list(FAULT_AT)
+    assert all(0 < fault.at < duration * 0.7 for fault in plan)
+    times = [fault.at for fault in plan]
+    assert times == sorted(times)
+    # the lock comes back and the broker restarts well before the end
+    lock_back = plan[1].at + down_time(duration, 0.14, 2.0)
+    assert lock_back < plan[2].at + 0.5 and plan[2].at + down_time(duration, 0.03, 1.0) < duration
+    visits = visit_plan(duration, ["a", "b", "c"], ["a"])
+    assert visits[-1].at == duration * 0.9 and visits[-1].then is None  # a timer left running
+    assert any(visit.then is not None for visit in visits)  # some doors locked by hand
+
+
+def test_addresses() -> None:
+    assert parse_address("broker.local:1884") == ("broker.local", 1884)
+    assert parse_address("broker.local") == ("broker.local", 1883)
+    assert parse_address("[::1]:1884") == ("::1", 1884)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_address("broker:99999")
+
+
+def test_default_state_dir_is_per_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_state_dir() == tmp_path / "trio-locksync-demo"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert default_state_dir() == Path.home() / ".local" / "state" / "trio-locksync-demo"
+
+
+def test_command_line_refusals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["demo", "--duration", "0", "--state-dir", str(tmp_path)]) == 2
+    assert "--duration must be positive seconds" in capsys.readouterr().err
+    assert main(["demo", "--autolock", "-1", "--state-dir", str(tmp_path)]) == 2
+    assert "--autolock must be positive seconds" in capsys.readouterr().err
+    assert main(["demo", "--mqtt", "host:x", "--state-dir", str(tmp_path)]) == 2
+    assert "--mqtt wants HOST:PORT" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["nothing"])
+
+
+def summary(**figures: object) -> Summary:
+    made = Summary(run=2, seconds=12.0, stopped_by="duration", broker="mosquitto on x:1")
+    made.tally = dict.fromkeys(
+        (
+            "keypad_unlocks", "cancelled", "fired", "stream_connections", "stream_synced",
+            "replayed", "replayed_unlocks_ignored", "live", "mqtt_connections",
+            "mqtt_reconnects", "store_writes", "store_failures", "recovered_expired",
+            "recovered_resumed",
+        ),
+        1,
+    )  # fmt: skip
+    for name, value in figures.items():
+        setattr(made, name, value)
+    return made
+
+
+def test_summary_says_what_was_lost_and_what_was_not_reached() -> None:
+    made = summary(
+        faults=[("controller restart", "done", "x"), ("broker restart", "skipped", "not ours")],
+        checks={"a": True},
+        previous_timers=2,
+    )
+    lines = made.lines()
+    assert "faults: 1 of 2 done: controller restart; skipped: broker restart (not ours)" in lines
+    assert lines[-1].startswith("summary: run 2 (ran 12.0 s)")
+    assert lines[-1].endswith("nothing lost") and "1 autolock fired" in lines[-1]
+    assert "1 MQTT reconnect;" in lines[-1]
+    made.checks["timers saved"] = False
+    made.stopped_by = "Ctrl-C"
+    last = made.lines()[-1]
+    assert "stopped by Ctrl-C after 12.0 s" in last and last.endswith("LOST: timers saved")
+
+
+async def test_outputs_write_one_line_per_event() -> None:
+    board = Board(duration=10)
+    plain, lines = io.StringIO(), io.StringIO()
+    board.listen(PlainLog(plain))
+    board.listen(JsonLines(lines))
+    board.doors["gate"] = DoorView(kind="virtual")
+    board.slot("gate", 1, "IN_SYNC", "in sync")
+    board.slot("gate", 1, "IN_SYNC", "in sync")  # no change: no line
+    board.door("gate", False, "keypad")
+    assert plain.getvalue().splitlines()[0].endswith("slot    gate slot 1: IN_SYNC (in sync)")
+    assert len(plain.getvalue().splitlines()) == len(lines.getvalue().splitlines()) == 2
+    assert '"kind": "door", "text": "gate unlocked (keypad)"' in lines.getvalue()
+
+
+async def test_dashboard_draws_every_panel() -> None:
+    rich = pytest.importorskip("rich.console")
+    from trio_locksync.cli._dashboard import render
+
+    board = Board(duration=60)
+    board.doors["gate"] = DoorView(kind="virtual", locked=False, timer_at=trio.current_time() + 7)
+    board.doors["front_door"] = DoorView(kind="zigbee", locked=True, reachable=False)
+    board.slot("gate", 2, "SUSPENDED", "lock unreachable")
+    board.faults = [FaultView(30.0, "broker restart"), FaultView(5.0, "lock offline")]
+    board.faults[1].state = FaultState.DONE
+    console = rich.Console(record=True, width=140, force_terminal=True)
+    console.print(render(board))
+    text = console.export_text()
+    for title in ("credentials: per lock and slot", "doors and autolock timers", "latest events"):
+        assert title in text
+    assert "SUSPENDED" in text and "lock unreachable" in text
+    assert "locks in  7.0 s" in text and "offline" in text
+    assert "in 30.0 s" in text and "broker restart" in text

@@ -1,0 +1,223 @@
+"""The broker launcher in ``trio_locksync.testing``: :class:`MosquittoBroker` (blocking start,
+stop, kill, restart on one port) and :func:`open_mqtt_broker` (mosquitto or amqtt, owned by an
+``async with`` block) — real processes, real ports, real time; after each, no process of ours
+is left. Also the simulated Zigbee2MQTT speaking MQTT 3.1.1 to amqtt (its ``protocol=``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from trio_locksync import Backoff, Jitter
+from trio_locksync.mqtt import MqttBridge, MqttProtocol, MqttStatus, open_mqtt_bridge
+from trio_locksync.testing import (
+    BrokerError,
+    BrokerKind,
+    MosquittoBroker,
+    MqttBroker,
+    _broker,
+    _mqtt_broker,
+    open_mqtt_broker,
+    open_zigbee2mqtt_simulator,
+)
+
+from .brokerhelpers import MOSQUITTO_PASSWD, needs_mosquitto
+
+FAST = Backoff(initial=0.05, maximum=0.5, jitter=Jitter.NONE)
+
+
+def processes_using(path: Path) -> list[int]:
+    """Live processes whose command line names ``path`` (Linux /proc; zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # it ended meanwhile
+            continue
+        if os.fsencode(str(path)) in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@asynccontextmanager
+async def connected(port: int, **options: Any) -> AsyncIterator[MqttBridge]:
+    async with open_mqtt_bridge("127.0.0.1", port, backoff=FAST, **options) as bridge:
+        with trio.fail_after(10):
+            await bridge.wait_status(MqttStatus.CONNECTED)
+        yield bridge
+
+
+@needs_mosquitto
+def test_start_restart_on_the_same_port_stop_and_nothing_left(tmp_path: Path) -> None:
+    broker = MosquittoBroker(tmp_path)
+    assert not broker.running and not accepts(broker.port)
+    with broker:
+        assert broker.running and accepts(broker.port)
+        assert processes_using(broker.config) == [broker.process.pid]  # type: ignore[union-attr]
+        first = broker.process
+        port = broker.port
+        broker.restart(down_for=0.2)
+        assert broker.port == port and broker.process is not first and accepts(port)
+        assert first is not None and first.returncode is not None  # waited for, not a zombie
+        assert broker.starts == 2
+        broker.kill()
+        assert not broker.running and not accepts(port)
+        broker.start()
+        assert accepts(port)
+    assert not broker.running and not accepts(port)
+    assert processes_using(broker.config) == []
+    with pytest.raises(RuntimeError, match="running already"), broker:
+        broker.start()
+    assert processes_using(broker.config) == []
+
+
+@needs_mosquitto
+def test_config_keeps_what_tests_rely_on(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "kept").mkdir()
+    plain = MosquittoBroker(tmp_path / "plain")
+    text = plain.config.read_text()
+    assert f"listener {plain.port} 127.0.0.1" in text
+    assert "max_queued_messages 1000000" in text and "persistence false" in text
+    assert "allow_anonymous true" in text
+    assert ("user " in text) == (os.geteuid() == 0)  # as root: do not switch to "mosquitto"
+    with MosquittoBroker(tmp_path / "kept", persistence=True):
+        pass  # stopped with SIGTERM: mosquitto saves its database on the way out
+    assert (tmp_path / "kept" / "mosquitto.db").stat().st_size > 0
+
+
+@needs_mosquitto
+def test_a_bad_config_says_what_mosquitto_said_and_leaves_no_process(tmp_path: Path) -> None:
+    broker = MosquittoBroker(tmp_path, extra="no_such_option 1")
+    with pytest.raises(BrokerError, match="exited at start") as caught:
+        broker.start()
+    assert "no_such_option" in str(caught.value)  # mosquitto's own complaint, from its log
+    assert str(broker.config) in str(caught.value)
+    assert not broker.running and processes_using(broker.config) == []
+
+
+@needs_mosquitto
+def test_a_broker_that_does_not_listen_in_time_is_killed(tmp_path: Path) -> None:
+    broker = MosquittoBroker(tmp_path, start_timeout=0.0)
+    with pytest.raises(BrokerError, match=f"did not listen on 127.0.0.1:{broker.port} within 0 s"):
+        broker.start()
+    assert not broker.running and processes_using(broker.config) == []
+
+
+@pytest.mark.skipif(MOSQUITTO_PASSWD is None, reason="mosquitto_passwd is not installed")
+@needs_mosquitto
+async def test_passwords_are_hashed_and_never_on_a_command_line(tmp_path: Path) -> None:
+    secret = "hunter2 with spaces"
+    broker = MosquittoBroker(tmp_path, passwords={"door": secret})
+    stored = (tmp_path / "passwords").read_text()
+    assert stored.startswith("door:$") and secret not in stored
+    assert "allow_anonymous false" in broker.config.read_text()
+    assert secret not in repr(broker) and secret not in " ".join(broker.command)
+    with broker:
+        async with connected(broker.port, username="door", password=secret) as bridge:
+            assert bridge.status is MqttStatus.CONNECTED
+    for user, password in (("a:b", secret), ("door", "pw:secret"), ("door", "pw\nsecret")):
+        with pytest.raises(ValueError, match="without ':' or a line break") as caught:
+            MosquittoBroker(tmp_path, passwords={user: password})
+        assert password not in str(caught.value)
+
+
+def test_missing_mosquitto_is_a_typed_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_broker, "find_mosquitto", lambda: None)
+    with pytest.raises(BrokerError, match="mosquitto is not installed"):
+        MosquittoBroker(tmp_path)
+
+
+# -- open_mqtt_broker ---------------------------------------------------------------------------
+
+
+@needs_mosquitto
+async def test_open_mqtt_broker_mosquitto_restarts_on_its_port(tmp_path: Path) -> None:
+    async with open_mqtt_broker(tmp_path) as broker:
+        assert broker.kind is BrokerKind.MOSQUITTO and broker.protocol is MqttProtocol.V5
+        config = tmp_path / "mosquitto.conf"
+        assert len(processes_using(config)) == 1
+        async with connected(broker.port, client_id="t-restart") as bridge:
+            await broker.restart(down_for=0.2)
+            assert broker.restarts == 1 and broker.running
+            with trio.fail_after(10):
+                await bridge.wait_status(MqttStatus.RECONNECTING)
+                await bridge.wait_status(MqttStatus.CONNECTED)
+    assert not broker.running and processes_using(config) == []
+    with pytest.raises(TypeError, match="no public constructor"):
+        MqttBroker()
+
+
+@needs_mosquitto
+async def test_open_mqtt_broker_stops_its_broker_when_cancelled(tmp_path: Path) -> None:
+    with trio.move_on_after(0.5):
+        async with open_mqtt_broker(tmp_path, BrokerKind.MOSQUITTO):
+            await trio.sleep_forever()
+    assert processes_using(tmp_path / "mosquitto.conf") == []
+
+
+async def test_amqtt_broker_and_a_simulator_speaking_mqtt_311(tmp_path: Path) -> None:
+    pytest.importorskip("amqtt", reason="the demo extra (amqtt) is not installed")
+    async with open_mqtt_broker(tmp_path, BrokerKind.AMQTT) as broker:
+        assert broker.kind is BrokerKind.AMQTT and broker.protocol is MqttProtocol.V311
+        async with (
+            open_zigbee2mqtt_simulator(
+                broker.host, broker.port, protocol=broker.protocol, backoff=FAST
+            ) as z2m,
+            connected(broker.port, protocol=MqttProtocol.V311) as app,
+            app.subscribe("zigbee2mqtt/bridge/state", qos=1) as states,
+        ):
+            with trio.fail_after(10):
+                await z2m.bridge.wait_status(MqttStatus.CONNECTED)
+                message = await states.__anext__()
+            assert b"online" in message.payload
+    assert not broker.running
+    assert processes_using(tmp_path / "amqtt.yaml") == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "mosquitto", "problem"),
+    [
+        (
+            BrokerKind.AMQTT,
+            "/usr/sbin/mosquitto",
+            "amqtt is not installed .*trio-locksync\\[demo\\]",
+        ),
+        (BrokerKind.AUTO, None, "no MQTT broker to start: install mosquitto .* or amqtt"),
+        (BrokerKind.MOSQUITTO, None, "mosquitto is not installed"),
+    ],
+)
+async def test_a_missing_broker_is_a_clear_typed_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: BrokerKind,
+    mosquitto: str | None,
+    problem: str,
+) -> None:
+    monkeypatch.setattr(_mqtt_broker, "_amqtt_installed", lambda: False)
+    monkeypatch.setattr(_mqtt_broker, "find_mosquitto", lambda: mosquitto)
+    monkeypatch.setattr(_broker, "find_mosquitto", lambda: mosquitto)
+    with pytest.raises(BrokerError, match=problem):
+        async with open_mqtt_broker(tmp_path, kind):
+            pass  # pragma: no cover - it does not start
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing written

@@ -1,0 +1,182 @@
+"""The live terminal dashboard (``rich``, from the ``demo`` extra): per lock and slot the sync
+state and its reason, the doors with their autolock countdowns, the event stream and MQTT
+links, store writes, the faults coming up, and the latest events. Redrawn four times a second
+by a trio task (rich's own refresh thread is not used)."""
+
+from __future__ import annotations
+
+import trio
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ._board import Board, FaultState
+
+__all__ = ["run_dashboard"]
+
+_STATE_STYLE = {
+    "IN_SYNC": "green",
+    "LOADING": "dim",
+    "SYNCING": "yellow",
+    "PENDING_CONFIRMATION": "yellow",
+    "OUT_OF_SYNC": "red",
+    "SUSPENDED": "bold red",
+}
+_LINK_STYLE = {"CONNECTED": "green", "SYNCING": "yellow", "CONNECTING": "yellow"}
+_FAULT_STYLE = {
+    FaultState.UPCOMING: "cyan",
+    FaultState.NOW: "bold yellow",
+    FaultState.DONE: "green",
+    FaultState.SKIPPED: "dim",
+}
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _header(board: Board) -> RenderableType:
+    elapsed = min(board.elapsed(), board.duration)
+    grid = Table.grid(expand=True, padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_column(no_wrap=True)
+    title = Text.assemble(("trio-locksync demo", "bold"), f"  run {board.run_number}")
+    if board.stopping:
+        title.append(f"  stopping ({board.stopping})", style="yellow")
+    grid.add_row(
+        title,
+        ProgressBar(total=board.duration, completed=elapsed),
+        f"{elapsed:5.1f} / {board.duration:g} s",
+    )
+    grid.add_row(Text(f"broker: {board.broker}", style="dim"), "", Text(board.state_dir, "dim"))
+    return grid
+
+
+def _slots(board: Board) -> RenderableType:
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
+    table.add_column("lock", no_wrap=True)
+    table.add_column("slot", justify="right")
+    table.add_column("state", no_wrap=True)
+    table.add_column("reason (never a PIN)", overflow="ellipsis", no_wrap=True, ratio=1)
+    last = ""
+    for (lock, slot), (state, reason) in sorted(board.slots.items()):
+        table.add_row(
+            lock if lock != last else "",
+            str(slot),
+            Text(state, _STATE_STYLE.get(state, "")),
+            Text(reason, "dim"),
+        )
+        last = lock
+    return Panel(table, title="credentials: per lock and slot", border_style="blue")
+
+
+def _doors(board: Board) -> RenderableType:
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
+    for column in ("door", "via", "bolt", "autolock"):
+        table.add_column(column, no_wrap=True)
+    now = trio.current_time()
+    for name, door in sorted(board.doors.items()):
+        if door.locked is None:
+            bolt = Text("?", "dim")
+        else:
+            bolt = Text("locked", "green") if door.locked else Text("UNLOCKED", "yellow")
+        if not door.reachable:
+            bolt = Text("offline", "bold red")
+        timer = (
+            Text("-", "dim")
+            if door.timer_at is None
+            else Text(f"locks in {max(0.0, door.timer_at - now):4.1f} s", "cyan")
+        )
+        via = "Z2M" if door.kind == "zigbee" else "ISY"
+        table.add_row(name, Text(via, "dim"), bolt, timer)
+    return Panel(table, title="doors and autolock timers", border_style="blue")
+
+
+def _links(board: Board) -> RenderableType:
+    t = board.tally
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column()
+    table.add_row(
+        "ISY event stream",
+        Text(board.stream_status, _LINK_STYLE.get(board.stream_status, "red")),
+    )
+    table.add_row(
+        "",
+        f"{_n(t.stream_connections, 'connection')}; {t.replayed} replayed (held in SYNCING), "
+        f"{t.live} live; {_n(t.replayed_unlocks_ignored, 'replayed unlock')} ignored",
+    )
+    table.add_row("MQTT bridge", Text(board.mqtt_status, _LINK_STYLE.get(board.mqtt_status, "red")))
+    table.add_row(
+        "", f"{_n(t.mqtt_connections, 'connection')}, {_n(t.mqtt_reconnects, 'reconnect')}"
+    )
+    table.add_row("store", f"{t.store_writes} durable writes, {t.store_failures} failures")
+    table.add_row(
+        "autolock",
+        f"{t.armed} armed, {t.cancelled} cancelled, {t.fired} fired"
+        + (
+            f"; {t.recovered_resumed} resumed, {t.recovered_expired} fired at start"
+            if board.run_number > 1
+            else ""
+        ),
+    )
+    return Panel(table, title="links and records", border_style="blue")
+
+
+def _faults(board: Board) -> RenderableType:
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(justify="right", no_wrap=True, min_width=9)
+    table.add_column(no_wrap=True, min_width=25)
+    table.add_column(overflow="ellipsis", no_wrap=True, ratio=1)
+    elapsed = board.elapsed()
+    for fault in board.faults:
+        if fault.state is FaultState.UPCOMING:
+            when = f"in {fault.at - elapsed:4.1f} s"
+        else:
+            when = f"at {fault.at:4.1f} s"
+        table.add_row(when, Text(fault.label, _FAULT_STYLE[fault.state]), Text(fault.note, "dim"))
+    return Panel(table, title="faults (scheduled)", border_style="magenta")
+
+
+def _recent(board: Board) -> RenderableType:
+    lines = [
+        Text.assemble(
+            (f"{e.t:6.1f}s ", "dim"), (f"{e.kind:<7}", "bold"), e.text,
+            no_wrap=True, overflow="ellipsis",
+        )
+        for e in board.recent
+    ]  # fmt: skip
+    return Panel(Group(*lines), title="latest events", border_style="dim")
+
+
+def render(board: Board) -> RenderableType:
+    body = Table.grid(expand=True, padding=(0, 1))
+    body.add_column(ratio=1)
+    body.add_column(width=56)  # the doors, links and faults keep their room; reasons shrink
+    body.add_row(_slots(board), Group(_doors(board), _links(board), _faults(board)))
+    return Group(_header(board), body, _recent(board))
+
+
+async def run_dashboard(
+    board: Board, console: Console, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Draw ``board`` until cancelled (the last frame stays on screen)."""
+    with Live(
+        render(board),
+        console=console,
+        auto_refresh=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+        vertical_overflow="crop",
+    ) as live:
+        task_status.started()
+        try:
+            while True:
+                live.update(render(board), refresh=True)
+                await trio.sleep(0.25)
+        finally:
+            live.update(render(board), refresh=True)

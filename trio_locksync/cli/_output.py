@@ -1,0 +1,68 @@
+"""The demo's plain outputs: a log line per event (for a pipe, CI, or ``--no-tui``) or a JSON
+object per line (``--json``), and the summary at the end in the same form."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TextIO, final
+
+from ._board import DemoEvent
+from ._summary import Summary
+
+__all__ = ["JsonLines", "PlainLog", "send_library_logs_to"]
+
+
+@final
+class PlainLog:
+    """``  12.3s slot    front_door slot 2: IN_SYNC (…)``, one line per event."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def __call__(self, event: DemoEvent) -> None:
+        self._out.write(f"{event.t:7.1f}s {event.kind:<7} {event.text}\n")
+        self._out.flush()
+
+    def summary(self, summary: Summary) -> None:
+        for line in summary.lines():
+            self._out.write(line + "\n")
+        self._out.flush()
+
+
+@final
+class JsonLines:
+    """``{"t": 12.3, "kind": "slot", "text": …, "lock": …}``, one object per line; the
+    summary is ``{"kind": "summary", …}`` with every figure."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def __call__(self, event: DemoEvent) -> None:
+        self._out.write(json.dumps(event.to_json()) + "\n")
+        self._out.flush()
+
+    def summary(self, summary: Summary) -> None:
+        lines = summary.lines()
+        record = {
+            "t": round(summary.seconds, 3),
+            "kind": "summary",
+            "text": lines[-1],
+            "lines": lines,
+            **summary.to_json(),
+        }
+        self._out.write(json.dumps(record) + "\n")
+        self._out.flush()
+
+
+def send_library_logs_to(path: Path) -> logging.Handler:
+    """The library's own log lines go to ``path`` (the screen belongs to the demo)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("trio_locksync", "paho"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return handler

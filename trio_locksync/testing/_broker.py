@@ -1,0 +1,240 @@
+"""A real mosquitto broker for tests and benchmarks: one process on a free loopback port with its
+own config and files in a directory you give, started, stopped (or killed) and started again on
+the same port. Blocking calls, for test set-up and for ``trio.to_thread.run_sync``; in trio,
+:func:`~trio_locksync.testing.open_mqtt_broker` runs the same broker (or amqtt) as a task-owned
+process instead."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import final
+
+from ..core import LockSyncError
+
+__all__ = ["BrokerError", "MosquittoBroker", "find_mosquitto", "find_mosquitto_passwd"]
+
+#: seconds a broker may take to listen after it was started
+START_TIMEOUT = 10.0
+#: mosquitto's default (1000) drops the rest of a slow consumer's queue
+MAX_QUEUED = 1_000_000
+
+_StrPath = str | os.PathLike[str]
+
+
+@final
+class BrokerError(LockSyncError, RuntimeError):
+    """A broker could not be started or reached; says which one, why, and where its log is
+    (passwords never appear: they reach mosquitto_passwd in a file, not in its arguments)."""
+
+
+def _find(name: str) -> str | None:
+    # Debian installs mosquitto in /usr/sbin, which is not on a user's PATH
+    found = shutil.which(name)
+    for directory in ("/usr/sbin", "/usr/bin"):
+        candidate = f"{directory}/{name}"
+        if found is None and os.access(candidate, os.X_OK):
+            found = candidate
+    return found
+
+
+def find_mosquitto() -> str | None:
+    """The ``mosquitto`` executable: on PATH, or Debian's ``/usr/sbin/mosquitto``; or None."""
+    return _find("mosquitto")
+
+
+def find_mosquitto_passwd() -> str | None:
+    """The ``mosquitto_passwd`` executable (needed for ``passwords=``), or None."""
+    return _find("mosquitto_passwd")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on at ``host`` right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(log: Path, limit: int = 2000) -> str:
+    """The end of a broker's log, for an error message."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return text[-limit:].strip() or "(empty log)"
+
+
+def _running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+@final
+class MosquittoBroker:
+    """One mosquitto process on ``127.0.0.1:port``, its config, log (and persistence file)
+    in ``directory``; :meth:`start`, :meth:`stop` (SIGTERM: it saves its persistence file),
+    :meth:`kill` (SIGKILL: it does not), :meth:`restart` — always on the same port. Also a
+    context manager (started on entry, stopped on exit). ::
+
+        with MosquittoBroker(tmp_path, persistence=True) as broker:
+            ...  # connect to broker.port; broker.restart(down_for=1.0)
+
+    ``persistence``: keep ``mosquitto.db`` across restarts (else none). ``passwords``: user →
+    password (no ``:`` in either); anonymous clients are then refused (the file is hashed
+    with ``mosquitto_passwd -U``, so no password is ever on a command line).
+    ``tls``: (CA file, certificate, key) — the listener speaks TLS only. ``max_queued_messages``
+    is raised (see :data:`MAX_QUEUED`). ``extra``: more config lines, as they are. Run as root,
+    the config says ``user <you>`` so that mosquitto does not switch to the ``mosquitto`` user,
+    which could not write its persistence file in ``directory``.
+    Raises :class:`BrokerError` if mosquitto (or ``mosquitto_passwd``) is not installed, exits
+    at start (the message has its log's end) or does not listen within ``start_timeout``.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(
+        self,
+        directory: _StrPath,
+        *,
+        port: int | None = None,
+        persistence: bool = False,
+        passwords: Mapping[str, str] | None = None,
+        tls: tuple[_StrPath, _StrPath, _StrPath] | None = None,
+        max_queued_messages: int = MAX_QUEUED,
+        extra: str = "",
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        executable = find_mosquitto()
+        if executable is None:
+            raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
+        self.directory = Path(directory)
+        self.port = free_port(self.host) if port is None else port
+        self.config = self.directory / "mosquitto.conf"
+        self.log = self.directory / "mosquitto.log"
+        self.start_timeout = start_timeout
+        #: the command line that starts it
+        self.command = [executable, "-c", str(self.config)]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        lines = [f"listener {self.port} {self.host}"]
+        if _running_as_root():
+            lines.append(f"user {getpass.getuser()}")
+        lines += [
+            f"max_queued_messages {max_queued_messages}",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+        ]
+        if persistence:
+            lines += [
+                "persistence true",
+                f"persistence_location {self.directory}/",
+                "persistence_file mosquitto.db",
+            ]
+        else:
+            lines.append("persistence false")
+        if passwords is not None:
+            lines += ["allow_anonymous false", f"password_file {self._password_file(passwords)}"]
+        else:
+            lines.append("allow_anonymous true")
+        if tls is not None:
+            ca, cert, key = (Path(p) for p in tls)
+            lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
+        if extra:
+            lines.append(extra)
+        self.config.write_text("\n".join(lines) + "\n")
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<MosquittoBroker {self.host}:{self.port} {state}, files in {self.directory}>"
+
+    def _password_file(self, passwords: Mapping[str, str]) -> Path:
+        tool = find_mosquitto_passwd()
+        if tool is None:
+            raise BrokerError("mosquitto_passwd is not installed (it comes with mosquitto)")
+        for user, password in passwords.items():
+            # mosquitto_passwd -U splits "user:password" at a colon and reads lines
+            if not user or ":" in user + password or "\n" in user + password:
+                raise ValueError(
+                    f"user {user!r}: a name and a password without ':' or a line break"
+                )
+        path = self.directory / "passwords"
+        # plain "user:password" lines, hashed in place (-U): no password on a command line
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.writelines(f"{user}:{password}\n" for user, password in passwords.items())
+        done = subprocess.run([tool, "-U", str(path)], capture_output=True, check=False)
+        if done.returncode != 0:
+            path.unlink()
+            raise BrokerError(f"mosquitto_passwd -U failed (exit {done.returncode})")
+        return path
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped (it may have died since: see ``process.poll()``)."""
+        return self.process is not None
+
+    def start(self) -> None:
+        """Start mosquitto and return once it accepts connections."""
+        if self.process is not None:
+            raise RuntimeError(f"{self!r} is running already")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+            except OSError:
+                if self.process.poll() is not None:
+                    self.process = None
+                    raise BrokerError(
+                        f"mosquitto ({self.config}) exited at start: {log_tail(self.log)}"
+                    ) from None
+                time.sleep(0.02)
+            else:
+                self.starts += 1
+                return
+        self.kill()
+        raise BrokerError(
+            f"mosquitto did not listen on {self.host}:{self.port} within "
+            f"{self.start_timeout:g} s; see {self.log}"
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop mosquitto (SIGTERM lets it save its persistence file; SIGKILL does not) and
+        wait for it; SIGKILL after 10 s. Nothing happens if it is not running."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(sig)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a hung broker
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """Stop it as a crash would: SIGKILL, nothing saved."""
+        self.stop(signal.SIGKILL)
+
+    def restart(self, down_for: float = 0.0, *, sig: int = signal.SIGTERM) -> None:
+        """Stop it, stay down ``down_for`` seconds, start it again on the same port."""
+        self.stop(sig)
+        time.sleep(down_for)
+        self.start()
+
+    def __enter__(self) -> MosquittoBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
