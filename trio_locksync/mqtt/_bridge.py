@@ -184,6 +184,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
             buffer_size=size,
             overflow=self._overflow if overflow is None else overflow,
             release=self._router.release,
+            pressure=self._router.pressure,
         )
         self._router.add(subscription)
         try:
@@ -350,8 +351,18 @@ class MqttBridge(metaclass=NoPublicConstructor):
             if kind == "message" and event[4] >= 1:  # held by the paho thread: make room
                 self._inbox.unhold()
             return  # an event of a connection already given up
-        if kind == "message":
-            self._on_message(*event[2:])
+        if kind == "message":  # the hot path: unpacked here, one call less per message
+            _, _, topic, payload, qos, retain, dup, mid, identifiers = event
+            message = MqttMessage(
+                topic=topic,
+                payload=payload,
+                qos=qos,
+                retain=retain,
+                duplicate=dup,
+                received_at=trio.current_time(),
+                connection=generation,
+            )
+            self._router.route(message, mid, identifiers)
         elif kind == "puback":
             self._on_puback(*event[2:])
         elif kind == "suback":
@@ -378,27 +389,6 @@ class MqttBridge(metaclass=NoPublicConstructor):
 
     def _on_disconnect(self, code: int, name: str, from_server: bool) -> None:
         self._connection.disconnect = (code, name, from_server)
-
-    def _on_message(
-        self,
-        topic: str,
-        payload: bytes,
-        qos: int,
-        retain: bool,
-        dup: bool,
-        mid: int,
-        identifiers: tuple[int, ...],
-    ) -> None:
-        message = MqttMessage(
-            topic=topic,
-            payload=payload,
-            qos=qos,
-            retain=retain,
-            duplicate=dup,
-            received_at=trio.current_time(),
-            connection=self._connection.generation,
-        )
-        self._router.route(message, mid, identifiers)
 
     def _on_puback(self, mid: int, code: int, name: str) -> None:
         pending = self._publishes.get(mid)
@@ -459,6 +449,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
         if self._life.current is _Life.CLOSED:
             return
         self._life.advance(_Life.CLOSED)
+        self._session.close()  # the worker thread is done (the nursery waited for it)
         closed = MqttClosedError(f"MQTT bridge {self.client_id!r} closed")
         self._fail_waiters(closed)
         if self._status.current is not MqttStatus.DISCONNECTED:

@@ -60,6 +60,7 @@ class Router:
         self._filter_ids: dict[str, int] = {}
         self._subacks: dict[int, Suback] = {}  # by packet id
         self._in_flight: dict[str, Suback] = {}  # by filter
+        self._pressed = 0  # subscriptions whose buffer is above its high-water mark
         self.received = 0
         self.delivered = 0
         self.duplicates = 0
@@ -199,6 +200,13 @@ class Router:
         self._send_acks(self.acks.release(delivery))
         if before == 1 and delivery.holders == 0:
             self._inbox.unhold()
+
+    def pressure(self, on: bool) -> None:
+        """A subscription's buffer reached its high-water mark (True) or went back to its low
+        one (False): the paho thread pauses while any is above (see ``Inbox.pause``)."""
+        self._pressed += 1 if on else -1
+        if self._pressed == (1 if on else 0):
+            self._inbox.press(on)
 
     def _send_acks(self, mids: list[int]) -> None:
         if mids:

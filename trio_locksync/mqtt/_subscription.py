@@ -24,6 +24,13 @@ from ._models import MqttMessage
 __all__ = ["MqttSubscription"]
 
 Release = Callable[[Delivery], None]
+#: told True when the buffer reaches its high-water mark, False once the consumer emptied it
+Pressure = Callable[[bool], None]
+#: the high-water mark of a buffer (at most half of it): from there on the paho thread pauses
+#: until the consumer has taken everything (see ``Inbox.pause``). Measured (40,000 messages,
+#: interleaved runs): 32, 64 and 128 alike; resuming at empty rather than at half cut thread
+#: switches from 0.5 to 0.05 a message and raised QoS 1 from 8,705 to 9,685 msg/s (medians).
+HIGH_WATER = 64
 
 
 @final
@@ -37,9 +44,12 @@ class MqttSubscription(metaclass=NoPublicConstructor):
     __slots__ = (
         "_ended",
         "_error",
+        "_high",
         "_items",
         "_lot",
         "_overflow",
+        "_pressed",
+        "_pressure",
         "_release",
         "buffer_size",
         "dropped",
@@ -55,12 +65,16 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         buffer_size: int,
         overflow: Overflow,
         release: Release,
+        pressure: Pressure | None = None,
     ) -> None:
         self.topic_filter = topic_filter
         self.qos = qos
         self.buffer_size = buffer_size
         self._overflow = overflow
         self._release = release
+        self._pressure = pressure
+        self._pressed = False
+        self._high = max(1, min(HIGH_WATER, buffer_size // 2))
         self._items: collections.deque[tuple[MqttMessage, Delivery | None]] = collections.deque()
         self._lot = trio.lowlevel.ParkingLot()
         self._ended = False
@@ -87,8 +101,17 @@ class MqttSubscription(metaclass=NoPublicConstructor):
             self._lot.unpark()
             return False
         items.append((message, delivery))
-        self._lot.unpark()
+        if self._lot:  # a consumer waits (not while it works through a batch)
+            self._lot.unpark()
+        if len(items) >= self._high and not self._pressed and self._pressure is not None:
+            self._pressed = True
+            self._pressure(True)
         return True
+
+    def _unpress(self) -> None:
+        if self._pressed and self._pressure is not None:
+            self._pressed = False
+            self._pressure(False)
 
     def _close(self, error: Callable[[], BaseException] | None = None) -> list[Delivery]:
         """No more messages: the consumer drains what is left, then stops (or raises
@@ -97,6 +120,7 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         self._ended = True
         self._error = error
         self._lot.unpark_all()
+        self._unpress()
         return [d for _, d in self._items if d is not None]
 
     def _discard(self) -> list[Delivery]:
@@ -116,9 +140,12 @@ class MqttSubscription(metaclass=NoPublicConstructor):
                     raise self._error()
                 raise StopAsyncIteration
             await self._lot.park()
-        message, delivery = self._items.popleft()
+        items = self._items
+        message, delivery = items.popleft()
         if delivery is not None:
             self._release(delivery)  # taken: it may be acknowledged now
+        if self._pressed and not items:
+            self._unpress()
         await trio.lowlevel.cancel_shielded_checkpoint()
         return message
 
