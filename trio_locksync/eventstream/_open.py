@@ -66,12 +66,13 @@ def open_event_stream(
       a heartbeat announcement (None otherwise); if none follows within that plus
       ``heartbeat_grace`` the connection is dropped and re-opened. Websocket pings every
       ``ping_interval`` seconds (None: off) must be answered within ``ping_timeout``.
-    * Reconnects wait ``backoff`` delays (default ``Backoff()``: full jitter, 1 s doubling to
-      60 s), which start over only after a connection stayed ``CONNECTED`` for
-      ``stable_after`` seconds (default 10; 0: at ``CONNECTED``), so a server that replays,
-      goes quiet and drops gets growing delays, not a reconnect every ``quiet`` + 1 s, as the
-      MQTT bridge does. Refused, reset, timed-out and 5xx (and 2xx/3xx) handshakes retry.
-      A 401/403 gets one immediate retry (with the headers
+    * Reconnects wait ``backoff`` delays (default ``Backoff(jitter=Jitter.DECORRELATED)``: each
+      delay uniform between 1 s and three times the last, at most 60 s), which start over only
+      after a connection stayed ``CONNECTED`` for ``stable_after`` seconds (default 10; 0: at
+      ``CONNECTED``), so a server that replays, goes quiet and drops gets growing delays, not a
+      reconnect every ``quiet`` + 1 s, as the MQTT bridge does. Both defaults come from the
+      storm benchmark (``benchmarks/storm_bench.py``). Refused, reset, timed-out and 5xx
+      (and 2xx/3xx) handshakes retry. A 401/403 gets one immediate retry (with the headers
       ``reauthenticate()`` returns, if given, replacing same-named ones); a second one in a row,
       any other 4xx, or an untrusted TLS certificate stops the stream in ``RECONNECT_FAILED`` and
       :meth:`EventStream.events` raises :class:`EventStreamRejected` once drained. The block

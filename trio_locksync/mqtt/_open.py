@@ -9,13 +9,17 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..core import Backoff, open_service_nursery
+from ..core import Backoff, Jitter, open_service_nursery
 from ..eventstream import Overflow
 from ._bridge import MqttBridge
 from ._models import MqttProtocol, MqttWill
 from ._topics import check_topic
 
-__all__ = ["open_mqtt_bridge"]
+__all__ = ["DEFAULT_BACKOFF", "open_mqtt_bridge"]
+
+#: The reconnect delays when ``backoff`` is not given, the event stream's: decorrelated jitter,
+#: 1 s up to 60 s (the storm benchmark's choice, ``benchmarks/storm_bench.py``).
+DEFAULT_BACKOFF = Backoff(jitter=Jitter.DECORRELATED)
 
 
 @asynccontextmanager
@@ -51,9 +55,11 @@ async def open_mqtt_bridge(
     * ``username``/``password``; ``tls``: None or False for plain TCP, True for TLS with the
       system's CAs, or an ``ssl.SSLContext`` (certificates are verified unless the context
       says otherwise). TLS setup and the blocking ``connect()`` run in the worker thread.
-    * Reconnects wait ``backoff`` delays (default ``Backoff()``: full jitter, 1 s doubling to
-      60 s); the delays start over only after a connection stayed up ``stable_after`` seconds,
-      never at CONNACK. A CONNACK must come within ``connect_timeout``.
+    * Reconnects wait ``backoff`` delays (default ``Backoff(jitter=Jitter.DECORRELATED)``: each
+      delay uniform between 1 s and three times the last, at most 60 s); the delays start over
+      only after a connection stayed up ``stable_after`` seconds (default 10), never at CONNACK.
+      Both defaults come from the storm benchmark (``benchmarks/storm_bench.py``). A CONNACK
+      must come within ``connect_timeout``.
     * Refusals retrying cannot fix (bad credentials, not authorised, an untrusted
       certificate) are retried once, then the status is REFUSED and waiting calls raise
       :class:`MqttRefused`; the block itself goes on (``bridge.failure`` says why).
@@ -104,7 +110,7 @@ async def open_mqtt_bridge(
             "receive_maximum": buffer_size,
             "connect_timeout": connect_timeout,
         },
-        backoff=Backoff() if backoff is None else backoff,
+        backoff=DEFAULT_BACKOFF if backoff is None else backoff,
         stable_after=stable_after,
         connect_timeout=connect_timeout,
         buffer_size=buffer_size,
