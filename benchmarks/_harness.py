@@ -7,7 +7,12 @@ dataclass as JSON); Markdown helpers; the machine section (CPU, cores, kernel, P
 temp dir's filesystem: ``/tmp`` may be tmpfs, where fsync is free); nearest-rank percentiles and
 :class:`Spread`; the trio-thread blocking probe (a 1 ms heartbeat's lateness and the longest task
 step, :func:`watch_trio_thread`); the memory probe (``tracemalloc`` held and peak bytes above a
-baseline, by source file, :class:`MemoryProbe`).
+baseline, by source file, :class:`MemoryProbe`); a process's RSS (:func:`rss_kib`) and the
+version of the mosquitto that ``trio_locksync.testing.MosquittoBroker`` runs
+(:func:`mosquitto_version`).
+
+Nothing here imports ``trio_locksync`` at import time: a benchmark's worker processes may run
+under another interpreter (``mqtt_bench.py``'s aiomqtt peer) that has only ``trio``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -431,3 +437,34 @@ class MemoryProbe:
                 for stat in differences[:files]
             ],
         )
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+def rss_kib(pid: int | None = None, field_name: str = "VmRSS") -> int | None:
+    """A process's resident set size in KiB (``VmRSS`` in ``/proc/<pid>/status``), this
+    process's by default; ``field_name="VmHWM"``: its peak since it started (unlike
+    ``ru_maxrss``, which on Linux keeps the RSS of the process that spawned it). None if the
+    process has ended (or this is not Linux)."""
+    try:
+        with open(f"/proc/{'self' if pid is None else pid}/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def mosquitto_version() -> str:
+    """The first line of ``mosquitto -h`` (e.g. ``mosquitto version 2.0.11``) of the mosquitto
+    that ``trio_locksync.testing.MosquittoBroker`` runs; ``"mosquitto"`` if it says nothing."""
+    from trio_locksync.testing import BrokerError, find_mosquitto
+
+    executable = find_mosquitto()
+    if executable is None:
+        raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
+    out = subprocess.run([executable, "-h"], capture_output=True, text=True, check=False)
+    lines = out.stdout.splitlines()
+    return lines[0] if lines else "mosquitto"

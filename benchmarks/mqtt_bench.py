@@ -6,15 +6,16 @@ Prints a Markdown report (for the README) and writes the same figures as JSON to
 ``benchmarks/results/mqtt_bench.json`` (``mqtt_bench-quick.json`` with ``--quick``).
 
 Set-up. One machine, everything on 127.0.0.1. For every run the benchmark starts a fresh
-mosquitto (found on ``PATH`` or at ``/usr/sbin/mosquitto``) with its own config on a free port:
-``user <current user>``, ``persistence false``, ``max_queued_messages 1000000`` (mosquitto's
-default of 1,000 would drop most of a slow consumer's backlog), ``allow_anonymous true``,
-mosquitto's defaults otherwise. Each consumer runs in a process of its own, started fresh for
-every run (so peak RSS figures never mix); once it has subscribed it prints ``READY`` and the
-benchmark starts the publisher, another process: a raw paho client (MQTT 3.1.1, no network
-thread: each ``publish()`` writes straight to the socket, no in-flight limit) publishing
-``--messages`` 64-byte payloads that start with their sequence number, as fast as it can, at
-the consumer's QoS; at QoS 1 it then waits for every PUBACK.
+mosquitto (``trio_locksync.testing.MosquittoBroker``: found on ``PATH`` or at
+``/usr/sbin/mosquitto``) with its own config on a free port: ``persistence false``,
+``max_queued_messages 1000000`` (mosquitto's default of 1,000 would drop most of a slow
+consumer's backlog), ``allow_anonymous true``, mosquitto's defaults otherwise. Each consumer
+runs in a process of its own, started fresh for every run (so peak RSS figures never mix); once
+it has subscribed it prints ``READY`` and the benchmark starts the publisher, another process:
+a raw paho client (MQTT 3.1.1, no network thread: each ``publish()`` writes straight to the
+socket, no in-flight limit) publishing ``--messages`` 64-byte payloads that start with their
+sequence number, as fast as it can, at the consumer's QoS; at QoS 1 it then waits for every
+PUBACK.
 
 Consumers (MQTT 5; each only counts, taking one ``perf_counter()`` per message):
 
@@ -38,8 +39,9 @@ moves all three alike. A consumer stops at ``--messages`` or after 2 s without a
 (QoS 0 ones may be dropped). The publisher's own rate is shown: a consumer near it was
 publisher-bound. *CPU µs/msg*: the consumer process's CPU time (all threads, user and system)
 from READY to its end per message; for the bridge also per thread (paho's worker thread,
-trio's thread), and context switches per message. *Peak RSS*: ``ru_maxrss`` of the consumer
-process at its end (largest of the repeats); *base RSS*: its RSS after its imports, before
+trio's thread), and context switches per message. *Peak RSS*: ``VmHWM`` of the consumer
+process at its end, its own peak (``ru_maxrss`` would be at least the RSS of the benchmark that
+spawned it); the largest of the repeats; *base RSS*: its RSS after its imports, before
 connecting.
 
 Overload: the consumer takes one message per ``await sleep(0.001)`` (about 1.1 ms a message),
@@ -58,12 +60,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import json
 import math
 import os
-import shutil
-import signal
 import socket
 import statistics
 import struct
@@ -84,16 +83,15 @@ from _harness import (
     machine_section,
     markdown,
     mode,
+    mosquitto_version,
     parse_bench_args,
+    rss_kib,
     run_in_scratch,
     table,
     yes,
 )
 
 SCRIPT = Path(__file__).resolve()
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
-)
 DEFAULT_AIOMQTT_PYTHON = BENCH_DIR.parent.parent / "benchvenv" / "bin" / "python"
 AIOMQTT_VERSION = "2.5.1"
 PAYLOAD_SIZE = 64
@@ -118,20 +116,6 @@ TARGET_RSS = 100 * 1024 * 1024
 # == child processes ==========================================================================
 # ``mqtt_bench.py --worker KIND JSON``: KIND is "publisher" or a consumer; the worker prints
 # ``READY`` (a consumer, once subscribed) and, at its end, ``RESULT {json}``.
-
-
-def _rss_kib(field_name: str = "VmRSS") -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _peak_rss_kib() -> int:
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 
 
 def _context_switches() -> int:
@@ -188,7 +172,8 @@ class _Tally:
             "rate": rate,
             # the process's CPU time (every thread, user and system) from READY to the end
             "cpu_seconds": time.process_time() - self.cpu_at_ready,
-            "peak_rss_kib": _peak_rss_kib(),
+            # VmHWM, not ru_maxrss: that one starts at the RSS of the benchmark that spawned us
+            "peak_rss_kib": rss_kib(field_name="VmHWM"),
             "context_switches": _context_switches() - self.switches_at_ready,
             **extra,
         }
@@ -344,7 +329,7 @@ def worker_paho(spec: dict[str, Any]) -> dict[str, Any]:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    base = _rss_kib()
+    base = rss_kib()
     tally = _Tally(spec["count"], spec["record"])
     subscribed = False
     perf_counter = time.perf_counter
@@ -420,7 +405,7 @@ def worker_bridge(spec: dict[str, Any]) -> dict[str, Any]:
 
     from trio_locksync.mqtt import open_mqtt_bridge
 
-    base = _rss_kib()
+    base = rss_kib()
     tally = _Tally(spec["count"], spec["record"])
     slow = spec["slow"]
     count = spec["count"]
@@ -487,7 +472,7 @@ def worker_aiomqtt(spec: dict[str, Any]) -> dict[str, Any]:
 
     import aiomqtt
 
-    base = _rss_kib()
+    base = rss_kib()
     tally = _Tally(spec["count"], spec["record"])
     slow = spec["slow"]
     count = spec["count"]
@@ -546,73 +531,6 @@ def worker_main(kind: str, spec_json: str) -> int:
     return 0
 
 
-# == the broker ===============================================================================
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Broker:
-    """A mosquitto of our own on a free loopback port (as ``tests/brokerhelpers.py``)."""
-
-    def __init__(self, directory: Path) -> None:
-        if MOSQUITTO is None:
-            raise SystemExit("mosquitto is not installed (apt-get install mosquitto)")
-        directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.config = directory / "mosquitto.conf"
-        self.log = directory / "mosquitto.log"
-        self.config.write_text(
-            "\n".join(
-                [
-                    f"user {getpass.getuser()}",
-                    f"listener {self.port} 127.0.0.1",
-                    "persistence false",
-                    "max_queued_messages 1000000",
-                    "allow_anonymous true",
-                    "log_dest stderr",
-                    "log_type error",
-                    "log_type warning",
-                ]
-            )
-            + "\n"
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Broker:
-        assert MOSQUITTO is not None
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"mosquitto exited: {self.log.read_text()[-2000:]}"
-                    ) from None
-                time.sleep(0.02)
-        raise RuntimeError("mosquitto did not start listening within 10 s")
-
-    def __exit__(self, *exc_info: object) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a hung broker
-            process.kill()
-            process.wait()
-
-
 # == one run: a broker, a consumer, a publisher ================================================
 
 
@@ -642,16 +560,6 @@ class Child:
             f"the {self.kind} worker ended ({self.process.returncode}) without a result:\n"
             + self.err.read_text()[-3000:]
         )
-
-    def rss_kib(self) -> int | None:
-        try:
-            with open(f"/proc/{self.process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -692,7 +600,10 @@ def run_once(
         "limit": limit,
         "profile": profile,
     }
-    with Broker(directory) as broker:
+    # imported here, not at the top: the aiomqtt worker's interpreter has no trio_locksync
+    from trio_locksync.testing import MosquittoBroker
+
+    with MosquittoBroker(directory) as broker:
         spec["port"] = broker.port
         consumer = Child(python, kind, {**spec, "client_id": f"c-{directory.name}"}, directory)
         publisher: Child | None = None
@@ -716,7 +627,7 @@ def run_once(
                 if now - started > limit + 30:
                     raise RuntimeError(f"{kind} run took over {limit + 30:.0f} s")
                 if sample_rss and now >= next_sample:
-                    rss = consumer.rss_kib()
+                    rss = rss_kib(consumer.process.pid)
                     if rss is not None:
                         samples.append((now - started, rss))
                     next_sample += RSS_EVERY
@@ -1241,13 +1152,10 @@ def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
         print(f"overload: {LABELS[kind]}", file=sys.stderr)
         overload.append(bench_overload(setup, kind, args.overload_messages))
     profiles = profile_bridge(setup, args.messages) if args.profile else {}
-    version = subprocess.run(
-        [str(MOSQUITTO), "-h"], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
     return Report(
         mode=mode(args),
         machine=describe_machine(tmp_dir),
-        mosquitto=version[0] if version else "mosquitto",
+        mosquitto=mosquitto_version(),
         aiomqtt=f"{aio_found} ({aio_python})"
         if aio_python
         else f"not measured: {notes['aiomqtt']}",

@@ -9,13 +9,13 @@ Prints a Markdown report (for the README) and writes the same figures as JSON to
 
 What is measured, and how:
 
-* A mosquitto of our own on a loopback port (``persistence false``). In one ``trio.run``, on the
-  real clock: the simulated Zigbee2MQTT (``open_zigbee2mqtt_simulator``, its own MQTT bridge)
-  with ``--locks`` (20; 4 quick) locks of ``--slots`` (30; 10 quick) users, initially empty,
-  ``expose_pin`` on; every command takes a latency drawn uniformly in 100-800 ms (Zigbee round
-  trips; commands to one lock are carried out one at a time, as Zigbee2MQTT's queue does); 10 %
-  of the sets are lost (``write_lands=0.9``: answered like the others, never stored). Each lock
-  seeded.
+* A mosquitto of our own on a loopback port (``trio_locksync.testing.MosquittoBroker``:
+  ``persistence false``, anonymous clients). In one ``trio.run``, on the real clock: the
+  simulated Zigbee2MQTT (``open_zigbee2mqtt_simulator``, its own MQTT bridge) with ``--locks``
+  (20; 4 quick) locks of ``--slots`` (30; 10 quick) users, initially empty, ``expose_pin`` on;
+  every command takes a latency drawn uniformly in 100-800 ms (Zigbee round trips; commands to
+  one lock are carried out one at a time, as Zigbee2MQTT's queue does); 10 % of the sets are
+  lost (``write_lands=0.9``: answered like the others, never stored). Each lock seeded.
 * Our side: **one** ``open_mqtt_bridge`` shared by every ``Zigbee2MqttLock`` (defaults, e.g.
   ``read_timeout`` 12 s) and one ``open_lock_sync`` per lock wanting a distinct PIN in every
   slot, with ``operation_spacing`` 1.0 s (0.5 s quick) and ``pending_ttl`` 30 s (10 s quick;
@@ -41,12 +41,7 @@ Run ``python benchmarks/zigbee2mqtt_bench.py`` (full, ~3 min) or ``--quick`` (~3
 from __future__ import annotations
 
 import argparse
-import getpass
 import math
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -63,6 +58,7 @@ from _harness import (
     machine_section,
     markdown,
     mode,
+    mosquitto_version,
     parse_bench_args,
     percentile,
     run_in_scratch,
@@ -73,79 +69,12 @@ from trio_locksync import Backoff, Jitter
 from trio_locksync.credentials import LockSync, SyncState, open_lock_sync
 from trio_locksync.mqtt import MqttStatus, open_mqtt_bridge
 from trio_locksync.providers.zigbee2mqtt import Zigbee2MqttLock
+from trio_locksync.testing import MosquittoBroker
 from trio_locksync.testing.zigbee2mqtt import SimulatedZigbeeLock, open_zigbee2mqtt_simulator
 
 LATENCY = (0.1, 0.8)
 WRITE_LANDS = 0.9
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-)
 BACKOFF = Backoff(initial=0.1, maximum=1.0, jitter=Jitter.NONE)
-
-
-# == the broker =================================================================================
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Broker:
-    """A mosquitto of our own on a free loopback port."""
-
-    def __init__(self, directory: Path) -> None:
-        if MOSQUITTO is None:
-            raise SystemExit("mosquitto is not installed (apt-get install mosquitto)")
-        self.port = free_port()
-        self.config = directory / "mosquitto.conf"
-        self.log = directory / "mosquitto.log"
-        lines = [
-            f"user {getpass.getuser()}",
-            f"listener {self.port} 127.0.0.1",
-            "persistence false",
-            "allow_anonymous true",
-            "log_dest stderr",
-            "log_type error",
-        ]
-        self.config.write_text("\n".join(lines) + "\n")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Broker:
-        assert MOSQUITTO is not None
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"mosquitto exited: {self.log.read_text()[-2000:]}"
-                    ) from None
-                time.sleep(0.02)
-        raise RuntimeError("mosquitto did not start listening within 10 s")
-
-    def __exit__(self, *exc_info: object) -> None:
-        process, self.process = self.process, None
-        if process is not None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a hung broker
-                process.kill()
-                process.wait()
-
-    def version(self) -> str:
-        assert MOSQUITTO is not None
-        out = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, check=False)
-        lines = out.stdout.splitlines()
-        return lines[0] if lines else "mosquitto"
 
 
 # == the run ====================================================================================
@@ -302,13 +231,12 @@ async def _run_lock(
 
 
 def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
-    with Broker(tmp_dir) as broker:
+    with MosquittoBroker(tmp_dir) as broker:
         print(
             f"{args.locks} locks x {args.slots} slots, spacing {args.spacing:g} s",
             file=sys.stderr,
         )
         got = trio.run(_fleet, broker.port, args)
-        version = broker.version()
     outcomes: list[LockOutcome] = sorted(got["outcomes"], key=lambda o: o.name)
     total = args.locks * args.slots
     settle = [o.settled_s for o in outcomes]
@@ -317,7 +245,7 @@ def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
     return Report(
         mode=mode(args),
         machine=describe_machine(tmp_dir),
-        mosquitto=version,
+        mosquitto=mosquitto_version(),
         locks=args.locks,
         slots=args.slots,
         spacing_s=args.spacing,
