@@ -4,11 +4,13 @@ windows: paho's thread and real sockets do not mix with autojump)."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import ssl
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +25,7 @@ from trio_locksync import Backoff, Jitter
 from trio_locksync.mqtt import (
     MqttBridge,
     MqttClosedError,
+    MqttProtocol,
     MqttRefused,
     MqttStatus,
     MqttWill,
@@ -126,6 +129,120 @@ async def test_retained_messages_are_flagged(broker: Broker) -> None:
         async with bridge.subscribe("home/state", qos=1) as subscription:
             (message,) = await take(subscription, 1)
     assert message.retain and message.payload == b"on"
+
+
+# -- retained messages for every block of a filter ---------------------------------------------
+
+
+async def next_payloads(subscription: Any, n: int) -> list[tuple[bytes, bool]]:
+    return [(m.payload, m.retain) for m in await take(subscription, n)]
+
+
+async def settled(bridge: MqttBridge) -> None:
+    """Wait until every QoS 1 message received on this connection was acknowledged."""
+    with trio.fail_after(5):
+        while bridge._router.acks.outstanding:  # noqa: ASYNC110 - the broker's delay
+            await trio.sleep(0.01)
+
+
+@pytest.mark.parametrize("protocol", [MqttProtocol.V5, MqttProtocol.V311])
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_a_later_block_on_the_same_filter_gets_the_retained_message_once(
+    broker: Broker, qos: int, protocol: MqttProtocol
+) -> None:
+    """Two Zigbee2MqttLock on one bridge both subscribe zigbee2mqtt/bridge/state: each block
+    gets the retained message, and the earlier one no second copy."""
+    topic = "z2m/bridge/state"
+    async with connected(broker.port, protocol=protocol) as bridge:
+        await bridge.publish(topic, b"offline", qos=1, retain=True)
+        async with bridge.subscribe(topic, qos) as a:
+            assert await next_payloads(a, 1) == [(b"offline", True)]
+            async with bridge.subscribe(topic, qos) as b:
+                assert await next_payloads(b, 1) == [(b"offline", True)]
+                # Retained and published live now: forwarded to both with retain=0; A's next
+                # message is that one, not the broker's repeat of "offline" for B.
+                await bridge.publish(topic, b"online", qos=1, retain=True)
+                assert await next_payloads(a, 1) == [(b"online", False)]
+                assert await next_payloads(b, 1) == [(b"online", False)]
+                async with bridge.subscribe(topic, qos) as c:
+                    assert await next_payloads(c, 1) == [(b"online", True)]
+                    await bridge.publish(topic, b"marker", qos=qos)
+                    for sub in (a, b, c):
+                        assert await next_payloads(sub, 1) == [(b"marker", False)]
+                    await settled(bridge)
+        assert bridge._router.repeats == 2  # the copies of "offline" for B, "online" for C
+        stats = bridge.statistics()
+        assert stats.dropped == 0
+        if qos == 1:  # the repeats nobody took were acknowledged, in order, with the rest
+            assert stats.acked == stats.received == 5
+
+
+def take_over_and_leave(port: int, client_id: str) -> None:
+    """[a worker thread] Connect with ``client_id`` and a clean start (the broker ends the
+    bridge's connection and its session), then disconnect: the session is gone for good."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    answered: list[bool] = []
+    client.on_connect = lambda *args: answered.append(True)
+    client.connect("127.0.0.1", port, clean_start=True)
+    deadline = time.monotonic() + 5
+    while not answered and time.monotonic() < deadline:
+        client.loop(0.05)
+    client.disconnect()
+    client.loop(0.05)
+    assert answered
+
+
+async def test_retained_messages_after_reconnects(tmp_path: Path) -> None:
+    """A new session: the bridge subscribes again and every block gets the retained message
+    once more (a replay). A resumed session: no replay, except for a block that joined while
+    the link was down (it gets its own SUBSCRIBE)."""
+    topic = "z2m/bridge/state"
+    broker = Broker(tmp_path, persistence=True)
+    broker.start()
+    slow = Backoff(initial=1.0, maximum=1.0, jitter=Jitter.NONE)  # room for take_over_and_leave
+    try:
+        async with connected(broker.port, client_id="retain-re", backoff=slow) as bridge:
+            changes = bridge.status_changes()
+
+            async def reconnected() -> str:
+                with trio.fail_after(15):
+                    async for change in changes:
+                        if change.status is MqttStatus.CONNECTED:
+                            return change.detail
+                raise AssertionError("no reconnect")  # pragma: no cover
+
+            await bridge.publish(topic, b"offline", qos=1, retain=True)
+            async with bridge.subscribe(topic, 1) as a, bridge.subscribe(topic, 1) as b:
+                assert await next_payloads(a, 1) == [(b"offline", True)]
+                assert await next_payloads(b, 1) == [(b"offline", True)]
+
+                await trio.to_thread.run_sync(take_over_and_leave, broker.port, "retain-re")
+                assert "session new" in await reconnected()
+                assert await next_payloads(a, 1) == [(b"offline", True)]
+                assert await next_payloads(b, 1) == [(b"offline", True)]
+
+                await trio.to_thread.run_sync(broker.stop)
+                async with trio.open_nursery() as nursery:
+                    box: list[Any] = []
+
+                    async def join() -> None:
+                        async with bridge.subscribe(topic, 1) as c:
+                            box.append(await next_payloads(c, 2))
+
+                    nursery.start_soon(join)
+                    await trio.sleep(0.2)
+                    await trio.to_thread.run_sync(broker.start)
+                    assert "session resumed" in await reconnected()
+                    await bridge.publish(topic, b"marker", qos=1)
+                for sub in (a, b):
+                    assert await next_payloads(sub, 1) == [(b"marker", False)]
+                assert box == [[(b"offline", True), (b"marker", False)]]
+                await settled(bridge)
+    finally:
+        broker.stop()
 
 
 async def test_bad_topics_and_qos2_are_refused_at_the_call(broker: Broker) -> None:
@@ -370,6 +487,17 @@ async def test_tls_trusted_connects_and_untrusted_is_a_clear_final_error(tls_bro
 
 
 # -- threads, cancellation, logs, anyio --------------------------------------------------------
+
+
+async def test_more_bridges_than_trios_thread_limit_all_connect(broker: Broker) -> None:
+    """Each bridge's paho loop holds a worker thread for the bridge's whole life, so it runs
+    on a limiter of its own: with trio's shared one (40 tokens) the 41st bridge of a process
+    never connected (found by the storm benchmark's 200-bridge fleet)."""
+    count = trio.to_thread.current_default_thread_limiter().total_tokens + 5
+    async with contextlib.AsyncExitStack() as stack:
+        bridges = [await stack.enter_async_context(connected(broker.port)) for _ in range(count)]
+        assert all(bridge.status is MqttStatus.CONNECTED for bridge in bridges)
+        assert len(paho_running()) >= count
 
 
 async def test_no_paho_thread_outlives_the_block(broker: Broker) -> None:

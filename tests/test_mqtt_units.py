@@ -14,7 +14,7 @@ import trio
 
 from trio_locksync import Backoff, Jitter
 from trio_locksync.eventstream import Overflow
-from trio_locksync.mqtt import MqttStatus, TopicError, topic_matches
+from trio_locksync.mqtt import MqttProtocol, MqttStatus, TopicError, topic_matches
 from trio_locksync.mqtt._acks import AckTracker
 from trio_locksync.mqtt._bridge import MqttBridge
 from trio_locksync.mqtt._paho import Inbox
@@ -171,6 +171,8 @@ class FakeClient:
     def __init__(self) -> None:
         self.acks: list[int] = []
         self.subscribed: list[str] = []
+        #: (topic filter, QoS, MQTT 5 subscription identifier or None) of each SUBSCRIBE
+        self.requests: list[tuple[str, int, int | None]] = []
 
     def ack(self, mid: int, qos: int) -> int:
         self.acks.append(mid)
@@ -180,6 +182,8 @@ class FakeClient:
         from paho.mqtt.enums import MQTTErrorCode
 
         self.subscribed.append(topic)
+        identifier = getattr(properties, "SubscriptionIdentifier", None)
+        self.requests.append((topic, qos, identifier[0] if identifier else None))
         return MQTTErrorCode.MQTT_ERR_SUCCESS, 100 + len(self.subscribed)
 
     def unsubscribe(self, topic: str) -> tuple[Any, int]:
@@ -188,13 +192,13 @@ class FakeClient:
         return MQTTErrorCode.MQTT_ERR_SUCCESS, 0
 
 
-def fake_bridge() -> tuple[MqttBridge, FakeClient]:
+def fake_bridge(protocol: str = "V5") -> tuple[MqttBridge, FakeClient]:
     bridge = MqttBridge._create(
         {
             "host": "fake",
             "port": 1,
             "client_id": "fake",
-            "protocol": __import__("trio_locksync.mqtt", fromlist=["MqttProtocol"]).MqttProtocol.V5,
+            "protocol": getattr(MqttProtocol, protocol),
             "keepalive": 60,
             "username": None,
             "password": None,
@@ -475,3 +479,189 @@ async def test_the_router_presses_while_any_buffer_is_behind() -> None:
     assert inbox._pressure  # the other one is still behind
     router.pressure(False)
     assert not inbox._pressure
+
+
+# -- retained messages for every subscription of a filter --------------------------------------
+
+
+def fake_connected(protocol: str = "V5") -> tuple[MqttBridge, FakeClient, int]:
+    bridge, client = fake_bridge(protocol)
+    generation = bridge._router.new_connection()
+    bridge._connection.generation = generation
+    bridge._move(MqttStatus.CONNECTING, "test")
+    bridge._handle(("connack", generation, False, 0, "Success"))
+    return bridge, client, generation
+
+
+async def open_block(
+    nursery: trio.Nursery, bridge: MqttBridge, topic_filter: str, qos: int
+) -> tuple[list[Any], trio.Event]:
+    """Start a ``bridge.subscribe()`` block in a task; the box gets the subscription once the
+    block started; set the event to leave the block."""
+    box: list[Any] = []
+    leave = trio.Event()
+
+    async def block() -> None:
+        async with bridge.subscribe(topic_filter, qos=qos) as subscription:
+            box.append(subscription)
+            await leave.wait()
+
+    nursery.start_soon(block)
+    await trio.testing.wait_all_tasks_blocked()
+    return box, leave
+
+
+def retained(generation: int, topic: str, qos: int, mid: int, ids: tuple[int, ...]) -> Any:
+    return ("message", generation, topic, b"offline", qos, True, False, mid, ids)
+
+
+def buffered(subscription: Any) -> list[tuple[str, bool]]:
+    return [(m.topic, m.retain) for m, _ in subscription._items]
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_a_second_block_on_a_subscribed_filter_subscribes_again_and_gets_the_retained(
+    qos: int,
+) -> None:
+    bridge, client, generation = fake_connected()
+    async with trio.open_nursery() as nursery:
+        a, _ = await open_block(nursery, bridge, "z/bridge/state", 0)
+        assert client.requests == [("z/bridge/state", 0, 1)]
+        bridge._handle(("suback", generation, 101, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        bridge._handle(retained(generation, "z/bridge/state", 0, 0, (1,)))
+        (sub_a,) = a
+        assert buffered(sub_a) == [("z/bridge/state", True)]
+
+        b, _ = await open_block(nursery, bridge, "z/bridge/state", qos)
+        # Its own SUBSCRIBE: same identifier, the highest QoS of the filter's blocks; the block
+        # starts only once the broker answered it.
+        assert client.requests[1] == ("z/bridge/state", qos, 1)
+        assert b == []
+        bridge._handle(("suback", generation, 102, [qos]))
+        await trio.testing.wait_all_tasks_blocked()
+        (sub_b,) = b
+        bridge._handle(retained(generation, "z/bridge/state", qos, 7, (1,)))
+        assert buffered(sub_b) == [("z/bridge/state", True)]
+        assert buffered(sub_a) == [("z/bridge/state", True)]  # no second copy for A
+        assert bridge._router.repeats == 1
+        # A live message (retain=0) goes to both.
+        bridge._handle(("message", generation, "z/bridge/state", b"x", qos, False, False, 8, (1,)))
+        assert buffered(sub_a)[-1] == buffered(sub_b)[-1] == ("z/bridge/state", False)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_retained_repeat_nobody_takes_is_acked_in_its_turn() -> None:
+    bridge, client, generation = fake_connected()
+    releases = bridge._inbox._releases
+    async with trio.open_nursery() as nursery:
+        a, _ = await open_block(nursery, bridge, "t/#", 1)
+        bridge._handle(("suback", generation, 101, [1]))
+        await trio.testing.wait_all_tasks_blocked()
+        (sub_a,) = a
+        bridge._handle(retained(generation, "t/x", 1, 1, (1,)))
+        bridge._handle(("message", generation, "t/y", b"p", 1, False, False, 2, (1,)))
+        # A repeat of t/x (another block's SUBSCRIBE resent it): nobody takes it, so it is
+        # finished at once for the paho thread, but acknowledged only after 1 and 2.
+        bridge._handle(retained(generation, "t/x", 1, 3, (1,)))
+        assert buffered(sub_a) == [("t/x", True), ("t/y", False)]
+        assert bridge._inbox._releases == releases + 1
+        assert client.acks == []
+        assert (await sub_a.__anext__()).topic == "t/x"
+        assert client.acks == [1]
+        assert (await sub_a.__anext__()).topic == "t/y"
+        assert client.acks == [1, 2, 3]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_block_joining_while_the_subscribe_is_in_flight_gets_its_own() -> None:
+    bridge, client, generation = fake_connected()
+    async with trio.open_nursery() as nursery:
+        a, _ = await open_block(nursery, bridge, "t/s", 0)
+        b, _ = await open_block(nursery, bridge, "t/s", 0)
+        assert client.subscribed == ["t/s", "t/s"]  # the first was sent before B joined
+        bridge._handle(("suback", generation, 101, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(a) == 1
+        assert b == []  # waits for the SUBSCRIBE that covers it
+        bridge._handle(retained(generation, "t/s", 0, 0, (1,)))  # from the first SUBSCRIBE
+        bridge._handle(("suback", generation, 102, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        bridge._handle(retained(generation, "t/s", 0, 0, (1,)))  # from the second
+        (sub_a,), (sub_b,) = a, b
+        assert buffered(sub_a) == buffered(sub_b) == [("t/s", True)]
+        assert bridge._router.repeats == 1
+        # A third block: one more SUBSCRIBE; none for those already covered.
+        c, _ = await open_block(nursery, bridge, "t/s", 0)
+        assert client.subscribed == ["t/s"] * 3
+        bridge._handle(("suback", generation, 103, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(c) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_every_block_gets_the_retained_again_on_a_new_session() -> None:
+    bridge, client, generation = fake_connected()
+    async with trio.open_nursery() as nursery:
+        a, _ = await open_block(nursery, bridge, "t/s", 0)
+        bridge._handle(("suback", generation, 101, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        b, _ = await open_block(nursery, bridge, "t/s", 0)
+        bridge._handle(("suback", generation, 102, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        (sub_a,), (sub_b,) = a, b
+        bridge._handle(retained(generation, "t/s", 0, 0, (1,)))
+        # The link drops; the broker kept no session: one SUBSCRIBE for the filter, and its
+        # retained copy is a replay for both blocks.
+        new = bridge._router.new_connection()
+        bridge._connection.generation = new
+        bridge._move(MqttStatus.RECONNECTING, "test")
+        bridge._handle(("connack", new, False, 0, "Success"))
+        assert client.subscribed == ["t/s"] * 3
+        bridge._handle(("suback", new, 103, [0]))
+        bridge._handle(retained(new, "t/s", 0, 0, (1,)))
+        assert buffered(sub_a) == buffered(sub_b) == [("t/s", True), ("t/s", True)]
+        assert bridge._router.repeats == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_block_joining_while_disconnected_subscribes_again_on_a_resumed_session() -> None:
+    bridge, client, generation = fake_connected()
+    async with trio.open_nursery() as nursery:
+        a, _ = await open_block(nursery, bridge, "t/s", 0)
+        bridge._handle(("suback", generation, 101, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        bridge._handle(retained(generation, "t/s", 0, 0, (1,)))
+        new = bridge._router.new_connection()
+        bridge._connection.generation = new
+        bridge._move(MqttStatus.RECONNECTING, "test")
+        b, _ = await open_block(nursery, bridge, "t/s", 0)
+        bridge._handle(("connack", new, True, 0, "Success"))  # session present: filter kept
+        await trio.testing.wait_all_tasks_blocked()
+        assert client.subscribed == ["t/s", "t/s"]  # only for B, which has no retained yet
+        assert b == []
+        bridge._handle(("suback", new, 102, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        bridge._handle(retained(new, "t/s", 0, 0, (1,)))  # for B's SUBSCRIBE
+        (sub_a,), (sub_b,) = a, b
+        assert buffered(sub_b) == [("t/s", True)]
+        assert buffered(sub_a) == [("t/s", True)]  # A keeps what it had: no replay for it
+        nursery.cancel_scope.cancel()
+
+
+async def test_mqtt311_routes_retained_copies_by_topic_without_identifiers() -> None:
+    bridge, client, generation = fake_connected("V311")
+    async with trio.open_nursery() as nursery:
+        a, _ = await open_block(nursery, bridge, "r/t", 0)
+        bridge._handle(("suback", generation, 101, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        bridge._handle(retained(generation, "r/t", 0, 0, ()))
+        b, _ = await open_block(nursery, bridge, "r/#", 0)  # overlaps A's filter
+        bridge._handle(("suback", generation, 102, [0]))
+        await trio.testing.wait_all_tasks_blocked()
+        assert client.requests == [("r/t", 0, None), ("r/#", 0, None)]
+        # B's SUBSCRIBE resends r/t: with no identifiers it matches both, A already had it.
+        bridge._handle(retained(generation, "r/t", 0, 0, ()))
+        (sub_a,), (sub_b,) = a, b
+        assert buffered(sub_a) == buffered(sub_b) == [("r/t", True)]
+        nursery.cancel_scope.cancel()

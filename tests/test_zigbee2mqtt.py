@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import attrs
@@ -245,6 +245,49 @@ async def test_offline_flags_fail_operations_at_once(broker: Broker, legacy: boo
         assert await s.lock.clear_code(1)
 
 
+@pytest.mark.parametrize("legacy", [False, True])
+async def test_locks_sharing_a_bridge_all_see_zigbee2mqtt_offline_at_start(
+    broker: Broker, legacy: bool
+) -> None:
+    """Zigbee2MQTT is already down (retained ``bridge/state`` offline) when several locks
+    start on one MQTT bridge that has the filter subscribed already: every lock gets the
+    retained flag (the bridge subscribes again for each), none thinks Zigbee2MQTT is up."""
+    options = {"backoff": FAST, "legacy_availability": legacy}
+    async with open_zigbee2mqtt_simulator("127.0.0.1", broker.port, **options) as z2m:
+        names = ["front_door", "back_door", "garage"]
+        for name in names:
+            await z2m.add_lock(name, slots=3, latency=(0.005, 0.02))
+        z2m.set_online(False)
+        async with (
+            connected(broker.port) as bridge,
+            bridge.subscribe("zigbee2mqtt/bridge/state", 1) as probe,
+        ):
+            with trio.fail_after(5):
+                async for message in probe:  # the broker's retained flag says offline now
+                    if b"offline" in message.payload:
+                        break
+            async with (
+                Zigbee2MqttLock(bridge, names[0], slots=range(1, 4)) as first,
+                Zigbee2MqttLock(bridge, names[1], slots=range(1, 4)) as second,
+                Zigbee2MqttLock(bridge, names[2], slots=range(1, 4)) as third,
+            ):
+                locks = (first, second, third)
+                await wait_until(
+                    lambda: all(lk.statistics().bridge is Availability.OFFLINE for lk in locks),
+                    limit=5,
+                )
+                for lock in locks:
+                    assert not lock.reachable
+                    took, error = await elapsed(lambda: lock.read_slots([1]), LockDisconnected)
+                    assert took < 0.05 and "bridge/state" in str(error)
+                    assert lock.statistics().events == 0
+                z2m.set_online(True)
+                await wait_until(lambda: all(lk.reachable for lk in locks))
+                for lock in locks:
+                    with trio.fail_after(5):
+                        assert await lock.read_slots([1]) == {1: SlotCredential.empty()}
+
+
 async def test_mqtt_bridge_down_fails_operations_at_once(broker: Broker) -> None:
     async with site(broker.port, slots=3) as s:
         broker.stop()
@@ -317,14 +360,16 @@ async def test_lock_and_unlock_wait_for_the_report(broker: Broker) -> None:
         assert 1.5 < took < 3.0  # command_timeout: the lock never reported
 
 
-async def test_retained_state_seeds_but_makes_no_event(broker: Broker) -> None:
+@pytest.mark.parametrize("own_bridge", [True, False])
+async def test_retained_state_seeds_but_makes_no_event(broker: Broker, own_bridge: bool) -> None:
     async with site(broker.port, slots=3, retain=True) as s:
         s.device.keypad_unlock(user=2)
         await wait_until(lambda: s.lock.lock_state is LockState.UNLOCKED)
-        # A bridge of its own: the broker sends retained messages in answer to a SUBSCRIBE,
-        # and a bridge that has the filter already sends none for a second subscriber.
+        # A late lock on a bridge of its own, or on the one the first lock uses (which has the
+        # device topic subscribed already: it subscribes again so the broker resends the
+        # retained state).
         async with (
-            connected(broker.port) as other,
+            connected(broker.port) if own_bridge else nullcontext(s.bridge) as other,
             Zigbee2MqttLock(other, NAME, slots=range(1, 4)) as late,
         ):
             events = late.events()

@@ -96,6 +96,9 @@ class MqttBridge(metaclass=NoPublicConstructor):
     ) -> None:
         self._inbox = Inbox(trio.lowlevel.current_trio_token(), self._handle, limit=buffer_size)
         self._session = PahoSession(inbox=self._inbox, **session_options)  # type: ignore[arg-type]
+        # paho's loop holds a thread for the bridge's whole life: its own limiter, not trio's
+        # shared one (40 tokens: a 41st bridge in one process would never connect).
+        self._thread_limiter = trio.CapacityLimiter(1)
         self._policy = ReconnectPolicy(backoff, stable_after=stable_after)
         self._connect_timeout = connect_timeout
         self._buffer_size = buffer_size
@@ -160,8 +163,12 @@ class MqttBridge(metaclass=NoPublicConstructor):
         :class:`MqttSubscription` for :class:`MqttMessage` s.
 
         The block starts once the broker acknowledged the subscription (waiting for the
-        connection if need be). QoS 1 messages are acknowledged to the broker only when taken
-        from the iterator; QoS 2 subscriptions are refused (TopicError): with manual
+        connection if need be). Every block gets the filter's retained messages (flagged
+        ``retain``), also when another block already subscribed the same filter: the bridge
+        then subscribes it again, and a block that already had a retained copy of a topic on
+        this connection does not get the repeat. After a reconnect that does not resume the
+        session they come again (a replay). QoS 1 messages are acknowledged to the broker only
+        when taken from the iterator; QoS 2 subscriptions are refused (TopicError): with manual
         acknowledgement paho loses a QoS 2 message on a crash, so ask for QoS 1. The
         subscription is restored after every reconnect. Leaving the block drops the messages
         not taken (acknowledging QoS 1 ones, so that later messages can be acknowledged in
@@ -302,7 +309,11 @@ class MqttBridge(metaclass=NoPublicConstructor):
             # outlives the bridge. A stop ends a connected loop at once (the DISCONNECT wakes
             # it), a connect() under way within connect_timeout.
             try:
-                ended.append(await trio.to_thread.run_sync(self._session.run, generation))
+                ended.append(
+                    await trio.to_thread.run_sync(
+                        self._session.run, generation, limiter=self._thread_limiter
+                    )
+                )
             finally:
                 connection.answered.set()
                 connection.ended.set()
@@ -404,9 +415,11 @@ class MqttBridge(metaclass=NoPublicConstructor):
         topic_filter = subscription.topic_filter
         while True:
             await self._wait_connected()
-            if self._router.subscribed(topic_filter):
+            # Its own SUBSCRIBE even if another block has the filter: the broker sends the
+            # retained messages only in answer to one (see Router.cover).
+            suback = self._router.cover(subscription)
+            if suback is None:
                 break
-            suback = self._router.request(topic_filter)
             await suback.done.wait()
             if suback.refused:
                 raise MqttError(

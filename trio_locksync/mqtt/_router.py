@@ -6,6 +6,20 @@ each filter's MQTT 5 subscription identifier (mosquitto sends a copy per matchin
 the identifiers say which copy is for which filter), QoS 1 messages no subscription claims yet
 (a resumed session's broker sends them right after CONNACK, before the application subscribes
 again), and the :class:`AckTracker`. Everything here runs on the trio thread.
+
+Retained messages. The broker sends a message with the retain flag set only because of a
+SUBSCRIBE: without retain-as-published (never set here) a message forwarded live has retain=0,
+in MQTT 5 and 3.1.1 alike (checked with mosquitto 2.0.11). So a subscription that joins a filter
+this bridge has already subscribed (or is subscribing) on the connection gets a SUBSCRIBE of its
+own: the broker replaces the subscription in place (MQTT 5 §3.8.4, 3.1.1 §3.8.4: no message is
+lost) and, with retain handling 0, resends the filter's retained messages. A copy with retain=1
+goes only to the matching subscriptions that have not had a retained copy of that topic on this
+connection (kept across a resumed session, cleared when the session is new: then every filter
+is subscribed again and its retained messages replayed to every block); a copy nobody takes is
+acknowledged in its turn like any other. Known repeat: a block that got a message live and never
+had a retained copy of its topic takes the copy resent for a later block (a replay of what it
+has; in 3.1.1, without identifiers, also for a later block of an overlapping filter). Marking
+live topics too would cost a set insertion per message and hold every topic ever seen.
 """
 
 from __future__ import annotations
@@ -32,6 +46,8 @@ class Suback:
 
     topic_filter: str
     generation: int
+    #: the subscriptions of the filter when it was sent: the broker's answer covers them
+    covers: list[MqttSubscription] = attrs.field(factory=list)
     done: trio.Event = attrs.field(factory=trio.Event)
     codes: list[int] = attrs.field(factory=list)
 
@@ -59,12 +75,15 @@ class Router:
         #: filter -> its MQTT 5 subscription identifier
         self._filter_ids: dict[str, int] = {}
         self._subacks: dict[int, Suback] = {}  # by packet id
-        self._in_flight: dict[str, Suback] = {}  # by filter
+        self._in_flight: dict[str, Suback] = {}  # by filter: the latest sent
         self._pressed = 0  # subscriptions whose buffer is above its high-water mark
         self.received = 0
         self.delivered = 0
         self.duplicates = 0
         self.dropped = 0
+        #: retained copies not routed to a subscription because it already had one of that
+        #: topic on this connection (counted once per copy)
+        self.repeats = 0
 
     @property
     def buffered(self) -> int:
@@ -83,6 +102,8 @@ class Router:
             if delivery.generation != generation:
                 self.release(delivery, taken=False)  # an earlier link's: it is redelivered
             elif topic_matches(subscription.topic_filter, message.topic):
+                if message.retain:
+                    subscription._retained.add(message.topic)
                 subscription._push(message, delivery)
             else:
                 kept.append((message, delivery))
@@ -109,13 +130,26 @@ class Router:
         """Whether ``topic_filter`` is subscribed on the current connection."""
         return self._active.get(topic_filter) == self.acks.generation
 
-    def request(self, topic_filter: str) -> Suback:
-        """SUBSCRIBE ``topic_filter`` on the current connection (at most once per connection)."""
+    def cover(self, subscription: MqttSubscription) -> Suback | None:
+        """What ``subscription`` waits for before its block starts, on the current connection:
+        None once a SUBSCRIBE of its filter sent after it joined was acknowledged and the filter
+        is subscribed; else the SUBSCRIBE in flight that covers it, or one sent now (also when
+        the filter is already subscribed: the broker's retained messages come only with a
+        SUBSCRIBE, see the module docstring)."""
+        topic_filter = subscription.topic_filter
+        if subscription._covered and self.subscribed(topic_filter):
+            return None
         in_flight = self._in_flight.get(topic_filter)
-        if in_flight is not None:
+        if in_flight is not None and subscription in in_flight.covers:
             return in_flight
-        suback = Suback(topic_filter, self.acks.generation)
-        qos = max(s.qos for s in self.subscriptions if s.topic_filter == topic_filter)
+        return self.request(topic_filter)
+
+    def request(self, topic_filter: str) -> Suback:
+        """Send a SUBSCRIBE of ``topic_filter`` on the current connection, for every
+        subscription of it (its subscription identifier, their highest QoS)."""
+        covers = [s for s in self.subscriptions if s.topic_filter == topic_filter]
+        suback = Suback(topic_filter, self.acks.generation, covers)
+        qos = max((s.qos for s in covers), default=0)
         identifier = self._filter_ids.setdefault(topic_filter, len(self._filter_ids) + 1)
         rc, mid = self._session.subscribe(topic_filter, qos, identifier)
         if rc is not MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
@@ -130,10 +164,13 @@ class Router:
         suback = self._subacks.pop(mid, None)
         if suback is None:
             return
-        self._in_flight.pop(suback.topic_filter, None)
+        if self._in_flight.get(suback.topic_filter) is suback:
+            del self._in_flight[suback.topic_filter]
         suback.codes.extend(codes)
         if codes and not suback.refused:
             self._active[suback.topic_filter] = suback.generation
+            for subscription in suback.covers:
+                subscription._covered = True
         suback.done.set()
 
     def new_connection(self) -> int:
@@ -147,11 +184,19 @@ class Router:
 
     def connected(self, session_present: bool) -> None:
         """CONNACK: the broker kept our subscriptions (session present) or nothing; subscribe
-        what it does not have."""
+        what it does not have (once per filter: it covers every subscription of the filter).
+        A subscription that joined while the link was down gets its own SUBSCRIBE from
+        :meth:`cover` even if the session kept the filter."""
         if session_present:
+            # The broker resends no retained message (except unacknowledged QoS 1 copies, which
+            # go only to blocks that had none): the blocks keep what they had.
             self._active = dict.fromkeys(self._active, self.acks.generation)
         else:
+            # Every filter is subscribed anew and its retained messages come again: a replay
+            # for every block.
             self._active.clear()
+            for subscription in self.subscriptions:
+                subscription._retained.clear()
         for topic_filter in {s.topic_filter for s in self.subscriptions}:
             if topic_filter not in self._active:
                 self.request(topic_filter)
@@ -179,17 +224,31 @@ class Router:
             else:
                 self.dropped += 1
             return
+        if message.retain and holders:
+            holders = self._first_retained(holders, message.topic)
         if message.qos >= 1:
             delivery, mids = self.acks.received(mid, len(holders))
             self._send_acks(mids)
             if not holders:
-                self._inbox.unhold()  # a filter this bridge left: finished at once
+                self._inbox.unhold()  # a filter this bridge left, or a repeat: finished at once
             for subscription in holders:
                 subscription._push(message, delivery)
             return
         for subscription in holders:
             if not subscription._push(message, None):
                 self.dropped += 1
+
+    def _first_retained(
+        self, holders: list[MqttSubscription], topic: str
+    ) -> list[MqttSubscription]:
+        """The holders of a retained copy of ``topic`` that have not had one on this
+        connection (and, from now on, have)."""
+        fresh = [s for s in holders if topic not in s._retained]
+        for subscription in fresh:
+            subscription._retained.add(topic)
+        if len(fresh) < len(holders):
+            self.repeats += 1
+        return fresh
 
     def release(self, delivery: Delivery, *, taken: bool = True) -> None:
         """A holder took ``delivery`` (or dropped it): acknowledge what is due, and once every

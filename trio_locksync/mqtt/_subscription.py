@@ -42,6 +42,7 @@ class MqttSubscription(metaclass=NoPublicConstructor):
     _OPENED_BY = "MqttBridge.subscribe()"
 
     __slots__ = (
+        "_covered",
         "_ended",
         "_error",
         "_high",
@@ -51,6 +52,7 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         "_pressed",
         "_pressure",
         "_release",
+        "_retained",
         "buffer_size",
         "dropped",
         "qos",
@@ -81,6 +83,13 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         self._error: Callable[[], BaseException] | None = None
         #: QoS 0 messages dropped because the buffer was full
         self.dropped = 0
+        #: a SUBSCRIBE of the filter sent after this subscription joined was acknowledged:
+        #: the broker has sent (or is sending) it the filter's retained messages (see Router)
+        self._covered = False
+        #: topics this subscription got a retained copy of: it takes no second one (a later
+        #: SUBSCRIBE of the same filter resends them for another subscription); cleared when a
+        #: connection starts a new session (every filter is subscribed again)
+        self._retained: set[str] = set()
 
     def __len__(self) -> int:
         """Messages waiting to be taken."""
