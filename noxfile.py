@@ -18,7 +18,7 @@ PYTHON = None
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite (real files, real threads, virtual time where time matters)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,demo]")  # the demo's tests drive its dashboard and brokers
     session.run("pytest", *session.posargs)
 
 

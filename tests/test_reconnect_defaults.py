@@ -76,12 +76,12 @@ async def test_default_delays_are_decorrelated_never_under_1_s_nor_over_3x_the_l
 ) -> None:
     """Against a server that accepts and drops (never CONNECTED, so never a reset): every wait
     is at least 1 s (full jitter's first one is under 1 s) and at most three times the one
-    before and 60 s; over 12 waits they grow."""
+    before and 60 s. (That they grow is only likely, not certain: each delay is drawn from
+    U(1 s, 3x the last), so a run of low draws can stay near 1 to 3 s; no assertion on it.)"""
     opened = await opened_at(13, accept_then_drop)
     gaps = [b - a for a, b in itertools.pairwise(opened)]
     assert all(1.0 <= gap <= 60.0 for gap in gaps), gaps
     assert all(b <= 3.0 * a + 1e-9 for a, b in itertools.pairwise(gaps)), gaps
-    assert sum(gaps[6:]) > sum(gaps[:6]), gaps
 
 
 async def replay_quiet_drop_after_3_s(peer: Peer) -> None:
