@@ -35,6 +35,7 @@ from trio_locksync.eventstream import (
 from trio_locksync.eventstream._options import StreamSettings
 from trio_locksync.eventstream._status import TRANSITIONS
 
+from . import wshelpers
 from .wshelpers import (
     Peer,
     isy_frame,
@@ -376,24 +377,9 @@ async def test_backoff_resets_only_after_connected(autojump_clock: object) -> No
 
 async def opened_at(count: int, handler: object, **options: object) -> list[float]:
     """When the first ``count`` sockets opened (SYNCING), against ``handler``, in seconds
-    from the call."""
-    start = trio.current_time()
-    opened: list[float] = []
-    async with (
-        open_memory_server(handler) as server,  # type: ignore[arg-type]
-        open_event_stream(
-            URL,
-            backoff=STEADY,
-            open_transport=server.open_transport,
-            **options,  # type: ignore[arg-type]
-        ) as stream,
-    ):
-        async for change in stream.status_changes():
-            if change.status is S.SYNCING:
-                opened.append(change.at - start)
-                if len(opened) == count:
-                    break
-    return opened
+    from the call; ``STEADY`` delays unless ``backoff`` is given."""
+    options.setdefault("backoff", STEADY)
+    return await wshelpers.opened_at(URL, count, handler, **options)
 
 
 async def replay_quiet_drop(peer: Peer) -> None:

@@ -20,15 +20,15 @@ from trio_locksync import (
     EventStreamStatus,
     Jitter,
     MqttStatus,
-    open_event_stream,
     open_mqtt_bridge,
 )
 from trio_locksync.eventstream._options import DEFAULT_BACKOFF as STREAM_DEFAULT
 from trio_locksync.eventstream._options import StreamSettings
 from trio_locksync.mqtt._open import DEFAULT_BACKOFF as BRIDGE_DEFAULT
 
+from . import wshelpers
 from .brokerhelpers import free_port
-from .wshelpers import Peer, isy_replay, open_memory_server
+from .wshelpers import Peer, isy_replay
 
 URL = "ws://isy.test/rest/subscribe"
 S = EventStreamStatus
@@ -48,22 +48,7 @@ def test_both_default_to_decorrelated_jitter_and_10_s_stable_after() -> None:
 
 async def opened_at(count: int, handler: object, **options: object) -> list[float]:
     """When the first ``count`` sockets opened (SYNCING), default options unless given."""
-    start = trio.current_time()
-    opened: list[float] = []
-    async with (
-        open_memory_server(handler) as server,  # type: ignore[arg-type]
-        open_event_stream(
-            URL,
-            open_transport=server.open_transport,
-            **options,  # type: ignore[arg-type]
-        ) as stream,
-    ):
-        async for change in stream.status_changes():
-            if change.status is S.SYNCING:
-                opened.append(change.at - start)
-                if len(opened) == count:
-                    break
-    return opened
+    return await wshelpers.opened_at(URL, count, handler, **options)
 
 
 async def accept_then_drop(peer: Peer) -> None:

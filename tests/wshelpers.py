@@ -17,7 +17,7 @@ import trio
 import trio.testing
 import trio_websocket
 
-from trio_locksync.eventstream import EventStreamStatus, StatusChange
+from trio_locksync.eventstream import EventStreamStatus, StatusChange, open_event_stream
 from trio_locksync.testing.isy import (
     IsyController,
     NodeStatus,
@@ -155,3 +155,24 @@ async def open_isy_server(
         await nursery.start(controller.serve)
         yield controller
         nursery.cancel_scope.cancel()
+
+
+async def opened_at(url: str, count: int, handler: object, **options: object) -> list[float]:
+    """When the first ``count`` sockets of a stream to ``url`` opened (SYNCING), against
+    ``handler`` on a memory server, in seconds from the call; ``options`` go to the stream."""
+    start = trio.current_time()
+    opened: list[float] = []
+    async with (
+        open_memory_server(handler) as server,  # type: ignore[arg-type]
+        open_event_stream(
+            url,
+            open_transport=server.open_transport,
+            **options,  # type: ignore[arg-type]
+        ) as stream,
+    ):
+        async for change in stream.status_changes():
+            if change.status is EventStreamStatus.SYNCING:
+                opened.append(change.at - start)
+                if len(opened) == count:
+                    break
+    return opened
