@@ -16,9 +16,10 @@ Processes (every figure is ``time.monotonic()``, one clock for all of them on Li
   streams through ``open_transport=``) and following its status; the ``websockets`` peer's fleet
   runs in another interpreter (``--peer-python``: websockets 17 cannot share a venv with
   amqtt, which pins 15);
-* for MQTT, a mosquitto of our own (SIGKILLed for D seconds, restarted on the same port) and
-  a fleet of bridges or paho clients; this script publishes a QoS 0 tick every 100 ms once the
-  broker is back.
+* for MQTT, a mosquitto of our own (``trio_locksync.testing.MosquittoBroker``, SIGKILLed for
+  D seconds, restarted on the same port; up when it first accepts a TCP connection, polled every
+  5 ms) and a fleet of bridges or paho clients; this script publishes a QoS 0 tick every
+  100 ms once the broker is back.
 
 Scenarios:
 
@@ -55,16 +56,12 @@ handshake) with the same SYNCING rule (quiet 1 s, cap 10 s) and ISY decoding lay
 from __future__ import annotations
 
 import contextlib
-import getpass
 import itertools
 import json
 import math
 import os
 import random
 import select
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -82,7 +79,9 @@ from _harness import (
     describe_machine,
     machine_section,
     markdown,
+    mosquitto_version,
     parse_bench_args,
+    rss_kib,
     run_in_scratch,
     table,
 )
@@ -107,22 +106,16 @@ WS_STRATEGIES = (
     "websockets",
 )
 MQTT_STRATEGIES = ("default", "full", "decorrelated", "aiomqtt", "paho")
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
-)
+MQTT_NOTES = {
+    "aiomqtt": "aiomqtt 3.0.0a1's formula through our bridge (modelled)",
+    "paho": "paho 2.2 loop_forever, reconnect_delay_set(1, 120)",
+}
 
 
 def emit(payload: dict[str, Any]) -> None:
     """One JSON line to the parent."""
     sys.stdout.write(json.dumps(payload) + "\n")
     sys.stdout.flush()
-
-
-def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def cpu_seconds() -> float:
@@ -169,6 +162,14 @@ class AiomqttDelays:
             attempt = min(10, attempt + 1)
 
 
+def jittered(strategy: str) -> Any:
+    """``Backoff(jitter=...)`` for the strategies named after a jitter, else None."""
+    from trio_locksync import Backoff, Jitter
+
+    named = {"seed": Jitter.PROPORTIONAL, "full": Jitter.FULL, "decorrelated": Jitter.DECORRELATED}
+    return Backoff(jitter=named[strategy]) if strategy in named else None
+
+
 def stream_options(strategy: str, stable_after: float | None) -> dict[str, Any]:
     from trio_locksync import Backoff, Jitter
 
@@ -180,12 +181,6 @@ def stream_options(strategy: str, stable_after: float | None) -> dict[str, Any]:
         backoff_fields = {k: fields.pop(k) for k in list(fields) if k in ("initial", "maximum")}
         options["backoff"] = Backoff(jitter=Jitter(jitter), **backoff_fields)
         options.update(fields)
-    elif strategy == "seed":
-        options["backoff"] = Backoff(jitter=Jitter.PROPORTIONAL)
-    elif strategy == "full":
-        options["backoff"] = Backoff(jitter=Jitter.FULL)
-    elif strategy == "decorrelated":
-        options["backoff"] = Backoff(jitter=Jitter.DECORRELATED)
     elif strategy in ("pyisy", "pyisyox"):
         options["backoff"] = cast(Backoff, Schedule(PYISY if strategy == "pyisy" else PYISYOX))
         options["stable_after"] = 0.0
@@ -195,27 +190,28 @@ def stream_options(strategy: str, stable_after: float | None) -> dict[str, Any]:
         # timing out and retrying: the floor is the work, not our timeouts.
         options["backoff"] = Backoff(initial=0.001, maximum=0.001, jitter=Jitter.NONE)
         options["connect_timeout"] = 60.0
-    elif strategy != "default":
-        raise ValueError(f"unknown strategy {strategy}")
-    if stable_after is not None:
-        options["stable_after"] = stable_after
-    return options
+    return strategy_options(strategy, stable_after, options)
 
 
 def bridge_options(strategy: str, stable_after: float | None) -> dict[str, Any]:
-    from trio_locksync import Backoff, Jitter
+    from trio_locksync import Backoff
 
     options: dict[str, Any] = {}
-    if strategy == "seed":
-        options["backoff"] = Backoff(jitter=Jitter.PROPORTIONAL)
-    elif strategy == "full":
-        options["backoff"] = Backoff(jitter=Jitter.FULL)
-    elif strategy == "decorrelated":
-        options["backoff"] = Backoff(jitter=Jitter.DECORRELATED)
-    elif strategy == "aiomqtt":
+    if strategy == "aiomqtt":
         options["backoff"] = cast(Backoff, AiomqttDelays())
         options["stable_after"] = 0.0
-    elif strategy != "default":
+    return strategy_options(strategy, stable_after, options)
+
+
+def strategy_options(
+    strategy: str, stable_after: float | None, own: dict[str, Any]
+) -> dict[str, Any]:
+    """``own`` (a strategy's options, empty for the others) with a named jitter's backoff;
+    ``stable_after`` if given; ValueError for a strategy nobody knows."""
+    options = dict(own)
+    if jittered(strategy) is not None:
+        options["backoff"] = jittered(strategy)
+    elif not own and strategy != "default":
         raise ValueError(f"unknown strategy {strategy}")
     if stable_after is not None:
         options["stable_after"] = stable_after
@@ -829,14 +825,21 @@ def ws_storm(setup: Setup, strategy: str, n: int, down: float) -> StormRow:
             fleet.send("await_resync", setup.recover_timeout)
             report = fleet.read("report", setup.recover_timeout + 30)
     row = storm_row(strategy, n, down, report, t_down, t_up, synced)
-    if strategy == "websockets":
-        row.note = setup.peer_note
-    if not report["complete"]:
-        missing = f"{row.synced}/{n} back within {setup.recover_timeout:g} s"
+    note = setup.peer_note if strategy == "websockets" else ""
+    return noted(
+        row, note, report["complete"], setup, f"ws N={n} D={down:g} {strategy}: all synced"
+    )
+
+
+def noted(row: StormRow, note: str, complete: bool, setup: Setup, progress: str) -> StormRow:
+    """``row`` with its note (and how many came back, if not all did), told on stderr."""
+    row.note = note
+    if not complete:
+        missing = f"{row.synced}/{row.n} back within {setup.recover_timeout:g} s"
         row.note = f"{row.note}; {missing}" if row.note else missing
     print(
-        f"  ws N={n} D={down:g} {strategy}: all synced {row.all_synced_s} s, "
-        f"attempts {row.total_attempts}, peak/s {row.peak_per_s}, cpu {row.cpu_s:.2f} s",
+        f"  {progress} {row.all_synced_s} s, attempts {row.total_attempts}, "
+        f"peak/s {row.peak_per_s}, cpu {row.cpu_s:.2f} s",
         file=sys.stderr,
     )
     return row
@@ -996,80 +999,15 @@ def ws_accept_then_drop(
 # -- MQTT ----------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Mosquitto:
-    """A mosquitto of our own on a free loopback port: killed (SIGKILL) and started again."""
-
-    def __init__(self, directory: Path) -> None:
-        if MOSQUITTO is None:
-            raise RuntimeError("mosquitto is not installed")
-        directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.config = directory / "mosquitto.conf"
-        self.log = directory / "mosquitto.log"
-        self.config.write_text(
-            "\n".join(
-                [
-                    f"user {getpass.getuser()}",
-                    f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
-                    "persistence false",
-                    "max_queued_messages 1000000",
-                    "max_connections -1",
-                    "log_dest stderr",
-                    "log_type error",
-                ]
-            )
-            + "\n"
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> float:
-        """Start; the monotonic time it first accepted a TCP connection."""
-        assert MOSQUITTO is not None
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.config)],
-            stderr=self.log.open("ab"),
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return time.monotonic()
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-1500:]}")
-            time.sleep(0.005)
-        raise RuntimeError("mosquitto did not listen within 10 s")
-
-    def kill(self) -> float:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        return time.monotonic()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 def mqtt_storm(setup: Setup, strategy: str, n: int, down: float) -> StormRow:
     import paho.mqtt.client as mqtt
 
+    from trio_locksync.testing import MosquittoBroker
+
     directory = setup.scratch / f"mqtt-{strategy}-{n}"
-    broker = Mosquitto(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # polled every 5 ms: t_up is at most that late (the tables show hundredths of a second)
+    broker = MosquittoBroker(directory, extra="max_connections -1", poll_interval=0.005)
     broker.start()
     try:
         group = {"label": strategy, "strategy": strategy, "n": n}
@@ -1079,9 +1017,11 @@ def mqtt_storm(setup: Setup, strategy: str, n: int, down: float) -> StormRow:
             time.sleep(0.5)
             fleet.send("mark")
             fleet.read("marked", 10)
-            t_down = broker.kill()
+            broker.kill()
+            t_down = time.monotonic()
             time.sleep(max(0.0, t_down + down - time.monotonic()))
-            t_up = broker.start()
+            broker.start()
+            t_up = time.monotonic()
             fleet.send("await_resync", setup.recover_timeout)
             publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="storm-publisher")
             publisher.connect("127.0.0.1", broker.port)
@@ -1098,19 +1038,9 @@ def mqtt_storm(setup: Setup, strategy: str, n: int, down: float) -> StormRow:
     finally:
         broker.stop()
     row = storm_row(strategy, n, down, report, t_down, t_up, synced)
-    if strategy == "aiomqtt":
-        row.note = "aiomqtt 3.0.0a1's formula through our bridge (modelled)"
-    if strategy == "paho":
-        row.note = "paho 2.2 loop_forever, reconnect_delay_set(1, 120)"
-    if not report["complete"]:
-        missing = f"{row.synced}/{n} back within {setup.recover_timeout:g} s"
-        row.note = f"{row.note}; {missing}" if row.note else missing
-    print(
-        f"  mqtt N={n} D={down:g} {strategy}: all receiving {row.all_synced_s} s, "
-        f"attempts {row.total_attempts}, peak/s {row.peak_per_s}, cpu {row.cpu_s:.2f} s",
-        file=sys.stderr,
-    )
-    return row
+    note = MQTT_NOTES.get(strategy, "")
+    progress = f"mqtt N={n} D={down:g} {strategy}: all receiving"
+    return noted(row, note, report["complete"], setup, progress)
 
 
 def mqtt_accept_then_drop(
@@ -1185,18 +1115,17 @@ def library_defaults() -> tuple[dict[str, str], float, float, dict[str, str]]:
     and for each of the stream and the bridge which named strategy is its default backoff."""
     import inspect
 
-    from trio_locksync import Backoff, Jitter, open_mqtt_bridge
+    from trio_locksync import Backoff, open_mqtt_bridge
     from trio_locksync.eventstream._options import StreamSettings
 
     stream = StreamSettings()
     parameters = inspect.signature(inspect.unwrap(open_mqtt_bridge)).parameters
     mqtt_stable = float(parameters["stable_after"].default)
     bridge_backoff = _bridge_default_backoff()
-    named = {"seed": Jitter.PROPORTIONAL, "full": Jitter.FULL, "decorrelated": Jitter.DECORRELATED}
     same: dict[str, str] = {}
     for part, backoff in (("ws", stream.backoff), ("mqtt", bridge_backoff)):
-        for name, jitter in named.items():
-            if backoff == Backoff(jitter=jitter):
+        for name in ("seed", "full", "decorrelated"):
+            if backoff == jittered(name):
                 same[part] = name
 
     def describe(backoff: Backoff) -> str:
@@ -1233,9 +1162,7 @@ def versions() -> dict[str, str]:
 
     found["trio_locksync imported from"] = str(Path(trio_locksync.__file__).parent)
     with contextlib.suppress(Exception):
-        found["mosquitto"] = subprocess.run(
-            [MOSQUITTO or "mosquitto", "-h"], capture_output=True, text=True
-        ).stdout.splitlines()[0]
+        found["mosquitto"] = mosquitto_version()
     return found
 
 
@@ -1281,6 +1208,8 @@ def guarded(
 
 
 def run(args: Any, scratch: Path) -> Report:
+    from trio_locksync.testing import find_mosquitto
+
     began = time.monotonic()
     quick = args.quick
     defaults, stream_stable, mqtt_stable, same = library_defaults()
@@ -1342,7 +1271,7 @@ def run(args: Any, scratch: Path) -> Report:
                 rows_atd = []
             atd.append(AtdScenario(name, misbehaviour, atd_window, rows_atd))
     mqtt_rows: list[StormRow] = []
-    if "mqtt" in only and MOSQUITTO is not None:
+    if "mqtt" in only and find_mosquitto() is not None:
         for n, down in mqtt_plan:
             mqtt_rows += [
                 guarded(mqtt_storm, setup, strategy, n, down) for strategy in mqtt_strategies

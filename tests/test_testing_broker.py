@@ -122,6 +122,36 @@ def test_a_broker_that_does_not_listen_in_time_is_killed(tmp_path: Path) -> None
     assert not broker.running and processes_using(broker.config) == []
 
 
+@needs_mosquitto
+def test_start_polls_at_the_interval_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="poll_interval must be positive"):
+        MosquittoBroker(tmp_path, poll_interval=0.0)
+    assert MosquittoBroker(tmp_path).poll_interval == 0.02
+    broker = MosquittoBroker(tmp_path, poll_interval=0.005)
+    refused = iter([True, True])  # the first two attempts find nobody listening
+    connect = socket.create_connection
+    slept: list[float] = []
+    sleep = _broker.time.sleep
+
+    def attempt(address: tuple[str, int], timeout: float) -> socket.socket:
+        if next(refused, False):
+            raise ConnectionRefusedError
+        return connect(address, timeout=timeout)
+
+    def record(seconds: float) -> None:
+        slept.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(_broker.socket, "create_connection", attempt)
+    monkeypatch.setattr(_broker.time, "sleep", record)
+    with broker:
+        # two refusals at least, each followed by a nap (stop's Popen.wait naps too: not counted)
+        assert len(slept) >= 2 and set(slept) == {0.005}
+        assert accepts(broker.port)
+
+
 @pytest.mark.skipif(MOSQUITTO_PASSWD is None, reason="mosquitto_passwd is not installed")
 @needs_mosquitto
 async def test_passwords_are_hashed_and_never_on_a_command_line(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ __all__ = ["BrokerError", "MosquittoBroker", "find_mosquitto", "find_mosquitto_p
 
 #: seconds a broker may take to listen after it was started
 START_TIMEOUT = 10.0
+#: seconds between attempts to connect while a broker starts
+POLL_INTERVAL = 0.02
 #: mosquitto's default (1000) drops the rest of a slow consumer's queue
 MAX_QUEUED = 1_000_000
 
@@ -89,7 +91,9 @@ class MosquittoBroker:
     password (no ``:`` in either); anonymous clients are then refused (the file is hashed
     with ``mosquitto_passwd -U``, so no password is ever on a command line).
     ``tls``: (CA file, certificate, key) — the listener speaks TLS only. ``max_queued_messages``
-    is raised (see :data:`MAX_QUEUED`). ``extra``: more config lines, as they are. Run as root,
+    is raised (see :data:`MAX_QUEUED`). ``extra``: more config lines, as they are.
+    ``poll_interval``: seconds between :meth:`start`'s attempts to connect (the moment it
+    returns is at most this late: a benchmark timing from a restart may want less). Run as root,
     the config says ``user <you>`` so that mosquitto does not switch to the ``mosquitto`` user,
     which could not write its persistence file in ``directory``.
     Raises :class:`BrokerError` if mosquitto (or ``mosquitto_passwd``) is not installed, exits
@@ -109,7 +113,10 @@ class MosquittoBroker:
         max_queued_messages: int = MAX_QUEUED,
         extra: str = "",
         start_timeout: float = START_TIMEOUT,
+        poll_interval: float = POLL_INTERVAL,
     ) -> None:
+        if not poll_interval > 0:
+            raise ValueError(f"poll_interval must be positive, not {poll_interval!r}")
         executable = find_mosquitto()
         if executable is None:
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
@@ -118,6 +125,7 @@ class MosquittoBroker:
         self.config = self.directory / "mosquitto.conf"
         self.log = self.directory / "mosquitto.log"
         self.start_timeout = start_timeout
+        self.poll_interval = poll_interval
         #: the command line that starts it
         self.command = [executable, "-c", str(self.config)]
         self.process: subprocess.Popen[bytes] | None = None
@@ -198,7 +206,7 @@ class MosquittoBroker:
                     raise BrokerError(
                         f"mosquitto ({self.config}) exited at start: {log_tail(self.log)}"
                     ) from None
-                time.sleep(0.02)
+                time.sleep(self.poll_interval)
             else:
                 self.starts += 1
                 return
