@@ -17,7 +17,7 @@ from trio_locksync.eventstream import Overflow
 from trio_locksync.mqtt import MqttProtocol, MqttStatus, TopicError, topic_matches
 from trio_locksync.mqtt._acks import AckTracker
 from trio_locksync.mqtt._bridge import MqttBridge
-from trio_locksync.mqtt._paho import Inbox
+from trio_locksync.mqtt._inbox import Inbox
 from trio_locksync.mqtt._policy import GiveUp, Outcome, ReconnectPolicy, Retry
 from trio_locksync.mqtt._topics import check_filter, check_topic
 
@@ -409,16 +409,16 @@ def test_hold_gives_up_when_stopping() -> None:
 
 
 def test_pause_waits_for_a_consumer_behind_then_lets_a_stalled_one_go() -> None:
-    from trio_locksync.mqtt import _paho
+    from trio_locksync.mqtt import _inbox
 
     inbox = Inbox(trio.lowlevel.TrioToken.__new__(trio.lowlevel.TrioToken), Recorder())
     started = time.monotonic()
     inbox.pause()  # nobody behind: no wait
-    assert time.monotonic() - started < _paho.PAUSE_LIMIT
+    assert time.monotonic() - started < _inbox.PAUSE_LIMIT
     inbox.press(True)
     thread = threading.Thread(target=inbox.pause)
     thread.start()
-    thread.join(_paho.PAUSE_LIMIT / 5)
+    thread.join(_inbox.PAUSE_LIMIT / 5)
     assert thread.is_alive()  # waits for the consumer...
     inbox.press(False)  # ...which caught up
     thread.join(2.0)
@@ -426,17 +426,17 @@ def test_pause_waits_for_a_consumer_behind_then_lets_a_stalled_one_go() -> None:
     inbox.press(True)  # behind again, and stalled: one pause of PAUSE_LIMIT, then none
     started = time.monotonic()
     inbox.pause()
-    assert time.monotonic() - started >= _paho.PAUSE_LIMIT * 0.9
+    assert time.monotonic() - started >= _inbox.PAUSE_LIMIT * 0.9
     started = time.monotonic()
     for _ in range(100):
         inbox.pause()
-    assert time.monotonic() - started < _paho.PAUSE_LIMIT
+    assert time.monotonic() - started < _inbox.PAUSE_LIMIT
     inbox.press(False)
     inbox.pause()  # caught up: pauses are armed again
     inbox.press(True)
     started = time.monotonic()
     inbox.pause()
-    assert time.monotonic() - started >= _paho.PAUSE_LIMIT * 0.9
+    assert time.monotonic() - started >= _inbox.PAUSE_LIMIT * 0.9
 
 
 async def test_a_buffer_past_its_high_water_mark_presses_until_it_is_empty() -> None:

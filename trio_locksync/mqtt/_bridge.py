@@ -3,7 +3,7 @@
 ``open_mqtt_bridge()`` opens a nursery whose manager task runs one connection at a time: it
 starts paho's network loop with ``trio.to_thread.run_sync`` (never ``loop_start()``, which
 makes a bare thread) and waits for it; the thread's callbacks reach trio only through
-:class:`~._paho.Inbox` (``run_sync_soon``, one drain at a time). When a connection ends, the
+:class:`~._inbox.Inbox` (``run_sync_soon``, one drain at a time). When a connection ends, the
 :class:`~._policy.ReconnectPolicy` says when to try again, or to give up. Leaving the block
 sends a DISCONNECT, which wakes the loop at once, and waits for the thread: no thread outlives
 the block. Everything the consumer sees — statuses, messages, publish results — is handled on
@@ -33,6 +33,7 @@ from ..core import (
 from ..eventstream import Overflow
 from ._acks import Delivery
 from ._errors import MqttClosedError, MqttError, MqttNotDelivered, MqttRefused, TopicError
+from ._inbox import Event, Inbox
 from ._models import (
     STATUS_TABLE,
     MqttMessage,
@@ -40,7 +41,7 @@ from ._models import (
     MqttStatus,
     MqttStatusChange,
 )
-from ._paho import REFUSALS, TAKEN_OVER, Event, Inbox, PahoSession, SessionEnd
+from ._paho import REFUSALS, TAKEN_OVER, PahoSession, SessionEnd
 from ._policy import GiveUp, Outcome, ReconnectPolicy
 from ._router import Router
 from ._subscription import MqttSubscription

@@ -15,11 +15,8 @@ Facts this relies on (paho-mqtt 2.2.0 ``client.py``, checked against mosquitto 2
   resets "first connect" each call, so the default CleanStart would wipe the session every
   time: ``clean_start=False`` always (MQTT 5), ``clean_session=False`` (3.1.1).
 * ``reconnect_on_failure=False``: paho never reconnects by itself; the bridge owns the backoff.
-* Callbacks run on the paho thread. Each one only appends a tuple to :class:`Inbox` (a deque:
-  appends are atomic); a drain is scheduled with the trio token's ``run_sync_soon`` — never a
-  blocking ``from_thread.run_sync`` per message — at most one at a time, and for messages once
-  per loop turn. The drain runs on the trio thread and never raises (a ``run_sync_soon``
-  callback that raises ends the run).
+* Callbacks run on the paho thread and only hand events to trio through :class:`~._inbox.Inbox`
+  (see there).
 * Speed: paho's thread and trio's share the GIL, and every system call hands it over. The
   socket is read 64 KiB at a time (:class:`_BufferedSocket`; paho itself reads each packet's
   header byte by byte), and the paho thread pauses while trio is behind (:meth:`Inbox.pause`),
@@ -29,31 +26,26 @@ Facts this relies on (paho-mqtt 2.2.0 ``client.py``, checked against mosquitto 2
 
 from __future__ import annotations
 
-import collections
 import logging
 import select
 import socket
 import ssl
 import threading
-from collections.abc import Callable
 from typing import Any, final
 
 import attrs
 import paho.mqtt.client as paho
-import trio
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ._inbox import Inbox
 from ._models import MqttProtocol, MqttWill
 from ._policy import Outcome
 
-__all__ = ["Event", "Inbox", "PahoSession", "SessionEnd"]
+__all__ = ["PahoSession", "SessionEnd"]
 
 logger = logging.getLogger("trio_locksync.mqtt")
-
-#: what a callback hands to trio: (kind, connection generation, *details)
-Event = tuple[Any, ...]
 
 #: CONNACK reason codes that retrying cannot fix (MQTT 5 numbering; 3.1.1's 4 and 5 arrive
 #: from paho as 134 and 135)
@@ -73,161 +65,6 @@ READ_CHUNK = 65536
 BURST = 64
 #: the network loop's longest wait (keepalive timers are checked at least this often)
 LOOP_TIMEOUT = 1.0
-#: the longest the paho thread waits for a consumer that fell behind (see ``Inbox.pause``)
-PAUSE_LIMIT = 0.05
-#: events not drained yet from which the paho thread pauses
-PAUSE_AT = 64
-
-
-@final
-class Inbox:
-    """Hand-over from the paho thread to trio: :meth:`put` from any thread, one drain at a time
-    on the trio thread. The handler is called for each event, in order, and never lets an
-    exception out (it is logged)."""
-
-    __slots__ = (
-        "_handler",
-        "_holds",
-        "_items",
-        "_limit",
-        "_overridden",
-        "_pressure",
-        "_releases",
-        "_relief",
-        "_resume",
-        "_room",
-        "_scheduled",
-        "_token",
-        "_waiting",
-    )
-
-    def __init__(
-        self, token: trio.lowlevel.TrioToken, handler: Callable[[Event], None], *, limit: int = 1000
-    ) -> None:
-        self._token = token
-        self._handler = handler
-        self._items: collections.deque[Event] = collections.deque()
-        self._scheduled = False
-        # QoS 1 messages received and not yet taken (or dropped) by every holder: mosquitto's
-        # ReceiveMaximum is not a hard bound, so the paho thread waits for room instead.
-        self._limit = limit
-        self._resume = limit - max(1, limit // 8)
-        self._holds = 0  # written by the paho thread only
-        self._releases = 0  # written by the trio thread only
-        self._waiting = False
-        self._room = threading.Condition()
-        # A consumer behind by a buffer's high-water mark (see pause()).
-        self._pressure = False
-        self._relief = threading.Event()
-        self._overridden = False
-
-    def press(self, on: bool) -> None:
-        """[trio thread] A consumer fell behind (True) or caught up (False)."""
-        self._pressure = on
-        if not on:
-            self._relief.set()
-
-    def pause(self) -> None:
-        """[paho thread, after each message] While trio is behind — ``PAUSE_AT`` events not
-        drained yet, or a consumer behind by its buffer's high-water mark — wait (at most
-        ``PAUSE_LIMIT``) for it to catch up before reading on.
-
-        Why: paho and trio share the GIL. Reading from a buffer, paho does no system call for
-        dozens of messages and keeps the GIL, while every message the consumer takes passes
-        trio's scheduler, which gives the GIL away (its epoll). Left alone, paho parses dozens
-        of messages per one taken, and the buffer overflows (QoS 0 drops, measured: 4,000 to
-        5,500 of 50,000; with the pause, none) or fills the QoS 1 window. Pausing here lets
-        the consumer empty its buffer in a row, untroubled: a few thread switches per batch
-        instead of per message (0.05 a message, measured). Trio not catching up within the
-        limit (a consumer that stalled, or a trio thread busy elsewhere) is left behind: the
-        paho thread reads on until it catches up, then pauses are armed again. So a stalled
-        consumer costs one pause, and its buffer's overflow policy applies as before."""
-        if not self._pressure and len(self._items) < PAUSE_AT:
-            self._overridden = False
-            return
-        if self._overridden:
-            return
-        self.flush()
-        self._relief.clear()
-        # Again, after clear(): trio's set() that came before it would be lost.
-        if not self._pressure and len(self._items) < PAUSE_AT:
-            return
-        if not self._relief.wait(PAUSE_LIMIT):
-            self._overridden = True
-
-    def hold(self, stopping: Callable[[], bool]) -> bool:
-        """[paho thread] Count one more QoS 1 message held; first, if ``limit`` are held,
-        wait until the consumers took an eighth of them. False if ``stopping()`` became true
-        meanwhile (the message is then dropped unacknowledged: the broker redelivers it).
-        While this waits paho reads nothing more, so TCP pushes back on the broker; the
-        consumer taking messages makes room. No lock unless it waits: ``_holds`` is written
-        only here, ``_releases`` only by :meth:`unhold`."""
-        if self._holds - self._releases >= self._limit:
-            self.flush()
-            with self._room:
-                self._waiting = True
-                try:
-                    while self._holds - self._releases > self._resume:
-                        if stopping():
-                            return False
-                        self._room.wait(timeout=0.25)
-                finally:
-                    self._waiting = False
-        self._holds += 1
-        return True
-
-    def unhold(self) -> None:
-        """[trio thread] A held QoS 1 message was taken (or dropped) by every holder."""
-        self._releases += 1
-        # hold() sets _waiting before it looks at the counts: either it sees this release,
-        # or this sees it waiting.
-        if self._waiting and self._holds - self._releases <= self._resume:
-            with self._room:
-                self._room.notify()
-
-    def wake(self) -> None:
-        """[trio thread] Let a waiting :meth:`hold` look at its stop condition now, and end a
-        :meth:`pause`."""
-        self._relief.set()
-        with self._room:
-            self._room.notify_all()
-
-    @property
-    def held(self) -> int:
-        """QoS 1 messages held now (for statistics)."""
-        return self._holds - self._releases
-
-    def put(self, event: Event, *, flush: bool = True) -> None:
-        """[any thread] Queue ``event``; unless ``flush`` is False, see that a drain is
-        scheduled (:meth:`flush`)."""
-        self._items.append(event)
-        if flush:
-            self.flush()
-
-    def flush(self) -> None:
-        """[paho thread] Schedule a drain unless one is scheduled already or nothing waits.
-        The network loop puts messages with ``flush=False`` and flushes once per turn
-        (``BURST`` packets at most) and before it waits: each ``run_sync_soon`` is a system
-        call (trio's wake-up socket) and so a chance for the GIL to change hands."""
-        if not self._scheduled and self._items:
-            self._scheduled = True
-            try:
-                self._token.run_sync_soon(self.drain)
-            except trio.RunFinishedError:  # the bridge's run is over: nobody to tell
-                pass
-
-    def drain(self) -> None:
-        """[trio thread] Handle every queued event. Never raises."""
-        self._scheduled = False  # first: an event put from now on schedules another drain
-        items = self._items
-        while items:
-            event = items.popleft()
-            try:
-                self._handler(event)
-            except Exception:
-                logger.exception("MQTT bridge: handling a %s event failed", event[0])
-        if not self._pressure:
-            self._relief.set()  # a paused paho thread reads on
 
 
 @final

@@ -31,8 +31,9 @@ import trio
 from paho.mqtt.enums import MQTTErrorCode
 
 from ._acks import AckTracker, Delivery
+from ._inbox import Inbox
 from ._models import MqttMessage
-from ._paho import Inbox, PahoSession
+from ._paho import PahoSession
 from ._subscription import MqttSubscription
 from ._topics import topic_matches
 
