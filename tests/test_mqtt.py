@@ -11,8 +11,6 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +31,9 @@ from trio_locksync.mqtt import (
     open_mqtt_bridge,
 )
 
-from .brokerhelpers import Broker, needs_mosquitto
+from .brokerhelpers import FAST, Broker, connected, needs_mosquitto
 
 pytestmark = needs_mosquitto
-
-FAST = Backoff(initial=0.05, maximum=0.5, jitter=Jitter.NONE)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Any:
-    with Broker(tmp_path) as running:
-        yield running
-
-
-@asynccontextmanager
-async def connected(port: int, **options: Any) -> AsyncIterator[MqttBridge]:
-    options.setdefault("backoff", FAST)
-    async with open_mqtt_bridge("127.0.0.1", port, **options) as bridge:
-        with trio.fail_after(10):
-            await bridge.wait_status(MqttStatus.CONNECTED)
-        yield bridge
 
 
 def paho_running() -> list[int]:

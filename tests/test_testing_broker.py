@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
 
-from trio_locksync import Backoff, Jitter
-from trio_locksync.mqtt import MqttBridge, MqttProtocol, MqttStatus, open_mqtt_bridge
+from trio_locksync.mqtt import MqttProtocol, MqttStatus
 from trio_locksync.testing import (
     BrokerError,
     BrokerKind,
@@ -28,9 +24,7 @@ from trio_locksync.testing import (
     open_zigbee2mqtt_simulator,
 )
 
-from .brokerhelpers import MOSQUITTO_PASSWD, needs_mosquitto
-
-FAST = Backoff(initial=0.05, maximum=0.5, jitter=Jitter.NONE)
+from .brokerhelpers import FAST, MOSQUITTO_PASSWD, connected, needs_mosquitto
 
 
 def processes_using(path: Path) -> list[int]:
@@ -55,14 +49,6 @@ def accepts(port: int) -> bool:
     except OSError:
         return False
     return True
-
-
-@asynccontextmanager
-async def connected(port: int, **options: Any) -> AsyncIterator[MqttBridge]:
-    async with open_mqtt_bridge("127.0.0.1", port, backoff=FAST, **options) as bridge:
-        with trio.fail_after(10):
-            await bridge.wait_status(MqttStatus.CONNECTED)
-        yield bridge
 
 
 @needs_mosquitto

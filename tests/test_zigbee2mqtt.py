@@ -17,15 +17,13 @@ import trio
 import trio.lowlevel
 
 from trio_locksync import (
-    Backoff,
-    Jitter,
     LockDisconnected,
     LockOperationFailed,
     Pin,
     SlotCredential,
     SlotUpdate,
 )
-from trio_locksync.mqtt import MqttBridge, MqttStatus, open_mqtt_bridge
+from trio_locksync.mqtt import MqttBridge, open_mqtt_bridge
 from trio_locksync.providers.zigbee2mqtt import (
     Availability,
     EventSource,
@@ -39,27 +37,11 @@ from trio_locksync.testing.zigbee2mqtt import (
     open_zigbee2mqtt_simulator,
 )
 
-from .brokerhelpers import Broker, free_port, needs_mosquitto
+from .brokerhelpers import FAST, Broker, connected, free_port, needs_mosquitto
 
 pytestmark = needs_mosquitto
 
-FAST = Backoff(initial=0.05, maximum=0.5, jitter=Jitter.NONE)
 NAME = "front_door"
-
-
-@pytest.fixture
-def broker(tmp_path: Any) -> Any:
-    with Broker(tmp_path) as running:
-        yield running
-
-
-@asynccontextmanager
-async def connected(port: int, **options: Any) -> AsyncIterator[MqttBridge]:
-    options.setdefault("backoff", FAST)
-    async with open_mqtt_bridge("127.0.0.1", port, **options) as bridge:
-        with trio.fail_after(10):
-            await bridge.wait_status(MqttStatus.CONNECTED)
-        yield bridge
 
 
 async def wait_until(predicate: Callable[[], object], limit: float = 10.0) -> None:

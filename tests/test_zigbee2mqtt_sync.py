@@ -42,12 +42,6 @@ def pin_of(slot: int) -> str:
     return f"86{slot:02d}47"
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Any:
-    with Broker(tmp_path) as running:
-        yield running
-
-
 @asynccontextmanager
 async def syncing(
     s: Site, desired: dict[int, str | None], **options: Any
