@@ -88,6 +88,72 @@ def test_decorrelated_within_initial_and_cap(seed: int) -> None:
         previous = d
 
 
+@given(
+    st.integers(0, 2**32),
+    st.floats(0.01, 5),
+    st.floats(5, 120),
+    st.floats(1.2, 3),
+    st.floats(0, 0.16),
+)
+def test_growing_each_delay_is_the_last_times_factor_within_ratio_and_spread_at_the_cap(
+    seed: int, initial: float, maximum: float, factor: float, ratio: float
+) -> None:
+    backoff = Backoff(
+        initial=initial, maximum=maximum, factor=factor, ratio=ratio, jitter=Jitter.GROWING
+    )
+    delays = take(backoff, 60, seed)
+    assert initial - 1e-9 <= delays[0] <= min(3 * initial, maximum) + 1e-9
+    for last, delay in itertools.pairwise(delays):
+        assert delay <= maximum + 1e-9
+        grown = last * factor
+        if grown * (1 + ratio) <= maximum:
+            assert grown * (1 - ratio) - 1e-9 <= delay <= grown * (1 + ratio) + 1e-9
+        else:  # past the cap (or possibly so): within the capped band or the grown one
+            assert delay >= min(grown * (1 - ratio), maximum * (1 - ratio)) - 1e-9
+
+
+@given(st.integers(0, 2**32))
+def test_growing_floor_rises_with_every_failure_unlike_decorrelated(seed: int) -> None:
+    """The guarantee that rules out a tight loop: after ``k`` delays without a reset the next
+    is at least ``min(initial * (factor * (1 - ratio)) ** k, maximum * (1 - ratio))``, whatever
+    the draws (decorrelated's floor stays at ``initial`` forever)."""
+    backoff = Backoff(factor=1.5, ratio=0.1, jitter=Jitter.GROWING)
+    for k, delay in enumerate(take(backoff, 40, seed)):
+        assert delay >= min(1.0 * (1.5 * 0.9) ** k, 60 * 0.9) - 1e-9
+
+
+class Unluckiest(random.Random):
+    """Every draw at the bottom of its range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+def test_growing_unluckiest_client_is_no_tight_loop() -> None:
+    """The storm benchmark's tight-loop line (more than one attempt per 3 s in the second half
+    of 30 s), against the unluckiest client possible: every draw at its lowest. Decorrelated's
+    unluckiest client retries every second forever."""
+    growing = Backoff(factor=1.5, ratio=0.1, jitter=Jitter.GROWING).delays(Unluckiest())
+    lowest = list(itertools.islice(growing, 8))
+    assert lowest == pytest.approx([1.0, 1.35, 1.823, 2.460, 3.322, 4.484, 6.053, 8.172], 1e-3)
+    attempts = list(itertools.accumulate(lowest))
+    assert sum(1 for t in attempts if 15.0 <= t <= 30.0) == 2
+    decorrelated = Backoff(jitter=Jitter.DECORRELATED).delays(Unluckiest())
+    assert list(itertools.islice(decorrelated, 30)) == [1.0] * 30
+
+
+def test_growing_spreads_clients_at_the_cap() -> None:
+    capped = take(Backoff(factor=1.5, jitter=Jitter.GROWING), 60)[20:]
+    assert len(set(capped)) == len(capped)
+    assert min(capped) >= 54.0 and max(capped) <= 60.0
+
+
+def test_growing_that_could_shrink_is_refused() -> None:
+    with pytest.raises(ValueError, match="factor \\* \\(1 - ratio\\) >= 1"):
+        Backoff(factor=1.1, ratio=0.2, jitter=Jitter.GROWING)
+    Backoff(factor=1.25, ratio=0.2, jitter=Jitter.GROWING)  # exactly 1: allowed
+
+
 def test_seeded_rng_reproducible_and_default_rng_differs() -> None:
     backoff = Backoff(jitter=Jitter.FULL)
     assert take(backoff, 10, seed=7) == take(backoff, 10, seed=7)

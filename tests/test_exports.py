@@ -19,6 +19,7 @@ import trio_locksync
 #: the top level, exactly: the contract names (SPEC) and what callers annotate with or catch
 TOP_LEVEL = {
     # core
+    "RECONNECT_BACKOFF",
     "Backoff",
     "ClosedError",
     "InvalidPinError",

@@ -19,6 +19,7 @@ from .autolock import AutolockTargetGone as AutolockTargetGone
 from .autolock import AutolockTimer as AutolockTimer
 from .autolock import TimerState as TimerState
 from .autolock import open_autolock as open_autolock
+from .core import RECONNECT_BACKOFF as RECONNECT_BACKOFF
 from .core import Backoff as Backoff
 from .core import ClosedError as ClosedError
 from .core import InvalidPinError as InvalidPinError
@@ -64,6 +65,7 @@ from .store import open_store as open_store
 __version__ = "0.1.0"
 
 __all__ = [
+    "RECONNECT_BACKOFF",
     "AutolockError",
     "AutolockPersistError",
     "AutolockService",

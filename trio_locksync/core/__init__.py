@@ -1,6 +1,7 @@
 """The shared core under every subsystem: errors, backoff, breakers, quiet windows, change feeds,
 the worker-thread runner, the deadline scheduler, secrets, state tables."""
 
+from ._backoff import RECONNECT_BACKOFF as RECONNECT_BACKOFF
 from ._backoff import Backoff as Backoff
 from ._backoff import Jitter as Jitter
 from ._breaker import PROBE_BACKOFF as PROBE_BACKOFF
@@ -30,6 +31,7 @@ from ._watch import Watched as Watched
 
 __all__ = [
     "PROBE_BACKOFF",
+    "RECONNECT_BACKOFF",
     "Backoff",
     "BreakerState",
     "ChangeFeed",

@@ -66,8 +66,8 @@ def open_event_stream(
       a heartbeat announcement (None otherwise); if none follows within that plus
       ``heartbeat_grace`` the connection is dropped and re-opened. Websocket pings every
       ``ping_interval`` seconds (None: off) must be answered within ``ping_timeout``.
-    * Reconnects wait ``backoff`` delays (default ``Backoff(jitter=Jitter.DECORRELATED)``: each
-      delay uniform between 1 s and three times the last, at most 60 s), which start over only
+    * Reconnects wait ``backoff`` delays (default ``RECONNECT_BACKOFF``: the first 1 to 3 s,
+      each next one 1.35 to 1.65 times the last, at most 60 s), which start over only
       after a connection stayed ``CONNECTED`` for ``stable_after`` seconds (default 10; 0: at
       ``CONNECTED``), so a server that replays, goes quiet and drops gets growing delays, not a
       reconnect every ``quiet`` + 1 s, as the MQTT bridge does. Both defaults come from the

@@ -17,7 +17,7 @@ from typing import Any, TypedDict, final
 import attrs
 import trio
 
-from ..core import Backoff, Jitter
+from ..core import RECONNECT_BACKOFF, Backoff
 from ._errors import FrameDecodeError
 from ._models import Overflow
 from ._url import check_headers
@@ -33,13 +33,10 @@ __all__ = [
     "settings_from",
 ]
 
-#: The reconnect delays when ``backoff`` is not given: decorrelated jitter, 1 s up to 60 s. The
-#: storm benchmark (``benchmarks/storm_bench.py``, issue 13) chose it over full jitter: with
-#: 1,000 clients back after a 10 s outage it brought all of them back in about a third of the
-#: time with about half the peak attempts per second (full jitter's delays grow with the number
-#: of attempts, so its early short draws push some clients into 32 s windows). The MQTT bridge
-#: uses the same.
-DEFAULT_BACKOFF = Backoff(jitter=Jitter.DECORRELATED)
+#: The reconnect delays when ``backoff`` is not given: the core's ``RECONNECT_BACKOFF`` (growing
+#: jitter, 1 s up to 60 s, each delay 1.35 to 1.65 times the last), the storm benchmark's choice
+#: (``benchmarks/storm_bench.py``, issue 13). The MQTT bridge uses the same.
+DEFAULT_BACKOFF = RECONNECT_BACKOFF
 
 #: What a decoder gets: a text frame as ``str``, a binary frame as ``bytes``.
 Message = str | bytes
@@ -77,8 +74,8 @@ class EventStreamOptions(TypedDict, total=False):
     ping_interval: float | None
     #: seconds a ping may wait for its pong [20.0]
     ping_timeout: float
-    #: reconnect delays [``Backoff(jitter=Jitter.DECORRELATED)``: 1 s up to 60 s, each delay
-    #: uniform between 1 s and three times the last; chosen by the storm benchmark]
+    #: reconnect delays [``RECONNECT_BACKOFF``: the first 1 to 3 s, each next one 1.35 to 1.65
+    #: times the last, at most 60 s; chosen by the storm benchmark]
     backoff: Backoff | None
     #: seconds a connection must stay CONNECTED before the backoff delays start over; 0: at
     #: CONNECTED [10.0, chosen by the storm benchmark]

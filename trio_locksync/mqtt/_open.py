@@ -9,7 +9,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..core import Backoff, Jitter, open_service_nursery
+from ..core import RECONNECT_BACKOFF, Backoff, open_service_nursery
 from ..eventstream import Overflow
 from ._bridge import MqttBridge
 from ._models import MqttProtocol, MqttWill
@@ -17,9 +17,9 @@ from ._topics import check_topic
 
 __all__ = ["DEFAULT_BACKOFF", "open_mqtt_bridge"]
 
-#: The reconnect delays when ``backoff`` is not given, the event stream's: decorrelated jitter,
-#: 1 s up to 60 s (the storm benchmark's choice, ``benchmarks/storm_bench.py``).
-DEFAULT_BACKOFF = Backoff(jitter=Jitter.DECORRELATED)
+#: The reconnect delays when ``backoff`` is not given, the event stream's: the core's
+#: ``RECONNECT_BACKOFF`` (the storm benchmark's choice, ``benchmarks/storm_bench.py``).
+DEFAULT_BACKOFF = RECONNECT_BACKOFF
 
 
 @asynccontextmanager
@@ -55,8 +55,8 @@ async def open_mqtt_bridge(
     * ``username``/``password``; ``tls``: None or False for plain TCP, True for TLS with the
       system's CAs, or an ``ssl.SSLContext`` (certificates are verified unless the context
       says otherwise). TLS setup and the blocking ``connect()`` run in the worker thread.
-    * Reconnects wait ``backoff`` delays (default ``Backoff(jitter=Jitter.DECORRELATED)``: each
-      delay uniform between 1 s and three times the last, at most 60 s); the delays start over
+    * Reconnects wait ``backoff`` delays (default ``RECONNECT_BACKOFF``: the first 1 to 3 s,
+      each next one 1.35 to 1.65 times the last, at most 60 s); the delays start over
       only after a connection stayed up ``stable_after`` seconds (default 10), never at CONNACK.
       Both defaults come from the storm benchmark (``benchmarks/storm_bench.py``). A CONNACK
       must come within ``connect_timeout``.
