@@ -85,7 +85,7 @@ async def _interrupt(
     async for _ in signals:
         if stop.cancel_called or startup.cancel_called:
             continue  # stopping already: a second Ctrl-C does not cut the flush short
-        summary.stopped_by = "Ctrl-C"
+        summary.stopped_by = board.stopping = "Ctrl-C"  # the title says so until the end
         board.emit("info", "Ctrl-C: stopping cleanly (state is flushed, then the summary)")
         if board.ready:
             stop.cancel()
@@ -141,8 +141,12 @@ async def _run(
                     summary.seconds = board.elapsed()
                     board.stopping = summary.stopped_by
                     await gather(site, world, board, summary)
-                    summary.tally = attrs.asdict(board.tally)
-                    snapshot = await site.save_now()
+                    await site.save_now()
+                # closed: no timer can fire any more, the file holds what is left running
+                summary.tally = attrs.asdict(board.tally)
+                summary.timers_at_exit = len(site.running)
+                assert site.final_snapshot is not None
+                snapshot = site.final_snapshot
                 board.unlisten(save_hardware)
                 await hardware.save(world.snapshot())
             nursery.cancel_scope.cancel()

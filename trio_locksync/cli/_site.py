@@ -67,6 +67,13 @@ class Site:
     engines: dict[str, LockSync] = attrs.field(factory=dict)
     stores: list[Store] = attrs.field(factory=list)
     recovery: RecoveryReport | None = None
+    #: the timers the site armed (or recovered) and has not seen fire or cancelled: what the
+    #: autolock file must hold once everything closed (a timer can still fire while the site
+    #: closes, so a count taken earlier can be one too many)
+    running: set[str] = attrs.field(factory=set)
+    #: the site's records as last written, once it closed (timers counted after the autolock
+    #: service closed); None until then
+    final_snapshot: dict[str, Any] | None = None
 
     @property
     def autolock(self) -> AutolockService:
@@ -85,6 +92,7 @@ class Site:
         try:
             spec = self.config.lock(name)
         except KeyError:
+            self.running.discard(timer_id)
             raise AutolockTargetGone(f"no lock {name!r} in the site any more") from None
         try:
             if spec.kind is Kind.ZIGBEE:
@@ -99,19 +107,24 @@ class Site:
                 lock=name, what="retry", error=why,
             )  # fmt: skip
             raise  # the timer keeps its entry and retries
+        self.running.discard(timer_id)
         self.board.tally.fired += 1
         self.board.timer(name, None, "fired: door locked")
 
     async def arm(self, name: str) -> None:
         timer = self.autolock.timer(f"door:{name}")
-        await timer.start(self.autolock_seconds)
+        with trio.CancelScope(shield=True):  # persisted and counted, or neither
+            await timer.start(self.autolock_seconds)
+            self.running.add(timer.timer_id)
         self.board.tally.armed += 1
         self.board.timer(name, trio.current_time() + self.autolock_seconds, "armed")
 
     async def disarm(self, name: str, why: str) -> None:
         timer = self.autolock.timer(f"door:{name}")
         if timer.is_running:
-            await timer.cancel()
+            with trio.CancelScope(shield=True):
+                await timer.cancel()
+                self.running.discard(timer.timer_id)
             self.board.tally.cancelled += 1
             self.board.timer(name, None, f"cancelled: {why}")
 
@@ -121,6 +134,8 @@ class Site:
         tally.recovered_expired, tally.recovered_resumed = report.expired, report.resumed
         for timer_id, timer in self.autolock.timers.items():
             remaining = timer.remaining
+            if timer.is_running:
+                self.running.add(timer_id)
             if timer.is_running and remaining is not None:
                 name = timer_id.removeprefix("door:")
                 self.board.timer(name, trio.current_time() + remaining, "resumed from last run")
@@ -253,12 +268,18 @@ class Site:
         await self.site_store.save(snapshot)
         return snapshot
 
+    async def save_final(self) -> None:
+        """[on close, after the autolock service closed] The records once more, with the
+        timers left running as the file holds them."""
+        self.final_snapshot = self.site_snapshot()
+        await self.site_store.save(self.final_snapshot)
+
     def site_snapshot(self) -> dict[str, Any]:
         tally = self.board.tally
         return {
             "run": self.board.run_number,
             "doors": {name: door.locked for name, door in self.board.doors.items()},
-            "timers_running": sum(t.is_running for t in self.autolock.timers.values()),
+            "timers_running": len(self.running),
             "fired": tally.fired,
             "replayed": tally.replayed,
             "live": tally.live,
@@ -307,6 +328,7 @@ async def open_site(
         )
         stream_changes = stream.status_changes()
         site = Site(config, board, world, bridge, stream, site_store, autolock_seconds)
+        stack.push_async_callback(site.save_final)  # runs once all but the stores closed
         site.stores = list(stores.values())
         site.drift_interval = max(2.0, board.duration / 20)
         site.unreachable_retry = _unreachable_retry(board.duration)

@@ -152,7 +152,6 @@ async def gather(site: Site, world: World, board: Board, summary: Summary) -> No
         len(spec.slots) for spec in site.config.locks if spec.behaviour is Behaviour.MASKED
     )
     summary.masked_writes = site.masked_writes()
-    summary.timers_at_exit = sum(t.is_running for t in site.autolock.timers.values())
     if summary.previous_timers is not None:
         recovered = board.tally.recovered_expired + board.tally.recovered_resumed
         summary.checks["every timer the last run left was recovered"] = (
