@@ -72,8 +72,10 @@ class Site:
     #: closes, so a count taken earlier can be one too many)
     running: set[str] = attrs.field(factory=set)
     #: the site's records as last written, once it closed (timers counted after the autolock
-    #: service closed); None until then
+    #: service closed); None until then, and for a site that never got up
     final_snapshot: dict[str, Any] | None = None
+    #: set once every piece is open and the timers recovered
+    up: bool = False
 
     @property
     def autolock(self) -> AutolockService:
@@ -270,7 +272,9 @@ class Site:
 
     async def save_final(self) -> None:
         """[on close, after the autolock service closed] The records once more, with the
-        timers left running as the file holds them."""
+        timers left running as the file holds them; nothing for a site that never got up."""
+        if not self.up:
+            return
         self.final_snapshot = self.site_snapshot()
         await self.site_store.save(self.final_snapshot)
 
@@ -362,6 +366,7 @@ async def open_site(
             await site.recover()
             nursery.start_soon(site.count_writes)
             board.listen(site.save_soon)
+            site.up = True
             try:
                 yield site
             finally:
