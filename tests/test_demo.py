@@ -127,6 +127,35 @@ def test_amqtt_broker_when_mosquitto_is_missing(tmp_path: Path) -> None:
 
 
 @needs_mosquitto
+def test_a_run_killed_mid_way_does_not_make_the_next_one_report_a_loss(tmp_path: Path) -> None:
+    """A run killed with SIGKILL left site.json as its last delayed save wrote it (up to 2 s
+    old) beside an exact autolock file; the next run compared the two counts and reported
+    "LOST: every timer the last run left was recovered" (found in CI: killed runs on the
+    shared default state dir). Only a run that closed vouches for its count now."""
+    argv = [sys.executable, "-m", "trio_locksync", "demo", "--no-tui", "--duration", "30"]
+    argv += ["--autolock", "30", "--state-dir", str(tmp_path)]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if "autolock armed" in line:
+                break
+        time.sleep(2.5)  # the delayed save has written "timers_running" at least once
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    killed = json.loads((tmp_path / "site.json").read_text())
+    assert killed["run"] == 1 and killed["clean_exit"] is False
+    done = demo("--no-tui", "--duration", "6", "--state-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "did not exit cleanly, so its own count is unchecked" in done.stdout
+    assert "nothing lost" in summary_line(done.stdout)
+    assert json.loads((tmp_path / "site.json").read_text())["clean_exit"] is True
+
+
+@needs_mosquitto
 def test_an_external_broker_is_used_as_it_is_and_never_restarted(tmp_path: Path) -> None:
     with Broker(tmp_path) as broker:
         address = f"127.0.0.1:{broker.port}"

@@ -56,7 +56,7 @@ async def run_demo(options: DemoOptions, board: Board) -> Summary:
     board.run_number = int(previous.get("run", 0)) + 1
     board.state_dir = str(state)
     summary = Summary(run=board.run_number, seconds=0.0, stopped_by="duration", broker="")
-    if board.run_number > 1:
+    if board.run_number > 1 and previous.get("clean_exit") is True:
         summary.previous_timers = int(previous.get("timers_running", 0))
     stop = trio.CancelScope()  # ends the run: at --duration, or at Ctrl-C once the site is up
     startup = trio.CancelScope()  # ends everything: Ctrl-C before the site is up

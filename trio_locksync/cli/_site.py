@@ -275,7 +275,7 @@ class Site:
         timers left running as the file holds them; nothing for a site that never got up."""
         if not self.up:
             return
-        self.final_snapshot = self.site_snapshot()
+        self.final_snapshot = self.site_snapshot() | {"clean_exit": True}
         await self.site_store.save(self.final_snapshot)
 
     def site_snapshot(self) -> dict[str, Any]:
@@ -284,6 +284,9 @@ class Site:
             "run": self.board.run_number,
             "doors": {name: door.locked for name, door in self.board.doors.items()},
             "timers_running": len(self.running),
+            # True only in the last write of a run that closed: a run that was killed left
+            # a count from up to two seconds before it died, which proves nothing
+            "clean_exit": False,
             "fired": tally.fired,
             "replayed": tally.replayed,
             "live": tally.live,

@@ -43,6 +43,11 @@ class Summary:
     faults: list[tuple[str, str, str]] = attrs.field(factory=list)
     tally: dict[str, int] = attrs.field(factory=dict)
 
+    def _left_running(self) -> str:
+        if self.previous_timers is None:
+            return "those in its file: it did not exit cleanly, so its own count is unchecked"
+        return f"{self.previous_timers} it left running"
+
     @property
     def nothing_lost(self) -> bool:
         return all(self.checks.values())
@@ -77,7 +82,7 @@ class Summary:
         if self.run > 1:
             lines.append(
                 f"resumed run {self.run - 1}: {t['recovered_expired'] + t['recovered_resumed']} "
-                f"timers recovered (of {self.previous_timers} it left running; "
+                f"timers recovered (of {self._left_running()}; "
                 f"{t['recovered_expired']} expired while the demo was down and fired at once, "
                 f"{t['recovered_resumed']} resumed); masked slots rewritten: "
                 f"{self.masked_writes} of {self.masked_slots}"
