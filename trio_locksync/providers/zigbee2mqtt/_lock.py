@@ -372,11 +372,13 @@ class Zigbee2MqttLock:
 
 
 def _file(read: PendingRead, result: dict[int, SlotCredential], missing: list[int]) -> bool:
-    """File a finished read; True if the lock answered it (or spoke meanwhile)."""
+    """File a finished read; True if the lock answered it (or spoke meanwhile). A read that
+    Zigbee2MQTT reported undeliverable is no answer even if a message came meanwhile: that
+    message can be Zigbee2MQTT's cached state (republished at its start), not the lock."""
     if read.outcome is ReadOutcome.ANSWERED and read.credential is not None:
         result[read.slot] = read.credential
         return True
     if read.outcome is ReadOutcome.DECLINED or read.refused:
         return True  # an answer without data: no second try
     missing.append(read.slot)
-    return read.heard
+    return read.heard and not read.unreachable
