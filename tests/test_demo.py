@@ -6,6 +6,7 @@ compressed to fit). The demo's pieces have unit tests in ``test_demo_parts.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -43,6 +44,21 @@ def configured_pins() -> set[str]:
 def assert_no_pin(text: str) -> None:
     for pin in configured_pins():
         assert re.search(rf"\b{pin}\b", text) is None, "a configured PIN was printed"
+
+
+def demo_brokers() -> set[int]:
+    """The mosquitto processes demo runs started (their config in a demo scratch dir)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"mosquitto" in cmdline and b"trio-locksync-demo-" in cmdline:
+            found.add(int(entry.name))
+    return found
 
 
 def summary_line(out: str) -> str:
@@ -134,6 +150,7 @@ def test_a_run_killed_mid_way_does_not_make_the_next_one_report_a_loss(tmp_path:
     shared default state dir). Only a run that closed vouches for its count now."""
     argv = [sys.executable, "-m", "trio_locksync", "demo", "--no-tui", "--duration", "30"]
     argv += ["--autolock", "30", "--state-dir", str(tmp_path)]
+    brokers_before = demo_brokers()
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert child.stdout is not None
@@ -146,6 +163,10 @@ def test_a_run_killed_mid_way_does_not_make_the_next_one_report_a_loss(tmp_path:
         child.wait()
         if child.stdout is not None:
             child.stdout.close()
+        # the killed demo could not stop the mosquitto it started (its own session): we do
+        for pid in demo_brokers() - brokers_before:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
     killed = json.loads((tmp_path / "site.json").read_text())
     assert killed["run"] == 1 and killed["clean_exit"] is False
     done = demo("--no-tui", "--duration", "6", "--state-dir", str(tmp_path))
