@@ -61,6 +61,14 @@ def demo_brokers() -> set[int]:
     return found
 
 
+def saved_running(path: Path) -> bool:
+    """site.json records at least one running timer."""
+    try:
+        return int(json.loads(path.read_text()).get("timers_running", 0)) > 0
+    except (OSError, ValueError):
+        return False
+
+
 def summary_line(out: str) -> str:
     lines = [line for line in out.splitlines() if line.startswith("summary:")]
     assert len(lines) == 1, out[-3000:]
@@ -151,13 +159,16 @@ def test_a_run_killed_mid_way_does_not_make_the_next_one_report_a_loss(tmp_path:
     argv = [sys.executable, "-m", "trio_locksync", "demo", "--no-tui", "--duration", "30"]
     argv += ["--autolock", "30", "--state-dir", str(tmp_path)]
     brokers_before = demo_brokers()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         assert child.stdout is not None
-        for line in child.stdout:
-            if "autolock armed" in line:
-                break
-        time.sleep(2.5)  # the delayed save has written "timers_running" at least once
+        seen = bytearray()
+        read_until(child.stdout.fileno(), seen, lambda b: b"autolock armed" in b, 30)
+        assert b"autolock armed" in seen, seen[-3000:]
+        deadline = time.monotonic() + 10  # until a delayed save has recorded the timer
+        while time.monotonic() < deadline and not saved_running(tmp_path / "site.json"):
+            time.sleep(0.05)
+        assert saved_running(tmp_path / "site.json")
     finally:
         child.kill()
         child.wait()
