@@ -37,6 +37,7 @@ from ._inbox import Event, Inbox
 from ._models import (
     STATUS_TABLE,
     MqttMessage,
+    MqttProtocol,
     MqttStatistics,
     MqttStatus,
     MqttStatusChange,
@@ -50,6 +51,13 @@ from ._topics import check_filter, check_topic
 __all__ = ["MqttBridge"]
 
 logger = logging.getLogger("trio_locksync.mqtt")
+
+
+#: added to the status detail after CONNECTs in a row closed before any CONNACK (MQTT 5)
+V5_HINT = (
+    "the broker may not speak MQTT 5; for MQTT 3.1.1 pass protocol=MqttProtocol.V311 to "
+    "open_mqtt_bridge() (or does it expect TLS?)"
+)
 
 
 class _Life(enum.Enum):
@@ -100,7 +108,8 @@ class MqttBridge(metaclass=NoPublicConstructor):
         # paho's loop holds a thread for the bridge's whole life: its own limiter, not trio's
         # shared one (40 tokens: a 41st bridge in one process would never connect).
         self._thread_limiter = trio.CapacityLimiter(1)
-        self._policy = ReconnectPolicy(backoff, stable_after=stable_after)
+        hint = V5_HINT if session_options["protocol"] is MqttProtocol.V5 else None
+        self._policy = ReconnectPolicy(backoff, stable_after=stable_after, unanswered_hint=hint)
         self._connect_timeout = connect_timeout
         self._buffer_size = buffer_size
         self._overflow = overflow
@@ -143,10 +152,17 @@ class MqttBridge(metaclass=NoPublicConstructor):
         return self._changes.subscribe()
 
     async def wait_status(self, *statuses: MqttStatus) -> MqttStatus:
-        """Wait until the status is one of ``statuses``; returns it."""
+        """Wait until the status is one of ``statuses``; returns it.
+
+        It never waits for a status that can no longer come: raises :class:`MqttClosedError`
+        (a :class:`~trio_locksync.ClosedError`) once the block has ended — also when it ends
+        while this waits — and :class:`MqttRefused` once the bridge gave up."""
         if not statuses:
             raise ValueError("give at least one status to wait for")
         while self._status.current not in statuses:
+            self._check_open(f"waiting for {' or '.join(s.name for s in statuses)}")
+            if self._failure is not None:
+                raise MqttRefused(self._failure.reason, code=self._failure.code)
             await self._status_moved.wait()
         await trio.lowlevel.checkpoint()
         return self._status.current
@@ -327,11 +343,11 @@ class MqttBridge(metaclass=NoPublicConstructor):
                     await connection.answered.wait()
                 if not connection.answered.is_set():
                     timed_out = True
-                    self._session.request_stop()
+                    self._session.request_stop(generation)
                 await connection.ended.wait()
             finally:
                 if not connection.ended.is_set():
-                    self._session.request_stop()
+                    self._session.request_stop(generation)
         self._inbox.drain()  # what the thread reported last is handled before judging
         if timed_out:
             return Outcome.NETWORK, f"no CONNACK within {self._connect_timeout:g} s", None
@@ -346,7 +362,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
             return Outcome.NETWORK, f"the broker refused the connection ({name})", code
         if connection.connack is None:
             if end.outcome is Outcome.LOST:
-                return Outcome.NETWORK, "connection closed before CONNACK", None
+                return Outcome.UNANSWERED, "connection closed before CONNACK", None
             return end.outcome, end.detail, end.code
         if connection.disconnect is not None:
             code, name, from_server = connection.disconnect
@@ -468,4 +484,5 @@ class MqttBridge(metaclass=NoPublicConstructor):
         self._fail_waiters(closed)
         if self._status.current is not MqttStatus.DISCONNECTED:
             self._move(MqttStatus.DISCONNECTED, "bridge closed")
+        self._status_moved.set()  # wait_status() waiters raise (also if the status stayed)
         self._changes.end()

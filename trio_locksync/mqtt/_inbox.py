@@ -6,6 +6,11 @@ are atomic); a drain is scheduled with the trio token's ``run_sync_soon`` — ne
 turn. The drain runs on the trio thread and never raises (a ``run_sync_soon`` callback that
 raises ends the run). While trio is behind, the paho thread pauses (:meth:`Inbox.pause`), so
 that the two threads take turns in batches rather than per message.
+
+Neither wait is unbounded: while paho's thread waits it reads nothing — no SUBACK, PUBACK or
+PINGRESP either — and what trio waits for may be among those packets (a block waiting for its
+SUBACK, a consumer waiting for its publish's PUBACK). So each wait ends after a limit and the
+thread then reads on (see :meth:`Inbox.pause`, :meth:`Inbox.hold`).
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, final
 
 import trio
 
-__all__ = ["PAUSE_AT", "PAUSE_LIMIT", "Event", "Inbox"]
+__all__ = ["HOLD_LIMIT", "PAUSE_AT", "PAUSE_LIMIT", "Event", "Inbox"]
 
 logger = logging.getLogger("trio_locksync.mqtt")
 
@@ -29,6 +35,8 @@ Event = tuple[Any, ...]
 PAUSE_LIMIT = 0.05
 #: events not drained yet from which the paho thread pauses
 PAUSE_AT = 64
+#: the longest the paho thread waits for room for QoS 1 messages (see ``Inbox.hold``)
+HOLD_LIMIT = 1.0
 
 
 @final
@@ -42,6 +50,7 @@ class Inbox:
         "_holds",
         "_items",
         "_limit",
+        "_overheld",
         "_overridden",
         "_pressure",
         "_releases",
@@ -68,6 +77,9 @@ class Inbox:
         self._releases = 0  # written by the trio thread only
         self._waiting = False
         self._room = threading.Condition()
+        # hold() waited HOLD_LIMIT in vain: it reads on without waiting until the count is
+        # back at the resume point (written by the paho thread only)
+        self._overheld = False
         # A consumer behind by a buffer's high-water mark (see pause()).
         self._pressure = False
         self._relief = threading.Event()
@@ -109,23 +121,42 @@ class Inbox:
 
     def hold(self, stopping: Callable[[], bool]) -> bool:
         """[paho thread] Count one more QoS 1 message held; first, if ``limit`` are held,
-        wait until the consumers took an eighth of them. False if ``stopping()`` became true
-        meanwhile (the message is then dropped unacknowledged: the broker redelivers it).
+        wait (at most ``HOLD_LIMIT``) until the consumers took an eighth of them. False if
+        ``stopping()`` became true meanwhile (the message is then dropped unacknowledged: the
+        broker redelivers it).
+
         While this waits paho reads nothing more, so TCP pushes back on the broker; the
-        consumer taking messages makes room. No lock unless it waits: ``_holds`` is written
-        only here, ``_releases`` only by :meth:`unhold`."""
+        consumers taking messages make room. If they do not within the limit — they may be
+        waiting for a packet paho has not read (a SUBACK, a PUBACK) — the thread reads on, and
+        waits again only once the count is back at the resume point: the broker's window
+        (MQTT 5 ReceiveMaximum, the bridge's ``buffer_size``) bounds what comes meanwhile.
+        No lock unless it waits: ``_holds`` is written only here, ``_releases`` only by
+        :meth:`unhold`."""
         if self._holds - self._releases >= self._limit:
-            self.flush()
-            with self._room:
-                self._waiting = True
-                try:
-                    while self._holds - self._releases > self._resume:
-                        if stopping():
-                            return False
-                        self._room.wait(timeout=0.25)
-                finally:
-                    self._waiting = False
+            if not self._overheld and not self._wait_for_room(stopping):
+                return False
+        elif self._overheld and self._holds - self._releases <= self._resume:
+            self._overheld = False
         self._holds += 1
+        return True
+
+    def _wait_for_room(self, stopping: Callable[[], bool]) -> bool:
+        """[paho thread] :meth:`hold`'s wait; False if stopping."""
+        self.flush()
+        deadline = time.monotonic() + HOLD_LIMIT
+        with self._room:
+            self._waiting = True
+            try:
+                while self._holds - self._releases > self._resume:
+                    if stopping():
+                        return False
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._overheld = True
+                        break
+                    self._room.wait(timeout=min(left, 0.25))
+            finally:
+                self._waiting = False
         return True
 
     def unhold(self) -> None:

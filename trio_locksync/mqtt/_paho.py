@@ -30,7 +30,6 @@ import logging
 import select
 import socket
 import ssl
-import threading
 from typing import Any, final
 
 import attrs
@@ -116,8 +115,11 @@ class PahoSession:
         self._inbox = inbox
         self._client: paho.Client | None = None
         self._tls_sockets: _ClosingContext | None = None
-        self._generation = 0
-        self._stop = threading.Event()
+        self._generation = 0  # the current (or last) run's, set by run() at its start
+        # Runs of this generation or an earlier one are to stop (written by the trio thread
+        # only): not a flag the run clears at its start, which loses a stop requested before
+        # the worker thread got there (the loop then ran on forever: issue 19).
+        self._stop_through = 0
         # The network loop's wake-up (made by the first run): paho's own socket pair exists
         # only with paho's loop(), which writes one byte to it per queued packet — a system
         # call per acknowledgement, on trio's thread.
@@ -134,10 +136,13 @@ class PahoSession:
             raise RuntimeError("the paho client is made by the first connection attempt")
         return self._client
 
-    def request_stop(self) -> None:
-        """End the current run: the loop sees the flag within its timeout, and a DISCONNECT
-        (queued, waking the loop at once) closes the connection cleanly."""
-        self._stop.set()
+    def request_stop(self, generation: int) -> None:
+        """End the run of connection ``generation``, whenever it is asked: before the worker
+        thread reached :meth:`run` (the run then returns at once), during ``connect()`` (it
+        returns when ``connect()`` does, within ``connect_timeout`` for TCP; DNS is not
+        interruptible), or in the loop (a DISCONNECT is queued and wakes it at once; the loop
+        also looks at least every ``LOOP_TIMEOUT``)."""
+        self._stop_through = max(self._stop_through, generation)
         self._inbox.wake()
         client = self._client
         if client is not None:
@@ -166,17 +171,22 @@ class PahoSession:
 
     def run(self, generation: int) -> SessionEnd:
         """[paho thread] Connect and run the network loop until the connection ends or a stop
-        is requested. Never raises for network reasons: the outcome says what happened."""
-        self._stop.clear()
+        of ``generation`` is requested (at any time: see :meth:`request_stop`). Never raises for
+        network reasons: the outcome says what happened."""
         self._generation = generation
         if self._wake_r is None:
             self._wake_r, self._wake_w = socket.socketpair()
             self._wake_r.setblocking(False)
             self._wake_w.setblocking(False)
+        # From here on a stop pokes the wake-up socket, and the loop looks before each wait.
+        if self._stopping():
+            return SessionEnd(Outcome.NETWORK, "stopped before connecting")
         try:
             client = self._client if self._client is not None else self._make_client()
         except (OSError, ssl.SSLError) as exc:  # loading CA certificates failed
             return SessionEnd(Outcome.UNTRUSTED, f"TLS setup failed: {type(exc).__name__}")
+        if self._stopping():
+            return SessionEnd(Outcome.NETWORK, "stopped before connecting")
         try:
             try:
                 self._connect(client)
@@ -190,14 +200,18 @@ class PahoSession:
         except (OSError, ValueError) as exc:
             return SessionEnd(Outcome.NETWORK, f"cannot connect: {_describe(exc)}")
         rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-        while not self._stop.is_set() and rc is MQTTErrorCode.MQTT_ERR_SUCCESS:
+        while not self._stopping() and rc is MQTTErrorCode.MQTT_ERR_SUCCESS:
             rc = self._step(client, LOOP_TIMEOUT)
-        if self._stop.is_set() and client.is_connected():
+        if self._stopping() and client.is_connected():
             client.disconnect()
             for _ in range(4):  # write the DISCONNECT; the loop reports NO_CONN once closed
                 if self._step(client, 0.05) is not MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
         return SessionEnd(Outcome.LOST, f"network loop ended ({paho.error_string(rc)})", int(rc))
+
+    def _stopping(self) -> bool:
+        """[paho thread] A stop of the current run was requested."""
+        return self._stop_through >= self._generation
 
     def _step(self, client: paho.Client, timeout: float) -> MQTTErrorCode:
         """[paho thread] One turn of the network loop, paho's ``loop()`` made of its public
@@ -323,7 +337,7 @@ class PahoSession:
         )
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        if message.qos >= 1 and not self._inbox.hold(self._stop.is_set):
+        if message.qos >= 1 and not self._inbox.hold(self._stopping):
             return  # stopping: not acknowledged, so the broker redelivers it
         # The topic is decoded here (paho keeps bytes); the payload stays bytes.
         ids = (

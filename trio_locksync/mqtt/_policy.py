@@ -8,6 +8,9 @@ into a :class:`Retry` (after a backoff delay) or a :class:`GiveUp`. The rules:
   Connections lost sooner are *flaps*; from ``flap_limit`` in a row on, the detail says so
   (another client using the same client id makes mosquitto drop us right after CONNACK without
   a reason code) and the delays keep growing.
+* A broker that closes the connection before any CONNACK is retried like a network failure;
+  from ``unanswered_limit`` such attempts in a row on, the detail adds ``unanswered_hint`` (the
+  bridge's: an MQTT 5 CONNECT to a broker that speaks only 3.1.1 ends exactly so).
 * A refusal retrying cannot fix (bad credentials, not authorised, an untrusted certificate) is
   retried once, then given up. So is a broker's explicit "session taken over" (0x8E).
 * Anything else (refused connections, timeouts, lost links) is retried forever, with backoff.
@@ -33,6 +36,8 @@ class Outcome(enum.Enum):
 
     #: could not connect: refused TCP, DNS, timeout, no CONNACK in time, TLS reset
     NETWORK = "network"
+    #: the broker closed the connection after the CONNECT, before any CONNACK
+    UNANSWERED = "unanswered"
     #: the broker refused the CONNECT for a reason a retry cannot fix (credentials, authorisation)
     REFUSED = "refused"
     #: the broker's TLS certificate is not trusted
@@ -78,6 +83,9 @@ class ReconnectPolicy:
         "flaps",
         "flaps_total",
         "stable_after",
+        "unanswered",
+        "unanswered_hint",
+        "unanswered_limit",
     )
 
     def __init__(
@@ -86,6 +94,8 @@ class ReconnectPolicy:
         *,
         stable_after: float,
         flap_limit: int = 3,
+        unanswered_hint: str | None = None,
+        unanswered_limit: int = 3,
         rng: random.Random | None = None,
     ) -> None:
         if not (stable_after >= 0 and math.isfinite(stable_after)):
@@ -99,6 +109,10 @@ class ReconnectPolicy:
         self.flaps = 0
         #: ... and in all
         self.flaps_total = 0
+        self.unanswered_hint = unanswered_hint
+        self.unanswered_limit = unanswered_limit
+        #: attempts in a row the broker closed before any CONNACK
+        self.unanswered = 0
         self._connected_at = math.nan  # NaN: no connection since the last ending
         self._last: Outcome | None = None
 
@@ -106,6 +120,7 @@ class ReconnectPolicy:
         """The broker accepted a connection (CONNACK) at ``now``."""
         self._connected_at = now
         self._last = None
+        self.unanswered = 0
 
     def ended(
         self, now: float, outcome: Outcome, detail: str, code: int | None = None
@@ -117,6 +132,9 @@ class ReconnectPolicy:
             self._last = outcome
             return Retry(next(self._delays), f"{detail}; retrying once")
         self._last = outcome
+        self.unanswered = self.unanswered + 1 if outcome is Outcome.UNANSWERED else 0
+        if self.unanswered >= self.unanswered_limit and self.unanswered_hint is not None:
+            detail = f"{detail} ({self.unanswered} times in a row): {self.unanswered_hint}"
         if outcome is Outcome.LOST:
             lived = now - self._connected_at
             self._connected_at = math.nan

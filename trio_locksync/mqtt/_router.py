@@ -7,6 +7,17 @@ the identifiers say which copy is for which filter), QoS 1 messages no subscript
 (a resumed session's broker sends them right after CONNACK, before the application subscribes
 again), and the :class:`AckTracker`. Everything here runs on the trio thread.
 
+Routing. A message goes only to subscriptions whose block has started — a SUBSCRIBE covering
+them was acknowledged — never to one still waiting for its SUBACK: a QoS 1 message routed there
+would be held by a block that cannot take it until paho's thread has read that SUBACK, and
+held messages are what that thread waits on (``Inbox.hold``). A copy that carries MQTT 5
+subscription identifiers goes exactly to the filters they name, never by topic: a copy for a
+filter whose blocks have left (the broker still sends them until its UNSUBACK) is acknowledged
+in its turn and dropped, so an overlapping filter does not get the message twice. Only
+identifiers this process never gave (an earlier run's, in a resumed session) fall back to
+topic matching. QoS 1 messages that only a block waiting for its SUBACK would take are held
+for it (handed over at its SUBACK), and released when that block leaves first.
+
 Retained messages. The broker sends a message with the retain flag set only because of a
 SUBSCRIBE: without retain-as-published (never set here) a message forwarded live has retain=0,
 in MQTT 5 and 3.1.1 alike (checked with mosquitto 2.0.11). So a subscription that joins a filter
@@ -73,18 +84,25 @@ class Router:
         self._left: set[str] = set()
         #: filter -> the connection generation it is subscribed on
         self._active: dict[str, int] = {}
-        #: filter -> its MQTT 5 subscription identifier
+        #: filter -> its MQTT 5 subscription identifier (never reused within the process)
         self._filter_ids: dict[str, int] = {}
+        self._id_filters: dict[int, str] = {}
         self._subacks: dict[int, Suback] = {}  # by packet id
         self._in_flight: dict[str, Suback] = {}  # by filter: the latest sent
         self._pressed = 0  # subscriptions whose buffer is above its high-water mark
         self.received = 0
-        self.delivered = 0
+        #: messages taken by subscriptions whose block has ended (see :attr:`delivered`)
+        self._delivered_before = 0
         self.duplicates = 0
         self.dropped = 0
         #: retained copies not routed to a subscription because it already had one of that
         #: topic on this connection (counted once per copy)
         self.repeats = 0
+
+    @property
+    def delivered(self) -> int:
+        """Messages handed to a consumer (QoS 0 and 1; once per subscription that took it)."""
+        return self._delivered_before + sum(s._taken for s in self.subscriptions)
 
     @property
     def buffered(self) -> int:
@@ -94,14 +112,18 @@ class Router:
     # -- subscriptions ----------------------------------------------------------------------
 
     def add(self, subscription: MqttSubscription) -> None:
-        """A subscription's block starts: route to it, hand it the held messages it matches."""
+        """A subscription's block is starting: it gets messages once the broker acknowledged a
+        SUBSCRIBE that covers it (:meth:`on_suback`), not before (see the module docstring)."""
         self.subscriptions.append(subscription)
         self._left.discard(subscription.topic_filter)
+
+    def _adopt(self, subscription: MqttSubscription) -> None:
+        """Hand ``subscription`` (covered now) the held messages it matches."""
         generation = self.acks.generation
         kept: list[tuple[MqttMessage, Delivery]] = []
         for message, delivery in self._orphans:
             if delivery.generation != generation:
-                self.release(delivery, taken=False)  # an earlier link's: it is redelivered
+                self.release(delivery)  # an earlier link's: it is redelivered
             elif topic_matches(subscription.topic_filter, message.topic):
                 if message.retain:
                     subscription._retained.add(message.topic)
@@ -114,18 +136,29 @@ class Router:
         """A subscription's block ended: stop routing to it; returns its untaken QoS 1
         deliveries (for :meth:`leave`, unless the bridge closes)."""
         self.subscriptions.remove(subscription)
+        self._delivered_before += subscription._taken
         return subscription._discard()
 
     def leave(self, topic_filter: str, untaken: list[Delivery], *, connected: bool) -> None:
         """Release what a finished subscription did not take (so later messages can be
         acknowledged in order) and unsubscribe the filter if no other block uses it."""
         for delivery in untaken:
-            self.release(delivery, taken=False)
+            self.release(delivery)
         if not any(s.topic_filter == topic_filter for s in self.subscriptions):
             self._left.add(topic_filter)
             self._active.pop(topic_filter, None)
             if connected:
                 self._session.client.unsubscribe(topic_filter)
+            # Held for a block of this filter that left before its SUBACK: nobody comes now.
+            kept = []
+            for message, delivery in self._orphans:
+                if topic_matches(topic_filter, message.topic) and not any(
+                    topic_matches(s.topic_filter, message.topic) for s in self.subscriptions
+                ):
+                    self.release(delivery)
+                else:
+                    kept.append((message, delivery))
+            self._orphans = kept
 
     def subscribed(self, topic_filter: str) -> bool:
         """Whether ``topic_filter`` is subscribed on the current connection."""
@@ -151,7 +184,10 @@ class Router:
         covers = [s for s in self.subscriptions if s.topic_filter == topic_filter]
         suback = Suback(topic_filter, self.acks.generation, covers)
         qos = max((s.qos for s in covers), default=0)
-        identifier = self._filter_ids.setdefault(topic_filter, len(self._filter_ids) + 1)
+        identifier = self._filter_ids.get(topic_filter)
+        if identifier is None:
+            identifier = self._filter_ids[topic_filter] = len(self._filter_ids) + 1
+            self._id_filters[identifier] = topic_filter
         rc, mid = self._session.subscribe(topic_filter, qos, identifier)
         if rc is not MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             suback.done.set()  # the link is down: the next CONNACK subscribes again
@@ -171,7 +207,9 @@ class Router:
         if codes and not suback.refused:
             self._active[suback.topic_filter] = suback.generation
             for subscription in suback.covers:
-                subscription._covered = True
+                if not subscription._covered and subscription in self.subscriptions:
+                    subscription._covered = True
+                    self._adopt(subscription)
         suback.done.set()
 
     def new_connection(self) -> int:
@@ -209,16 +247,20 @@ class Router:
         self.received += 1
         if message.duplicate:
             self.duplicates += 1
-        # MQTT 5: exactly the filters this copy was sent for. Without identifiers (3.1.1), or
-        # with those of an earlier run of this client id (a resumed session): every match.
-        holders = [
-            s for s in self.subscriptions if self._filter_ids.get(s.topic_filter) in identifiers
-        ]
-        if not holders:
+        holders: list[MqttSubscription] | None
+        if identifiers:
+            # MQTT 5: exactly the filters this copy was sent for, never a topic match (a copy
+            # for a filter whose blocks are gone would reach an overlapping one twice).
             holders = [
-                s for s in self.subscriptions if topic_matches(s.topic_filter, message.topic)
+                s
+                for s in self.subscriptions
+                if s._covered and self._filter_ids.get(s.topic_filter) in identifiers
             ]
-        if not holders and not any(topic_matches(f, message.topic) for f in self._left):
+            if not holders:
+                holders = self._unclaimed(message, identifiers)
+        else:
+            holders = self._by_topic(message)  # 3.1.1: every match
+        if holders is None:
             if message.qos >= 1:  # held for the subscription to come (see the docstring)
                 delivery, _ = self.acks.received(mid, 1)
                 self._orphans.append((message, delivery))
@@ -231,13 +273,43 @@ class Router:
             delivery, mids = self.acks.received(mid, len(holders))
             self._send_acks(mids)
             if not holders:
-                self._inbox.unhold()  # a filter this bridge left, or a repeat: finished at once
+                # A filter no block holds now, or a repeat: acknowledged in its turn, dropped.
+                self._inbox.unhold()
             for subscription in holders:
                 subscription._push(message, delivery)
             return
         for subscription in holders:
             if not subscription._push(message, None):
                 self.dropped += 1
+
+    def _unclaimed(
+        self, message: MqttMessage, identifiers: tuple[int, ...]
+    ) -> list[MqttSubscription] | None:
+        """Where an MQTT 5 copy that no started subscription claims goes: held (None) for a
+        block of its filter waiting for its SUBACK; nowhere (acknowledged in its turn and
+        dropped) if its filters are this bridge's but have no block now; by topic if its
+        identifiers are an earlier run's of this client id (a resumed session)."""
+        ids = self._filter_ids
+        if any(ids.get(s.topic_filter) in identifiers for s in self.subscriptions):
+            return None
+        if any(i in self._id_filters for i in identifiers):
+            return []
+        return self._by_topic(message)
+
+    def _by_topic(self, message: MqttMessage) -> list[MqttSubscription] | None:
+        """The started subscriptions whose filter matches the topic. If there are none: held
+        (None) for a block that matches and waits for its SUBACK, or for one to come (a
+        resumed session's broker sends before the application subscribes again); nowhere if
+        the topic matches a filter this bridge left."""
+        topic = message.topic
+        holders = [
+            s for s in self.subscriptions if s._covered and topic_matches(s.topic_filter, topic)
+        ]
+        if holders:
+            return holders
+        if any(topic_matches(s.topic_filter, topic) for s in self.subscriptions):
+            return None
+        return [] if any(topic_matches(f, topic) for f in self._left) else None
 
     def _first_retained(
         self, holders: list[MqttSubscription], topic: str
@@ -251,11 +323,9 @@ class Router:
             self.repeats += 1
         return fresh
 
-    def release(self, delivery: Delivery, *, taken: bool = True) -> None:
+    def release(self, delivery: Delivery) -> None:
         """A holder took ``delivery`` (or dropped it): acknowledge what is due, and once every
         holder is done, make room for the paho thread."""
-        if taken:
-            self.delivered += 1
         before = delivery.holders
         self._send_acks(self.acks.release(delivery))
         if before == 1 and delivery.holders == 0:

@@ -53,6 +53,7 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         "_pressure",
         "_release",
         "_retained",
+        "_taken",
         "buffer_size",
         "dropped",
         "qos",
@@ -83,6 +84,8 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         self._error: Callable[[], BaseException] | None = None
         #: QoS 0 messages dropped because the buffer was full
         self.dropped = 0
+        #: messages handed to the consumer (QoS 0 and 1; the bridge's ``delivered``)
+        self._taken = 0
         #: a SUBSCRIBE of the filter sent after this subscription joined was acknowledged:
         #: the broker has sent (or is sending) it the filter's retained messages (see Router)
         self._covered = False
@@ -151,6 +154,7 @@ class MqttSubscription(metaclass=NoPublicConstructor):
             await self._lot.park()
         items = self._items
         message, delivery = items.popleft()
+        self._taken += 1
         if delivery is not None:
             self._release(delivery)  # taken: it may be acknowledged now
         if self._pressed and not items:
