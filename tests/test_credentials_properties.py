@@ -95,9 +95,10 @@ ENGINE_OPTIONS: dict[str, Any] = {
 AVOID_MASKED_LOST_WRITE_OVER_OTHER_CODE = False  # fixed: see the regression tests at the end
 
 
-#: operations one charged attempt of a slot may take: on a masked slot holding another code, a
-#: write and a read-back that cannot tell (uncharged; the engine then clears first), a clear,
-#: the write again and its read-back
+#: operations one charged attempt of a slot may take: on a masked slot whose content is unknown
+#: (after an unconfirmed write), a write and a read-back that cannot tell (uncharged; the engine
+#: then clears first), a clear, the write again and its read-back. (A masked code *seen* before
+#: the write is cleared first from the start: a clear, its read-back, the write, its read-back.)
 OPS_PER_ATTEMPT = 5
 
 
@@ -667,19 +668,22 @@ def test_reconnect_does_not_report_in_sync_from_a_reading_before_the_outage() ->
 def test_expired_pending_write_keeps_the_last_real_reading() -> None:
     """An expired optimistic write used to record the slot as *empty*, a reading nobody made;
     on a masked lock a lost write over a code already present was then confirmed by that code's
-    presence. Now the last real reading stays, and the uninformative read-back leads to
-    clear-then-write."""
+    presence. Now the last real reading stays, and the masked code is cleared before the write
+    (issue 19: a set over it could never be verified)."""
 
     async def main() -> tuple[SyncState, dict[int, str]]:
         lock = VirtualLock(slots=1, masked=True, write_lands=0.0, seed=1)
         lock.codes[1] = "9999"  # someone else's code, masked
         async with open_lock_sync(lock, {1: "1234"}, **ENGINE_OPTIONS) as engine:
-            await trio.sleep(3)  # read at 0; set at 2: lost, OPTIMISTIC; read-back due at 4
-            lock.online = False  # the read-back fails (a disconnect: no charge)
+            # Read at 0: masked, so clear at 2 (issue 19; before it: a set, whose read-back
+            # could not tell, then the clear); the set at 4 meets the lock offline (a
+            # disconnect: no charge) and is retried at 6: lost, OPTIMISTIC over the empty slot.
+            await trio.sleep(3)
+            lock.online = False
             await trio.sleep(2)
             lock.online = True
-            # Deadline at 62: charged; set at 64: lost; the read-back at 66 cannot tell, so the
-            # engine clears (68) and writes again (70); suspended at 192 (3 charges).
+            # Its read-back shows the slot empty: each lost write expires and is charged (66,
+            # 128; suspended at 190, after this test looks). Never IN_SYNC meanwhile.
             await trio.sleep(100)
             return engine.state(1), dict(lock.codes)
 

@@ -4,9 +4,11 @@ interpreter of their effects.
 :class:`SyncDriver` feeds inputs to the :class:`SlotMachine` of each managed slot and carries out
 the effects they return — changes to the subscribers, the last-written memory, the need and
 wake-up schedule — and turns provider outcomes (a result, or an exception) into machine inputs,
-validating what a provider returns. It never awaits: the trio engine asks it for the next piece
-of work, performs it against the provider and hands the outcome back; the Hypothesis harness does
-the same against a fake lock. Both drive this one interpreter.
+validating what a provider returns. It also holds what the lock as a whole has shown of its
+answers to sets (:class:`WriteEvidence`), which each machine is given when its write begins. It
+never awaits: the trio engine asks it for the next piece of work, performs it against the provider
+and hands the outcome back; the Hypothesis harness does the same against a fake lock. Both drive
+this one interpreter.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ._effects import (
     WakeAt,
 )
 from ._errors import CodeRejected, LockDisconnected, LockOperationFailed
+from ._knowledge import WriteEvidence
 from ._memory import WrittenMemory
 from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState, WriteResult
 from ._reach import LockReach
@@ -44,10 +47,6 @@ from ._slot import SlotMachine, SlotPolicy
 __all__ = ["FullRead", "Operate", "ReadSlot", "SyncDriver", "Work"]
 
 logger = logging.getLogger("trio_locksync.credentials")
-
-#: a slot a full read says nothing of (a write-only lock) counts as "present, unreadable": in
-#: sync only if we know what we last wrote there
-_NOT_REPORTED = SlotCredential.unreadable()
 
 
 @final
@@ -117,6 +116,9 @@ class SyncDriver:
         self._needs: dict[int, Need] = {}
         self._wakes: dict[int, float] = {}
         self._logged: set[type[BaseException]] = set()
+        self._write_evidence = WriteEvidence.UNKNOWN
+        #: slots whose operation in flight is a set (its answer is evidence about the lock)
+        self._setting: set[int] = set()
 
     # -- what the engine reads --------------------------------------------------------------
 
@@ -126,6 +128,11 @@ class SyncDriver:
             return self.machines[slot]
         except KeyError:
             raise KeyError(f"slot {slot} is not managed by this engine") from None
+
+    @property
+    def write_evidence(self) -> WriteEvidence:
+        """What the lock's answers to sets have shown so far (see :class:`WriteEvidence`)."""
+        return self._write_evidence
 
     def settled(self) -> bool:
         """Every slot IN_SYNC or SUSPENDED."""
@@ -190,27 +197,40 @@ class SyncDriver:
 
     def begin(self, now: float, slot: int) -> Operation:
         """``slot``'s operation starts (after :meth:`next_work` returned ``Operate(slot)``)."""
-        operation, effects = self.machines[slot].begin(now)
+        operation, effects = self.machines[slot].begin(now, writes=self._write_evidence)
+        if operation.kind is OpKind.SET:
+            self._setting.add(slot)
         self.counts["sets" if operation.kind is OpKind.SET else "clears"] += 1
         self._apply(slot, effects)
         return operation
 
     def written(self, now: float, slot: int, result: object) -> None:
         """The operation returned ``result``; anything but a WriteResult is a provider bug:
-        charged to the slot, and the write is read back as if it were OPTIMISTIC."""
-        self._answered(now)
+        charged to the slot, and the write is read back as if it were OPTIMISTIC (and a set
+        counts as answered OPTIMISTIC). Only a CONFIRMED or NO_CHANGE answer proves the lock
+        was reached: OPTIMISTIC means "sent" (for Zigbee2MQTT, the broker took it), so it must
+        not reset the lock breaker — a lock gone from the radio would otherwise never add up
+        three failures in a row between its failed read-backs."""
+        if result is WriteResult.CONFIRMED or result is WriteResult.NO_CHANGE:
+            self._answered(now)
         machine = self.machines[slot]
         if isinstance(result, WriteResult):
-            if result is WriteResult.OPTIMISTIC:
+            answer = result
+            if answer is WriteResult.OPTIMISTIC:
                 self.counts["optimistic"] += 1
-            self._apply(slot, machine.written(now, result))
+            self._apply(slot, machine.written(now, answer))
         else:
+            answer = WriteResult.OPTIMISTIC
             why = self._provider_bug("a write returned", result)
             self._apply(slot, machine.unverified(now, why))
+        if slot in self._setting:
+            self._setting.discard(slot)
+            self._write_evidence = self._write_evidence.after(answer)
 
     def write_failed(self, now: float, slot: int, error: Exception) -> None:
-        """The operation raised ``error``."""
+        """The operation raised ``error`` (no evidence of how the lock answers a set)."""
         machine = self.machines[slot]
+        self._setting.discard(slot)
         if isinstance(error, LockDisconnected):
             self.counts["disconnects"] += 1
             self._apply(slot, machine.failed(now, Failure.DISCONNECTED, _describe(error)))
@@ -239,7 +259,11 @@ class SyncDriver:
         if slots is None:
             self.reach.full_read_done(now)
             for slot, machine in self.machines.items():
-                self._apply(slot, machine.observe(now, result.get(slot, _NOT_REPORTED)))
+                reading = result.get(slot)
+                if reading is None:  # a write-only lock: see SlotMachine.unreported
+                    self._apply(slot, machine.unreported(now))
+                else:
+                    self._apply(slot, machine.observe(now, reading))
             return
         for slot in slots:
             machine = self.machines[slot]

@@ -39,7 +39,8 @@ class OpKind(enum.Enum):
 
     SET = "set"
     CLEAR = "clear"
-    #: clear a masked code before writing, so that the write's read-back can tell
+    #: clear a masked code before writing, so that the write's read-back can tell (a set over a
+    #: masked code that the lock answers OPTIMISTIC never can); the set follows next
     CLEAR_FIRST = "clear_first"
 
 

@@ -7,22 +7,56 @@ not prove the slot empty (cloud-synced locks report a just-written slot empty fo
 is set aside; if nothing shows a code before the window ends, a slot that wanted that code is
 empty after all (charged), and any other slot's content is unknown. Changes to the memory are
 reported as :class:`Remember` / :class:`Forget` effects into the machine's effect list.
+
+:class:`WriteEvidence` is what we know of the whole lock: what its last answer to a set was. It
+decides whether a masked slot is cleared before it is written (see :mod:`._slot`).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import final
 
 from ..core import Pin
 from ._effects import Effect, Forget, Remember
-from ._models import CredentialKind, SlotCredential
+from ._models import CredentialKind, SlotCredential, WriteResult
 from ._rules import Desired, in_sync, pin_digest
 
-__all__ = ["UNKNOWN", "SlotKnowledge"]
+__all__ = ["UNKNOWN", "SlotKnowledge", "WriteEvidence"]
 
 #: what we know of a slot whose content we cannot tell: present, unreadable
 UNKNOWN = SlotCredential.unreadable()
+
+
+class WriteEvidence(enum.Enum):
+    """What one lock's answers to sets have shown: the last one, CONFIRMED or OPTIMISTIC.
+
+    A set the lock answers CONFIRMED proves itself, even over a masked code; one it answers
+    OPTIMISTIC must be proved by reading back, which a masked code makes impossible. Only sets
+    count: a clear's answer says nothing of how the lock answers a set, and NO_CHANGE wrote
+    nothing. Held by :class:`SyncDriver`, given to :meth:`SlotMachine.begin`; not persisted.
+    """
+
+    #: the lock has answered no set yet: taken as OPTIMISTIC (clearing first is the safe side)
+    UNKNOWN = "unknown"
+    #: the last set was answered CONFIRMED: a set over a masked code needs no clear first
+    CONFIRMS = "confirms"
+    #: the last set was answered OPTIMISTIC (or with something that is not a WriteResult)
+    OPTIMISTIC = "optimistic"
+
+    @property
+    def proves_sets(self) -> bool:
+        """Whether a set is expected to prove itself (CONFIRMS)."""
+        return self is WriteEvidence.CONFIRMS
+
+    def after(self, answer: WriteResult) -> WriteEvidence:
+        """The evidence once the lock answered a set with ``answer``."""
+        if answer is WriteResult.CONFIRMED:
+            return WriteEvidence.CONFIRMS
+        if answer is WriteResult.OPTIMISTIC:
+            return WriteEvidence.OPTIMISTIC
+        return self  # NO_CHANGE: nothing was written, nothing learnt
 
 
 @final

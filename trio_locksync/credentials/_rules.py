@@ -8,6 +8,9 @@
 * No code wanted (disabled, or no PIN): in sync iff the slot is empty.
 
 :func:`judge_read_back`: what a reading says about an OPTIMISTIC write (see :class:`ReadBack`).
+A set over a masked code is always UNINFORMATIVE — the read-back shows a masked code whether the
+set landed or not — which is why the slot machine clears such a slot before writing it, unless the
+lock's sets prove themselves (answered CONFIRMED), instead of trying the set first (issue 19).
 """
 
 from __future__ import annotations
@@ -80,7 +83,9 @@ class ReadBack(enum.Enum):
     LOST = "lost"
     #: a readable code that is neither ours nor the one before: an external change, it wins
     EXTERNAL = "external"
-    #: masked now, and a code was there before: says nothing about our set (clear, then write)
+    #: masked now, and a code was there before: says nothing about our set (clear, then write;
+    #: comes only after a set over content we did not know, or over a masked code on a lock
+    #: whose last set was answered CONFIRMED)
     UNINFORMATIVE = "uninformative"
     #: still absent after a set, or still present after a clear: wait for the deadline
     WAITING = "waiting"

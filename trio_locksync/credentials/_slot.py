@@ -12,11 +12,39 @@ Each state carries its own payload, present exactly while in it (no flags read t
     LOADING ──reading──▶ IN_SYNC | OUT_OF_SYNC | SUSPENDED
     IN_SYNC ──reading that differs──▶ OUT_OF_SYNC
     OUT_OF_SYNC ──begin──▶ SYNCING ──CONFIRMED / NO_CHANGE──▶ IN_SYNC (trusted for pending_ttl)
+                                   ──a clear before a set done──▶ OUT_OF_SYNC (now the set)
                                    ──OPTIMISTIC─────────────▶ PENDING_CONFIRMATION
                                    ──failed─────────────────▶ OUT_OF_SYNC (retry) | SUSPENDED
     PENDING_CONFIRMATION ──reading / deadline──▶ IN_SYNC | OUT_OF_SYNC | SUSPENDED
     SUSPENDED (breaker open) ──retry due: begin──▶ SYNCING (a probe; a failure re-opens it)
     any but SYNCING ──lock unreachable──▶ SUSPENDED ──lock reachable──▶ LOADING
+
+**A masked code is cleared before it is overwritten, unless the lock's sets prove themselves**
+(issue 19). A set over a masked code that the lock answers OPTIMISTIC can never be verified: the
+read-back shows a masked code whether the set landed or not (:attr:`ReadBack.UNINFORMATIVE`). A
+set the lock answers CONFIRMED proves itself. So a reading that shows a masked code while the
+slot is not in sync (it wants a code, and the last PIN we remember writing there is not that
+code) gives the slot the plan ``WritePlan.OVER_MASKED``, and the write is chosen when it begins,
+from what this lock's sets have shown (:class:`WriteEvidence`: lock-level knowledge that
+:class:`SyncDriver` holds and passes to :meth:`SlotMachine.begin`). After a set the lock answered
+CONFIRMED: one set. Otherwise (the last set was answered OPTIMISTIC, or none was answered yet):
+clear-then-set (``OpKind.CLEAR_FIRST``), one clear, whose read-back can show the slot empty, then
+one set, whose read-back over an empty slot can tell, instead of a set that proves nothing, a
+clear and the set again. The slot is empty between the two; that is the price. On a lock that
+confirms its writes the first masked slot costs that one clear too (nothing is known yet); the
+masked slots after its first confirmed set are set directly.
+
+Once a clear-then-set has begun it is the plan (``WritePlan.CLEAR_FIRST``) for as long as the
+slot may still hold a code we cannot read (the clear failed, was not confirmed by its deadline,
+or the lock was not heard), whatever other slots' sets show meanwhile: every retry is a clear
+again (a suspended slot's probe too), charged like any write, so a lock that ignores clears ends
+SUSPENDED, never in a loop. A confirmed clear, or an empty or readable reading, ends it. A set
+over a masked code (or over content we merely do not know, after an unconfirmed write) that is
+answered OPTIMISTIC and read back masked makes the plan CLEAR_FIRST too: the clear and the set
+follow, uncharged. A masked code known to be ours is in sync and costs no write; a slot that
+should be empty gets one clear; a readable code gets one set (its read-back can tell). A slot a
+full read says nothing of (a write-only lock, :meth:`SlotMachine.unreported`) gets no clear
+first: no read-back can tell anything there.
 
 The slot breaker (:class:`CircuitBreaker`) decides when charges suspend the slot and when a
 suspended slot is tried again; the machine consults it and resets it when the slot is in sync or
@@ -43,7 +71,7 @@ from ._effects import (
     OpKind,
     WakeAt,
 )
-from ._knowledge import SlotKnowledge
+from ._knowledge import SlotKnowledge, WriteEvidence
 from ._models import CredentialKind, SlotCredential, SyncState, WriteResult
 from ._rules import Desired, ReadBack, judge_read_back
 from ._slot_states import (
@@ -59,6 +87,7 @@ from ._slot_states import (
     SuspendCause,
     Suspended,
     Syncing,
+    WritePlan,
     duration,
 )
 
@@ -189,7 +218,19 @@ class SlotMachine:
         return self._done()
 
     def observe(self, now: float, reading: SlotCredential) -> list[Effect]:
-        """A reading of the slot: a full read, a read-back, or a push."""
+        """A reading of the slot: a full read, a read-back, or a push. A masked code that is
+        not known to be ours makes the plan OVER_MASKED (see the module docstring)."""
+        return self._observe(now, reading, shown=True)
+
+    def unreported(self, now: float) -> list[Effect]:
+        """A full read said nothing of the slot (a write-only lock): taken as a masked code
+        (in sync only if we know what we last wrote there), but with no clear first: no
+        read-back tells anything on such a lock, so a clear would only cost a write and leave
+        the slot empty meanwhile."""
+        return self._observe(now, SlotCredential.unreadable(), shown=False)
+
+    def _observe(self, now: float, reading: SlotCredential, *, shown: bool) -> list[Effect]:
+        """``shown``: the lock itself gave ``reading`` (a masked one then plans OVER_MASKED)."""
         if self._known.trust_ran_out(now):
             self._after_trust(now)
         payload = self._payload
@@ -204,7 +245,8 @@ class SlotMachine:
             self._resolve(now, payload, reading)
         else:
             self._known.take(reading)
-            self._judge(now)
+            masked = shown and reading.kind is CredentialKind.UNREADABLE
+            self._judge(now, plan=WritePlan.OVER_MASKED if masked else WritePlan.DIRECT)
         return self._done()
 
     def read_failed(self, now: float) -> list[Effect]:
@@ -214,19 +256,26 @@ class SlotMachine:
             self._enter(S.PENDING_CONFIRMATION, attrs.evolve(payload, read_at=math.inf))
         return self._done()
 
-    def begin(self, now: float) -> tuple[Operation, list[Effect]]:
+    def begin(
+        self, now: float, *, writes: WriteEvidence = WriteEvidence.UNKNOWN
+    ) -> tuple[Operation, list[Effect]]:
         """The worker gives the slot its turn: the operation to make. Only when the slot needs
-        one (OUT_OF_SYNC and due, or SUSPENDED with its retry due)."""
+        one (OUT_OF_SYNC and due, or SUSPENDED with its retry due). ``writes``: what the lock's
+        answers to sets have shown so far (by default nothing); it decides whether a masked code
+        is cleared first (see the module docstring)."""
         payload = self._payload
         due = self._need.kind is NeedKind.OPERATION and now >= self._need.not_before
         if not due or not isinstance(payload, OutOfSync | Suspended):
             raise InvalidTransition(f"slot {self.slot}", self._state.current, S.SYNCING)
         self._breaker.probe(now)
         self._known.end_trust()  # a new write: an empty reading set aside is believed now
+        plan = payload.plan
         if not self._desired.wants_code:
             kind = OpKind.CLEAR
-        elif isinstance(payload, OutOfSync) and payload.clear_first:
-            kind = OpKind.CLEAR_FIRST
+        elif plan is WritePlan.CLEAR_FIRST or (
+            plan is WritePlan.OVER_MASKED and not writes.proves_sets
+        ):
+            kind, plan = OpKind.CLEAR_FIRST, WritePlan.CLEAR_FIRST
         else:
             kind = OpKind.SET
         operation = Operation(kind, self._desired)
@@ -235,7 +284,7 @@ class SlotMachine:
             OpKind.CLEAR: "clearing",
             OpKind.CLEAR_FIRST: "clearing before rewriting a masked code",
         }[kind]
-        self._enter(S.SYNCING, Syncing(operation), reason)
+        self._enter(S.SYNCING, Syncing(operation, plan), reason)
         return operation, self._done()
 
     def written(self, now: float, result: WriteResult) -> list[Effect]:
@@ -344,10 +393,11 @@ class SlotMachine:
             if not isinstance(self._payload, Loading):  # LOADING waits for a real reading
                 self._judge(now)
 
-    def _judge(self, now: float) -> None:
+    def _judge(self, now: float, *, plan: WritePlan = WritePlan.DIRECT) -> None:
         """Re-judge the slot after a reading (not while an operation or a pending write
         decides, nor while the lock is unreachable; a rejection holds until the desired code
-        changes or the slot is found in sync)."""
+        changes or the slot is found in sync). ``plan``: OVER_MASKED if the reading showed a
+        masked code."""
         payload = self._payload
         if isinstance(payload, Syncing | Pending):
             return
@@ -356,7 +406,7 @@ class SlotMachine:
                 return
             if payload.cause is SuspendCause.REJECTED and not self._known.in_sync(self._desired):
                 return
-        self._settle(now)
+        self._settle(now, plan=plan)
 
     def _resolve(self, now: float, payload: Pending, reading: SlotCredential) -> None:
         """A reading of a slot whose optimistic write awaits confirmation."""
@@ -371,9 +421,11 @@ class SlotMachine:
             self._effects.append(Confirmed())
             self._settle(now)
         elif verdict is ReadBack.UNINFORMATIVE:
-            # Clear first, then write again, so that the next read-back can tell (uncharged).
+            # A set over a code we could not see (shown masked on a lock whose last set was
+            # confirmed, or content unknown after an unconfirmed write): clear first, then write
+            # again, so that the next read-back can tell (uncharged).
             self._known.forget_content()
-            self._settle(now, clear_first=True)
+            self._settle(now, plan=WritePlan.CLEAR_FIRST)
         else:
             self._known.take(reading)
             if verdict is ReadBack.LOST:
@@ -387,10 +439,16 @@ class SlotMachine:
         *,
         retry_at: float | None = None,
         why: str | None = None,
-        clear_first: bool = False,
+        plan: WritePlan = WritePlan.DIRECT,
         seen: bool = True,
     ) -> None:
         """Enter IN_SYNC, SUSPENDED (breaker open) or OUT_OF_SYNC, as the facts say.
+
+        ``plan``: how the next write begins, as these facts say (OVER_MASKED: the slot showed a
+        masked code; CLEAR_FIRST: a set over a masked code could not be verified). A stronger
+        plan of the previous state is kept while the slot still reads masked: through a clear's
+        failures, retries and expiry, and through a failed set; a clear that the lock confirmed,
+        or an empty or readable reading, ends it.
 
         ``seen``: the facts come from a reading (or a desired change), not only from the lock's
         answer to our own write. Only a slot *seen* in sync resets its breaker: a lock that
@@ -401,20 +459,20 @@ class SlotMachine:
             trusting = self._known.doubting
             self._enter(S.IN_SYNC, InSync(), TRUSTING if trusting else "in sync")
             return
+        previous = self._payload
+        if self._known.observed.kind is CredentialKind.UNREADABLE:
+            plan = plan.or_kept(_plan_of(previous))
         if self._breaker.state is BreakerState.OPEN:
-            payload = Suspended(SuspendCause.BREAKER)
+            payload = Suspended(SuspendCause.BREAKER, plan)
             # A reading of a slot already suspended keeps the reason it was suspended for.
             keep = why is None and self._payload == payload
             self._enter(S.SUSPENDED, payload, None if keep else self._suspended_reason(now, why))
             return
-        previous = self._payload
         if retry_at is None:
             retry_at = previous.retry_at if isinstance(previous, OutOfSync) else -math.inf
-        if isinstance(previous, OutOfSync) and previous.clear_first:
-            clear_first = self._known.observed.kind is not CredentialKind.EMPTY
         self._enter(
             S.OUT_OF_SYNC,
-            OutOfSync(retry_at=retry_at, clear_first=clear_first and self._desired.wants_code),
+            OutOfSync(retry_at=retry_at, plan=plan),
             why or "differs from the desired code",
         )
 
@@ -492,3 +550,12 @@ class SlotMachine:
 
     def __repr__(self) -> str:
         return f"<SlotMachine slot={self.slot} {self._state.current.value}: {self._reason}>"
+
+
+def _plan_of(payload: Payload) -> WritePlan:
+    """The plan ``payload`` carries: planned, in flight, or (a clear-then-set's clear) pending."""
+    if isinstance(payload, OutOfSync | Suspended | Syncing):
+        return payload.plan
+    if isinstance(payload, Pending) and payload.believed is None and payload.target.wants_code:
+        return WritePlan.CLEAR_FIRST
+    return WritePlan.DIRECT

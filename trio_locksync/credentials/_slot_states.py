@@ -3,7 +3,8 @@
 A slot's state is a :class:`SyncState` held in a :class:`~trio_locksync.core.StateTable`; each
 state carries its own payload object, present exactly while in it (no flags read together), and
 the payload types here are how :class:`SlotMachine` knows what a state needs: an operation in
-flight, a pending write's deadline and reading-before, why a slot is suspended.
+flight, a pending write's deadline and reading-before, why a slot is suspended, and how its next
+write begins (:class:`WritePlan`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "SuspendCause",
     "Suspended",
     "Syncing",
+    "WritePlan",
     "duration",
 ]
 
@@ -73,6 +75,26 @@ class SuspendCause(enum.Enum):
     UNREACHABLE = "unreachable"
 
 
+class WritePlan(enum.Enum):
+    """How the next write of a slot that wants a code begins (a slot wanting none is cleared,
+    whatever its plan). The plans are ordered: a stronger one is kept over a weaker one while the
+    slot still reads masked (see :mod:`._slot`)."""
+
+    #: the write the desired code needs, at once
+    DIRECT = "direct"
+    #: the slot showed a masked code not known to be ours: cleared first, unless the lock's sets
+    #: prove themselves (:attr:`WriteEvidence.CONFIRMS`), decided when the write begins
+    OVER_MASKED = "over_masked"
+    #: cleared first, whatever the lock's answers: the clear of a clear-then-set is under way or
+    #: was not confirmed, or a set over the code could not be verified
+    CLEAR_FIRST = "clear_first"
+
+    def or_kept(self, kept: WritePlan) -> WritePlan:
+        """The stronger of this plan and ``kept`` (DIRECT < OVER_MASKED < CLEAR_FIRST)."""
+        order = (WritePlan.DIRECT, WritePlan.OVER_MASKED, WritePlan.CLEAR_FIRST)
+        return max(self, kept, key=order.index)
+
+
 @final
 @attrs.frozen
 class Loading:
@@ -88,19 +110,19 @@ class InSync:
 @final
 @attrs.frozen
 class OutOfSync:
-    """An operation is needed, not before ``retry_at``; ``clear_first``: a masked code must be
-    cleared before the write, so that the write's read-back can tell."""
+    """An operation is needed, not before ``retry_at``; ``plan``: how it begins."""
 
     retry_at: float
-    clear_first: bool
+    plan: WritePlan
 
 
 @final
 @attrs.frozen
 class Syncing:
-    """``operation`` is in flight."""
+    """``operation`` is in flight; ``plan``: the plan it began under (kept if it fails)."""
 
     operation: Operation
+    plan: WritePlan
 
 
 @final
@@ -120,9 +142,11 @@ class Pending:
 @final
 @attrs.frozen
 class Suspended:
-    """Nothing is tried until the breaker's retry (or the lock's probe, or a desired change)."""
+    """Nothing is tried until the breaker's retry (or the lock's probe, or a desired change).
+    ``plan``: how the breaker's retry begins, as for :class:`OutOfSync`."""
 
     cause: SuspendCause
+    plan: WritePlan = WritePlan.DIRECT
 
 
 Payload = Loading | InSync | OutOfSync | Syncing | Pending | Suspended

@@ -90,7 +90,8 @@ def _pin_set(values: Iterable[str]) -> frozenset[str]:
 @final
 @attrs.define(kw_only=True, eq=False)
 class VirtualLock:
-    """A simulated lock with ``slots`` slots numbered 1..slots; a :class:`LockProvider`.
+    """A simulated lock with ``slots`` slots numbered 1..slots (``first_slot``..: from
+    ``first_slot``, e.g. 0 for Zigbee locks, whose users start at 0); a :class:`LockProvider`.
 
     Knobs (settable later too, validated on assignment):
 
@@ -126,6 +127,7 @@ class VirtualLock:
     seed: int | None = None
     push: bool = False
     rejected: frozenset[str] = attrs.field(default=frozenset(), converter=_pin_set)
+    first_slot: int = attrs.field(default=1, validator=attrs.validators.in_((0, 1)))
 
     codes: dict[int, str] = attrs.field(init=False, factory=dict)
     online: bool = attrs.field(init=False, default=True)
@@ -145,6 +147,11 @@ class VirtualLock:
         self._send, self._receive = trio.open_memory_channel[SlotUpdate](self.PUSH_BUFFER)
 
     @property
+    def slot_numbers(self) -> range:
+        """The lock's slot numbers: ``first_slot`` .. ``first_slot + slots - 1``."""
+        return range(self.first_slot, self.first_slot + self.slots)
+
+    @property
     def supports_push(self) -> bool:
         """Whether keypad changes are pushed through :meth:`updates` (the ``push`` knob)."""
         return self.push
@@ -154,7 +161,7 @@ class VirtualLock:
     async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
         """Read ``slots`` (None: all of them), in slot order; one latency for the whole read."""
         if slots is None:
-            wanted: list[int] = list(range(1, self.slots + 1))
+            wanted: list[int] = list(self.slot_numbers)
         else:
             given = list(slots)
             for slot in given:
@@ -253,8 +260,11 @@ class VirtualLock:
         if isinstance(slot, bool) or not isinstance(slot, int):
             # The type only: a str passed by mistake could be a PIN.
             raise ValueError(f"a slot number must be an int, not {type(slot).__name__}")
-        if not 1 <= slot <= self.slots:
-            raise ValueError(f"slot {slot} is not one of this lock's slots 1..{self.slots}")
+        numbers = self.slot_numbers
+        if slot not in numbers:
+            raise ValueError(
+                f"slot {slot} is not one of this lock's slots {numbers[0]}..{numbers[-1]}"
+            )
 
     def _check_online(self, slot: int | None) -> None:
         if not self.online:
