@@ -12,6 +12,7 @@ import pytest
 from trio_locksync import Pin, SlotCredential, SlotUpdate
 from trio_locksync.providers.zigbee2mqtt import Availability, EventSource, LockAction, LockState
 from trio_locksync.providers.zigbee2mqtt._actions import parse_action
+from trio_locksync.providers.zigbee2mqtt._models import BadInput
 from trio_locksync.providers.zigbee2mqtt._payload import (
     PayloadError,
     PublishFailure,
@@ -117,9 +118,13 @@ def test_user_entry_repr_hides_the_code() -> None:
 
 @pytest.mark.parametrize(
     ("payload", "kind"),
-    [(b"not json {", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1, 2]", "not a JSON object")],
+    [
+        (b"not json {", BadInput.NOT_JSON),
+        (b"\xff\xfe", BadInput.NOT_UTF8),
+        (b"[1, 2]", BadInput.NOT_OBJECT),
+    ],
 )
-def test_unusable_payloads(payload: bytes, kind: str) -> None:
+def test_unusable_payloads(payload: bytes, kind: BadInput) -> None:
     with pytest.raises(PayloadError) as caught:
         parse_device_message(payload)
     assert caught.value.kind == kind
@@ -142,8 +147,13 @@ def test_bad_shapes_are_counted_and_skipped() -> None:
     )
     assert list(parsed.users) == [1]
     assert parsed.bad_keys == 3
-    assert sorted(parsed.bad_entries) == ["last_seen", "state", "users entry", "users entry"]
-    assert parse_device_message(msg(users=[1, 2])).bad_entries == ("users",)
+    assert sorted(k.value for k in parsed.bad_entries) == [
+        "last_seen",
+        "state",
+        "users entry",
+        "users entry",
+    ]
+    assert parse_device_message(msg(users=[1, 2])).bad_entries == (BadInput.USERS,)
 
 
 def test_lock_state_prefers_lock_state_over_state() -> None:
@@ -221,8 +231,8 @@ def test_programming_events() -> None:
         EventSource.KEYPAD,
         4,
     )
-    bad: list[str] = []
-    assert parse_action({"action": 7}, bad) is None and bad == ["action"]
+    bad: list[BadInput] = []
+    assert parse_action({"action": 7}, bad) is None and bad == [BadInput.ACTION]
 
 
 # -- availability and bridge/logging ----------------------------------------------------------
@@ -269,7 +279,7 @@ def test_bridge_log_failures() -> None:
     ranged = _log(
         "Publish 'get' 'pin_code' to 'front_door' failed: 'Error: userId must be in range'"
     )
-    refused = PublishFailure("get", "pin_code", None, False, refused=True)
+    refused = PublishFailure("get", "pin_code", None, False, refused=True, out_of_range=True)
     assert parse_bridge_log(ranged, "front_door") == refused
     status = _log(
         "Publish 'set' 'pin_code' to 'front_door' failed: 'Error: ZCL command 0xabc/11 "
@@ -279,8 +289,194 @@ def test_bridge_log_failures() -> None:
     assert parse_bridge_log(status, "front_door") == PublishFailure(
         "set", "pin_code", 7, False, refused=True
     )
-    for other in (_log("MQTT publish: topic 'x'", "info"), b"garbage", b"[]", _log("Other")):
+    for other in (_log("MQTT publish: topic 'x'", "info"), _log("Other")):
         assert parse_bridge_log(other, "front_door") is None
+    for garbage, kind in ((b"garbage", BadInput.NOT_JSON), (b"[]", BadInput.NOT_OBJECT)):
+        with pytest.raises(PayloadError) as caught:
+            parse_bridge_log(garbage, "front_door")
+        assert caught.value.kind is kind
+
+
+# Zigbee2MQTT 2.x: lib/util/logger.ts prefixes the namespace to the message
+# (``info.message = `${info.namespace}: ${info.message}```); lib/extension/bridge.ts publishes
+# ``{"level", "message"}`` with no ``namespace`` key. 1.38 and older: no prefix.
+def _log2(message: str, level: str = "error") -> bytes:
+    return json.dumps({"level": level, "message": message}).encode()
+
+
+_ZCL_GET = (
+    "Publish 'get' 'pin_code' to '{name}' failed: 'Error: ZCL command 0x0017880104e45517/11 "
+    'closuresDoorLock.getPinCode({{"userid":{user}}}, {{"timeout":10000,"disableResponse":false}})'
+    " failed (Delivery failed for '12136')'"
+)
+
+
+@pytest.mark.parametrize("namespace", ["z2m: ", "z2m:mqtt: ", "zh:ember:uart:ash: ", ""])
+def test_bridge_log_2x_lines_with_a_namespace_prefix_are_recognised(namespace: str) -> None:
+    # the bug: parse_bridge_log was anchored at "Publish" and matched no 1.39+/2.x line
+    line = _log2(namespace + _ZCL_GET.format(name="front_door", user=3))
+    assert parse_bridge_log(line, "front_door") == PublishFailure("get", "pin_code", 3, True)
+
+
+def test_bridge_log_2x_out_of_range_refusal() -> None:
+    # zigbee-herdsman-converters src/converters/toZigbee.ts, pincode_lock:
+    # throw new Error("user must be in range for device")
+    line = _log2(
+        "z2m: Publish 'set' 'pin_code' to 'front_door' failed: "
+        "'Error: user must be in range for device'"
+    )
+    assert parse_bridge_log(line, "front_door") == PublishFailure(
+        "set", "pin_code", None, False, refused=True, out_of_range=True
+    )
+
+
+def test_bridge_log_1x_lines_with_or_without_a_namespace_key() -> None:
+    bare = _ZCL_GET.format(name="front_door", user=2)
+    expected = PublishFailure("get", "pin_code", 2, True)
+    assert parse_bridge_log(_log2(bare), "front_door") == expected
+    assert parse_bridge_log(_log(bare), "front_door") == expected  # 1.x "namespace" key
+    with pytest.raises(PayloadError) as caught:
+        parse_bridge_log(
+            json.dumps({"level": "error", "message": bare, "namespace": 1}).encode(), "x"
+        )
+    assert caught.value.kind is BadInput.LOG_LINE
+
+
+def test_bridge_log_lines_for_other_devices_or_levels_are_not_ours() -> None:
+    for name in ("back_door", "front_door2", "front", "FRONT_DOOR"):
+        assert (
+            parse_bridge_log(_log2("z2m: " + _ZCL_GET.format(name=name, user=1)), "front_door")
+            is None
+        )
+    line = "z2m: " + _ZCL_GET.format(name="front_door", user=1)
+    for level in ("info", "warning", "debug", "warn"):
+        assert parse_bridge_log(_log2(line, level), "front_door") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "some text: Publish 'get' 'pin_code' to 'front_door' failed: 'x'",  # not a namespace
+        "z2m:  Publish 'get' 'pin_code' to 'front_door' failed: 'x'",
+        "z2m Publish 'get' 'pin_code' to 'front_door' failed: 'x'",
+        "MQTT publish: topic 'zigbee2mqtt/front_door', payload '{}'",
+        ":z2m: Publish 'get' 'pin_code' to 'front_door' failed: 'x'",
+    ],
+)
+def test_bridge_log_prefix_is_strict(text: str) -> None:
+    assert parse_bridge_log(_log2(text), "front_door") is None
+
+
+@pytest.mark.parametrize("name", ["it's 'door'", "door: front", "a' failed: 'b", "dö:ör"])
+def test_bridge_log_names_with_quotes_and_colons(name: str) -> None:
+    line = _log2("z2m: " + _ZCL_GET.format(name=name, user=5))
+    assert parse_bridge_log(line, name) == PublishFailure("get", "pin_code", 5, True)
+    assert parse_bridge_log(line, "door") is None
+    assert parse_bridge_log(line, name[:-1]) is None
+
+
+def test_bridge_log_user_id_of_5000_digits_is_bad_input_not_a_crash() -> None:
+    # int() of over 4,300 digits raises ValueError (Python >= 3.11)
+    for digits in ("9" * 5000, "65535", "123456"):
+        line = _log2("z2m: " + _ZCL_GET.format(name="front_door", user=digits))
+        with pytest.raises(PayloadError) as caught:
+            parse_bridge_log(line, "front_door")
+        assert caught.value.kind is BadInput.LOG_USER
+    line = _log2("z2m: " + _ZCL_GET.format(name="front_door", user="65534"))
+    failure = parse_bridge_log(line, "front_door")
+    assert failure is not None and failure.user == 65534
+
+
+def test_bridge_log_user_forms() -> None:
+    text = "z2m: Publish 'get' 'pin_code' to 'front_door' failed: 'Error: {\"user\": 12} Timeout'"
+    failure = parse_bridge_log(_log2(text), "front_door")
+    assert failure is not None and failure.user == 12 and not failure.refused
+
+
+# -- hostile payloads: a typed outcome, never another exception ------------------------------
+
+_DEEP = b"[" * 100_000
+_HUGE_INT = b"9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind"),
+    [
+        (_DEEP, BadInput.TOO_DEEP),
+        (b'{"users": ' + b'{"1": ' * 100_000, BadInput.TOO_DEEP),
+        (b'{"last_seen": Infinity}', BadInput.NON_FINITE),
+        (b'{"last_seen": NaN}', BadInput.NON_FINITE),
+        (b'{"last_seen": -Infinity}', BadInput.NON_FINITE),
+        (b'{"last_seen": 1e400}', BadInput.NON_FINITE),  # json parses 1e400 as inf
+        (b'{"battery": ' + _HUGE_INT + b"}", BadInput.NUMBER_TOO_LARGE),
+        (b'{"a": "' + b"x" * (1 << 20) + b'"}', BadInput.TOO_LARGE),
+        (b'{"a": "\xc3\x28"}', BadInput.NOT_UTF8),
+        (b"\xef\xbb\xbf{}", BadInput.NOT_JSON),  # a BOM
+        (b"", BadInput.NOT_JSON),
+        (b"null", BadInput.NOT_OBJECT),
+    ],
+)
+def test_hostile_device_payloads_raise_only_payload_error(payload: bytes, kind: BadInput) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_device_message(payload)
+    assert caught.value.kind is kind
+    assert str(caught.value) == kind.value  # the kind, never the content
+
+
+@pytest.mark.parametrize("parse", [parse_availability, lambda p: parse_bridge_log(p, "x")])
+@pytest.mark.parametrize(
+    ("payload", "kind"),
+    [
+        (_DEEP, BadInput.TOO_DEEP),
+        (b'{"state": Infinity}', BadInput.NON_FINITE),
+        (b'{"state": 1e400}', BadInput.NON_FINITE),
+        (b'{"state": ' + _HUGE_INT + b"}", BadInput.NUMBER_TOO_LARGE),
+        (b" " * (1 << 20) + b"{}", BadInput.TOO_LARGE),
+        (b"\xff", BadInput.NOT_UTF8),
+    ],
+)
+def test_hostile_flag_and_log_payloads_raise_only_payload_error(
+    parse: Any, payload: bytes, kind: BadInput
+) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse(payload)
+    assert caught.value.kind is kind
+
+
+def test_users_key_of_5000_digits_is_a_bad_key_not_a_crash() -> None:
+    # int() of over 4,300 digits raised ValueError out of the parser
+    parsed = parse_device_message(
+        msg(users={"9" * 5000: {"status": "available"}, "03": {"status": "available"}})
+    )
+    assert parsed.users == {} and parsed.bad_keys == 2
+
+
+def test_last_seen_out_of_range_is_bad_not_a_crash() -> None:
+    for value in (-1, 253_402_300_800_000, 10**19, "9" * 100, "0001-01-01T00:00:00+23:59"):
+        parsed = parse_device_message(msg(last_seen=value))
+        if parsed.last_seen is None:
+            assert parsed.bad_entries == (BadInput.LAST_SEEN,)
+        else:
+            assert parsed.last_seen == parsed.last_seen  # finite, never NaN
+
+
+@pytest.mark.parametrize(
+    "code", [[1, 2], {"a": 1}, {"0": 49, "2": 50}, {"0": 300}, {"0": True}, True, False, 1.5]
+)
+def test_pin_code_of_an_unknown_shape_is_counted_unreadable(code: object) -> None:
+    # it used to become an unreadable entry silently
+    parsed = parse_device_message(users(u3={"status": "enabled", "pin_code": code}))
+    assert parsed.bad_entries == (BadInput.PIN_CODE,)
+    assert project(parsed.users[3]) == MASKED
+
+
+def test_action_user_of_a_wrong_type_is_counted() -> None:
+    for user in ("3", -1, 65536, 2.5, True):
+        parsed = parse_device_message(msg(action="keypad_unlock", action_user=user))
+        assert parsed.action is not None and parsed.action.slot is None
+        assert parsed.bad_entries == (BadInput.ACTION_USER,)
+    parsed = parse_device_message(msg(action="keypad_unlock", action_user=65535))
+    assert parsed.action is not None and parsed.action.slot is None and not parsed.bad_entries
 
 
 # -- the record ------------------------------------------------------------------------------

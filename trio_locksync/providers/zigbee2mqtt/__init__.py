@@ -10,8 +10,10 @@ events (``events()``), which can drive autolock. ::
                 ...
 """
 
+from ._devices import PIN_CODE_COUNTS as PIN_CODE_COUNTS
 from ._lock import Zigbee2MqttLock as Zigbee2MqttLock
 from ._models import Availability as Availability
+from ._models import BadInput as BadInput
 from ._models import EventSource as EventSource
 from ._models import LockAction as LockAction
 from ._models import LockEvent as LockEvent
@@ -19,7 +21,9 @@ from ._models import LockState as LockState
 from ._models import Zigbee2MqttStatistics as Zigbee2MqttStatistics
 
 __all__ = [
+    "PIN_CODE_COUNTS",
     "Availability",
+    "BadInput",
     "EventSource",
     "LockAction",
     "LockEvent",

@@ -22,7 +22,7 @@ from typing import Any, final
 
 import attrs
 
-from ._models import EventSource, LockAction
+from ._models import BadInput, EventSource, LockAction
 
 __all__ = ["NO_USER", "Action", "parse_action"]
 
@@ -73,15 +73,16 @@ _PROGRAMMING = frozenset(
 )
 
 
-def parse_action(obj: dict[str, Any], bad: list[str]) -> Action | None:
-    """The action of a device message (``obj``), or None; a malformed one is noted in ``bad``."""
+def parse_action(obj: dict[str, Any], bad: list[BadInput]) -> Action | None:
+    """The action of a device message (``obj``), or None; a malformed ``action`` or
+    ``action_user`` is noted in ``bad`` (the action is then taken as crediting no user)."""
     name = obj.get("action")
     if name is None or name == "":
         return None  # no event (Home Assistant fills absent fields with null)
     if not isinstance(name, str):
-        bad.append("action")
+        bad.append(BadInput.ACTION)
         return None
-    slot = _slot(obj.get("action_user"))
+    slot = _slot(obj.get("action_user"), bad)
     source = _source(obj)
     if name in _PROGRAMMING:
         return Action(name, None, source, slot, programming=name)
@@ -110,7 +111,9 @@ def _source(obj: dict[str, Any]) -> EventSource:
     return EventSource.UNKNOWN
 
 
-def _slot(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < NO_USER:
-        return value
+def _slot(value: object, bad: list[BadInput]) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= NO_USER:
+        return value if value != NO_USER else None
+    if value is not None:
+        bad.append(BadInput.ACTION_USER)
     return None

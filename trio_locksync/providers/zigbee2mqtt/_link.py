@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import final
 
+import attrs
 import trio
 import trio.lowlevel
 
 from ...core import ChangeFeed
 from ...credentials import LockDisconnected, SlotUpdate
 from ...mqtt import MqttBridge, MqttError, MqttMessage, MqttStatus
-from ._models import EventSource, LockEvent
+from ._devices import DeviceInfo, device_info
+from ._models import BadInput, EventSource, LockEvent
 from ._payload import PayloadError, parse_availability, parse_bridge_log, parse_device_message
 from ._record import DeviceRecord, PendingRead, ReadOutcome
 from ._requests import get_payload
@@ -38,6 +41,9 @@ logger = logging.getLogger("trio_locksync.providers.zigbee2mqtt")
 #: (``ANSWERS`` of them), and at least ``DOUBT_FLOOR`` seconds, for a changed entry
 DOUBT_FACTOR = 2.0
 DOUBT_FLOOR = 1.0
+#: a ``last_seen`` more than this many seconds ahead of our wall clock is bad input (a day:
+#: far beyond any clock skew between Zigbee2MQTT's machine and ours)
+FUTURE_SLACK = 86400.0
 ANSWERS = 8
 
 
@@ -80,12 +86,21 @@ class DeviceLink:
         self._ready = trio.Event()
         self._waiting = 0
         self._guards: set[trio.CancelScope] = set()
+        #: operations waiting for the MQTT bridge's first connection (ended by ``stop``)
+        self._first_waits: set[trio.CancelScope] = set()
         self._wakes: dict[int, trio.Event] = {}
         self._deadlines: dict[int, trio.CancelScope] = {}
         #: how long the recent reads took to be answered (get published -> answer)
         self._answer_times: collections.deque[float] = collections.deque(maxlen=ANSWERS)
         self._offline: str | None = None
         self._logged: set[str] = set()
+        #: bad input by kind, and handler errors by exception type (see ``statistics()``)
+        self.bad_inputs: collections.Counter[BadInput] = collections.Counter()
+        self.handler_errors: collections.Counter[str] = collections.Counter()
+        #: set once ``bridge/devices`` was read (listing this device or not)
+        self.devices_seen = trio.Event()
+        #: this device's entry in ``bridge/devices`` (None: not listed, or not seen yet)
+        self.device: DeviceInfo | None = None
 
     # -- running ----------------------------------------------------------------------------
 
@@ -97,6 +112,7 @@ class DeviceLink:
             (self.topic, 1, self._on_device),
             (f"{self.topic}/availability", 1, self._on_availability),
             (f"{self.base}/bridge/state", 1, self._on_bridge_state),
+            (f"{self.base}/bridge/devices", 1, self._on_devices),
         ]
         if self.watch_errors:
             topics.append((f"{self.base}/bridge/logging", 0, self._on_log))
@@ -137,9 +153,13 @@ class DeviceLink:
         return LockDisconnected(f"{self.name}: {why}", slot=slot)
 
     @asynccontextmanager
-    async def operation(self, slot: int | None) -> AsyncIterator[None]:
-        """Run an operation while the lock is reachable (see the module docs). Waits up to
-        ``publish_timeout`` for the subscriptions the first time."""
+    async def operation(self, slot: int | None, patience: float) -> AsyncIterator[None]:
+        """Run an operation while the lock is reachable (see the module docs). While the MQTT
+        bridge is still making its first connection, wait for it up to ``patience`` (the
+        operation's own timeout) rather than fail at once: a program that opens the bridge and the
+        lock together should not see its first read refused. Waits up to ``publish_timeout``
+        for the subscriptions the first time."""
+        await self._first_connection(patience)
         why = self.unreachable()
         if why is not None:
             raise self.disconnected(why, slot)
@@ -157,6 +177,25 @@ class DeviceLink:
             self._guards.discard(scope)
         if scope.cancelled_caught:
             raise self.disconnected(self.unreachable() or "the lock became unreachable", slot)
+
+    async def _first_connection(self, patience: float) -> None:
+        """Wait (at most ``patience`` seconds) while our MQTT bridge has never been connected.
+        A bridge that was connected before and lost it fails operations at once: the lock is
+        unreachable then, and the engine's lock breaker paces the retries."""
+        bridge = self.bridge
+        if (
+            self.stopped is not None
+            or bridge.status is MqttStatus.CONNECTED
+            or bridge.statistics().connections > 0
+        ):
+            return
+        final = (MqttStatus.CONNECTED, MqttStatus.REFUSED, MqttStatus.DISCONNECTED)
+        with trio.move_on_after(patience) as scope:
+            self._first_waits.add(scope)
+            try:
+                await bridge.wait_status(*final)
+            finally:
+                self._first_waits.discard(scope)
 
     async def publish(self, suffix: str, payload: bytes, slot: int | None) -> None:
         """Publish to ``<base>/<name>/<suffix>`` with QoS 1; LockDisconnected if the broker
@@ -206,6 +245,9 @@ class DeviceLink:
     def _cancel_operations(self) -> None:
         for scope in self._guards:
             scope.cancel()
+        if self.stopped is not None:
+            for scope in self._first_waits:
+                scope.cancel()
 
     def _reachability_changed(self) -> None:
         why = self.unreachable()
@@ -229,7 +271,10 @@ class DeviceLink:
                 if self._waiting == 0:
                     self._ready.set()
                 async for message in subscription:
-                    handler(message)
+                    try:
+                        handler(message)
+                    except Exception as error:  # one message must not end the lock's block
+                        self._handler_failed(topic, error)
         except MqttError as error:  # the bridge gave up or closed: operations say so
             logger.info("%s: subscription to %s ended (%s)", self.name, topic, type(error).__name__)
 
@@ -248,12 +293,26 @@ class DeviceLink:
 
     # -- the handlers (sync: one message at a time, on the trio thread) ---------------------
 
-    def _bad(self, where: str, kind: str) -> None:
-        """Bad input, by kind, never by content: the first of each kind at WARNING."""
-        key = f"{where}: {kind}"
-        level = logging.DEBUG if key in self._logged else logging.WARNING
-        self._logged.add(key)
-        logger.log(level, "%s: ignored bad input on the %s", self.name, key)
+    def _bad(self, where: str, kind: BadInput, count: int = 1) -> None:
+        """Bad input, counted by kind and logged by kind, never by content: the first of each
+        kind at WARNING, then DEBUG."""
+        self.bad_inputs[kind] += count
+        self._log_once(logging.WARNING, f"ignored bad input on the {where}: {kind.value}")
+
+    def _handler_failed(self, topic: str, error: Exception) -> None:
+        """Handling one message raised (a bug of ours, or input no parser foresaw): counted,
+        logged by exception type only — its message and traceback may quote the payload —
+        and the next message is handled as usual."""
+        name = type(error).__name__
+        self.bad_inputs[BadInput.HANDLER_ERROR] += 1
+        self.handler_errors[name] += 1
+        self._log_once(logging.ERROR, f"handling a message on {topic} raised {name} (ignored)")
+
+    def _log_once(self, level: int, what: str) -> None:
+        if what in self._logged:
+            level = logging.DEBUG
+        self._logged.add(what)
+        logger.log(level, "%s: %s", self.name, what)
 
     def _wake(self, slot: int) -> None:
         wake = self._wakes.get(slot)
@@ -269,11 +328,23 @@ class DeviceLink:
             record.counts["bad_payloads"] += 1
             self._bad("device topic", error.kind)
             return
+        seen = parsed.last_seen
+        if seen is not None and seen > time.time() + FUTURE_SLACK:
+            # A date our clock has not reached: believed, it would make every later message
+            # look stale (older than it) and the lock deaf. Bad input, ignored.
+            bad = (*parsed.bad_entries, BadInput.LAST_SEEN)
+            parsed = attrs.evolve(parsed, last_seen=None, bad_entries=bad)
         for kind in parsed.bad_entries:
-            self._bad("device topic", f"{kind} of an unexpected shape")
+            self._bad("device topic", kind)
         if parsed.bad_keys:
-            self._bad("device topic", "non-numeric users key")
+            self._bad("device topic", BadInput.USER_KEY, parsed.bad_keys)
         taken = record.take(parsed, retained=message.retain)
+        if taken.spoke and record.out_of_contact and self._nursery is not None:
+            # The lock speaks again after Zigbee2MQTT reported it unreachable (a battery lock
+            # is never flagged offline quickly): probe it, as on a flag coming back online.
+            record.out_of_contact = False
+            logger.info("%s: heard again", self.name)
+            self._nursery.start_soon(self._recovered)
         for slot in taken.resolved:
             self._wake(slot)
         for slot in taken.doubted:
@@ -317,10 +388,46 @@ class DeviceLink:
     def _on_bridge_state(self, message: MqttMessage) -> None:
         self._on_flag(message, "bridge")
 
+    def _on_devices(self, message: MqttMessage) -> None:
+        """``bridge/devices``: learn the lock's model, hence the users it has."""
+        try:
+            device = device_info(message.payload, self.name)
+        except PayloadError as error:
+            self.record.counts["bad_payloads"] += 1
+            self._bad("bridge/devices", error.kind)
+            return
+        self.device = device
+        self.devices_seen.set()
+        if device is None or device.vendor is None or device.model is None:
+            return
+        users = self.record.users
+        if users.from_model(device.vendor, device.model, device.pin_code_count):
+            logger.info("%s: the lock has %s", self.name, users.describe())
+
+    def devices_unknown(self) -> str:
+        """Why ``bridge/devices`` does not tell the lock's users (for error messages)."""
+        device = self.device
+        if not self.devices_seen.is_set():
+            return "Zigbee2MQTT has not published bridge/devices"
+        if device is None:
+            return f"bridge/devices does not list {self.name!r}"
+        if device.model is None or device.vendor is None:
+            return "bridge/devices has no definition for it (not interviewed yet?)"
+        return f"we do not know how many users a {device.vendor} {device.model} has"
+
+    def warn_once(self, text: str) -> None:
+        """Log ``text`` at WARNING the first time, at DEBUG after."""
+        self._log_once(logging.WARNING, text)
+
     def _on_log(self, message: MqttMessage) -> None:
         if message.retain:
             return
-        failure = parse_bridge_log(message.payload, self.name)
+        try:
+            failure = parse_bridge_log(message.payload, self.name)
+        except PayloadError as error:
+            self.record.counts["bad_payloads"] += 1
+            self._bad("bridge log", error.kind)
+            return
         if failure is None:
             return
         logger.info(

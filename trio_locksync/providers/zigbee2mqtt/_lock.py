@@ -26,6 +26,7 @@ from ._link import DeviceLink
 from ._models import LockEvent, LockState, Zigbee2MqttStatistics
 from ._record import DeviceRecord, PendingRead, ReadOutcome
 from ._requests import clear_payload, command_payload, set_payload
+from ._users import NO_USER
 
 __all__ = ["Zigbee2MqttLock"]
 
@@ -89,8 +90,11 @@ def _seconds(what: str, value: float) -> float:
 def _user_id(slot: object) -> int:
     if isinstance(slot, bool) or not isinstance(slot, int):
         raise ValueError(f"a slot number must be an int, not {type(slot).__name__}")
-    if not 0 <= slot < 65535:
-        raise ValueError(f"slot {slot} is not a Zigbee user id (0..65534)")
+    if not 0 <= slot < NO_USER:
+        raise ValueError(
+            f"slot {slot} is not a Zigbee user id: Zigbee2MQTT numbers a lock's users from 0 "
+            "to its user count - 1 (pass e.g. slots=range(0, 30) for a 30-user lock)"
+        )
     return slot
 
 
@@ -107,8 +111,17 @@ class Zigbee2MqttLock:
     starts is missed. A lock runs once. The bridge must stay open longer than the block.
 
     * ``slots``: the user ids a full read (``read_slots(None)``) covers, and the only ones the
-      operations take (ValueError otherwise). Zigbee2MQTT does not publish a lock's
-      ``pinCodeCount``: give the ones you manage. Slot N is Zigbee user N.
+      operations take (ValueError otherwise). Slot N is Zigbee user N, and Zigbee2MQTT numbers
+      users from 0 to the lock's ``pinCodeCount`` - 1 (30 on Kwikset, Schlage and Yale, 20 on
+      Danalock, 4 on ShinaSystem: ``range(1, 31)`` addresses a user those locks do not have).
+      None (the default): the users the lock has, learned from its model in Zigbee2MQTT's
+      ``bridge/devices`` (:data:`PIN_CODE_COUNTS`); for a model we do not know, a full read
+      raises LockOperationFailed saying to pass ``slots``. A user the lock turns out not to
+      have — by its model, or because Zigbee2MQTT refused it (which also rules out every
+      higher id) — is a permanent refusal of that slot: a set raises :class:`CodeRejected`
+      without publishing anything, a clear is NO_CHANGE, a read of it alone raises
+      LockOperationFailed and a full read leaves it out. It never makes the lock look
+      unreachable, and costs at most the one refused attempt.
     * Writes publish ``set`` and return OPTIMISTIC once the broker acknowledged it:
       Zigbee2MQTT reports no success (it does not even check the lock's status), so the engine
       reads back. No write is ever CONFIRMED or NO_CHANGE. The only refusal Zigbee2MQTT reports
@@ -124,10 +137,12 @@ class Zigbee2MqttLock:
       ``not_supported_*`` too. A read met by silence — nothing at all from the device — raises
       LockDisconnected (not a lock full of unreadable slots).
     * Every operation raises LockDisconnected at once while the device's ``availability`` or
-      Zigbee2MQTT's ``bridge/state`` is offline or the MQTT bridge is not CONNECTED (and an
-      operation in flight is cut short when that happens); online again, they go on, and the
-      lock reads its lowest slot and pushes the answer through :meth:`updates` — an engine
-      whose lock breaker gave up hears at once that the lock answers again.
+      Zigbee2MQTT's ``bridge/state`` is offline or the MQTT bridge lost its connection (and an
+      operation in flight is cut short when that happens) — but while the MQTT bridge is
+      still making its *first* connection, an operation waits for it, up to its own timeout
+      (``read_timeout``, ``publish_timeout`` or ``command_timeout``). Online again, they go
+      on, and the lock reads its lowest slot and pushes the answer through :meth:`updates` —
+      an engine whose lock breaker gave up hears at once that the lock answers again.
     * ``expose_pin``: None reads ``pin_code`` when present; False ignores it (set it when the
       device option is off: Zigbee2MQTT's deep-merged cache keeps the last code it saw).
     * ``watch_errors``: follow ``bridge/logging`` for Zigbee2MQTT's reports of failed
@@ -144,7 +159,7 @@ class Zigbee2MqttLock:
         friendly_name: str,
         *,
         base_topic: str = "zigbee2mqtt",
-        slots: Iterable[int] = range(1, 31),
+        slots: Iterable[int] | None = None,
         read_timeout: float = 12.0,
         publish_timeout: float = 10.0,
         command_timeout: float = 15.0,
@@ -156,19 +171,21 @@ class Zigbee2MqttLock:
         name = _check_name("friendly_name", friendly_name)
         if name == "bridge" or name.startswith("bridge/"):
             raise ValueError("friendly_name must not be Zigbee2MQTT's own 'bridge'")
-        self._slots = frozenset(_user_id(slot) for slot in slots)
-        if not self._slots:
-            raise ValueError("slots must name at least one user id")
+        self._slots = None if slots is None else frozenset(_user_id(slot) for slot in slots)
+        if self._slots is not None and not self._slots:
+            raise ValueError("slots must name at least one user id (or None: learn them)")
+        self._read_timeout = _seconds("read_timeout", read_timeout)
+        self._publish_timeout = _seconds("publish_timeout", publish_timeout)
         self._command_timeout = _seconds("command_timeout", command_timeout)
         self._link = DeviceLink(
             bridge,
             name,
             _check_name("base_topic", base_topic),
             record=DeviceRecord(expose_pin=expose_pin),
-            publish_timeout=_seconds("publish_timeout", publish_timeout),
-            read_timeout=_seconds("read_timeout", read_timeout),
+            publish_timeout=self._publish_timeout,
+            read_timeout=self._read_timeout,
             watch_errors=bool(watch_errors),
-            refresh=self._slots.__contains__,
+            refresh=self._manages,
             recovered=self._probe,
         )
         self._life = StateTable("Zigbee2MqttLock", _Life.NEW, _LIFE)
@@ -244,6 +261,8 @@ class Zigbee2MqttLock:
             lock_state=record.lock_state,
             reachable=self.reachable,
             known_slots=len(record.entries),
+            bad_inputs=self._link.bad_inputs,
+            handler_errors=self._link.handler_errors,
         )
 
     def __repr__(self) -> str:
@@ -252,22 +271,31 @@ class Zigbee2MqttLock:
     # -- the provider interface -------------------------------------------------------------
 
     async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
-        """Read ``slots`` (None: every one of ``slots=``), one ``get`` at a time."""
-        wanted = sorted(self._slots if slots is None else {self._check_slot(s) for s in slots})
-        if not wanted:
-            return {}
+        """Read ``slots`` (None: every one of ``slots=``, or every user the lock has), one
+        ``get`` at a time; users the lock cannot have are left out (see the class docs)."""
         link = self._link
-        only = wanted[0] if len(wanted) == 1 else None
+        users = link.record.users
+        wanted = None if slots is None else sorted({self._check_slot(s) for s in slots})
+        if wanted == []:
+            return {}
+        only = wanted[0] if wanted is not None and len(wanted) == 1 else None
+        if only is not None and users.beyond(only):
+            raise LockOperationFailed(self._beyond(only), slot=only)
         result: dict[int, SlotCredential] = {}
-        async with self._serial, link.operation(only):
+        async with self._serial, link.operation(only, self._read_timeout):
+            if wanted is None:  # reachable: now learn which users there are
+                wanted = sorted(await self._every_user())
             spoke, silent = False, 0
             missing: list[int] = []
             for slot in wanted:
+                if users.beyond(slot):
+                    continue  # a refusal of a lower user rules this one out too
                 read = await link.read(slot)
                 if read.refused and only is not None:
                     raise LockOperationFailed(
-                        f"{link.name}: Zigbee2MQTT refused to read user {slot} (out of the "
-                        "lock's range?)",
+                        self._beyond(slot)
+                        if users.beyond(slot)
+                        else f"{link.name}: Zigbee2MQTT refused to read user {slot}",
                         slot=slot,
                     )
                 answered = _file(read, result, missing)
@@ -278,7 +306,8 @@ class Zigbee2MqttLock:
             if spoke and only is None:
                 for slot in list(missing):  # one more try for users that did not answer
                     missing.remove(slot)
-                    _file(await link.read(slot), result, missing)
+                    if not users.beyond(slot):
+                        _file(await link.read(slot), result, missing)
         if not spoke:
             why = f"no answer from the lock within {link.read_timeout:g} s"
             raise link.disconnected(why, only)
@@ -289,27 +318,38 @@ class Zigbee2MqttLock:
         self._check_slot(slot)
         if not isinstance(pin, Pin):
             raise TypeError(f"pin must be a Pin, not {type(pin).__name__}")
-        async with self._serial, self._link.operation(slot):
-            if self._link.record.refused(slot, pin):
+        record = self._link.record
+        if record.users.beyond(slot):
+            raise CodeRejected(self._beyond(slot), slot=slot)
+        async with self._serial, self._link.operation(slot, self._publish_timeout):
+            if record.users.beyond(slot):  # learned while waiting for our turn
+                raise CodeRejected(self._beyond(slot), slot=slot)
+            if record.refused(slot, pin):
                 raise CodeRejected(
                     f"{self._link.name}: Zigbee2MQTT refused the last write of this code to "
-                    "this user (out of the lock's range, or an error status from the lock)",
+                    "this user (an error status from the lock)",
                     slot=slot,
                 )
-            self._link.record.wrote(slot, pin)
+            record.wrote(slot, pin)
             await self._link.publish("set", set_payload(slot, pin), slot)
         return WriteResult.OPTIMISTIC
 
     async def clear_code(self, slot: int) -> WriteResult:
-        """Publish a clear of ``slot``: OPTIMISTIC once the broker has it."""
+        """Publish a clear of ``slot``: OPTIMISTIC once the broker has it; NO_CHANGE for a
+        user the lock cannot have (it holds nothing)."""
         self._check_slot(slot)
-        async with self._serial, self._link.operation(slot):
-            if self._link.record.refused(slot, None):
+        record = self._link.record
+        if record.users.beyond(slot):
+            return WriteResult.NO_CHANGE
+        async with self._serial, self._link.operation(slot, self._publish_timeout):
+            if record.users.beyond(slot):
+                return WriteResult.NO_CHANGE
+            if record.refused(slot, None):
                 raise LockOperationFailed(
                     f"{self._link.name}: Zigbee2MQTT refused the last clear of this user",
                     slot=slot,
                 )
-            self._link.record.wrote(slot, None)
+            record.wrote(slot, None)
             await self._link.publish("set", clear_payload(slot), slot)
         return WriteResult.OPTIMISTIC
 
@@ -329,7 +369,7 @@ class Zigbee2MqttLock:
 
     async def _command(self, word: str, target: LockState, code: Pin | None) -> None:
         link = self._link
-        async with link.operation(None):
+        async with link.operation(None, self._command_timeout):
             before = link.record.lock_state
             link.record.counts["commands"] += 1
             reported = link.reported
@@ -355,9 +395,12 @@ class Zigbee2MqttLock:
         the answer (even if unchanged), so that an engine whose lock breaker gave up on it
         hears that it answers now instead of waiting for its next probe (60 s to 30 min)."""
         link = self._link
-        slot = min(self._slots)
+        users = self._slots if self._slots is not None else link.record.users.known
+        slot = min(users) if users else 0
+        if link.record.users.beyond(slot):
+            return
         try:
-            async with self._serial, link.operation(slot):
+            async with self._serial, link.operation(slot, self._read_timeout):
                 read = await link.read(slot)
         except LockDisconnected:
             return  # gone again: the next recovery probes again
@@ -365,8 +408,43 @@ class Zigbee2MqttLock:
             link.record.counts["pushes"] += 1
             link.updates.publish(SlotUpdate(slot, read.credential))
 
+    async def _every_user(self) -> Collection[int]:
+        """What a full read covers: ``slots=``, else the users the lock's model has (waiting
+        up to ``read_timeout`` for ``bridge/devices`` to name it). LockOperationFailed when
+        neither says."""
+        if self._slots is not None:
+            return self._slots
+        link = self._link
+        known = link.record.users.known
+        if known is None:
+            with trio.move_on_after(self._read_timeout):
+                await link.devices_seen.wait()
+            known = link.record.users.known
+        if known is None:
+            why = link.devices_unknown()
+            link.warn_once(f"{why}; pass slots=range(0, N), N the lock's user count")
+            raise LockOperationFailed(
+                f"{link.name}: {why}; pass slots=range(0, N) to Zigbee2MqttLock, N being the "
+                "lock's user count (Zigbee2MQTT numbers users from 0)"
+            )
+        return known
+
+    def _manages(self, slot: int) -> bool:
+        """Whether ``slot`` is one of ours (a code changed there at the door is read)."""
+        if self._slots is not None:
+            return slot in self._slots
+        return not self._link.record.users.beyond(slot)
+
+    def _beyond(self, slot: int) -> str:
+        users = self._link.record.users
+        return (
+            f"{self._link.name}: user {slot} is beyond the lock's range: it has "
+            f"{users.describe()} (Zigbee2MQTT numbers users from 0)"
+        )
+
     def _check_slot(self, slot: int) -> int:
-        if _user_id(slot) not in self._slots:
+        _user_id(slot)
+        if self._slots is not None and slot not in self._slots:
             raise ValueError(f"slot {slot} is not one of {self._link.name!r}'s slots")
         return slot
 

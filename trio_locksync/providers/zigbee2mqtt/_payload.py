@@ -14,9 +14,11 @@ notes, which correct SPEC where they differ):
   (``LOCK``/``UNLOCK``: a jam says UNLOCK). ``last_seen`` is ISO 8601 or epoch ms.
 * Availability: ``{"state": "online"|"offline"}``, or the plain string of Zigbee2MQTT 1.x's
   legacy payload; an empty retained payload clears it.
-* A failed ``set``/``get`` is only logged: ``bridge/logging`` carries ``{"level": "error",
-  "message": "Publish 'set' 'pin_code' to 'front_door' failed: ..."}`` — with the PIN of a
-  failed set in clear. There is no other failure report, and no success report at all.
+* A failed ``set``/``get`` is only logged, on ``bridge/logging`` (``_bridgelog``), with the PIN
+  of a failed set in clear. There is no other failure report, and no success report at all.
+* Bad input is never an exception out of here other than :class:`PayloadError` (a message
+  unusable whole), and a part of a message of a wrong shape is reported in
+  ``DeviceMessage.bad_entries``; both by :class:`~._models.BadInput` kind.
 
 Nothing here logs or formats a payload: PINs travel in them.
 """
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, final
 
@@ -34,7 +35,9 @@ import attrs
 from ...core import InvalidPinError, Pin
 from ...credentials import SlotCredential
 from ._actions import Action, parse_action
-from ._models import Availability, LockState
+from ._bridgelog import MAX_USER, PublishFailure, parse_bridge_log
+from ._json import MAX_PAYLOAD, PayloadError, load_json
+from ._models import Availability, BadInput, LockState
 
 __all__ = [
     "DeviceMessage",
@@ -47,16 +50,12 @@ __all__ = [
     "project",
 ]
 
-#: the largest Zigbee user id (65535 means "no user")
-_MAX_USER = 65534
-
-
-class PayloadError(Exception):
-    """A payload we cannot use at all; ``kind`` says why, never what it held."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
+#: the longest ``pin_code`` byte buffer decoded (Zigbee PINs have at most 8 or 10 digits)
+_MAX_BUFFER = 64
+#: ``last_seen`` in epoch ms up to 9999-12-31T23:59:59.999Z (what ``datetime`` can hold)
+_MAX_EPOCH_MS = 253_402_300_799_999
+#: an ISO 8601 ``last_seen`` longer than this is no date
+_MAX_ISO = 64
 
 
 @final
@@ -78,15 +77,20 @@ class UserEntry:
 @attrs.frozen(repr=False)
 class DeviceMessage:
     """A device-state message: its ``users`` entries (user id -> entry), the bolt state it
-    reports (None: none), its action, ``last_seen`` (epoch seconds, None when absent) and the
-    kinds of bad input found in it (each ignored)."""
+    reports (None: none), its action, ``last_seen`` (finite epoch seconds, None when absent)
+    and the bad input found in it: ``bad_keys`` users keys skipped (each a
+    ``BadInput.USER_KEY``) and ``bad_entries``, the kind of each other part ignored (or, for
+    ``PIN_CODE``, kept as unreadable)."""
 
     users: Mapping[int, UserEntry]
     lock_state: LockState | None
     action: Action | None
     last_seen: float | None
     bad_keys: int = 0
-    bad_entries: tuple[str, ...] = ()
+    bad_entries: tuple[BadInput, ...] = ()
+    #: a digest of everything in the message but ``linkquality`` and ``last_seen``: equal
+    #: digests mean Zigbee2MQTT restated one state (a republish of its cache says nothing new)
+    content: int = 0
 
     def __repr__(self) -> str:
         return (
@@ -95,37 +99,30 @@ class DeviceMessage:
         )
 
 
-def _loads(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise PayloadError("not JSON") from None
-
-
 def parse_device_message(payload: bytes) -> DeviceMessage:
-    """Parse a message of ``<base>/<name>``; PayloadError if it is not a JSON object.
+    """Parse a message of ``<base>/<name>``; PayloadError if it is not a JSON object (or not
+    JSON we accept, see :func:`~._json.load_json`).
 
     Unknown fields are ignored; a field of the wrong shape is reported in ``bad_entries`` and
     ignored; a ``users`` key that is not a user id is counted in ``bad_keys`` and skipped."""
-    obj = _loads(payload)
+    obj = load_json(payload)
     if not isinstance(obj, dict):
-        raise PayloadError("not a JSON object")
-    bad: list[str] = []
+        raise PayloadError(BadInput.NOT_OBJECT)
+    bad: list[BadInput] = []
     users: dict[int, UserEntry] = {}
     bad_keys = 0
     raw_users = obj.get("users")
     if isinstance(raw_users, dict):
         for key, value in raw_users.items():
-            if not (key.isascii() and key.isdigit() and int(key) <= _MAX_USER):
+            user = _user_id(key)
+            if user is None:
                 bad_keys += 1
                 continue
-            entry = _user_entry(value)
-            if entry is None:
-                bad.append("users entry")
-            else:
-                users[int(key)] = entry
+            entry = _user_entry(value, bad)
+            if entry is not None:
+                users[user] = entry
     elif raw_users is not None:
-        bad.append("users")
+        bad.append(BadInput.USERS)
     return DeviceMessage(
         users=users,
         lock_state=_lock_state(obj, bad),
@@ -133,31 +130,62 @@ def parse_device_message(payload: bytes) -> DeviceMessage:
         last_seen=_last_seen(obj.get("last_seen"), bad),
         bad_keys=bad_keys,
         bad_entries=tuple(bad),
+        content=_content(obj),
     )
 
 
-def _user_entry(value: object) -> UserEntry | None:
-    if not isinstance(value, dict) or not isinstance(value.get("status"), str):
+#: what a republish of one cached state may change: the radio's link quality (added to every
+#: message, not cached: Zigbee2MQTT lib/controller.ts:437-438) and the time
+_VOLATILE = frozenset({"linkquality", "last_seen"})
+
+
+def _content(obj: dict[str, Any]) -> int:
+    rest = {key: value for key, value in obj.items() if key not in _VOLATILE}
+    try:
+        return hash(json.dumps(rest, sort_keys=True))
+    except (TypeError, ValueError, RecursionError):  # pragma: no cover - parsed JSON dumps
+        return 0
+
+
+def _user_id(key: str) -> int | None:
+    # Length first: int() of over 4,300 digits raises ValueError (Python >= 3.11). Only the
+    # canonical form: "03" and "3" would otherwise name one user twice.
+    if not (0 < len(key) <= len(str(MAX_USER)) and key.isascii() and key.isdigit()):
         return None
+    user = int(key)
+    return user if user <= MAX_USER and str(user) == key else None
+
+
+def _user_entry(value: object, bad: list[BadInput]) -> UserEntry | None:
+    if not isinstance(value, dict) or not isinstance(value.get("status"), str):
+        bad.append(BadInput.USER_ENTRY)
+        return None
+    status: str = value["status"]
     code = value.get("pin_code")
     if code is None or isinstance(code, str):
-        return UserEntry(value["status"], code)
+        return UserEntry(status, code)
+    decoded: str | None = None
     if isinstance(code, dict):  # a Buffer serialised byte by byte (converters before v26.50)
-        return UserEntry(value["status"], _decode_bytes(code))
-    if isinstance(code, int) and not isinstance(code, bool):
-        return UserEntry(value["status"], str(code))
-    return UserEntry(value["status"], "?")
+        decoded = _decode_bytes(code)
+    elif isinstance(code, int) and not isinstance(code, bool):
+        decoded = str(code)  # at most MAX_INT_DIGITS digits (load_json)
+    if decoded is None:
+        bad.append(BadInput.PIN_CODE)
+        decoded = "?"  # kept: the slot is occupied by something we cannot read
+    return UserEntry(status, decoded)
 
 
-def _decode_bytes(code: dict[str, object]) -> str:
-    try:
-        ordered = sorted(code.items(), key=lambda item: int(item[0]))
-    except ValueError:
-        return "?"
-    data = [v for _, v in ordered]
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 128 for v in data):
-        return "?"
-    return "".join(chr(v) for v in data)  # type: ignore[arg-type]
+def _decode_bytes(code: dict[str, object]) -> str | None:
+    """A byte buffer ``{"0": 49, "1": 50, ...}`` as ASCII; None if it is not one."""
+    if len(code) > _MAX_BUFFER or set(code) != {str(i) for i in range(len(code))}:
+        return None
+    data = [code[str(i)] for i in range(len(code))]
+    chars = []
+    for byte in data:
+        if not (isinstance(byte, int) and not isinstance(byte, bool) and 0 <= byte < 128):
+            return None
+        chars.append(chr(byte))
+    return "".join(chars)
 
 
 _LOCK_STATES = {
@@ -167,106 +195,60 @@ _LOCK_STATES = {
 }
 
 
-def _lock_state(obj: dict[str, Any], bad: list[str]) -> LockState | None:
+def _lock_state(obj: dict[str, Any], bad: list[BadInput]) -> LockState | None:
     # ``lock_state`` first: ``state`` says UNLOCK for a jammed bolt too.
     value = obj.get("lock_state")
     if isinstance(value, str) and value in _LOCK_STATES:
         return _LOCK_STATES[value]
     if value is not None:
-        bad.append("lock_state")
+        bad.append(BadInput.LOCK_STATE)
     state = obj.get("state")
     if state == "LOCK":
         return LockState.LOCKED
     if state == "UNLOCK":
         return LockState.UNLOCKED
     if state is not None:
-        bad.append("state")
+        bad.append(BadInput.STATE)
     return None
 
 
-def _last_seen(value: object, bad: list[str]) -> float | None:
-    """``last_seen`` as epoch seconds: ISO 8601 (UTC ``Z`` or an offset) or epoch ms."""
+def _last_seen(value: object, bad: list[BadInput]) -> float | None:
+    """``last_seen`` as epoch seconds: ISO 8601 (UTC ``Z``, an offset, or local) or epoch ms;
+    always finite (load_json refused NaN and infinities) and within ``datetime``'s years."""
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) / 1000.0
-    if isinstance(value, str):
+        if 0 <= value <= _MAX_EPOCH_MS:
+            return float(value) / 1000.0
+    elif isinstance(value, str) and len(value) <= _MAX_ISO:
         try:
             moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=datetime.UTC)
             return moment.timestamp()
-    bad.append("last_seen")
+        except (ValueError, OverflowError):
+            pass
+    bad.append(BadInput.LAST_SEEN)
     return None
 
 
 def parse_availability(payload: bytes) -> Availability:
     """Parse ``<base>/<name>/availability`` or ``<base>/bridge/state``: JSON
     ``{"state": ...}`` (2.x) or the plain string (1.x legacy). An empty payload (a retained
-    flag cleared) is UNKNOWN; PayloadError for anything else."""
+    flag cleared) is UNKNOWN; PayloadError for anything else (NOT_AVAILABILITY, or one of
+    :func:`~._json.load_json`'s kinds)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise PayloadError(BadInput.TOO_LARGE)
     text = payload.strip()
     if not text:
         return Availability.UNKNOWN
     if text in (b"online", b"offline"):
         return Availability(text.decode())
-    obj = _loads(text)
+    obj = load_json(text)
     state = obj.get("state") if isinstance(obj, dict) else obj
-    if state in ("online", "offline"):
+    if isinstance(state, str) and state in ("online", "offline"):
         return Availability(state)
-    raise PayloadError("not an availability payload")
-
-
-@final
-@attrs.frozen
-class PublishFailure:
-    """Zigbee2MQTT reported that a ``set``/``get`` to this device failed (``bridge/logging``,
-    level error). ``user`` is the user id of the ZCL command when the message names one;
-    ``unreachable``: the command never reached the lock (delivery failed, no route);
-    ``refused``: Zigbee2MQTT or the lock said no to the command itself — the user id is out of
-    the lock's range (``must be in range for device``) or the lock answered a ZCL error status
-    — so repeating it will not help (a timeout is neither)."""
-
-    operation: str
-    attribute: str
-    user: int | None
-    unreachable: bool
-    refused: bool = False
-
-
-_FAILED = re.compile(r"Publish '(set|get)' '([^']*)' to '(.*?)' failed: ")
-_USERID = re.compile(r'"userid"\s*:\s*(\d+)')
-_UNREACHABLE = ("Delivery failed", "No network route", "MAC_NO_ACK", "NWK_NO_ROUTE")
-_REFUSED = re.compile(r"must be in range|Status '(?!TIMEOUT)[A-Z_]+'")
-
-
-def parse_bridge_log(payload: bytes, friendly_name: str) -> PublishFailure | None:
-    """A ``bridge/logging`` message that reports a failed publish to ``friendly_name``, else
-    None (any other message, including ones we cannot parse: this topic carries every log
-    line). The message text holds the PIN of a failed set: it is matched, never kept."""
-    try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(obj, dict) or obj.get("level") != "error":
-        return None
-    message = obj.get("message")
-    if not isinstance(message, str):
-        return None
-    match = _FAILED.match(message)
-    if match is None or match.group(3) != friendly_name:
-        return None
-    user = _USERID.search(message)
-    unreachable = any(word in message for word in _UNREACHABLE)
-    return PublishFailure(
-        operation=match.group(1),
-        attribute=match.group(2),
-        user=int(user.group(1)) if user else None,
-        unreachable=unreachable,
-        refused=not unreachable and _REFUSED.search(message) is not None,
-    )
+    raise PayloadError(BadInput.NOT_AVAILABILITY)
 
 
 # -- what an entry means ---------------------------------------------------------------------

@@ -41,6 +41,7 @@ from ...credentials import CredentialKind, SlotCredential, SlotUpdate
 from ._actions import Action
 from ._models import Availability, LockState
 from ._payload import DeviceMessage, PublishFailure, UserEntry, project
+from ._users import UserRange
 
 __all__ = ["DeviceRecord", "PendingRead", "ReadOutcome", "Taken"]
 
@@ -62,8 +63,9 @@ class ReadOutcome(enum.Enum):
 @final
 @attrs.define(eq=False)
 class PendingRead:
-    """A ``get`` of one user awaiting its answer. ``heard``: some live, fresh message came from
-    the device meanwhile (so the lock is talking, even if not about this user)."""
+    """A ``get`` of one user awaiting its answer. ``heard``: a live, fresh message that said
+    something new came from the device meanwhile (so the lock is talking, even if not about
+    this user; a restatement of Zigbee2MQTT's cache is not that)."""
 
     slot: int
     outcome: ReadOutcome = ReadOutcome.WAITING
@@ -88,6 +90,8 @@ class Taken:
     hold a fallback (a restated entry contradicting our write) and wait on."""
 
     fresh: bool = False
+    #: the message said something new (an action, a changed state): the lock is talking
+    spoke: bool = False
     pushes: tuple[SlotUpdate, ...] = ()
     resolved: tuple[int, ...] = ()
     doubted: tuple[int, ...] = ()
@@ -120,6 +124,13 @@ class DeviceRecord:
         #: writes Zigbee2MQTT reported refused (slot -> what we wrote), until asked about
         self.refusals: dict[int, Pin | None] = {}
         self.counts: collections.Counter[str] = collections.Counter()
+        #: which user ids the lock has (its model, Zigbee2MQTT's refusals)
+        self.users = UserRange()
+        #: the content digest of the last device message (see ``DeviceMessage.content``)
+        self._content: int | None = None
+        #: Zigbee2MQTT reported a command that never reached the lock, and the lock has not
+        #: been heard since (its next live message is news of its recovery)
+        self.out_of_contact = False
 
     # -- reachability -----------------------------------------------------------------------
 
@@ -183,6 +194,8 @@ class DeviceRecord:
         reads it concerns; a failed ``set`` ends the write's window (the write did not go
         through, so a contradicting entry is the truth). Returns the reads it resolved."""
         self.counts["publish_errors"] += 1
+        if failure.unreachable:
+            self.out_of_contact = True
         if failure.attribute != "pin_code":
             return ()
         if failure.operation == "set":
@@ -191,7 +204,9 @@ class DeviceRecord:
                 user = self._latest_slot
             if user is not None:
                 self.writes.pop(user, None)
-                if failure.refused and user in self._latest:
+                if failure.out_of_range:
+                    self.users.refused(user)
+                elif failure.refused and user in self._latest:
                     self.refusals[user] = self._latest[user]
             return ()
         resolved = []
@@ -200,6 +215,8 @@ class DeviceRecord:
                 read.outcome = ReadOutcome.FAILED
                 read.unreachable = failure.unreachable
                 read.refused = failure.refused
+                if failure.out_of_range:
+                    self.users.refused(slot)
                 resolved.append(slot)
         return tuple(resolved)
 
@@ -211,6 +228,7 @@ class DeviceRecord:
         self.counts["bad_keys"] += message.bad_keys
         self.counts["bad_entries"] += len(message.bad_entries)
         seen = message.last_seen
+        previous_content, self._content = self._content, message.content
         if retained:
             self.counts["replays"] += 1
             if seen is not None:
@@ -224,8 +242,15 @@ class DeviceRecord:
                 self.counts["stale"] += 1
                 return _NOTHING
             self.last_seen = seen
-        for waiting in self.reads.values():
-            waiting.heard = True
+        # The lock spoke — as far as a read met by silence is concerned — only if the message
+        # says something new: an action, or a state that differs from the last one we saw. A
+        # restatement (Zigbee2MQTT's republish of its cache at start-up) is no sign of life.
+        spoke = message.action is not None or (
+            previous_content is not None and message.content != previous_content
+        )
+        if spoke:
+            for waiting in self.reads.values():
+                waiting.heard = True
         pushes: list[SlotUpdate] = []
         resolved: list[int] = []
         doubted: list[int] = []
@@ -248,6 +273,7 @@ class DeviceRecord:
             self.lock_state = message.lock_state
         return Taken(
             fresh=True,
+            spoke=spoke,
             pushes=tuple(pushes),
             resolved=tuple(resolved),
             doubted=tuple(doubted),

@@ -1,7 +1,17 @@
 """What the simulated Zigbee2MQTT does with a device's ``set`` and ``get`` commands: one at a
 time per device (as its send queue does), each taking the lock's latency, with the failures,
-losses and silences of the real thing (zigbee-herdsman-converters ``tz.pincode_lock``,
-``tz.lock``; Zigbee2MQTT ``publish.ts``)."""
+losses and silences of the real thing.
+
+Read from zigbee-herdsman-converters ``src/converters/toZigbee.ts:430-478`` (``pincode_lock``:
+users ``0 .. pinCodeCount - 1``, "user must be in range for device" on a set, "userId must be
+in range for device" on a get, ``pin_code: null`` clears), Zigbee2MQTT
+``lib/extension/publish.ts:278-280`` (``Publish '<type>' '<key>' to '<name>' failed: '<error>'``
+at error level, the error printed with its ``Error: `` prefix) and zigbee-herdsman
+``src/controller/model/endpoint.ts:1168-1185`` (``ZCL command <ieee>/<ep> <cluster>.<command>(
+<payload>, <options>) failed (<cause>)``), the causes from its z-stack adapter
+(``zStackAdapter.ts:34-35``: ``Data request failed with error: 'MAC_NO_ACK' (0xe9)``) and
+``adapter.ts:120`` (``Timeout after 10000ms [address=... tsn=...]``). Pinned in
+``tests/test_zigbee2mqtt_simulator_shapes.py``."""
 
 from __future__ import annotations
 
@@ -15,7 +25,17 @@ from ...core import Pin
 from ...credentials import CodeRejected, LockDisconnected, LockOperationFailed
 from ._device import SimulatedZigbeeLock
 
-__all__ = ["run_commands"]
+__all__ = ["OPTIONS", "run_commands"]
+
+#: the ZCL options herdsman prints in a failed command (``getOptionsWithDefaults``,
+#: ``endpoint.ts:1019-1031``; keys whose value is undefined drop out of JSON; commands with a
+#: response disable the default response, ``endpoint.ts:1152``)
+OPTIONS = (
+    '{"timeout":10000,"disableResponse":false,"disableRecovery":false,'
+    '"disableDefaultResponse":true,"direction":0,"reservedBits":0,"writeUndiv":false}'
+)
+#: closuresDoorLock command ids (ZCL 7.3.2.17)
+COMMAND_IDS = {"setPinCode": 5, "getPinCode": 6, "clearPinCode": 7}
 
 
 async def run_commands(device: SimulatedZigbeeLock, nursery: trio.Nursery) -> None:
@@ -32,12 +52,14 @@ class _Runner:
         self.nursery = nursery
         digest = hashlib.sha256(device.name.encode()).hexdigest()
         self.ieee = f"0x{digest[:16]}"
+        self.nwk = int(digest[16:20], 16)
+        self.tsn = 0
 
     async def handle(self, kind: str, payload: bytes) -> None:
         device = self.device
         obj = _parse(payload, kind)
         if obj is None:
-            device.log("error", f"Invalid message for '{device.name}', skipping")
+            device.log("error", "Invalid message 'undefined', skipping...")  # publish.ts:129
             return
         for key, value in obj.items():
             if key == "pin_code":
@@ -48,7 +70,10 @@ class _Runner:
             elif key == "state":
                 await (self.set_state(value) if kind == "set" else self.get_state())
             else:
-                device.log("error", f"No converter available for '{key}' on '{device.name}'")
+                shown = json.dumps(value, separators=(",", ":"))  # publish.ts:209
+                device.log(
+                    "error", f"No converter available for '{key}' on '{device.name}': ({shown})"
+                )
 
     # -- failures, as Zigbee2MQTT logs them --------------------------------------------------
 
@@ -57,8 +82,7 @@ class _Runner:
         self.device.log(
             "error",
             f"Publish '{kind}' 'pin_code' to '{self.device.name}' failed: 'Error: ZCL command "
-            f'{self.ieee}/11 closuresDoorLock.{command}({body}, {{"timeout":10000}}) '
-            f"failed ({reason})'",
+            f"{self.ieee}/1 closuresDoorLock.{command}({body}, {OPTIONS}) failed ({reason})'",
         )
 
     async def failed(
@@ -67,13 +91,28 @@ class _Runner:
         """The command did not get through: Zigbee2MQTT says so after its ZCL timeout."""
         await trio.sleep(self.device.zcl_timeout)
         if isinstance(error, LockDisconnected):
-            reason = f"Delivery failed for '{self.ieee}'"
+            reason = "Data request failed with error: 'MAC_NO_ACK' (0xe9)"
         else:
-            reason = f"Timeout - {self.ieee} - 11 - 1 - 257 after 10000ms"
+            self.tsn = (self.tsn + 1) % 256
+            command_id = COMMAND_IDS[command]
+            reason = (
+                f"Timeout after 10000ms [address={self.nwk} endpoint=1 clusterId=257 "
+                f"cmdId={command_id} tsn={self.tsn}]"
+            )
         self.fail(kind, command, params, reason)
 
-    def out_of_range(self, kind: str, what: str) -> None:
+    def fail_state(self, command: str, reason: str) -> None:
+        # the pincodevalue Buffer prints as JSON.stringify does a Buffer
+        body = '{"pincodevalue":{"type":"Buffer","data":[]}}'
+        self.device.log(
+            "error",
+            f"Publish 'set' 'state' to '{self.device.name}' failed: 'Error: ZCL command "
+            f"{self.ieee}/1 closuresDoorLock.{command}({body}, {OPTIONS}) failed ({reason})'",
+        )
+
+    def out_of_range(self, kind: str) -> None:
         device = self.device
+        what = "user" if kind == "set" else "userId"
         device.log(
             "error",
             f"Publish '{kind}' 'pin_code' to '{device.name}' failed: "
@@ -81,20 +120,23 @@ class _Runner:
         )
 
     def user(self, value: object, kind: str) -> int | None:
-        if not (isinstance(value, int) and not isinstance(value, bool)):
-            self.out_of_range(kind, "user" if kind == "set" else "userId")
-            return None
-        if not 1 <= value <= self.device.slots:
-            self.out_of_range(kind, "user" if kind == "set" else "userId")
-            return None
-        return value
+        """The user id of a command, or None after Zigbee2MQTT's refusal of it."""
+        users = self.device.virtual.slot_numbers
+        if isinstance(value, int) and not isinstance(value, bool) and value in users:
+            return value
+        self.out_of_range(kind)
+        return None
 
     # -- set --------------------------------------------------------------------------------
 
     async def set_pin_code(self, value: object) -> None:
         device = self.device
         if not isinstance(value, dict):
-            device.log("error", f"Publish 'set' 'pin_code' to '{device.name}' failed: 'bad value'")
+            device.log(
+                "error",
+                f"Publish 'set' 'pin_code' to '{device.name}' failed: "
+                "'TypeError: Cannot read properties of undefined (reading 'user')'",
+            )
             return
         user = self.user(value.get("user"), "set")
         if user is None:
@@ -150,22 +192,27 @@ class _Runner:
             self.device._counts["lost_writes"] += 1
 
     async def set_state(self, value: object) -> None:
+        """``tz.lock`` (``toZigbee.ts:381-403``): LOCK, UNLOCK or TOGGLE, else
+        ``validateValue``'s error (``utils.ts:497-500``)."""
         device = self.device
         word = value.get("state") if isinstance(value, dict) else value
-        if not isinstance(word, str) or word.upper() not in ("LOCK", "UNLOCK", "TOGGLE"):
-            device.log("error", f"Publish 'set' 'state' to '{device.name}' failed: 'bad state'")
+        state = word.upper() if isinstance(word, str) else None
+        if state not in ("LOCK", "UNLOCK", "TOGGLE"):
+            shown = "null" if state is None else state
+            device.log(
+                "error",
+                f"Publish 'set' 'state' to '{device.name}' failed: 'Error: '{shown}' not "
+                "allowed, choose between: LOCK,UNLOCK,TOGGLE'",
+            )
             return
         device._counts["commands"] += 1
         await trio.sleep(device._draw_latency())
         if not device.online:
             await trio.sleep(device.zcl_timeout)
-            device.log(
-                "error",
-                f"Publish 'set' 'state' to '{device.name}' failed: 'Error: ZCL command "
-                f"{self.ieee}/11 closuresDoorLock.lockDoor failed (Delivery failed)'",
-            )
+            command = f"{str(state).lower()}Door"
+            self.fail_state(command, "Data request failed with error: 'MAC_NO_ACK' (0xe9)")
             return
-        word = word.upper()
+        word = str(state)
         if word == "TOGGLE":
             word = "UNLOCK" if device.lock_state == "locked" else "LOCK"
         verb = word.lower()
@@ -184,7 +231,7 @@ class _Runner:
                 return
             await self.read(user)
             return
-        for user in range(1, device.slots + 1):  # the bulk read: one failure ends it
+        for user in device.virtual.slot_numbers:  # the bulk read: one failure ends it
             if not await self.read(user):
                 return
 
@@ -204,7 +251,7 @@ class _Runner:
             return False
         if user in device.not_supported:
             device._counts["declined_reads"] += 1
-            device.frame({"users": {str(user): {"status": "not_supported_255"}}})
+            device.frame({"users": {str(user): device.declined(user)}})
             return True
         device._answer(user, reading.kind, device.codes.get(user))
         return True

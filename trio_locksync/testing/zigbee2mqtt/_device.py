@@ -1,22 +1,28 @@
-"""One simulated Zigbee lock as Zigbee2MQTT shows it: the lock's ground truth (a
+"""One simulated Zigbee lock as Zigbee2MQTT 2.x shows it: the lock's ground truth (a
 :class:`VirtualLock`), Zigbee2MQTT's cached state of it, and what each command does to both.
 
-Zigbee2MQTT's behaviour reproduced (research notes §2-§5):
+Every shape it publishes is read from Zigbee2MQTT 2.12.1 (6835cbf5) and
+zigbee-herdsman-converters 26.99.0 (df720053, the same lock code as the 26.76.0 that 2.12.1
+ships) and pinned in ``tests/test_zigbee2mqtt_simulator_shapes.py``, file and line:
 
-* The state is a cache, deep-merged with every update and published whole on every message
-  (sorted keys); ``action*`` fields are not cached (published once). Only an answer to
-  ``getPinCode`` writes ``users``: a set or clear changes nothing in the cache, so every later
-  message restates the old entry until the slot is read again. With the device option
-  ``expose_pin`` off, ``pin_code`` is absent — and an entry keeps the code merged in while it
-  was on.
-* Success is silent: a set, clear or lock command publishes nothing unless the lock reports
-  (``lockState``) — or ``last_seen`` is on, when every frame from the lock republishes the
-  whole cache with a fresh ``last_seen`` (the stale-entry trap of lock_code_manager #1335).
-* Failures (the lock unreachable, a ZCL timeout) appear only on ``bridge/logging`` after
-  ``zcl_timeout``, as Zigbee2MQTT's error line — with the PIN in clear. A lock's refusal
-  (``rejected`` PINs, an invalid code) is not even that: the status is not checked.
+* The state is a cache, deep-merged with every update and published whole on every message,
+  keys sorted (``lib/state.ts:117-127``, ``lib/controller.ts:386-451``); ``action`` and
+  ``action_*`` are never cached (``lib/state.ts:11-31``). Only an answer to ``getPinCode``
+  writes ``users`` (``fromZigbee.ts:380-400``): a set or clear publishes nothing
+  (``toZigbee.ts:430-455``), so every later message — a battery or link-quality report too —
+  restates the old entry until the slot is read again.
+* Users are numbered ``0 .. pinCodeCount - 1`` (``toZigbee.ts:440,471``); the count comes with
+  the model (``PIN_CODE_COUNTS``). A lock with a count of its own gets a generated definition.
+* ``pin_code`` is in an entry only with the device option ``expose_pin``, and then ``""`` for
+  a slot without a code (``available``, ``not_supported_<n>``: an empty Buffer is truthy,
+  ``fromZigbee.ts:395-396``).
+* Lock events carry ``action``, ``action_user``, ``action_source`` and, for sources 0-4,
+  ``action_source_name`` (``fromZigbee.ts:263-313``, ``constants.ts:290-296``); vendor
+  vocabularies (``keypad_unlock``: Onesti, easyaccess) publish only ``action``.
+* Failures (the lock unreachable, no answer) appear only on ``bridge/logging`` (see the
+  simulator), after ``zcl_timeout``, with the PIN of a failed set in clear; a lock's refusal of
+  a code is not even that (``checkStatus`` is off for lock commands).
 * ``get {"pin_code": ""}`` reads every user in turn and stops at the first failure.
-* User ids are 1..``slots`` (the lock's user 0 is taken); others give the range error.
 """
 
 from __future__ import annotations
@@ -34,12 +40,36 @@ import trio
 
 from ...core import InvalidPinError, NoPublicConstructor, Pin
 from ...credentials import CredentialKind, VirtualLock
+from ...providers.zigbee2mqtt import PIN_CODE_COUNTS
 
 __all__ = ["SimulatedLockStatistics", "SimulatedZigbeeLock"]
 
 NO_USER = 65535
+#: ``lockSourceName`` (zigbee-herdsman-converters ``src/lib/constants.ts:290-296``)
+SOURCE_NAMES = {0: "keypad", 1: "rf", 2: "manual", 3: "rfid", 4: "fingerprint"}
 
 Publish = Callable[[str, bytes, int, bool], None]
+
+#: the model a simulated lock is unless told (zigbee-herdsman-converters kwikset.ts:42-47)
+DEFAULT_MODEL = ("Kwikset", "99140-002")
+#: models that read a user after a programming event (``readPinCodeOnProgrammingEvent``:
+#: Weiser, modernExtend.ts:1567-1569; Datek ID Lock, datek.ts:347)
+READS_ON_PROGRAMMING = frozenset(
+    {("Weiser", "9GED18000-009"), ("Weiser", "9GED21500-005"), ("Datek", "0402946")}
+)
+
+
+def _users(model: tuple[str, str] | None, slots: int | None) -> tuple[int, tuple[str, str], bool]:
+    """The lock's user count, its (vendor, model), and whether its definition is generated."""
+    if model is None and slots is not None:
+        return slots, ("trio_locksync", f"simulated lock, {slots} users"), True
+    model = DEFAULT_MODEL if model is None else model
+    count = PIN_CODE_COUNTS.get(model)
+    if count is None:
+        raise ValueError(f"{model!r} is not in PIN_CODE_COUNTS; give slots= instead")
+    if slots is not None and slots != count:
+        raise ValueError(f"a {model[0]} {model[1]} has {count} users, not {slots}")
+    return count, model, False
 
 
 @final
@@ -85,8 +115,16 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
     ``write_lands``, ``fail_rate``, ``masked``, ``rejected``, ``online`` — apply) plus
     :attr:`disabled`. The knobs below are attributes, settable while it runs:
 
-    * ``expose_pin``: answers carry ``pin_code`` (``""`` for an empty slot; ``****`` when
-      ``virtual.masked``, a quirk not seen in Zigbee2MQTT itself but in Z-Wave locks).
+    * ``model``: (vendor, model) of a definition in :data:`PIN_CODE_COUNTS`, which gives the
+      lock its users ``0 .. count - 1`` (default Kwikset 99140-002: 30); or ``slots``: a user
+      count of its own, and ``bridge/devices`` then shows a generated definition, as Zigbee2MQTT
+      does for a lock it has no definition for (a client cannot learn the count from it).
+    * ``power_source``: ``"Battery"`` (default: a passive device for availability — offline
+      only after the passive timeout) or ``"Mains (single phase)"`` (active).
+    * ``reports``: seconds between the lock's own battery reports (each republishes the whole
+      cache, ``users`` included); None: none.
+    * ``expose_pin``: answers carry ``pin_code`` (``""`` for a slot without a code; ``****``
+      when ``virtual.masked``, a quirk not seen in Zigbee2MQTT itself but in Z-Wave locks).
     * ``latency``: (low, high) seconds each command takes, uniformly drawn.
     * ``never_lands``: user ids whose sets are always lost; ``write_delay``: seconds after
       which a set lands (0: at once) — the command itself returns at once.
@@ -96,8 +134,9 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
     * ``retain``: device-state messages retained (device option ``retain``); ``last_seen``:
       every frame republishes the cache with a fresh ``last_seen`` (ISO 8601);
       ``ha_nulls``: Home Assistant's null fill-ins; ``vocabulary``: ``"generic"`` events
-      (``action: "unlock"`` + ``action_source_name``) or ``"device"`` ones
-      (``keypad_unlock``); ``remote_events``: lock/unlock commands also report an operation
+      (``action: "unlock"`` + ``action_source_name``, every standard converter) or
+      ``"device"`` ones (``keypad_unlock`` alone, Onesti's ``easycodetouch_action``);
+      ``remote_events``: lock/unlock commands also report an operation
       event from source ``rf``; ``log_publishes``: mirror every publish on
       ``bridge/logging`` at info level, as Zigbee2MQTT does (PINs included).
     """
@@ -118,7 +157,11 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         base_topic: str,
         publish: Publish,
         flag: Callable[[str, bool], None],
-        slots: int = 30,
+        log: Callable[[str, str], None],
+        model: tuple[str, str] | None = None,
+        slots: int | None = None,
+        power_source: str = "Battery",
+        reports: float | None = None,
         codes: Mapping[int, str] | None = None,
         expose_pin: bool = False,
         masked: bool = False,
@@ -144,13 +187,19 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             raise ValueError(f"latency must be (low, high) seconds, got {latency!r}")
         if vocabulary not in ("generic", "device"):
             raise ValueError("vocabulary must be 'generic' or 'device'")
+        if reports is not None and not (reports > 0 and math.isfinite(reports)):
+            raise ValueError(f"reports must be a positive number of seconds, got {reports!r}")
+        users, self.model, self.generated = _users(model, slots)
         self.name = name
         self.topic = f"{base_topic}/{name}"
-        self._log_topic = f"{base_topic}/bridge/logging"
         self._publish = publish
         self._flag = flag
+        self._log = log
+        self.power_source = power_source
+        self.reports = reports
         self.virtual = VirtualLock(
-            slots=slots,
+            slots=users,
+            first_slot=0,
             masked=masked,
             write_lands=write_lands,
             fail_rate=fail_rate,
@@ -219,7 +268,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
     def remember_users(self) -> None:
         """Put every user's current answer in the cache, as after ``get {"pin_code": ""}``
         (published with the next message)."""
-        for user in range(1, self.slots + 1):
+        for user in self.virtual.slot_numbers:
             _merge(self.cache, {"users": {str(user): self._entry(user, self._truth(user))}})
 
     def republish(self) -> None:
@@ -231,15 +280,23 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         """Publish the ``availability`` flag (retained, QoS 1) without touching the lock."""
         self._flag(self.name, online)
 
+    @property
+    def passive(self) -> bool:
+        """A battery device: Zigbee2MQTT's availability does not ping it, and flags it
+        offline only after the passive timeout (``lib/extension/availability.ts:65-69``)."""
+        return self.power_source == "Battery"
+
     def go_offline(self) -> None:
-        """The lock drops off the network: commands fail (after ``zcl_timeout``) and the
-        availability flag says offline."""
+        """The lock drops off the network: commands fail (after ``zcl_timeout``); the
+        availability flag (when Zigbee2MQTT's availability is on) says offline only once the
+        simulator's active or passive timeout has passed."""
         self.virtual.online = False
-        self.set_available(False)
+        self._flag(self.name, False)
 
     def go_online(self) -> None:
+        """Back on the network: the availability flag (if on) says online at once."""
         self.virtual.online = True
-        self.set_available(True)
+        self._flag(self.name, True)
 
     # -- the door ---------------------------------------------------------------------------
 
@@ -259,25 +316,37 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         self._door("lock", 2, None, name="manual_lock")
 
     def auto_lock(self) -> None:
-        """The lock's own auto-relock."""
-        self._door("lock", None, None, name="auto_lock")
+        """The lock's own auto-relock (operation event source 255, "indeterminate" in the
+        ZCL: it has no ``action_source_name``, ``constants.ts:290-296``)."""
+        self._door("lock", 255, None, name="auto_lock")
 
     def jam(self) -> None:
         """The bolt fails to throw: ``lock_state: not_fully_locked`` (``state: UNLOCK``)."""
         self.frame({"state": "UNLOCK", "lock_state": "not_fully_locked"})
 
     def keypad_set(self, user: int, pin: str) -> None:
-        """A code programmed at the door: ground truth and a ``pin_code_added`` event."""
+        """A code programmed at the door: ground truth and a ``pin_code_added`` event (a
+        Weiser or an ID Lock then reads the user, and its answer follows)."""
         self.virtual.keypad_set(user, pin)
         self.disabled.discard(user)
         self._event("pin_code_added", 0, user)
+        self._read_after_programming(user)
 
     def keypad_clear(self, user: int) -> None:
         self.virtual.keypad_clear(user)
         self.disabled.discard(user)
         self._event("pin_code_deleted", 0, user)
+        self._read_after_programming(user)
 
-    def _door(self, verb: str, source: int | None, user: int | None, *, name: str = "") -> None:
+    def _read_after_programming(self, user: int) -> None:
+        # fromZigbee.ts:315-327 lock_programming_event_read_pincode: getPinCode when the
+        # source is not rf; only for models with readPinCodeOnProgrammingEvent
+        if self.model in READS_ON_PROGRAMMING:
+            code = self.codes.get(user)
+            kind = CredentialKind.UNREADABLE if self.virtual.masked else CredentialKind.KNOWN
+            self._answer(user, CredentialKind.EMPTY if code is None else kind, code)
+
+    def _door(self, verb: str, source: int, user: int | None, *, name: str = "") -> None:
         if not name:
             named = self.vocabulary == "device" and source == 0
             name = f"keypad_{verb}" if named else verb
@@ -286,14 +355,17 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         update = {"state": "LOCK" if locked else "UNLOCK"}
         self.frame(update | {"lock_state": "locked" if locked else "unlocked"})
 
-    def _event(self, name: str, source: int | None, user: int | None) -> None:
-        transient: dict[str, Any] = {
-            "action": name,
-            "action_user": NO_USER if user is None else user,
-        }
-        if source is not None:
+    def _event(self, name: str, source: int, user: int | None) -> None:
+        """An operation or programming event (``fromZigbee.ts:263-313``): ``action``,
+        ``action_user``, ``action_source`` and its name for sources 0-4 (``constants.ts:
+        290-296``; stable-stringify drops an undefined one). A vendor vocabulary publishes the
+        action alone (Onesti ``easycodetouch_action``, ``onesti.ts:118-128``)."""
+        transient: dict[str, Any] = {"action": name}
+        if self.vocabulary == "generic" or not name.startswith("keypad_"):
+            transient["action_user"] = NO_USER if user is None else user
             transient["action_source"] = source
-            transient["action_source_name"] = ["keypad", "rf", "manual", "rfid"][source]
+            if source in SOURCE_NAMES:
+                transient["action_source_name"] = SOURCE_NAMES[source]
         self.frame(None, transient)
 
     # -- frames -----------------------------------------------------------------------------
@@ -331,11 +403,12 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             self.log("info", text)
 
     def log(self, level: str, message: str) -> None:
-        """A line of Zigbee2MQTT's log on ``bridge/logging``."""
+        """A line of Zigbee2MQTT's log (namespace ``z2m``) on ``bridge/logging``, in the
+        simulator's version's format (an identical line right after the same one is not
+        published again)."""
         if level == "error":
             self._counts["errors"] += 1
-        data = json.dumps({"level": level, "message": message, "namespace": "z2m"})
-        self._publish(self._log_topic, data.encode(), 0, False)
+        self._log(level, message)
 
     # -- answers ----------------------------------------------------------------------------
 
@@ -343,7 +416,8 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         return self.virtual.codes.get(user)
 
     def _entry(self, user: int, code: str | None, *, masked: bool = False) -> dict[str, Any]:
-        """The ``users`` entry a ``getPinCodeRsp`` for ``user`` produces."""
+        """The ``users`` entry a ``getPinCodeRsp`` for ``user`` produces
+        (``fromZigbee.ts:380-400``: status 0 ``available``, 1 ``enabled``, 3 ``disabled``)."""
         if code is None:
             entry: dict[str, Any] = {"status": "available"}
         else:
@@ -351,6 +425,52 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         if self.expose_pin:
             entry["pin_code"] = "" if code is None else ("****" if masked else code)
         return entry
+
+    def declined(self, user: int) -> dict[str, Any]:
+        """The entry of a ``getPinCodeRsp`` with a user status the converter does not know
+        (``not_supported_255``): with ``expose_pin``, ``pin_code`` is ``""`` (an empty Buffer
+        is truthy, ``fromZigbee.ts:395-396``)."""
+        entry: dict[str, Any] = {"status": "not_supported_255"}
+        if self.expose_pin:
+            entry["pin_code"] = ""
+        return entry
+
+    def device_entry(self, ieee: str) -> dict[str, Any]:
+        """This lock in ``bridge/devices`` (``lib/extension/bridge.ts:780-841``,
+        ``getDefinitionPayload`` 895-905): no ``meta``, so no ``pinCodeCount``; the
+        ``pin_code`` expose's ``user`` has no range (``exposes.ts:1387-1396``)."""
+        vendor, model = self.model
+        user = {"access": 2, "name": "user", "property": "user", "type": "numeric"}
+        user["description"] = "User ID to set or clear the pincode for"
+        pin_code = {
+            "access": 7,
+            "features": [user],
+            "label": "Pin code",
+            "name": "pin_code",
+            "property": "pin_code",
+            "type": "composite",
+        }
+        lock = {"features": [{"name": "state", "property": "state"}], "type": "lock"}
+        return {
+            "definition": {
+                "description": "Simulated lock" if self.generated else f"{vendor} {model}",
+                "exposes": [lock, pin_code],
+                "model": model,
+                "options": [{"name": "expose_pin", "type": "binary"}],
+                "source": "generated" if self.generated else "native",
+                "supports_ota": False,
+                "vendor": vendor,
+            },
+            "disabled": False,
+            "friendly_name": self.name,
+            "ieee_address": ieee,
+            "interview_completed": True,
+            "interview_state": "SUCCESSFUL",
+            "interviewing": False,
+            "power_source": self.power_source,
+            "supported": True,
+            "type": "EndDevice" if self.passive else "Router",
+        }
 
     def _answer(self, user: int, credential_kind: CredentialKind, code: str | None) -> None:
         masked = credential_kind is CredentialKind.UNREADABLE
