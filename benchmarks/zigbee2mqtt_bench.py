@@ -11,8 +11,14 @@ What is measured, and how:
 
 * A mosquitto of our own on a loopback port (``trio_locksync.testing.MosquittoBroker``:
   ``persistence false``, anonymous clients). In one ``trio.run``, on the real clock: the
-  simulated Zigbee2MQTT (``open_zigbee2mqtt_simulator``, its own MQTT bridge) with ``--locks``
-  (20; 4 quick) locks of ``--slots`` (30; 10 quick) users, initially empty, ``expose_pin`` on;
+  simulated Zigbee2MQTT 2.x (``open_zigbee2mqtt_simulator``, its own MQTT bridge; the shapes it
+  publishes are pinned to Zigbee2MQTT 2.12.1's source in ``tests/test_zigbee2mqtt_simulator_
+  shapes.py``) with ``--locks`` (20; 4 quick) locks of ``--slots`` (30; 10 quick) users
+  numbered from 0 — at 30 a Kwikset 99140-002, whose user count our side learns from
+  ``bridge/devices`` (``slots=None``); otherwise a lock of a generated definition, given
+  ``slots=range(N)`` — initially empty, ``expose_pin`` on, each lock sending a battery report
+  every ``REPORTS`` s (±20 %; real locks report every few hours: this makes every lock's reads
+  meet cache republishes, the trap a read must survive);
   every command takes a latency drawn uniformly in 100-800 ms (Zigbee round trips; commands to
   one lock are carried out one at a time, as Zigbee2MQTT's queue does); 10 % of the sets are
   lost (``write_lands=0.9``: answered like the others, never stored). Each lock seeded.
@@ -74,6 +80,10 @@ from trio_locksync.testing.zigbee2mqtt import SimulatedZigbeeLock, open_zigbee2m
 
 LATENCY = (0.1, 0.8)
 WRITE_LANDS = 0.9
+#: seconds between a simulated lock's battery reports (each republishes its whole cache)
+REPORTS = 10.0
+#: the model a 30-user simulated lock is (zigbee-herdsman-converters kwikset.ts:42-47)
+MODEL = ("Kwikset", "99140-002")
 BACKOFF = Backoff(initial=0.1, maximum=1.0, jitter=Jitter.NONE)
 
 
@@ -148,7 +158,7 @@ async def _one_lock(
     args: argparse.Namespace,
     outcomes: list[LockOutcome],
 ) -> None:
-    desired: dict[int, str | None] = {n: pin_for(index, n) for n in range(1, slots + 1)}
+    desired: dict[int, str | None] = {n: pin_for(index, n) for n in range(slots)}
     start = trio.current_time()
     engine: LockSync
     async with open_lock_sync(
@@ -189,7 +199,8 @@ async def _fleet(port: int, args: argparse.Namespace) -> dict[str, Any]:
         devices = [
             await z2m.add_lock(
                 f"lock_{i:02d}",
-                slots=args.slots,
+                **({"model": MODEL} if args.slots == 30 else {"slots": args.slots}),
+                reports=REPORTS,
                 expose_pin=True,
                 latency=LATENCY,
                 write_lands=WRITE_LANDS,
@@ -226,7 +237,8 @@ async def _run_lock(
     args: argparse.Namespace,
     outcomes: list[LockOutcome],
 ) -> None:
-    async with Zigbee2MqttLock(bridge, device.name, slots=range(1, args.slots + 1)) as lock:
+    slots = None if args.slots == 30 else range(args.slots)  # None: learned from the model
+    async with Zigbee2MqttLock(bridge, device.name, slots=slots) as lock:
         await _one_lock(index, device, lock, args.slots, args, outcomes)
 
 
@@ -283,7 +295,8 @@ def render_markdown(r: Report) -> str:
     total = r.locks * r.slots
     low, high = r.latency_s
     intro = (
-        f"{r.locks} simulated Zigbee locks x {r.slots} slots behind one simulated Zigbee2MQTT, "
+        f"{r.locks} simulated Zigbee locks x {r.slots} users behind one simulated Zigbee2MQTT "
+        f"2.x (Zigbee2MQTT 2.12.1's shapes; battery reports every {REPORTS:g} s per lock), "
         f"one MQTT bridge for all the `Zigbee2MqttLock`s, on {r.mosquitto} (loopback); "
         f"latency {low * 1000:.0f}-{high * 1000:.0f} ms per command, "
         f"{100 * (1 - r.write_lands):.0f} % of writes lost; engines at "
