@@ -24,7 +24,7 @@ from typing import Any, final
 
 import trio
 
-__all__ = ["HOLD_LIMIT", "PAUSE_AT", "PAUSE_LIMIT", "Event", "Inbox"]
+__all__ = ["HOLD_CAP", "HOLD_LIMIT", "PAUSE_AT", "PAUSE_LIMIT", "Event", "Inbox"]
 
 logger = logging.getLogger("trio_locksync.mqtt")
 
@@ -37,6 +37,9 @@ PAUSE_LIMIT = 0.05
 PAUSE_AT = 64
 #: the longest the paho thread waits for room for QoS 1 messages (see ``Inbox.hold``)
 HOLD_LIMIT = 1.0
+#: held QoS 1 messages, in multiples of the hold limit, from which the paho thread waits
+#: without a time limit (see ``Inbox.hold``): the memory bound
+HOLD_CAP = 4
 
 
 @final
@@ -127,36 +130,52 @@ class Inbox:
 
         While this waits paho reads nothing more, so TCP pushes back on the broker; the
         consumers taking messages make room. If they do not within the limit — they may be
-        waiting for a packet paho has not read (a SUBACK, a PUBACK) — the thread reads on, and
-        waits again only once the count is back at the resume point: the broker's window
-        (MQTT 5 ReceiveMaximum, the bridge's ``buffer_size``) bounds what comes meanwhile.
-        No lock unless it waits: ``_holds`` is written only here, ``_releases`` only by
-        :meth:`unhold`."""
-        if self._holds - self._releases >= self._limit:
-            if not self._overheld and not self._wait_for_room(stopping):
+        waiting for a packet paho has not read (a SUBACK, a PUBACK) — the thread reads on
+        (the broker's window, MQTT 5 ReceiveMaximum, bounds what comes meanwhile; mosquitto
+        2.0.11 does not always hold to it). Up to ``HOLD_CAP`` times ``limit`` held: consumers
+        that took nothing while paho read that much more are stalled, not waiting for a packet
+        behind those, so from there it waits without a time limit — the memory bound. Once the
+        count is back at the resume point, the one-second wait is armed again (and at every
+        connection: :meth:`rearm`). No lock unless it waits: ``_holds`` is written only here,
+        ``_releases`` only by :meth:`unhold`."""
+        held = self._holds - self._releases
+        if held >= self._limit:
+            if not self._overheld:
+                if not self._wait_for_room(stopping, HOLD_LIMIT):
+                    return False
+            elif held >= HOLD_CAP * self._limit and not self._wait_for_room(stopping, None):
                 return False
-        elif self._overheld and self._holds - self._releases <= self._resume:
+        elif self._overheld and held <= self._resume:
             self._overheld = False
         self._holds += 1
         return True
 
-    def _wait_for_room(self, stopping: Callable[[], bool]) -> bool:
-        """[paho thread] :meth:`hold`'s wait; False if stopping."""
+    def rearm(self) -> None:
+        """[paho thread, at each connection] Arm :meth:`hold`'s one-second wait again."""
+        self._overheld = False
+
+    def _wait_for_room(self, stopping: Callable[[], bool], limit: float | None) -> bool:
+        """[paho thread] :meth:`hold`'s wait, at most ``limit`` seconds (None: none); False if
+        stopping."""
         self.flush()
-        deadline = time.monotonic() + HOLD_LIMIT
+        deadline = None if limit is None else time.monotonic() + limit
         with self._room:
             self._waiting = True
             try:
                 while self._holds - self._releases > self._resume:
                     if stopping():
                         return False
+                    if deadline is None:
+                        self._room.wait(timeout=0.25)
+                        continue
                     left = deadline - time.monotonic()
                     if left <= 0:
                         self._overheld = True
-                        break
+                        return True
                     self._room.wait(timeout=min(left, 0.25))
             finally:
                 self._waiting = False
+        self._overheld = False
         return True
 
     def unhold(self) -> None:

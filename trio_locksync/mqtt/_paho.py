@@ -174,6 +174,7 @@ class PahoSession:
         of ``generation`` is requested (at any time: see :meth:`request_stop`). Never raises for
         network reasons: the outcome says what happened."""
         self._generation = generation
+        self._inbox.rearm()
         if self._wake_r is None:
             self._wake_r, self._wake_w = socket.socketpair()
             self._wake_r.setblocking(False)
@@ -202,9 +203,13 @@ class PahoSession:
         rc = MQTTErrorCode.MQTT_ERR_SUCCESS
         while not self._stopping() and rc is MQTTErrorCode.MQTT_ERR_SUCCESS:
             rc = self._step(client, LOOP_TIMEOUT)
-        if self._stopping() and client.is_connected():
-            client.disconnect()
-            for _ in range(4):  # write the DISCONNECT; the loop reports NO_CONN once closed
+        if self._stopping() and client.socket() is not None:
+            # request_stop() queued a DISCONNECT already (paho then says not is_connected(),
+            # though nothing was written yet): write it, so that the broker sees a clean close
+            # and does not publish our will; paho closes the socket once it is written.
+            if client.is_connected():
+                client.disconnect()
+            for _ in range(4):  # the loop reports NO_CONN once closed
                 if self._step(client, 0.05) is not MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
         return SessionEnd(Outcome.LOST, f"network loop ended ({paho.error_string(rc)})", int(rc))

@@ -15,8 +15,10 @@ subscription identifiers goes exactly to the filters they name, never by topic: 
 filter whose blocks have left (the broker still sends them until its UNSUBACK) is acknowledged
 in its turn and dropped, so an overlapping filter does not get the message twice. Only
 identifiers this process never gave (an earlier run's, in a resumed session) fall back to
-topic matching. QoS 1 messages that only a block waiting for its SUBACK would take are held
-for it (handed over at its SUBACK), and released when that block leaves first.
+topic matching — and so does one whose filter does not match the topic: an earlier run of this
+client id numbered its filters from 1 too, and its subscriptions live on in the session. QoS 1
+messages that only a block waiting for its SUBACK would take are held for it (handed over at
+its SUBACK), and released when that block leaves first.
 
 Retained messages. The broker sends a message with the retain flag set only because of a
 SUBSCRIBE: without retain-as-published (never set here) a message forwarded live has retain=0,
@@ -251,10 +253,13 @@ class Router:
         if identifiers:
             # MQTT 5: exactly the filters this copy was sent for, never a topic match (a copy
             # for a filter whose blocks are gone would reach an overlapping one twice).
+            topic = message.topic
             holders = [
                 s
                 for s in self.subscriptions
-                if s._covered and self._filter_ids.get(s.topic_filter) in identifiers
+                if s._covered
+                and self._filter_ids.get(s.topic_filter) in identifiers
+                and topic_matches(s.topic_filter, topic)
             ]
             if not holders:
                 holders = self._unclaimed(message, identifiers)
@@ -289,10 +294,16 @@ class Router:
         block of its filter waiting for its SUBACK; nowhere (acknowledged in its turn and
         dropped) if its filters are this bridge's but have no block now; by topic if its
         identifiers are an earlier run's of this client id (a resumed session)."""
-        ids = self._filter_ids
-        if any(ids.get(s.topic_filter) in identifiers for s in self.subscriptions):
+        ids, topic = self._filter_ids, message.topic
+        # An identifier is ours only where its filter matches the topic: an earlier run of
+        # this client id numbered its filters from 1 too (a resumed session keeps them).
+        if any(
+            ids.get(s.topic_filter) in identifiers and topic_matches(s.topic_filter, topic)
+            for s in self.subscriptions
+        ):
             return None
-        if any(i in self._id_filters for i in identifiers):
+        filters = self._id_filters
+        if any(i in filters and topic_matches(filters[i], topic) for i in identifiers):
             return []
         return self._by_topic(message)
 
