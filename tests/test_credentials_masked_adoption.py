@@ -467,3 +467,19 @@ def test_unreported_slot_plans_a_set() -> None:
     m.unreported(0.0)
     assert m.state is OUT
     assert m.begin(0.0)[0].kind is OpKind.SET
+
+
+def test_a_full_read_that_leaves_a_pending_slot_out_does_not_confirm_its_write() -> None:
+    """A set over an empty slot awaits its read-back; a full read that says nothing of the slot
+    (the lock did not answer for it in time) is no reading: the write waits for its deadline,
+    never IN_SYNC on silence (found in review: it was taken as a masked code, which confirms
+    a set over an empty slot)."""
+    m = machine("1234")
+    m.observe(0.0, SlotCredential.empty())
+    m.begin(0.0)
+    m.written(1.0, WriteResult.OPTIMISTIC)
+    assert m.state is PEND
+    m.unreported(2.0)
+    assert m.state is PEND
+    m.observe(3.0, SlotCredential.known("1234"))
+    assert m.state is IN

@@ -226,7 +226,11 @@ class SlotMachine:
         """A full read said nothing of the slot (a write-only lock): taken as a masked code
         (in sync only if we know what we last wrote there), but with no clear first: no
         read-back tells anything on such a lock, so a clear would only cost a write and leave
-        the slot empty meanwhile."""
+        the slot empty meanwhile. A write awaiting confirmation is not confirmed by that
+        silence: it waits for its deadline, as after a failed read-back (a lock that left one
+        user out of a full read — it did not answer in time — says nothing of it)."""
+        if isinstance(self._payload, Pending):
+            return self.read_failed(now)
         return self._observe(now, SlotCredential.unreadable(), shown=False)
 
     def _observe(self, now: float, reading: SlotCredential, *, shown: bool) -> list[Effect]:
