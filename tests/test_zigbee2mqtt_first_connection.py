@@ -69,4 +69,4 @@ async def test_after_a_connection_was_lost_operations_fail_at_once(tmp_path: Pat
             start = trio.current_time()
             with pytest.raises(LockDisconnected):
                 await lock.set_code(1, Pin("1234"))
-            assert trio.current_time() - start < 0.5  # not the 5 s publish timeout
+            assert trio.current_time() - start < 2.5  # not the 5 s publish timeout

@@ -61,8 +61,8 @@ class DeviceLink:
         publish_timeout: float,
         read_timeout: float,
         watch_errors: bool,
-        refresh: Callable[[int], bool],
-        recovered: Callable[[], Awaitable[None]],
+        manages: Callable[[int], bool],
+        probe: Callable[[int | None], Awaitable[None]],
     ) -> None:
         self.bridge = bridge
         self.name = name
@@ -73,9 +73,11 @@ class DeviceLink:
         self.read_timeout = read_timeout
         self.watch_errors = watch_errors
         #: whether a code changed at the door in this user id should be read (one of ours)
-        self._refresh_wanted = refresh
-        #: run (in the link's nursery) when the lock becomes reachable again
-        self._recovered = recovered
+        self._manages = manages
+        #: a read of one slot (None: the lowest) whose answer is pushed, run in the link's
+        #: nursery by the lock's own serialised path: when the lock is reachable again, and
+        #: when a code was changed at the door
+        self._probe = probe
         self.updates = ChangeFeed[SlotUpdate](backlog=1000)
         self.events = ChangeFeed[LockEvent](backlog=1000)
         #: set (and replaced) whenever a live message reports the bolt
@@ -256,7 +258,7 @@ class DeviceLink:
         if why is None:
             logger.info("%s: reachable again", self.name)
             if self._nursery is not None:
-                self._nursery.start_soon(self._recovered)
+                self._nursery.start_soon(self._probe, None)
         else:
             logger.info("%s: unreachable (%s)", self.name, why)
             self._cancel_operations()
@@ -282,14 +284,6 @@ class DeviceLink:
         self._reachability_changed()
         async for _ in self.bridge.status_changes():
             self._reachability_changed()
-
-    async def _refresh(self, slot: int) -> None:
-        if self.unreachable() is None:
-            with trio.move_on_after(self.publish_timeout):
-                try:
-                    await self.bridge.publish(f"{self.topic}/get", get_payload(slot), qos=1)
-                except MqttError:
-                    pass
 
     # -- the handlers (sync: one message at a time, on the trio thread) ---------------------
 
@@ -344,7 +338,7 @@ class DeviceLink:
             # is never flagged offline quickly): probe it, as on a flag coming back online.
             record.out_of_contact = False
             logger.info("%s: heard again", self.name)
-            self._nursery.start_soon(self._recovered)
+            self._nursery.start_soon(self._probe, None)
         for slot in taken.resolved:
             self._wake(slot)
         for slot in taken.doubted:
@@ -365,12 +359,13 @@ class DeviceLink:
         elif (
             action.slot is not None
             and action.source is not EventSource.RF  # our own writes come over the radio
-            and self._refresh_wanted(action.slot)
+            and self._manages(action.slot)
             and self._nursery is not None
         ):
-            # A code was changed at the door: read it, as some converters do by themselves;
-            # a changed answer is then pushed as news.
-            self._nursery.start_soon(self._refresh, action.slot)
+            # A code was changed at the door: read it (as Weiser's and ID Lock's converters
+            # do by themselves), one operation at a time with the lock's others, so that a
+            # refusal names the right read; the answer is pushed.
+            self._nursery.start_soon(self._probe, action.slot)
 
     def _on_flag(self, message: MqttMessage, field: str) -> None:
         try:

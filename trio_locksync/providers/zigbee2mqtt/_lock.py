@@ -185,8 +185,8 @@ class Zigbee2MqttLock:
             publish_timeout=self._publish_timeout,
             read_timeout=self._read_timeout,
             watch_errors=bool(watch_errors),
-            refresh=self._manages,
-            recovered=self._probe,
+            manages=self._manages,
+            probe=self._probe,
         )
         self._life = StateTable("Zigbee2MqttLock", _Life.NEW, _LIFE)
         self._stack = AsyncExitStack()
@@ -285,7 +285,7 @@ class Zigbee2MqttLock:
         async with self._serial, link.operation(only, self._read_timeout):
             if wanted is None:  # reachable: now learn which users there are
                 wanted = sorted(await self._every_user())
-            spoke, silent = False, 0
+            spoke, silent, not_reached = False, 0, False
             missing: list[int] = []
             for slot in wanted:
                 if users.beyond(slot):
@@ -301,7 +301,8 @@ class Zigbee2MqttLock:
                 answered = _file(read, result, missing)
                 spoke = spoke or answered
                 silent = 0 if answered else silent + 1  # users in a row met by silence
-                if not spoke and (silent >= SILENT_READS or read.unreachable):
+                not_reached = read.unreachable
+                if not spoke and (silent >= SILENT_READS or not_reached):
                     break
             if spoke and only is None:
                 for slot in list(missing):  # one more try for users that did not answer
@@ -309,7 +310,10 @@ class Zigbee2MqttLock:
                     if not users.beyond(slot):
                         _file(await link.read(slot), result, missing)
         if not spoke:
-            why = f"no answer from the lock within {link.read_timeout:g} s"
+            if not_reached:
+                why = "Zigbee2MQTT reports that its command did not reach the lock"
+            else:
+                why = f"no answer from the lock within {link.read_timeout:g} s"
             raise link.disconnected(why, only)
         return result
 
@@ -390,13 +394,15 @@ class Zigbee2MqttLock:
             f"{self._command_timeout:g} s; the command may still be carried out"
         )
 
-    async def _probe(self) -> None:
-        """[a task of the block] The lock is reachable again: read its lowest slot and push
-        the answer (even if unchanged), so that an engine whose lock breaker gave up on it
-        hears that it answers now instead of waiting for its next probe (60 s to 30 min)."""
+    async def _probe(self, slot: int | None) -> None:
+        """[a task of the block] Read ``slot`` and push the answer (even if unchanged). None:
+        the lowest slot, when the lock is reachable again — so that an engine whose lock
+        breaker gave up on it hears that it answers now instead of waiting for its next probe
+        (60 s to 30 min). A slot: a code changed at the door."""
         link = self._link
-        users = self._slots if self._slots is not None else link.record.users.known
-        slot = min(users) if users else 0
+        if slot is None:
+            users = self._slots if self._slots is not None else link.record.users.known
+            slot = min(users) if users else 0
         if link.record.users.beyond(slot):
             return
         try:

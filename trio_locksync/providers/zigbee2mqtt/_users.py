@@ -51,8 +51,9 @@ class UserRange:
 
     @property
     def known(self) -> range | None:
-        """The lock's user ids when the model told them, else None."""
-        return range(self.limit) if self.source is RangeSource.MODEL else None
+        """The user ids the lock may have — told by its model, or bounded by a refusal (ids
+        at or above a refused one are ruled out) — else None (nothing known)."""
+        return None if self.source is RangeSource.UNKNOWN else range(self.limit)
 
     def beyond(self, user: int) -> bool:
         """The lock cannot have ``user``."""

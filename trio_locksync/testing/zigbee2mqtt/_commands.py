@@ -50,9 +50,8 @@ class _Runner:
     def __init__(self, device: SimulatedZigbeeLock, nursery: trio.Nursery) -> None:
         self.device = device
         self.nursery = nursery
-        digest = hashlib.sha256(device.name.encode()).hexdigest()
-        self.ieee = f"0x{digest[:16]}"
-        self.nwk = int(digest[16:20], 16)
+        self.ieee = device.ieee
+        self.nwk = int(hashlib.sha256(device.name.encode()).hexdigest()[16:20], 16)
         self.tsn = 0
 
     async def handle(self, kind: str, payload: bytes) -> None:
@@ -131,11 +130,12 @@ class _Runner:
 
     async def set_pin_code(self, value: object) -> None:
         device = self.device
-        if not isinstance(value, dict):
+        if not isinstance(value, dict):  # utils.assertObject (zhc src/lib/utils.ts:577-580)
+            shown = json.dumps(value, separators=(",", ":"))
             device.log(
                 "error",
-                f"Publish 'set' 'pin_code' to '{device.name}' failed: "
-                "'TypeError: Cannot read properties of undefined (reading 'user')'",
+                f"Publish 'set' 'pin_code' to '{device.name}' failed: 'Error: pin_code is not a "
+                f"object, got {_typeof(value)} ({shown})'",
             )
             return
         user = self.user(value.get("user"), "set")
@@ -272,3 +272,12 @@ def _parse(payload: bytes, kind: str) -> dict[str, Any] | None:
             return {"state": text.decode()}
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def _typeof(value: object) -> str:
+    """JavaScript's ``typeof`` of a parsed JSON value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else "object"

@@ -28,6 +28,7 @@ ships) and pinned in ``tests/test_zigbee2mqtt_simulator_shapes.py``, file and li
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import random
@@ -192,6 +193,8 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         users, self.model, self.generated = _users(model, slots)
         self.name = name
         self.topic = f"{base_topic}/{name}"
+        #: its IEEE address, in ``bridge/devices`` and in herdsman's error lines alike
+        self.ieee = f"0x{hashlib.sha256(name.encode()).hexdigest()[:16]}"
         self._publish = publish
         self._flag = flag
         self._log = log
@@ -228,6 +231,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         self.set_counts: Counter[int] = Counter()
         self._counts: Counter[str] = Counter()
         self._rng = random.Random(seed)
+        self._radio = random.Random(self.ieee)  # link qualities, apart from the knobs' draws
         self._last_stamp = 0
         #: commands (``"set"``/``"get"``, payload) waiting for the device's turn
         self.inbox_send, self.inbox = trio.open_memory_channel[tuple[str, bytes]](math.inf)
@@ -385,6 +389,9 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         (both None) publishes only with ``last_seen`` on. Tests may inject frames."""
         if update:
             _merge(self.cache, update)
+        # every frame carries its own link quality (z2m lib/controller.ts:437-438 adds the
+        # frame's to each message); a republish of the cache keeps the last one
+        self.cache["linkquality"] = self._radio.randint(40, 200)
         if self.last_seen:
             self.cache["last_seen"] = self._stamp()
         if update or transient or self.last_seen:
@@ -435,7 +442,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             entry["pin_code"] = ""
         return entry
 
-    def device_entry(self, ieee: str) -> dict[str, Any]:
+    def device_entry(self) -> dict[str, Any]:
         """This lock in ``bridge/devices`` (``lib/extension/bridge.ts:780-841``,
         ``getDefinitionPayload`` 895-905): no ``meta``, so no ``pinCodeCount``; the
         ``pin_code`` expose's ``user`` has no range (``exposes.ts:1387-1396``)."""
@@ -463,7 +470,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             },
             "disabled": False,
             "friendly_name": self.name,
-            "ieee_address": ieee,
+            "ieee_address": self.ieee,
             "interview_completed": True,
             "interview_state": "SUCCESSFUL",
             "interviewing": False,

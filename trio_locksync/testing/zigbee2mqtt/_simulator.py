@@ -162,9 +162,7 @@ class Zigbee2MqttSimulator(metaclass=NoPublicConstructor):
 
     def _publish_devices(self) -> None:
         """``bridge/devices``: every device, retained (sent at start and on every change)."""
-        entries = [
-            device.device_entry(f"0x{n:016x}") for n, device in enumerate(self._devices.values())
-        ]
+        entries = [device.device_entry() for device in self._devices.values()]
         self._send(f"{self.base_topic}/bridge/devices", _dump(entries), 0, True)
 
     def _device_flag(self, name: str, online: bool) -> None:
