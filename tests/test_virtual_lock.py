@@ -635,3 +635,42 @@ def test_confirmed_always_means_stored(
     assert stats.pushes + stats.dropped_pushes == sum(
         1 for op, _, _ in ops if op.startswith("keypad")
     )
+
+
+# -- lock events (provider-neutral) -----------------------------------------------------------
+
+
+async def test_keypad_unlock_and_lock_are_lock_events_to_every_iterator(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    from trio_locksync import EventSource, LockAction, LockEvent
+    from trio_locksync.credentials import LockEventProvider
+
+    lock = VirtualLock(slots=4)
+    assert isinstance(lock, LockEventProvider)
+    first, second = lock.events(), lock.events()
+    await trio.sleep(5)
+    lock.keypad_unlock(2)
+    lock.online = False
+    lock.keypad_unlock(3)  # an offline lock's report never arrives
+    lock.online = True
+    lock.keypad_lock(2)
+    with pytest.raises(ValueError, match=r"slots 1\.\.4"):
+        lock.keypad_unlock(5)
+    expected = [
+        LockEvent(LockAction.UNLOCK, EventSource.KEYPAD, 2, "keypad_unlock", 5.0),
+        LockEvent(LockAction.LOCK, EventSource.KEYPAD, 2, "keypad_lock", 5.0),
+    ]
+    for events in (first, second):
+        assert [await anext(events) for _ in range(2)] == expected
+
+
+def test_lock_events_are_one_type_for_every_provider() -> None:
+    import trio_locksync
+    import trio_locksync.credentials
+    from trio_locksync.providers import zigbee2mqtt
+
+    assert zigbee2mqtt.LockEvent is trio_locksync.LockEvent
+    assert zigbee2mqtt.LockAction is trio_locksync.LockAction
+    assert zigbee2mqtt.EventSource is trio_locksync.EventSource
+    assert issubclass(zigbee2mqtt.Zigbee2MqttLock, trio_locksync.credentials.LockEventProvider)

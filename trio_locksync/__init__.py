@@ -8,8 +8,9 @@ sans-I/O state machines and their effects, the scheduler, quiet window, breakers
 package (:mod:`~trio_locksync.store`, :mod:`~trio_locksync.autolock`,
 :mod:`~trio_locksync.credentials`, :mod:`~trio_locksync.eventstream`,
 :mod:`~trio_locksync.mqtt`) everything of its own; :mod:`trio_locksync.providers` holds real lock
-integrations (:class:`Zigbee2MqttLock`, with its events and states in
-:mod:`trio_locksync.providers.zigbee2mqtt`).
+integrations (:class:`Zigbee2MqttLock`, with its states in
+:mod:`trio_locksync.providers.zigbee2mqtt`; its events are the provider-neutral
+:class:`LockEvent`).
 """
 
 from .autolock import AutolockError as AutolockError
@@ -28,7 +29,10 @@ from .core import LockSyncError as LockSyncError
 from .core import Pin as Pin
 from .credentials import CodeRejected as CodeRejected
 from .credentials import CredentialError as CredentialError
+from .credentials import EventSource as EventSource
+from .credentials import LockAction as LockAction
 from .credentials import LockDisconnected as LockDisconnected
+from .credentials import LockEvent as LockEvent
 from .credentials import LockOperationFailed as LockOperationFailed
 from .credentials import LockProvider as LockProvider
 from .credentials import LockSync as LockSync
@@ -75,6 +79,7 @@ __all__ = [
     "ClosedError",
     "CodeRejected",
     "CredentialError",
+    "EventSource",
     "EventStream",
     "EventStreamError",
     "EventStreamRejected",
@@ -82,7 +87,9 @@ __all__ = [
     "InvalidPinError",
     "IsyEvent",
     "Jitter",
+    "LockAction",
     "LockDisconnected",
+    "LockEvent",
     "LockOperationFailed",
     "LockProvider",
     "LockSync",

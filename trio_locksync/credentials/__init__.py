@@ -1,5 +1,5 @@
-"""Verified credential sync (seed 001): the engine, slot readings, the provider interface, a
-virtual lock."""
+"""Verified credential sync (seed 001): the engine, slot readings, the provider interface, lock
+events (the same from every provider), a virtual lock."""
 
 from ._engine import LockSync as LockSync
 from ._engine import LockSyncStatistics as LockSyncStatistics
@@ -9,6 +9,10 @@ from ._errors import CodeRejected as CodeRejected
 from ._errors import CredentialError as CredentialError
 from ._errors import LockDisconnected as LockDisconnected
 from ._errors import LockOperationFailed as LockOperationFailed
+from ._events import EventSource as EventSource
+from ._events import LockAction as LockAction
+from ._events import LockEvent as LockEvent
+from ._events import LockEventProvider as LockEventProvider
 from ._models import CredentialKind as CredentialKind
 from ._models import SlotCredential as SlotCredential
 from ._models import SlotUpdate as SlotUpdate
@@ -25,7 +29,11 @@ __all__ = [
     "CredentialError",
     "CredentialKind",
     "Desired",
+    "EventSource",
+    "LockAction",
     "LockDisconnected",
+    "LockEvent",
+    "LockEventProvider",
     "LockOperationFailed",
     "LockProvider",
     "LockSync",

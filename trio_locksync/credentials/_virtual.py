@@ -17,8 +17,9 @@ from typing import Any, ClassVar, final
 import attrs
 import trio
 
-from ..core import Pin
+from ..core import ChangeFeed, Pin, Subscription
 from ._errors import CodeRejected, LockDisconnected, LockOperationFailed
+from ._events import EventSource, LockAction, LockEvent
 from ._models import SlotCredential, SlotUpdate, WriteResult
 
 __all__ = ["VirtualLock", "VirtualLockStatistics"]
@@ -136,6 +137,9 @@ class VirtualLock:
     _send: trio.MemorySendChannel[SlotUpdate] = attrs.field(init=False)
     _receive: trio.MemoryReceiveChannel[SlotUpdate] = attrs.field(init=False)
     _counters: _Counters = attrs.field(init=False, factory=_Counters)
+    _events: ChangeFeed[LockEvent] = attrs.field(
+        init=False, factory=lambda: ChangeFeed[LockEvent](backlog=1000)
+    )
     _in_flight: int = attrs.field(init=False, default=0)
     #: when each slot was last written (trio time), for ``lag``
     _written_at: dict[int, float] = attrs.field(init=False, factory=dict)
@@ -239,6 +243,28 @@ class VirtualLock:
         self._check_slot(slot)
         self.codes.pop(slot, None)
         self._push(slot, SlotCredential.empty())
+
+    def keypad_unlock(self, slot: int) -> None:
+        """Someone unlocks at the keypad with ``slot``'s code: a :class:`LockEvent` (UNLOCK,
+        KEYPAD, ``slot``, ``"keypad_unlock"``) to every :meth:`events` iterator — if the lock
+        is online (an offline lock's report never arrives). Call it inside a trio run (the
+        event is stamped with trio's clock)."""
+        self._door(LockAction.UNLOCK, slot, "keypad_unlock")
+
+    def keypad_lock(self, slot: int) -> None:
+        """Someone locks at the keypad with ``slot``'s code (as :meth:`keypad_unlock`)."""
+        self._door(LockAction.LOCK, slot, "keypad_lock")
+
+    def events(self) -> Subscription[LockEvent]:
+        """Every lock event from now on (:meth:`keypad_unlock`, :meth:`keypad_lock`); each
+        iterator gets every event and keeps 1,000 unread (then the oldest go)."""
+        return self._events.subscribe()
+
+    def _door(self, action: LockAction, slot: int, name: str) -> None:
+        self._check_slot(slot)
+        if self.online:
+            at = trio.current_time()
+            self._events.publish(LockEvent(action, EventSource.KEYPAD, slot, name, at))
 
     def statistics(self) -> VirtualLockStatistics:
         """The lock's counters (see :class:`VirtualLockStatistics`)."""

@@ -1,6 +1,6 @@
-"""The values a :class:`~.Zigbee2MqttLock` hands out: the lock's bolt state, its lock and unlock
-events with their source, reachability, and the provider's counters. None of them carries a
-PIN."""
+"""The values a :class:`~.Zigbee2MqttLock` hands out: the lock's bolt state, reachability, and
+the provider's counters; its lock and unlock events are the provider-neutral
+:class:`~trio_locksync.LockEvent` (re-exported here). None of them carries a PIN."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import final
 
 import attrs
+
+from ...credentials import EventSource, LockAction, LockEvent
 
 __all__ = [
     "Availability",
@@ -31,38 +33,6 @@ class LockState(enum.Enum):
     #: only ``lock_state: "not_fully_locked"`` tells it apart
     NOT_FULLY_LOCKED = "not_fully_locked"
     #: nothing reported yet
-    UNKNOWN = "unknown"
-
-
-class LockAction(enum.Enum):
-    """What a lock event says happened."""
-
-    LOCK = "lock"
-    UNLOCK = "unlock"
-    #: a lock attempt refused (``lock_failure_invalid_pin_or_id``, ``..._invalid_schedule``)
-    LOCK_FAILURE = "lock_failure"
-    #: an unlock attempt refused (a wrong PIN at the keypad, a code outside its schedule)
-    UNLOCK_FAILURE = "unlock_failure"
-
-
-class EventSource(enum.Enum):
-    """Where a lock event came from: ``action_source_name`` (Zigbee's operation event source
-    0 keypad, 1 rf, 2 manual, 3 rfid, 4 fingerprint) or the prefix of a device-specific action
-    (``keypad_unlock``, ``manual_lock``, ``auto_lock``, ``key_unlock``, ...)."""
-
-    KEYPAD = "keypad"
-    #: over the radio: a Zigbee command (ours, or another controller's)
-    RF = "rf"
-    #: the thumb turn
-    MANUAL = "manual"
-    RFID = "rfid"
-    FINGERPRINT = "fingerprint"
-    #: a mechanical key
-    KEY = "key"
-    #: the lock's own auto-relock
-    AUTO = "auto"
-    SCHEDULE = "schedule"
-    ONE_TOUCH = "one_touch"
     UNKNOWN = "unknown"
 
 
@@ -127,24 +97,6 @@ def _frozen_counts(counts: Mapping[BadInput, int]) -> Mapping[BadInput, int]:
 
 def _frozen_names(counts: Mapping[str, int]) -> Mapping[str, int]:
     return types.MappingProxyType(dict(counts))
-
-
-@final
-@attrs.frozen
-class LockEvent:
-    """The lock was locked or unlocked (or refused to be), as it reported it.
-
-    ``slot`` is the user id the lock credits (``action_user``), None when it names none
-    (absent, or 65535). ``name`` is Zigbee2MQTT's action string as received (``"unlock"``,
-    ``"keypad_unlock"``, ``"auto_lock"``, ...; a fixed vocabulary, never a PIN). ``at`` is the
-    trio time it was received. Only live messages make events: a retained replay never does.
-    """
-
-    action: LockAction
-    source: EventSource
-    slot: int | None
-    name: str
-    at: float
 
 
 @final
