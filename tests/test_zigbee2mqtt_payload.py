@@ -498,7 +498,7 @@ def test_only_changed_entries_are_news() -> None:
     assert again.pushes == ()  # the cache restated
     changed = take(record, users(u1=entry("enabled", "1111"), u2=entry("enabled", "2222")))
     assert changed.pushes == (SlotUpdate(2, known("2222")),)
-    assert record.counts["news"] == 1 and record.counts["restated"] == 5
+    assert record.counts.news == 1 and record.counts.restated == 5
     declined = take(record, users(u2=entry("not_supported_255")))
     assert declined.pushes == ()  # changed, but it says nothing
 
@@ -515,7 +515,7 @@ def test_replays_seed_and_confirm_nothing() -> None:
     assert not read.done and not read.heard
     assert record.entries[1] == UserEntry("enabled", "1234")
     assert record.lock_state is LockState.UNLOCKED  # a record is seeded
-    assert record.counts["replays"] == 1
+    assert record.counts.replays == 1
 
 
 def test_stale_last_seen_is_a_cached_republish() -> None:
@@ -525,7 +525,7 @@ def test_stale_last_seen_is_a_cached_republish() -> None:
     stale = take(record, msg(users={"1": entry("enabled")}, last_seen=2000, action="unlock"))
     assert stale == take(record, msg(last_seen=1000))
     assert stale.resolved == () and stale.action is None and not read.heard
-    assert record.counts["stale"] == 2
+    assert record.counts.stale == 2
     fresh = take(record, msg(users={"1": entry("enabled")}, last_seen=2001))
     assert fresh.resolved == (1,)
 
@@ -566,7 +566,7 @@ def test_a_lost_write_is_answered_by_the_fallback_at_the_deadline() -> None:
     take(record, users(u3=entry("available", "")))  # the real answer: it did not land
     record.finish(read)
     assert (read.outcome, read.credential) == (ReadOutcome.ANSWERED, EMPTY)
-    assert record.counts["fallbacks"] == 1
+    assert record.counts.fallbacks == 1
 
 
 def test_an_entry_agreeing_with_our_write_is_taken_at_once() -> None:
@@ -593,7 +593,7 @@ def test_declined_failed_and_timed_out_reads() -> None:
     assert record.finish(read).outcome is ReadOutcome.FAILED and read.unreachable
     read = record.expect(6)
     assert record.finish(read).outcome is ReadOutcome.TIMED_OUT
-    assert record.counts["read_timeouts"] == 1 and record.counts["declined"] == 1
+    assert record.counts.read_timeouts == 1 and record.counts.declined == 1
 
 
 def test_a_failed_set_ends_the_write_window() -> None:

@@ -151,7 +151,7 @@ class DeviceLink:
 
     def disconnected(self, why: str, slot: int | None) -> LockDisconnected:
         """A LockDisconnected to raise (counted)."""
-        self.record.counts["disconnects"] += 1
+        self.record.counts.disconnects += 1
         return LockDisconnected(f"{self.name}: {why}", slot=slot)
 
     @asynccontextmanager
@@ -318,8 +318,8 @@ class DeviceLink:
         try:
             parsed = parse_device_message(message.payload)
         except PayloadError as error:
-            record.counts["messages"] += 1
-            record.counts["bad_payloads"] += 1
+            record.counts.messages += 1
+            record.counts.bad_payloads += 1
             self._bad("device topic", error.kind)
             return
         seen = parsed.last_seen
@@ -344,7 +344,7 @@ class DeviceLink:
         for slot in taken.doubted:
             self._doubt(slot)
         for update in taken.pushes:
-            record.counts["pushes"] += 1
+            record.counts.pushes += 1
             self.updates.publish(update)
         if taken.lock_state is not None:
             self.reported.set()
@@ -353,7 +353,7 @@ class DeviceLink:
         if action is None:
             return
         if action.kind is not None:
-            record.counts["events"] += 1
+            record.counts.events += 1
             at = message.received_at
             self.events.publish(LockEvent(action.kind, action.source, action.slot, action.name, at))
         elif (
@@ -371,7 +371,7 @@ class DeviceLink:
         try:
             value = parse_availability(message.payload)
         except PayloadError as error:
-            self.record.counts["bad_payloads"] += 1
+            self.record.counts.bad_payloads += 1
             self._bad(field, error.kind)
             return
         setattr(self.record, field, value)
@@ -388,7 +388,7 @@ class DeviceLink:
         try:
             device = device_info(message.payload, self.name)
         except PayloadError as error:
-            self.record.counts["bad_payloads"] += 1
+            self.record.counts.bad_payloads += 1
             self._bad("bridge/devices", error.kind)
             return
         self.device = device
@@ -420,7 +420,7 @@ class DeviceLink:
         try:
             failure = parse_bridge_log(message.payload, self.name)
         except PayloadError as error:
-            self.record.counts["bad_payloads"] += 1
+            self.record.counts.bad_payloads += 1
             self._bad("bridge log", error.kind)
             return
         if failure is None:

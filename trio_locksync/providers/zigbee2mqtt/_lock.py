@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import final
 
+import attrs
 import trio
 
 from ...core import Pin, StateTable, Subscription, open_service_nursery
@@ -33,29 +34,6 @@ __all__ = ["Zigbee2MqttLock"]
 #: a read gives up as unreachable after this many users in a row met silence, if the lock has
 #: said nothing at all since the read began
 SILENT_READS = 3
-
-#: the counters of :class:`Zigbee2MqttStatistics` (the record counts them under these names)
-_COUNTS = (
-    "messages",
-    "replays",
-    "stale",
-    "news",
-    "restated",
-    "bad_payloads",
-    "bad_entries",
-    "bad_keys",
-    "reads",
-    "answered",
-    "declined",
-    "read_timeouts",
-    "fallbacks",
-    "writes",
-    "commands",
-    "publish_errors",
-    "disconnects",
-    "pushes",
-    "events",
-)
 
 
 class _Life(enum.Enum):
@@ -255,7 +233,7 @@ class Zigbee2MqttLock:
         """The lock's counters (see :class:`Zigbee2MqttStatistics`)."""
         record = self._link.record
         return Zigbee2MqttStatistics(
-            **{name: record.counts[name] for name in _COUNTS},
+            **attrs.asdict(record.counts),
             availability=record.availability,
             bridge=record.bridge,
             lock_state=record.lock_state,
@@ -375,7 +353,7 @@ class Zigbee2MqttLock:
         link = self._link
         async with link.operation(None, self._command_timeout):
             before = link.record.lock_state
-            link.record.counts["commands"] += 1
+            link.record.counts.commands += 1
             reported = link.reported
             await link.publish("set", command_payload(word, code), None)
             with trio.move_on_after(self._command_timeout):
@@ -411,7 +389,7 @@ class Zigbee2MqttLock:
         except LockDisconnected:
             return  # gone again: the next recovery probes again
         if read.outcome is ReadOutcome.ANSWERED and read.credential is not None:
-            link.record.counts["pushes"] += 1
+            link.record.counts.pushes += 1
             link.updates.publish(SlotUpdate(slot, read.credential))
 
     async def _every_user(self) -> Collection[int]:

@@ -29,7 +29,6 @@ in the cache. Hence the rules, applied per ``users`` entry of a live message:
 
 from __future__ import annotations
 
-import collections
 import enum
 import math
 from typing import final
@@ -43,7 +42,7 @@ from ._models import Availability, LockState
 from ._payload import DeviceMessage, PublishFailure, UserEntry, project
 from ._users import UserRange
 
-__all__ = ["DeviceRecord", "PendingRead", "ReadOutcome", "Taken"]
+__all__ = ["Counts", "DeviceRecord", "PendingRead", "ReadOutcome", "Taken"]
 
 
 class ReadOutcome(enum.Enum):
@@ -103,6 +102,33 @@ _NOTHING = Taken()
 
 
 @final
+@attrs.define
+class Counts:
+    """The provider's counters, by name (a typo is an AttributeError, not a silent 0); each
+    is a field of :class:`~._models.Zigbee2MqttStatistics`, documented there."""
+
+    messages: int = 0
+    replays: int = 0
+    stale: int = 0
+    news: int = 0
+    restated: int = 0
+    bad_payloads: int = 0
+    bad_entries: int = 0
+    bad_keys: int = 0
+    reads: int = 0
+    answered: int = 0
+    declined: int = 0
+    read_timeouts: int = 0
+    fallbacks: int = 0
+    writes: int = 0
+    commands: int = 0
+    publish_errors: int = 0
+    disconnects: int = 0
+    pushes: int = 0
+    events: int = 0
+
+
+@final
 class DeviceRecord:
     """One lock's record; no I/O, no trio. Times are whatever clock the caller uses."""
 
@@ -123,7 +149,7 @@ class DeviceRecord:
         self._latest_slot: int | None = None
         #: writes Zigbee2MQTT reported refused (slot -> what we wrote), until asked about
         self.refusals: dict[int, Pin | None] = {}
-        self.counts: collections.Counter[str] = collections.Counter()
+        self.counts = Counts()
         #: which user ids the lock has (its model, Zigbee2MQTT's refusals)
         self.users = UserRange()
         #: the content digest of the last device message (see ``DeviceMessage.content``)
@@ -149,7 +175,7 @@ class DeviceRecord:
         self.writes[slot] = believed
         self._latest[slot] = believed
         self._latest_slot = slot
-        self.counts["writes"] += 1
+        self.counts.writes += 1
 
     def refused(self, slot: int, believed: Pin | None) -> bool:
         """Whether Zigbee2MQTT refused our latest write of ``believed`` to ``slot`` (so that
@@ -161,7 +187,7 @@ class DeviceRecord:
     def expect(self, slot: int) -> PendingRead:
         """We are about to publish a ``get`` of ``slot``."""
         read = self.reads[slot] = PendingRead(slot)
-        self.counts["reads"] += 1
+        self.counts.reads += 1
         return read
 
     def finish(self, read: PendingRead) -> PendingRead:
@@ -173,14 +199,14 @@ class DeviceRecord:
         if read.outcome is ReadOutcome.WAITING:
             if read.fallback is not None:
                 read.outcome, read.credential = ReadOutcome.ANSWERED, read.fallback
-                self.counts["fallbacks"] += 1
+                self.counts.fallbacks += 1
             else:
                 read.outcome = ReadOutcome.TIMED_OUT
-                self.counts["read_timeouts"] += 1
+                self.counts.read_timeouts += 1
         if read.outcome is ReadOutcome.ANSWERED:
-            self.counts["answered"] += 1
+            self.counts.answered += 1
         elif read.outcome is ReadOutcome.DECLINED:
-            self.counts["declined"] += 1
+            self.counts.declined += 1
         return read
 
     def abandon(self, read: PendingRead) -> None:
@@ -193,7 +219,7 @@ class DeviceRecord:
         """Zigbee2MQTT reported a failed publish to this device: a failed ``get`` ends the
         reads it concerns; a failed ``set`` ends the write's window (the write did not go
         through, so a contradicting entry is the truth). Returns the reads it resolved."""
-        self.counts["publish_errors"] += 1
+        self.counts.publish_errors += 1
         if failure.unreachable:
             self.out_of_contact = True
         if failure.attribute != "pin_code":
@@ -224,13 +250,13 @@ class DeviceRecord:
 
     def take(self, message: DeviceMessage, *, retained: bool) -> Taken:
         """A device-state message arrived (``retained``: a replay at subscribe)."""
-        self.counts["messages"] += 1
-        self.counts["bad_keys"] += message.bad_keys
-        self.counts["bad_entries"] += len(message.bad_entries)
+        self.counts.messages += 1
+        self.counts.bad_keys += message.bad_keys
+        self.counts.bad_entries += len(message.bad_entries)
         seen = message.last_seen
         previous_content, self._content = self._content, message.content
         if retained:
-            self.counts["replays"] += 1
+            self.counts.replays += 1
             if seen is not None:
                 self.last_seen = max(self.last_seen, seen)
             self.entries.update(message.users)
@@ -239,7 +265,7 @@ class DeviceRecord:
             return _NOTHING
         if seen is not None:
             if seen <= self.last_seen:
-                self.counts["stale"] += 1
+                self.counts.stale += 1
                 return _NOTHING
             self.last_seen = seen
         # The lock spoke — as far as a read met by silence is concerned — only if the message
@@ -258,7 +284,10 @@ class DeviceRecord:
             previous = self.entries.get(slot)
             self.entries[slot] = entry
             changed = previous is not None and previous != entry
-            self.counts["news" if changed else "restated"] += 1
+            if changed:
+                self.counts.news += 1
+            else:
+                self.counts.restated += 1
             pending = self.reads.get(slot)
             if pending is not None and not pending.done:
                 if self._offer(pending, entry, changed=changed):

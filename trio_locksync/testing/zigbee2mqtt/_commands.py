@@ -144,7 +144,7 @@ class _Runner:
         code = value.get("pin_code")
         await trio.sleep(device._draw_latency())
         if code is None:  # clearPinCode: user_enabled and user_type are ignored
-            device._counts["clears"] += 1
+            device.counts.clears += 1
             try:
                 await device.virtual.clear_code(user)
             except (LockDisconnected, LockOperationFailed) as error:
@@ -154,16 +154,16 @@ class _Runner:
             device.frame(None)  # clearPinCodeRsp: nothing but last_seen
             return
         enabled = value.get("user_enabled", True) is not False
-        device._counts["sets"] += 1
+        device.counts.sets += 1
         device.set_counts[user] += 1
         params: dict[str, Any] = {"userid": user, "userstatus": 1 if enabled else 3}
         params |= {"usertype": 0, "pincodevalue": str(code)}
         pin = device._pin(str(code))
         if pin is None or user in device.never_lands:
             if pin is not None:
-                device._counts["lost_writes"] += 1
+                device.counts.lost_writes += 1
         elif device.write_delay > 0:
-            device._counts["late_writes"] += 1
+            device.counts.late_writes += 1
             self.nursery.start_soon(self.land_late, user, pin, enabled)
         else:
             try:
@@ -189,7 +189,7 @@ class _Runner:
         try:
             await self.land(user, pin, enabled)
         except (LockDisconnected, LockOperationFailed):
-            self.device._counts["lost_writes"] += 1
+            self.device.counts.lost_writes += 1
 
     async def set_state(self, value: object) -> None:
         """``tz.lock`` (``toZigbee.ts:381-403``): LOCK, UNLOCK or TOGGLE, else
@@ -205,7 +205,7 @@ class _Runner:
                 "allowed, choose between: LOCK,UNLOCK,TOGGLE'",
             )
             return
-        device._counts["commands"] += 1
+        device.counts.commands += 1
         await trio.sleep(device._draw_latency())
         if not device.online:
             await trio.sleep(device.zcl_timeout)
@@ -237,11 +237,11 @@ class _Runner:
 
     async def read(self, user: int) -> bool:
         device = self.device
-        device._counts["gets"] += 1
+        device.counts.gets += 1
         await trio.sleep(device._draw_latency())
         params = {"userid": user}
         if device._rng.random() < device.read_loss:
-            device._counts["lost_reads"] += 1
+            device.counts.lost_reads += 1
             await self.failed("get", "getPinCode", params, LockOperationFailed())
             return False
         try:
@@ -250,7 +250,7 @@ class _Runner:
             await self.failed("get", "getPinCode", params, error)
             return False
         if user in device.not_supported:
-            device._counts["declined_reads"] += 1
+            device.counts.declined_reads += 1
             device.frame({"users": {str(user): device.declined(user)}})
             return True
         device._answer(user, reading.kind, device.codes.get(user))

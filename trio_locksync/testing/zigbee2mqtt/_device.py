@@ -43,7 +43,7 @@ from ...core import InvalidPinError, NoPublicConstructor, Pin
 from ...credentials import CredentialKind, VirtualLock
 from ...providers.zigbee2mqtt import PIN_CODE_COUNTS
 
-__all__ = ["SimulatedLockStatistics", "SimulatedZigbeeLock"]
+__all__ = ["SimulatedCounts", "SimulatedLockStatistics", "SimulatedZigbeeLock"]
 
 NO_USER = 65535
 #: ``lockSourceName`` (zigbee-herdsman-converters ``src/lib/constants.ts:290-296``)
@@ -97,6 +97,24 @@ class SimulatedLockStatistics:
     rejected: int
     errors: int
     published: int
+
+
+@final
+@attrs.define
+class SimulatedCounts:
+    """What a :class:`SimulatedZigbeeLock` counts as it goes (typed: a typo is an
+    AttributeError); :meth:`SimulatedZigbeeLock.statistics` adds the virtual lock's."""
+
+    sets: int = 0
+    clears: int = 0
+    gets: int = 0
+    commands: int = 0
+    lost_writes: int = 0
+    late_writes: int = 0
+    lost_reads: int = 0
+    declined_reads: int = 0
+    errors: int = 0
+    published: int = 0
 
 
 def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
@@ -229,7 +247,8 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         self.cache: dict[str, Any] = json.loads(json.dumps(self.INITIAL))
         #: sets received per user id
         self.set_counts: Counter[int] = Counter()
-        self._counts: Counter[str] = Counter()
+        #: what it was asked and did so far (see :meth:`statistics`)
+        self.counts = SimulatedCounts()
         self._rng = random.Random(seed)
         self._radio = random.Random(self.ieee)  # link qualities, apart from the knobs' draws
         self._last_stamp = 0
@@ -258,11 +277,10 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         return str(self.cache["lock_state"])
 
     def statistics(self) -> SimulatedLockStatistics:
-        counts = dict(self._counts)
-        counts["lost_writes"] = counts.get("lost_writes", 0) + self.virtual.statistics().lost_writes
-        counts["rejected"] = self.virtual.statistics().rejections
-        names = attrs.fields_dict(SimulatedLockStatistics)
-        return SimulatedLockStatistics(**{name: counts.get(name, 0) for name in names})
+        virtual = self.virtual.statistics()
+        counts = attrs.asdict(self.counts) | {"rejected": virtual.rejections}
+        counts["lost_writes"] += virtual.lost_writes
+        return SimulatedLockStatistics(**counts)
 
     def __repr__(self) -> str:
         return f"<SimulatedZigbeeLock {self.name!r} codes=<{len(self.codes)} set>>"
@@ -403,7 +421,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             for key in ("action", "action_source_name", "action_user", "pin_code"):
                 payload.setdefault(key, None)
         data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        self._counts["published"] += 1
+        self.counts.published += 1
         self._publish(self.topic, data, 0, self.retain)
         if self.log_publishes:
             text = f"MQTT publish: topic '{self.topic}', payload '{data.decode()}'"
@@ -414,7 +432,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         simulator's version's format (an identical line right after the same one is not
         published again)."""
         if level == "error":
-            self._counts["errors"] += 1
+            self.counts.errors += 1
         self._log(level, message)
 
     # -- answers ----------------------------------------------------------------------------
