@@ -15,6 +15,7 @@ import time
 import attrs
 import pytest
 import trio
+import trio.testing
 
 from trio_locksync import ClosedError
 from trio_locksync.mqtt import MqttBridge, MqttProtocol, MqttStatus, MqttWill, open_mqtt_bridge
@@ -237,7 +238,7 @@ async def test_wait_status_pending_when_the_block_closes_raises_closed() -> None
                     raised.append(exc)
 
         nursery.start_soon(waiter)
-        await trio.sleep(0.2)
+        await trio.testing.wait_all_tasks_blocked()  # the waiter is waiting
     assert len(raised) == 1
 
 
