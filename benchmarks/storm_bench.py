@@ -409,7 +409,7 @@ async def our_stream_client(fleet: Fleet, client: Client, group: dict[str, Any])
     ):
 
         async def drain() -> None:
-            async for _ in stream.events():
+            async for _ in stream:
                 pass
 
         nursery.start_soon(drain)

@@ -99,7 +99,7 @@ def test_event_stream_under_anyio_task_group_and_cancel_scope() -> None:
                 seen: list[bool] = []
 
                 async def consume() -> None:
-                    async for event in stream.events():
+                    async for event in stream:
                         seen.append(event.replayed)
                         if len(seen) == 21:
                             return

@@ -166,7 +166,7 @@ async def run_replay(replay: Replay) -> None:
                     if drop_at is None and change.status is S.CONNECTED:
                         await trio.sleep_until(horizon)  # keep reading the live frames
             assert trio.current_time() <= horizon
-        events = [e async for e in stream.events()]
+        events = [e async for e in stream]
 
     log = [(c.at, c.status, c.connection) for c in changes]
     if currently_in_test_context():
@@ -306,7 +306,7 @@ async def run_sharing(sharing: Sharing) -> None:
             if plan.use_receive:
                 await record(await stream.receive())
                 continue
-            async for item in stream.events():
+            async for item in stream:
                 await record(item)
                 if next(restarts):
                     break  # a fresh iterator continues where this one left off

@@ -26,6 +26,7 @@ from .core import ClosedError as ClosedError
 from .core import InvalidPinError as InvalidPinError
 from .core import Jitter as Jitter
 from .core import LockSyncError as LockSyncError
+from .core import Overflow as Overflow
 from .core import Pin as Pin
 from .credentials import CodeRejected as CodeRejected
 from .credentials import CredentialError as CredentialError
@@ -48,7 +49,6 @@ from .eventstream import EventStreamError as EventStreamError
 from .eventstream import EventStreamRejected as EventStreamRejected
 from .eventstream import EventStreamStatus as EventStreamStatus
 from .eventstream import IsyEvent as IsyEvent
-from .eventstream import Overflow as Overflow
 from .eventstream import StatusChange as StatusChange
 from .eventstream import StreamEvent as StreamEvent
 from .eventstream import open_event_stream as open_event_stream

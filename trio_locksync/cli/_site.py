@@ -171,7 +171,7 @@ class Site:
     async def follow_stream(self) -> None:
         """The ISY controller's door events: only live ones drive automations."""
         tally = self.board.tally
-        async for event in self.stream.events():
+        async for event in self.stream:
             data = event.data
             name = None if data.node is None else self.world.node_lock(data.node)
             if data.is_heartbeat or name is None or data.value is None:

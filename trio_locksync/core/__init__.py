@@ -1,5 +1,6 @@
 """The shared core under every subsystem: errors, backoff, breakers, quiet windows, change feeds,
-the worker-thread runner, the deadline scheduler, secrets, state tables."""
+the worker-thread runner, the deadline scheduler, secrets, state tables, the one bounded buffer,
+and the one reconnecting-client policy and status holder."""
 
 from ._backoff import RECONNECT_BACKOFF as RECONNECT_BACKOFF
 from ._backoff import Backoff as Backoff
@@ -8,6 +9,8 @@ from ._breaker import PROBE_BACKOFF as PROBE_BACKOFF
 from ._breaker import BreakerState as BreakerState
 from ._breaker import CircuitBreaker as CircuitBreaker
 from ._breaker import ProbeBreaker as ProbeBreaker
+from ._buffer import BoundedBuffer as BoundedBuffer
+from ._buffer import Overflow as Overflow
 from ._errors import ClosedError as ClosedError
 from ._errors import InvalidPinError as InvalidPinError
 from ._errors import InvalidTransition as InvalidTransition
@@ -19,12 +22,21 @@ from ._nursery import open_service_nursery as open_service_nursery
 from ._quiet import QuietDeadline as QuietDeadline
 from ._quiet import QuietReason as QuietReason
 from ._quiet import QuietWindow as QuietWindow
+from ._reconnect import AttemptOutcome as AttemptOutcome
+from ._reconnect import Decision as Decision
+from ._reconnect import ReconnectAction as ReconnectAction
+from ._reconnect import ReconnectOptions as ReconnectOptions
+from ._reconnect import ReconnectPolicy as ReconnectPolicy
+from ._reconnect import RefusalRetry as RefusalRetry
+from ._reconnect import check_finite_not_negative as check_finite_not_negative
+from ._reconnect import check_positive as check_positive
 from ._scheduler import DeadlineScheduler as DeadlineScheduler
 from ._scheduler import ScheduledCall as ScheduledCall
 from ._scheduler import ScheduledCallState as ScheduledCallState
 from ._secrets import Pin as Pin
 from ._secrets import mask_pin as mask_pin
 from ._state import StateTable as StateTable
+from ._status import StatusHolder as StatusHolder
 from ._threads import RunBlocking as RunBlocking
 from ._threads import worker_thread_runner as worker_thread_runner
 from ._watch import Watched as Watched
@@ -32,28 +44,39 @@ from ._watch import Watched as Watched
 __all__ = [
     "PROBE_BACKOFF",
     "RECONNECT_BACKOFF",
+    "AttemptOutcome",
     "Backoff",
+    "BoundedBuffer",
     "BreakerState",
     "ChangeFeed",
     "CircuitBreaker",
     "ClosedError",
     "DeadlineScheduler",
+    "Decision",
     "InvalidPinError",
     "InvalidTransition",
     "Jitter",
     "LockSyncError",
     "NoPublicConstructor",
+    "Overflow",
     "Pin",
     "ProbeBreaker",
     "QuietDeadline",
     "QuietReason",
     "QuietWindow",
+    "ReconnectAction",
+    "ReconnectOptions",
+    "ReconnectPolicy",
+    "RefusalRetry",
     "RunBlocking",
     "ScheduledCall",
     "ScheduledCallState",
     "StateTable",
+    "StatusHolder",
     "Subscription",
     "Watched",
+    "check_finite_not_negative",
+    "check_positive",
     "mask_pin",
     "open_service_nursery",
     "worker_thread_runner",

@@ -10,11 +10,10 @@ lets subscribers drain what is left and then stop. (For "only the latest value" 
 
 from __future__ import annotations
 
-import collections
 import weakref
 from typing import Generic, TypeVar, final
 
-import trio
+from ._buffer import BoundedBuffer, Overflow
 
 __all__ = ["ChangeFeed", "Subscription"]
 
@@ -72,39 +71,33 @@ class ChangeFeed(Generic[T]):
 
 @final
 class Subscription(Generic[T]):
-    """One subscriber's iterator over a :class:`ChangeFeed`. Not shared between tasks."""
+    """One subscriber's iterator over a :class:`ChangeFeed`: every change from its subscribing
+    on, in order, kept in a :class:`~trio_locksync.core.BoundedBuffer` of its own (the oldest
+    unread go first when it falls ``backlog`` behind). Not shared between tasks."""
 
-    __slots__ = ("__weakref__", "_ended", "_event", "_queue", "dropped")
+    __slots__ = ("__weakref__", "_buffer")
 
     def __init__(self, backlog: int, *, ended: bool) -> None:
-        self._queue: collections.deque[T] = collections.deque(maxlen=backlog)
-        self._event = trio.Event()
-        self._ended = ended
-        #: changes lost because this subscriber fell more than ``backlog`` behind
-        self.dropped = 0
+        self._buffer = BoundedBuffer[T](backlog, Overflow.DROP_OLDEST)
+        if ended:
+            self._buffer.end()
+
+    @property
+    def dropped(self) -> int:
+        """Changes lost because this subscriber fell more than ``backlog`` behind."""
+        return self._buffer.dropped
 
     def _push(self, change: T) -> None:
-        if len(self._queue) == self._queue.maxlen:
-            self.dropped += 1
-        self._queue.append(change)
-        self._event.set()
+        self._buffer.put(change)
 
     def _end(self) -> None:
-        self._ended = True
-        self._event.set()
+        self._buffer.end()
 
     def __aiter__(self) -> Subscription[T]:
         return self
 
     async def __anext__(self) -> T:
-        while not self._queue:
-            if self._ended:
-                await trio.lowlevel.checkpoint()
-                raise StopAsyncIteration
-            self._event = trio.Event()
-            await self._event.wait()
-        await trio.lowlevel.checkpoint()
-        return self._queue.popleft()
+        return await self._buffer.get()
 
     def __repr__(self) -> str:
-        return f"<Subscription unread={len(self._queue)} dropped={self.dropped}>"
+        return f"<Subscription unread={len(self._buffer)} dropped={self.dropped}>"

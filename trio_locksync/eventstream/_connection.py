@@ -20,8 +20,7 @@ import attrs
 import trio
 import trio_websocket
 
-from ..core import QuietReason, QuietWindow, StateTable
-from ._buffer import EventBuffer
+from ..core import BoundedBuffer, QuietReason, QuietWindow, StateTable
 from ._errors import FrameDecodeError
 from ._models import EventStreamStatistics, StreamEvent
 from ._options import Message, StreamSettings
@@ -99,7 +98,7 @@ class Reading(Generic[T]):
     decode: Callable[[Message], T]
     heartbeat: Callable[[T], float | None] | None
     counters: Counters
-    buffer: EventBuffer[StreamEvent[T]]
+    buffer: BoundedBuffer[StreamEvent[T]]
     #: called once per connection when it goes live, with the reason in words
     went_live: Callable[[str], None]
 

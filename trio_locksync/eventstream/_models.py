@@ -1,11 +1,13 @@
-"""The values an event stream hands out: events, its overflow policy and its statistics."""
+"""The values an event stream hands out: events and its statistics (its overflow policy is the
+core's :class:`~trio_locksync.core.Overflow`)."""
 
 from __future__ import annotations
 
-import enum
 from typing import Generic, TypeVar, final
 
 import attrs
+
+from ..core import Overflow
 
 __all__ = ["EventStreamStatistics", "Overflow", "StreamEvent"]
 
@@ -30,20 +32,6 @@ class StreamEvent(Generic[T]):
     received_at: float
     sequence: int
     connection: int
-
-
-class Overflow(enum.Enum):
-    """What the event buffer does when a frame arrives and it is full.
-
-    The socket is always read at once (a slow consumer must never stop the keepalive answering),
-    so a full buffer has to drop something; every drop is counted in
-    :attr:`EventStreamStatistics.dropped` and shows as a gap in :attr:`StreamEvent.sequence`.
-    """
-
-    #: drop the oldest buffered event: the consumer catches up on the latest state (default)
-    DROP_OLDEST = "drop_oldest"
-    #: drop the arriving event: the consumer sees an unbroken prefix, then a gap
-    DROP_NEWEST = "drop_newest"
 
 
 @final

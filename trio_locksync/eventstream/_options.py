@@ -9,7 +9,6 @@ say how frames are read and are fixed by a preset such as the ISY one.
 
 from __future__ import annotations
 
-import math
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypedDict, final
@@ -17,7 +16,13 @@ from typing import Any, TypedDict, final
 import attrs
 import trio
 
-from ..core import RECONNECT_BACKOFF, Backoff
+from ..core import (
+    RECONNECT_BACKOFF,
+    Backoff,
+    ReconnectOptions,
+    check_finite_not_negative,
+    check_positive,
+)
 from ._errors import FrameDecodeError
 from ._models import Overflow
 from ._url import check_headers
@@ -96,26 +101,16 @@ class EventStreamOptions(TypedDict, total=False):
     open_transport: TransportOpener | None
 
 
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be a positive number, got {value!r}")
-
-
 def _positive_or_none(
     instance: object, attribute: attrs.Attribute[Any], value: float | None
 ) -> None:
     if value is not None:
-        _positive(instance, attribute, value)
+        check_positive(instance, attribute, value)
 
 
 def _not_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value >= 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
-
-
-def _finite_not_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
 def _headers(value: Sequence[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
@@ -126,6 +121,8 @@ def _backoff(value: Backoff | None) -> Backoff:
     return DEFAULT_BACKOFF if value is None else value
 
 
+# The reconnect options (backoff, stable_after, connect_timeout) are declared as the core's
+# ReconnectOptions declares them, with its validators, and read through ``reconnect``.
 @attrs.frozen(kw_only=True)
 class StreamSettings:
     """:class:`EventStreamOptions` with the defaults filled in, every value checked."""
@@ -133,21 +130,30 @@ class StreamSettings:
     headers: tuple[tuple[str, str], ...] = attrs.field(default=None, converter=_headers)
     reauthenticate: Reauthenticator | None = None
     # quiet > 0: a connection must prove itself before the backoff resets.
-    quiet: float = attrs.field(default=1.0, validator=_positive)
+    quiet: float = attrs.field(default=1.0, validator=check_positive)
     cap: float = attrs.field(default=10.0)
     heartbeat_grace: float = attrs.field(default=2.0, validator=_not_negative)
     ping_interval: float | None = attrs.field(default=20.0, validator=_positive_or_none)
-    ping_timeout: float = attrs.field(default=20.0, validator=_positive)
+    ping_timeout: float = attrs.field(default=20.0, validator=check_positive)
     backoff: Backoff = attrs.field(default=None, converter=_backoff)
     # The storm benchmark's choice (benchmarks/storm_bench.py), the MQTT bridge's too.
-    stable_after: float = attrs.field(default=10.0, validator=_finite_not_negative)
+    stable_after: float = attrs.field(default=10.0, validator=check_finite_not_negative)
     ssl_context: ssl.SSLContext | None = None
     buffer_size: int = 10_000
     overflow: Overflow = Overflow.DROP_OLDEST
-    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
-    close_timeout: float = attrs.field(default=2.0, validator=_finite_not_negative)
+    connect_timeout: float = attrs.field(default=10.0, validator=check_positive)
+    close_timeout: float = attrs.field(default=2.0, validator=check_finite_not_negative)
     max_message_size: int = 1 << 20
     open_transport: TransportOpener | None = None
+
+    @property
+    def reconnect(self) -> ReconnectOptions:
+        """The options of the core's reconnect policy."""
+        return ReconnectOptions(
+            backoff=self.backoff,
+            stable_after=self.stable_after,
+            connect_timeout=self.connect_timeout,
+        )
 
     @cap.validator
     def _check_cap(self, attribute: attrs.Attribute[float], value: float) -> None:

@@ -3,8 +3,11 @@
 :func:`open_event_stream` runs :meth:`EventStream._run` in a service nursery. Each pass of the
 loop is one attempt: open the transport, do the websocket handshake (trio-websocket's protocol
 reader lives in a nursery of the attempt), then let a :class:`Connection` serve the socket until
-it is lost. How the attempt ended goes to the :class:`ReconnectPolicy`, whose decision the loop
-carries out: wait, retry at once (perhaps with fresh credentials) or stop for good.
+it is lost. How the attempt ended goes to the core's
+:class:`~trio_locksync.core.ReconnectPolicy`, whose decision the loop carries out: wait, retry at
+once (perhaps with fresh credentials) or stop for good. The status lives in the core's
+:class:`~trio_locksync.core.StatusHolder`, the events in its
+:class:`~trio_locksync.core.BoundedBuffer`.
 """
 
 from __future__ import annotations
@@ -12,32 +15,29 @@ from __future__ import annotations
 import copy
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar, final
 
 import trio
 import trio_websocket
 
 from ..core import (
-    ChangeFeed,
+    AttemptOutcome,
+    BoundedBuffer,
     ClosedError,
     NoPublicConstructor,
-    StateTable,
+    ReconnectAction,
+    ReconnectPolicy,
+    RefusalRetry,
+    StatusHolder,
     Subscription,
     open_service_nursery,
 )
-from ._buffer import EventBuffer, EventIterator
+from ._classify import AttemptEnded, classify_failure
 from ._connection import Connection, Counters, Reading
 from ._errors import EventStreamRejected
 from ._models import EventStreamStatistics, StreamEvent
 from ._options import Message, StreamSettings
-from ._policy import (
-    AttemptEnded,
-    AttemptOutcome,
-    ReconnectAction,
-    ReconnectPolicy,
-    classify_failure,
-)
 from ._status import TRANSITIONS, EventStreamStatus, StatusChange
 from ._transport import open_socket, raised_at, websocket_handshake
 from ._url import check_headers, merge_headers, parse_target, redact_url
@@ -58,9 +58,9 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
     """A live websocket event stream; get one from :func:`open_event_stream`.
 
     Read :attr:`status` for where the connection is, iterate :meth:`status_changes` to follow
-    it, and :meth:`events` for the decoded frames. ``url`` is the URL with any password and
-    query values redacted. All methods are called from the trio thread the stream was opened
-    in.
+    it, and iterate the stream itself (``async for event in stream``) for the decoded frames.
+    ``url`` is the URL with any password and query values redacted. All methods are called
+    from the trio thread the stream was opened in.
     """
 
     _OPENED_BY = "open_event_stream()"
@@ -83,9 +83,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
         self._ssl_context = settings.ssl_context
         self._open_transport = settings.open_transport or self._open_tcp
         self._counters = Counters()
-        self._buffer: EventBuffer[StreamEvent[T]] = EventBuffer(
-            settings.buffer_size, settings.overflow
-        )
+        self._buffer = BoundedBuffer[StreamEvent[T]](settings.buffer_size, settings.overflow)
         self._reading = Reading(
             url=self.url,
             settings=settings,
@@ -95,9 +93,23 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
             buffer=self._buffer,
             went_live=self._went_live,
         )
-        self._status = StateTable("EventStream", _S.NOT_STARTED, TRANSITIONS)
-        self._changes: ChangeFeed[StatusChange] = ChangeFeed(backlog=STATUS_BACKLOG)
-        self._status_event = trio.Event()
+        self._status = StatusHolder(
+            "EventStream",
+            _S.NOT_STARTED,
+            TRANSITIONS,
+            change=StatusChange,
+            live=_S.CONNECTED,
+            closed_error=self._closed_error,
+            backlog=STATUS_BACKLOG,
+        )
+        self._policy = ReconnectPolicy(
+            settings.reconnect,
+            refusal_retry=(
+                RefusalRetry.AT_ONCE
+                if settings.reauthenticate is None
+                else RefusalRetry.REAUTHENTICATE
+            ),
+        )
         self._stopping = False
         self._work_scope: trio.CancelScope | None = None
         self._failure: EventStreamRejected | None = None
@@ -113,6 +125,12 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
         return self._status.current
 
     @property
+    def stale_since(self) -> float | None:
+        """None while ``CONNECTED``; else the trio time since which events have not been live:
+        when the stream left ``CONNECTED``, or when it started if it never was."""
+        return self._status.stale_since
+
+    @property
     def failure(self) -> EventStreamRejected | None:
         """Why the stream stopped reconnecting, once it is ``RECONNECT_FAILED``; else None."""
         return self._failure
@@ -124,22 +142,27 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
         unread changes, then the oldest go, counted in its ``dropped``). It ends after
         ``DISCONNECTED``.
         """
-        return self._changes.subscribe()
+        return self._status.changes()
 
-    def events(self) -> AsyncIterator[StreamEvent[T]]:
-        """Iterate the decoded events, from the first frame of the first connection on.
+    def __aiter__(self) -> EventStream[T]:
+        """``async for event in stream``: the decoded events, from the first frame of the first
+        connection on — one shared queue, as a trio memory channel is.
 
         Events wait in one bounded buffer from the moment the block is entered, so nothing is
         lost before you start iterating (within the buffer's size and :class:`Overflow`
-        policy). Several iterators share the buffer: each event goes to one of them. Breaking
-        out and iterating again continues where you left off. Iteration ends once the block has
-        been left and the buffer drained; if the server refused the stream for good it raises
-        :class:`EventStreamRejected` instead, after the buffered events.
+        policy). Several tasks iterating share the buffer: each event goes to one of them.
+        Breaking out and iterating again continues where you left off. Iteration ends once the
+        block has been left and the buffer drained; if the server refused the stream for good it
+        raises :class:`EventStreamRejected` instead, after the buffered events.
         """
-        return EventIterator(self._buffer)
+        return self
+
+    async def __anext__(self) -> StreamEvent[T]:
+        return await self._buffer.get()
 
     async def receive(self) -> StreamEvent[T]:
-        """The next event (what :meth:`events` yields); raises ``trio.EndOfChannel`` at the end."""
+        """The next event (what iterating the stream yields); raises ``trio.EndOfChannel`` at
+        the end."""
         try:
             return await self._buffer.get()
         except StopAsyncIteration:
@@ -156,17 +179,13 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
         """
         if not statuses:
             raise ValueError("wait_status() needs at least one status")
-        while self._status.current not in statuses:
-            if self._status.current is _S.RECONNECT_FAILED and self._failure is not None:
-                raise self._fresh_failure()
-            if self._status.current is _S.DISCONNECTED:
-                raise ClosedError(
-                    f"event stream {self.url} is disconnected; it will never be "
-                    + " or ".join(s.name for s in statuses)
-                )
-            await self._status_event.wait()
-        await trio.lowlevel.checkpoint()
-        return self._status.current
+        return await self._status.wait(*statuses)
+
+    def _closed_error(self, statuses: tuple[EventStreamStatus, ...]) -> ClosedError:
+        return ClosedError(
+            f"event stream {self.url} is disconnected; it will never be "
+            + " or ".join(s.name for s in statuses)
+        )
 
     def statistics(self) -> EventStreamStatistics:
         """A snapshot of the stream's counters (all since the block was entered)."""
@@ -175,16 +194,9 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
     # ----------------------------------------------------------- status moves
 
     def _move(self, new: EventStreamStatus, detail: str = "") -> None:
-        if new is self._status.current:
+        change = self._status.move(new, detail, connection=self._counters.connections)
+        if change is None:
             return
-        previous = self._status.advance(new)
-        change = StatusChange(
-            previous=previous,
-            status=new,
-            at=trio.current_time(),
-            detail=detail,
-            connection=self._counters.connections,
-        )
         level = logging.WARNING if new is _S.RECONNECT_FAILED else logging.DEBUG
         if new is _S.LOST_CONNECTION:
             level = logging.INFO
@@ -192,17 +204,13 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
             level,
             "event stream %s: %s -> %s%s",
             self.url,
-            previous.name,
+            change.previous.name,
             new.name,
             f" ({detail})" if detail else "",
         )
-        self._changes.publish(change)
-        if new is _S.DISCONNECTED:
-            self._changes.end()
-        self._status_event.set()
-        self._status_event = trio.Event()
 
     def _went_live(self, detail: str) -> None:
+        self._policy.live(trio.current_time())
         self._move(_S.CONNECTED, detail)
 
     # ------------------------------------------------------------ the loop
@@ -221,6 +229,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
         self._stopping = True
         if self._status.current is not _S.DISCONNECTED:
             self._move(_S.DISCONNECTED, "block exited")
+        self._status.close(_S.DISCONNECTED, "block exited")
         self._buffer.end(None if self._failure is None else self._fresh_failure)
 
     def _interruptible(self) -> trio.CancelScope:
@@ -234,22 +243,18 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
 
     async def _run(self) -> None:
         settings = self._settings
-        policy = ReconnectPolicy(
-            settings.backoff,
-            url=self.url,
-            can_reauthenticate=settings.reauthenticate is not None,
-            stable_after=settings.stable_after,
-        )
+        policy = self._policy
         headers = list(settings.headers)
         while not self._stopping:
             self._move(_S.CONNECTING)
             ended = await self._attempt(headers)
-            decision = policy.after_attempt(ended)
+            decision = policy.ended(trio.current_time(), ended.outcome, ended.detail)
             if decision.action is ReconnectAction.LEAVE or self._stopping:
                 return
-            if decision.action is ReconnectAction.FAIL:
-                assert decision.error is not None
-                self._fail(decision.error, decision.detail)
+            if decision.action is ReconnectAction.GIVE_UP:
+                error = EventStreamRejected(self.url, ended.detail, status_code=ended.status_code)
+                error.__cause__ = ended.cause
+                self._fail(error, decision.detail)
                 return
             if decision.action is ReconnectAction.RETRY_AFTER_DELAY:
                 if self._status.current in (_S.SYNCING, _S.CONNECTED):
@@ -266,7 +271,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
                 if self._stopped():
                     return
                 if fresh is None:
-                    waiting = policy.after_failed_reauthentication()
+                    waiting = policy.reauthentication_failed()
                     await self._wait_to_reconnect(waiting.delay, waiting.detail)
                     continue
                 # Fresh headers replace same-named ones only (an ISY Origin stays).
@@ -297,6 +302,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
     def _fail(self, failure: EventStreamRejected, detail: str) -> None:
         self._failure = failure
         self._move(_S.RECONNECT_FAILED, detail)
+        self._status.fail(self._fresh_failure)
         self._buffer.end(self._fresh_failure)
 
     def _fresh_failure(self) -> EventStreamRejected:
@@ -333,9 +339,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
                                 max_message_size=settings.max_message_size,
                             )
                         return await self._serve(ws)
-                    return AttemptEnded(
-                        outcome=AttemptOutcome.STOPPED, detail="stopped", opened=ws is not None
-                    )
+                    return AttemptEnded(outcome=AttemptOutcome.STOPPED, detail="stopped")
                 finally:
                     if ws is not None and self._stopping:
                         # Leaving the block: say goodbye properly while trio-websocket's reader
@@ -361,14 +365,8 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
 
     async def _serve(self, ws: trio_websocket.WebSocketConnection) -> AttemptEnded:
         self._counters.connections += 1
+        self._policy.answered()
         connection = Connection(self._counters.connections, ws, self._reading)
         self._move(_S.SYNCING, f"socket open (connection {connection.number})")
         lost_reason = await connection.serve()
-        live_since = connection.live_since
-        return AttemptEnded(
-            outcome=AttemptOutcome.TRANSIENT,
-            detail=lost_reason,
-            opened=True,
-            went_live=live_since is not None,
-            live_for=0.0 if live_since is None else trio.current_time() - live_since,
-        )
+        return AttemptEnded(outcome=AttemptOutcome.LOST, detail=lost_reason)
