@@ -4,7 +4,9 @@ The sans-I/O state machines with their effects and the interpreters that carry t
 (an autolock timer; a credential slot, and :class:`SyncDriver` for one lock's slots), the truth
 tables they decide by, and the shared core pieces they are made of: the transition table, the
 quiet window, the deadline scheduler, the breakers, change feeds and latest-value holders, the
-worker-thread runner. Callers of the library need none of this; the top level has what they do.
+worker-thread runner, and what a reconnecting client is made of (the event stream, the MQTT
+bridge): the one reconnect policy, the status holder and the bounded buffer. Callers of the
+library need none of this; the top level has what they do.
 """
 
 from .autolock import ActionOutcome as ActionOutcome
@@ -17,19 +19,27 @@ from .autolock._machine import Arm as Arm
 from .autolock._machine import Disarm as Disarm
 from .autolock._machine import Persist as Persist
 from .autolock._machine import Remove as Remove
+from .core import AttemptOutcome as AttemptOutcome
+from .core import BoundedBuffer as BoundedBuffer
 from .core import BreakerState as BreakerState
 from .core import ChangeFeed as ChangeFeed
 from .core import CircuitBreaker as CircuitBreaker
 from .core import DeadlineScheduler as DeadlineScheduler
+from .core import Decision as Decision
 from .core import InvalidTransition as InvalidTransition
 from .core import ProbeBreaker as ProbeBreaker
 from .core import QuietDeadline as QuietDeadline
 from .core import QuietReason as QuietReason
 from .core import QuietWindow as QuietWindow
+from .core import ReconnectAction as ReconnectAction
+from .core import ReconnectOptions as ReconnectOptions
+from .core import ReconnectPolicy as ReconnectPolicy
+from .core import RefusalRetry as RefusalRetry
 from .core import RunBlocking as RunBlocking
 from .core import ScheduledCall as ScheduledCall
 from .core import ScheduledCallState as ScheduledCallState
 from .core import StateTable as StateTable
+from .core import StatusHolder as StatusHolder
 from .core import Subscription as Subscription
 from .core import Watched as Watched
 from .core import mask_pin as mask_pin
@@ -63,6 +73,8 @@ from .credentials._slot_states import SuspendCause as SuspendCause
 __all__ = [
     "ActionOutcome",
     "Arm",
+    "AttemptOutcome",
+    "BoundedBuffer",
     "BreakerState",
     "ChangeFeed",
     "Changed",
@@ -70,6 +82,7 @@ __all__ = [
     "CircuitBreaker",
     "Confirmed",
     "DeadlineScheduler",
+    "Decision",
     "Desired",
     "Disarm",
     "Failure",
@@ -88,6 +101,10 @@ __all__ = [
     "QuietWindow",
     "ReadBack",
     "ReadSlot",
+    "ReconnectAction",
+    "ReconnectOptions",
+    "ReconnectPolicy",
+    "RefusalRetry",
     "Remember",
     "Remove",
     "RunBlocking",
@@ -96,6 +113,7 @@ __all__ = [
     "SlotMachine",
     "SlotPolicy",
     "StateTable",
+    "StatusHolder",
     "Subscription",
     "SuspendCause",
     "SyncDriver",
