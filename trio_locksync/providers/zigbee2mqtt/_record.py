@@ -20,7 +20,7 @@ in the cache. Hence the rules, applied per ``users`` entry of a live message:
   fresh message carrying ``users[N]`` after the ``get`` — unless we wrote N since and the entry
   contradicts that write while restating the record (exactly what a cached republish between
   our ``set`` and the lock's answer looks like): that entry is kept as a fallback and the read
-  waits on for a changed entry, taking the fallback at its deadline — which the link brings
+  waits on for a changed entry, taking the fallback at its deadline — which the reader brings
   forward once a fallback is held (``Taken.doubted``), to twice the slowest recent answer: a
   lost write restates the old entry in the very answer to our ``get``, and waiting the whole
   read timeout for it would stall the lock's other operations. Should the true answer come
