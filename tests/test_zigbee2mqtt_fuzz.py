@@ -232,7 +232,7 @@ def _record() -> DeviceRecord:
     """A record with reads pending and writes in their window: every branch of ``take``."""
     record = DeviceRecord(expose_pin=True)
     for slot in (0, 1, 2, 3):
-        record.expect(slot)
+        record.reads.expect(slot)
     record.wrote(1, Pin("1234"))
     record.wrote(2, None)
     return record
@@ -395,7 +395,7 @@ async def test_an_exception_handling_one_message_is_counted_and_the_next_is_hand
 ) -> None:
     # a handler bug must not end the block, and its log must not quote the payload (the
     # exception's message may: only the type is logged)
-    from trio_locksync.providers.zigbee2mqtt import _link
+    from trio_locksync.providers.zigbee2mqtt import _reader
 
     real = parse_device_message
 
@@ -404,7 +404,7 @@ async def test_an_exception_handling_one_message_is_counted_and_the_next_is_hand
             raise RuntimeError(f"cannot handle {payload!r}")
         return real(payload)
 
-    monkeypatch.setattr(_link, "parse_device_message", parse)
+    monkeypatch.setattr(_reader, "parse_device_message", parse)
     caplog.set_level(logging.DEBUG, logger="trio_locksync")
     async with site(broker.port, slots=2, expose_pin=True, codes={1: "1234"}) as s:
         for _ in range(2):

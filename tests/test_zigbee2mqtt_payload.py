@@ -22,7 +22,16 @@ from trio_locksync.providers.zigbee2mqtt._payload import (
     parse_device_message,
     project,
 )
-from trio_locksync.providers.zigbee2mqtt._record import DeviceRecord, ReadOutcome
+from trio_locksync.providers.zigbee2mqtt._reads import (
+    Answered,
+    Declined,
+    Doubting,
+    Refused,
+    TimedOut,
+    Undelivered,
+    Waiting,
+)
+from trio_locksync.providers.zigbee2mqtt._record import DeviceRecord
 from trio_locksync.providers.zigbee2mqtt._requests import (
     clear_payload,
     command_payload,
@@ -505,14 +514,14 @@ def test_only_changed_entries_are_news() -> None:
 
 def test_replays_seed_and_confirm_nothing() -> None:
     record = DeviceRecord()
-    read = record.expect(1)
+    read = record.reads.expect(1)
     replay = take(
         record,
         msg(users={"1": entry("enabled", "1234")}, action="unlock", state="UNLOCK"),
         retained=True,
     )
     assert replay.pushes == () and replay.resolved == () and replay.action is None
-    assert not read.done and not read.heard
+    assert read.state == Waiting(heard=False)
     assert record.entries[1] == UserEntry("enabled", "1234")
     assert record.lock_state is LockState.UNLOCKED  # a record is seeded
     assert record.counts.replays == 1
@@ -521,10 +530,10 @@ def test_replays_seed_and_confirm_nothing() -> None:
 def test_stale_last_seen_is_a_cached_republish() -> None:
     record = DeviceRecord()
     take(record, msg(users={"1": entry("available")}, last_seen=2000))
-    read = record.expect(1)
+    read = record.reads.expect(1)
     stale = take(record, msg(users={"1": entry("enabled")}, last_seen=2000, action="unlock"))
     assert stale == take(record, msg(last_seen=1000))
-    assert stale.resolved == () and stale.action is None and not read.heard
+    assert stale.resolved == () and stale.action is None and read.state == Waiting(heard=False)
     assert record.counts.stale == 2
     fresh = take(record, msg(users={"1": entry("enabled")}, last_seen=2001))
     assert fresh.resolved == (1,)
@@ -533,13 +542,13 @@ def test_stale_last_seen_is_a_cached_republish() -> None:
 def test_a_read_takes_the_first_answer() -> None:
     record = DeviceRecord()
     take(record, users(u1=entry("enabled", "1111")))
-    read = record.expect(1)
+    read = record.reads.expect(1)
     other = take(record, users(u2=entry("available")))
-    assert read.heard and not read.done and other.resolved == ()
+    assert read.state == Waiting(heard=True) and other.resolved == ()
     answer = take(record, users(u1=entry("enabled", "1111"), u2=entry("available")))
     assert answer.resolved == (1,) and answer.pushes == ()
-    record.finish(read)
-    assert (read.outcome, read.credential) == (ReadOutcome.ANSWERED, known("1111"))
+    record.reads.finish(read)
+    assert read.state == Answered(known("1111"))
 
 
 def test_a_restated_entry_contradicting_our_write_waits_for_the_answer() -> None:
@@ -548,24 +557,24 @@ def test_a_restated_entry_contradicting_our_write_waits_for_the_answer() -> None
     record = DeviceRecord()
     take(record, users(u3=entry("enabled", "1111")))
     record.wrote(3, Pin("2222"))
-    read = record.expect(3)
+    read = record.reads.expect(3)
     stale = take(record, users(u3=entry("enabled", "1111")))
     assert stale.resolved == () and stale.pushes == ()
-    assert read.fallback == known("1111")
+    assert read.state == Doubting(known("1111"))
     answer = take(record, users(u3=entry("enabled", "2222")))
     assert answer.resolved == (3,) and answer.pushes == ()
-    record.finish(read)
-    assert read.credential == known("2222") and 3 not in record.writes
+    record.reads.finish(read)
+    assert read.state == Answered(known("2222")) and 3 not in record.reads.writes
 
 
 def test_a_lost_write_is_answered_by_the_fallback_at_the_deadline() -> None:
     record = DeviceRecord()
     take(record, users(u3=entry("available", "")))
     record.wrote(3, Pin("2222"))
-    read = record.expect(3)
+    read = record.reads.expect(3)
     take(record, users(u3=entry("available", "")))  # the real answer: it did not land
-    record.finish(read)
-    assert (read.outcome, read.credential) == (ReadOutcome.ANSWERED, EMPTY)
+    record.reads.finish(read)
+    assert read.state == Answered(EMPTY)
     assert record.counts.fallbacks == 1
 
 
@@ -573,26 +582,26 @@ def test_an_entry_agreeing_with_our_write_is_taken_at_once() -> None:
     record = DeviceRecord()
     take(record, users(u3=entry("enabled")))
     record.wrote(3, None)
-    read = record.expect(3)
+    read = record.reads.expect(3)
     assert take(record, users(u3=entry("enabled"))).resolved == ()  # contradicts the clear
     assert take(record, users(u3=entry("available"))).resolved == (3,)
-    record.finish(read)
+    record.reads.finish(read)
     record.wrote(4, Pin("1234"))
-    read = record.expect(4)
+    read = record.reads.expect(4)
     assert take(record, users(u4=entry("enabled"))).resolved == (4,)  # masked: agrees
-    assert record.finish(read).credential == MASKED
+    assert record.reads.finish(read).state == Answered(MASKED)
 
 
 def test_declined_failed_and_timed_out_reads() -> None:
     record = DeviceRecord()
-    read = record.expect(5)
+    read = record.reads.expect(5)
     take(record, users(u5=entry("not_supported_255")))
-    assert record.finish(read).outcome is ReadOutcome.DECLINED
-    read = record.expect(5)
+    assert record.reads.finish(read).state == Declined()
+    read = record.reads.expect(5)
     assert record.failed(PublishFailure("get", "pin_code", 5, True)) == (5,)
-    assert record.finish(read).outcome is ReadOutcome.FAILED and read.unreachable
-    read = record.expect(6)
-    assert record.finish(read).outcome is ReadOutcome.TIMED_OUT
+    assert record.reads.finish(read).state == Undelivered()
+    read = record.reads.expect(6)
+    assert record.reads.finish(read).state == TimedOut(heard=False)
     assert record.counts.read_timeouts == 1 and record.counts.declined == 1
 
 
@@ -601,9 +610,9 @@ def test_a_failed_set_ends_the_write_window() -> None:
     take(record, users(u3=entry("available")))
     record.wrote(3, Pin("2222"))
     record.failed(PublishFailure("set", "pin_code", 3, False))
-    read = record.expect(3)
+    read = record.reads.expect(3)
     assert take(record, users(u3=entry("available"))).resolved == (3,)
-    assert record.finish(read).credential == EMPTY
+    assert record.reads.finish(read).state == Answered(EMPTY)
 
 
 def test_a_refused_write_is_remembered_for_that_code_only() -> None:
@@ -617,15 +626,15 @@ def test_a_refused_write_is_remembered_for_that_code_only() -> None:
     record.wrote(9, Pin("9999"))
     record.failed(PublishFailure("set", "pin_code", 9, False, refused=True))
     assert record.refused(9, Pin("9999")) and not record.refused(9, Pin("9999"))
-    read = record.expect(9)
+    read = record.reads.expect(9)
     assert record.failed(PublishFailure("get", "pin_code", None, False, refused=True)) == (9,)
-    assert record.finish(read).refused
+    assert record.reads.finish(read).state == Refused()
 
 
 def test_offline_reasons() -> None:
     record = DeviceRecord()
     assert record.offline_reason() is None
-    record.availability = Availability.OFFLINE
+    record.flagged(Availability.OFFLINE, bridge=False)
     assert "availability" in str(record.offline_reason())
-    record.bridge = Availability.OFFLINE
+    record.flagged(Availability.OFFLINE, bridge=True)
     assert "bridge/state" in str(record.offline_reason())

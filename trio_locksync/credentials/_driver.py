@@ -13,7 +13,6 @@ this one interpreter.
 
 from __future__ import annotations
 
-import collections
 import logging
 import math
 from collections.abc import Callable, Collection, Mapping
@@ -43,6 +42,7 @@ from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState, WriteRes
 from ._reach import LockReach
 from ._rules import Desired
 from ._slot import SlotMachine, SlotPolicy
+from ._statistics import SyncCounts
 
 __all__ = ["FullRead", "Operate", "ReadSlot", "SyncDriver", "Work"]
 
@@ -112,7 +112,7 @@ class SyncDriver:
             drift_interval=drift_interval,
             breaker=ProbeBreaker(backoff=unreachable_retry),
         )
-        self.counts: collections.Counter[str] = collections.Counter()
+        self.counts = SyncCounts()
         self._needs: dict[int, Need] = {}
         self._wakes: dict[int, float] = {}
         self._logged: set[type[BaseException]] = set()
@@ -200,7 +200,10 @@ class SyncDriver:
         operation, effects = self.machines[slot].begin(now, writes=self._write_evidence)
         if operation.kind is OpKind.SET:
             self._setting.add(slot)
-        self.counts["sets" if operation.kind is OpKind.SET else "clears"] += 1
+        if operation.kind is OpKind.SET:
+            self.counts.sets += 1
+        else:
+            self.counts.clears += 1
         self._apply(slot, effects)
         return operation
 
@@ -217,7 +220,7 @@ class SyncDriver:
         if isinstance(result, WriteResult):
             answer = result
             if answer is WriteResult.OPTIMISTIC:
-                self.counts["optimistic"] += 1
+                self.counts.optimistic += 1
             self._apply(slot, machine.written(now, answer))
         else:
             answer = WriteResult.OPTIMISTIC
@@ -232,7 +235,7 @@ class SyncDriver:
         machine = self.machines[slot]
         self._setting.discard(slot)
         if isinstance(error, LockDisconnected):
-            self.counts["disconnects"] += 1
+            self.counts.disconnects += 1
             self._apply(slot, machine.failed(now, Failure.DISCONNECTED, _describe(error)))
             self._lock_failed(now, _describe(error), full_read=False)
             return
@@ -280,7 +283,7 @@ class SyncDriver:
         LockOperationFailed means the lock answered: a full read is retried after
         ``retry_interval``, a read-back leaves the slot to its deadline."""
         if isinstance(error, LockDisconnected):
-            self.counts["disconnects"] += 1
+            self.counts.disconnects += 1
             self._read_failed(now, slots, _describe(error), lock_fault=True)
         elif isinstance(error, LockOperationFailed):
             self._read_failed(now, slots, _describe(error), lock_fault=False)
@@ -373,9 +376,9 @@ class SyncDriver:
                 else:
                     self._wakes[slot] = effect.when
             elif isinstance(effect, Charged):
-                self.counts["slot_failures"] += 1
+                self.counts.slot_failures += 1
             elif isinstance(effect, Confirmed):
-                self.counts["confirmed_by_read"] += 1
+                self.counts.confirmed_by_read += 1
 
 
 def _valid_reading(result: object) -> bool:

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import final
 
-import attrs
 import trio
 
 from ..core import (
@@ -36,32 +35,9 @@ from ._models import SlotChange, SyncState
 from ._provider import LockProvider
 from ._rules import Desired
 from ._slot import SUSPENDED_RETRY, SlotPolicy
+from ._statistics import LockSyncStatistics
 
 __all__ = ["LockSync", "LockSyncStatistics", "SlotChange", "open_lock_sync"]
-
-
-@final
-@attrs.frozen
-class LockSyncStatistics:
-    """Counters of one engine.
-
-    ``operations`` provider calls made (``sets`` + ``clears`` + ``reads``); ``optimistic``
-    writes answered OPTIMISTIC, ``confirmed_by_read`` of them confirmed by reading back;
-    ``slot_failures`` failures charged to slot breakers; ``disconnects`` LockDisconnected
-    errors; ``lock_reachable`` whether the lock is not known to be unreachable; ``states`` how
-    many slots are in each state.
-    """
-
-    operations: int
-    sets: int
-    clears: int
-    reads: int
-    optimistic: int
-    confirmed_by_read: int
-    slot_failures: int
-    disconnects: int
-    lock_reachable: bool
-    states: Mapping[SyncState, int]
 
 
 @final
@@ -134,20 +110,9 @@ class LockSync(metaclass=NoPublicConstructor):
 
     def statistics(self) -> LockSyncStatistics:
         """The engine's counters (see :class:`LockSyncStatistics`)."""
-        counts = self._driver.counts
-        states = collections.Counter(m.state for m in self._driver.machines.values())
-        return LockSyncStatistics(
-            operations=counts["operations"],
-            sets=counts["sets"],
-            clears=counts["clears"],
-            reads=counts["reads"],
-            optimistic=counts["optimistic"],
-            confirmed_by_read=counts["confirmed_by_read"],
-            slot_failures=counts["slot_failures"],
-            disconnects=counts["disconnects"],
-            lock_reachable=self._driver.reach.reachable,
-            states=dict(states),
-        )
+        driver = self._driver
+        states = collections.Counter(m.state for m in driver.machines.values())
+        return driver.counts.snapshot(lock_reachable=driver.reach.reachable, states=dict(states))
 
     async def wait_settled(self) -> None:
         """Wait until every slot is IN_SYNC or SUSPENDED (at that moment)."""
@@ -184,7 +149,7 @@ class LockSync(metaclass=NoPublicConstructor):
                 driver.written(trio.current_time(), work.slot, result)
             return
         slots = None if isinstance(work, FullRead) else [work.slot]
-        driver.counts["reads"] += 1
+        driver.counts.reads += 1
         await self._space()
         try:
             result = await provider.read_slots(slots)
@@ -197,7 +162,7 @@ class LockSync(metaclass=NoPublicConstructor):
         """One operation at a time, at least ``operation_spacing`` apart."""
         await trio.sleep_until(self._last_op + self._spacing)
         self._last_op = trio.current_time()
-        self._driver.counts["operations"] += 1
+        self._driver.counts.operations += 1
 
     async def _consume_pushes(self) -> None:
         async for update in self._provider.updates():

@@ -1,11 +1,12 @@
-"""The link to one Zigbee2MQTT device: its subscriptions, what arrives on them, whether the
-lock can be reached, and publishing to it — the trio layer around :class:`DeviceRecord`.
+"""The link to one Zigbee2MQTT device: its subscriptions, whether the lock can be reached, and
+publishing to it — the transport under :class:`~._reader.DeviceReader`.
 
 :class:`DeviceLink` runs one task per subscription (the device topic, its ``availability``,
-Zigbee2MQTT's ``bridge/state`` and, if asked, ``bridge/logging``) and one following the MQTT
-bridge's status, in a nursery the lock's block owns. Each message is parsed (``_payload``) and
-applied to the record, which says what to push, which reads it answered and what the bolt did;
-the link wakes the waiters and publishes the pushes and events. :meth:`DeviceLink.operation`
+Zigbee2MQTT's ``bridge/state`` and ``bridge/devices`` and, if asked, ``bridge/logging``) and one
+following the MQTT bridge's status, in a nursery the lock's block owns. It handles the
+reachability flags and ``bridge/devices`` itself; the device topic and ``bridge/logging`` go to
+the handlers the reader gives :meth:`DeviceLink.start`. When the lock becomes reachable again it
+sets (and replaces) :attr:`DeviceLink.recovered`. :meth:`DeviceLink.operation`
 runs an operation only while the lock is reachable: LockDisconnected at once otherwise, and
 an operation in flight is cancelled (and raises LockDisconnected) as soon as the device's
 availability or ``bridge/state`` says offline or our MQTT bridge leaves CONNECTED.
@@ -15,36 +16,23 @@ from __future__ import annotations
 
 import collections
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import final
 
-import attrs
 import trio
 import trio.lowlevel
 
-from ...core import ChangeFeed
-from ...credentials import LockDisconnected, SlotUpdate
+from ...credentials import LockDisconnected
 from ...mqtt import MqttBridge, MqttError, MqttMessage, MqttStatus
 from ._devices import DeviceInfo, device_info
-from ._models import BadInput, EventSource, LockEvent
-from ._payload import PayloadError, parse_availability, parse_bridge_log, parse_device_message
-from ._record import DeviceRecord, PendingRead, ReadOutcome
-from ._requests import get_payload
+from ._models import BadInput
+from ._payload import PayloadError, parse_availability
+from ._record import DeviceRecord
 
 __all__ = ["DeviceLink"]
 
 logger = logging.getLogger("trio_locksync.providers.zigbee2mqtt")
-
-#: a read holding a fallback waits at most this many times the slowest of the recent answers
-#: (``ANSWERS`` of them), and at least ``DOUBT_FLOOR`` seconds, for a changed entry
-DOUBT_FACTOR = 2.0
-DOUBT_FLOOR = 1.0
-#: a ``last_seen`` more than this many seconds ahead of our wall clock is bad input (a day:
-#: far beyond any clock skew between Zigbee2MQTT's machine and ours)
-FUTURE_SLACK = 86400.0
-ANSWERS = 8
 
 
 @final
@@ -61,8 +49,6 @@ class DeviceLink:
         publish_timeout: float,
         read_timeout: float,
         watch_errors: bool,
-        manages: Callable[[int], bool],
-        probe: Callable[[int | None], Awaitable[None]],
     ) -> None:
         self.bridge = bridge
         self.name = name
@@ -72,28 +58,17 @@ class DeviceLink:
         self.publish_timeout = publish_timeout
         self.read_timeout = read_timeout
         self.watch_errors = watch_errors
-        #: whether a code changed at the door in this user id should be read (one of ours)
-        self._manages = manages
-        #: a read of one slot (None: the lowest) whose answer is pushed, run in the link's
-        #: nursery by the lock's own serialised path: when the lock is reachable again, and
-        #: when a code was changed at the door
-        self._probe = probe
-        self.updates = ChangeFeed[SlotUpdate](backlog=1000)
-        self.events = ChangeFeed[LockEvent](backlog=1000)
-        #: set (and replaced) whenever a live message reports the bolt
-        self.reported = trio.Event()
+        #: one operation at a time on the device (reads, writes and probes take it)
+        self.serial = trio.Lock()
+        #: set (and replaced) whenever the lock becomes reachable again
+        self.recovered = trio.Event()
         #: why the link is not running (None while it is)
         self.stopped: str | None = "not running (use `async with lock:`)"
-        self._nursery: trio.Nursery | None = None
         self._ready = trio.Event()
         self._waiting = 0
         self._guards: set[trio.CancelScope] = set()
         #: operations waiting for the MQTT bridge's first connection (ended by ``stop``)
         self._first_waits: set[trio.CancelScope] = set()
-        self._wakes: dict[int, trio.Event] = {}
-        self._deadlines: dict[int, trio.CancelScope] = {}
-        #: how long the recent reads took to be answered (get published -> answer)
-        self._answer_times: collections.deque[float] = collections.deque(maxlen=ANSWERS)
         self._offline: str | None = None
         self._logged: set[str] = set()
         #: bad input by kind, and handler errors by exception type (see ``statistics()``)
@@ -106,18 +81,24 @@ class DeviceLink:
 
     # -- running ----------------------------------------------------------------------------
 
-    def start(self, nursery: trio.Nursery) -> None:
-        """Start the link's tasks in ``nursery``."""
-        self._nursery = nursery
+    def start(
+        self,
+        nursery: trio.Nursery,
+        *,
+        device: Callable[[MqttMessage], None],
+        log: Callable[[MqttMessage], None],
+    ) -> None:
+        """Start the link's tasks in ``nursery``: messages on the device topic go to
+        ``device``, those on ``bridge/logging`` (if watched) to ``log``."""
         self.stopped = None
         topics: list[tuple[str, int, Callable[[MqttMessage], None]]] = [
-            (self.topic, 1, self._on_device),
+            (self.topic, 1, device),
             (f"{self.topic}/availability", 1, self._on_availability),
             (f"{self.base}/bridge/state", 1, self._on_bridge_state),
             (f"{self.base}/bridge/devices", 1, self._on_devices),
         ]
         if self.watch_errors:
-            topics.append((f"{self.base}/bridge/logging", 0, self._on_log))
+            topics.append((f"{self.base}/bridge/logging", 0, log))
         self._waiting = len(topics)
         for topic, qos, handler in topics:
             nursery.start_soon(self._follow, topic, qos, handler)
@@ -132,11 +113,9 @@ class DeviceLink:
         await trio.lowlevel.checkpoint()
 
     def stop(self) -> None:
-        """The block ends: operations in flight raise LockDisconnected; the feeds end."""
+        """The block ends: operations in flight raise LockDisconnected."""
         self.stopped = "closed (its `async with` block has ended)"
         self._cancel_operations()
-        self.updates.end()
-        self.events.end()
 
     # -- reachability and operations ----------------------------------------------------------
 
@@ -211,39 +190,6 @@ class DeviceLink:
         except MqttError as error:
             raise self.disconnected(f"{suffix} not published: {error}", slot) from None
 
-    async def read(self, slot: int) -> PendingRead:
-        """``get`` one user and wait up to ``read_timeout`` for its answer; the finished read."""
-        read = self.record.expect(slot)
-        wake = self._wakes[slot] = trio.Event()
-        deadline = trio.CancelScope()
-        try:
-            await self.publish("get", get_payload(slot), slot)
-            sent = trio.current_time()
-            deadline.deadline = sent + self.read_timeout
-            self._deadlines[slot] = deadline
-            with deadline:
-                await wake.wait()
-            if wake.is_set() and read.outcome is ReadOutcome.ANSWERED:
-                self._answer_times.append(trio.current_time() - sent)
-        except BaseException:
-            self.record.abandon(read)
-            raise
-        finally:
-            if self._wakes.get(slot) is wake:
-                del self._wakes[slot]
-            if self._deadlines.get(slot) is deadline:
-                del self._deadlines[slot]
-        return self.record.finish(read)
-
-    def _doubt(self, slot: int) -> None:
-        """A pending read now holds a fallback: wait for a changed entry only as long as the
-        lock takes to answer (see ``_record``), not the whole read timeout."""
-        deadline = self._deadlines.get(slot)
-        if deadline is None or not self._answer_times:
-            return
-        grace = max(DOUBT_FLOOR, DOUBT_FACTOR * max(self._answer_times))
-        deadline.deadline = min(deadline.deadline, trio.current_time() + grace)
-
     def _cancel_operations(self) -> None:
         for scope in self._guards:
             scope.cancel()
@@ -257,8 +203,8 @@ class DeviceLink:
             return
         if why is None:
             logger.info("%s: reachable again", self.name)
-            if self._nursery is not None:
-                self._nursery.start_soon(self._probe, None)
+            self.recovered.set()
+            self.recovered = trio.Event()
         else:
             logger.info("%s: unreachable (%s)", self.name, why)
             self._cancel_operations()
@@ -287,7 +233,7 @@ class DeviceLink:
 
     # -- the handlers (sync: one message at a time, on the trio thread) ---------------------
 
-    def _bad(self, where: str, kind: BadInput, count: int = 1) -> None:
+    def bad(self, where: str, kind: BadInput, count: int = 1) -> None:
         """Bad input, counted by kind and logged by kind, never by content: the first of each
         kind at WARNING, then DEBUG."""
         self.bad_inputs[kind] += count
@@ -308,80 +254,21 @@ class DeviceLink:
         self._logged.add(what)
         logger.log(level, "%s: %s", self.name, what)
 
-    def _wake(self, slot: int) -> None:
-        wake = self._wakes.get(slot)
-        if wake is not None:
-            wake.set()
-
-    def _on_device(self, message: MqttMessage) -> None:
-        record = self.record
+    def _on_flag(self, message: MqttMessage, *, bridge: bool) -> None:
         try:
-            parsed = parse_device_message(message.payload)
-        except PayloadError as error:
-            record.counts.messages += 1
-            record.counts.bad_payloads += 1
-            self._bad("device topic", error.kind)
-            return
-        seen = parsed.last_seen
-        if seen is not None and seen > time.time() + FUTURE_SLACK:
-            # A date our clock has not reached: believed, it would make every later message
-            # look stale (older than it) and the lock deaf. Bad input, ignored.
-            bad = (*parsed.bad_entries, BadInput.LAST_SEEN)
-            parsed = attrs.evolve(parsed, last_seen=None, bad_entries=bad)
-        for kind in parsed.bad_entries:
-            self._bad("device topic", kind)
-        if parsed.bad_keys:
-            self._bad("device topic", BadInput.USER_KEY, parsed.bad_keys)
-        taken = record.take(parsed, retained=message.retain)
-        if taken.spoke and record.out_of_contact and self._nursery is not None:
-            # The lock speaks again after Zigbee2MQTT reported it unreachable (a battery lock
-            # is never flagged offline quickly): probe it, as on a flag coming back online.
-            record.out_of_contact = False
-            logger.info("%s: heard again", self.name)
-            self._nursery.start_soon(self._probe, None)
-        for slot in taken.resolved:
-            self._wake(slot)
-        for slot in taken.doubted:
-            self._doubt(slot)
-        for update in taken.pushes:
-            record.counts.pushes += 1
-            self.updates.publish(update)
-        if taken.lock_state is not None:
-            self.reported.set()
-            self.reported = trio.Event()
-        action = taken.action
-        if action is None:
-            return
-        if action.kind is not None:
-            record.counts.events += 1
-            at = message.received_at
-            self.events.publish(LockEvent(action.kind, action.source, action.slot, action.name, at))
-        elif (
-            action.slot is not None
-            and action.source is not EventSource.RF  # our own writes come over the radio
-            and self._manages(action.slot)
-            and self._nursery is not None
-        ):
-            # A code was changed at the door: read it (as Weiser's and ID Lock's converters
-            # do by themselves), one operation at a time with the lock's others, so that a
-            # refusal names the right read; the answer is pushed.
-            self._nursery.start_soon(self._probe, action.slot)
-
-    def _on_flag(self, message: MqttMessage, field: str) -> None:
-        try:
-            value = parse_availability(message.payload)
+            flag = parse_availability(message.payload)
         except PayloadError as error:
             self.record.counts.bad_payloads += 1
-            self._bad(field, error.kind)
+            self.bad("bridge" if bridge else "availability", error.kind)
             return
-        setattr(self.record, field, value)
+        self.record.flagged(flag, bridge=bridge)
         self._reachability_changed()
 
     def _on_availability(self, message: MqttMessage) -> None:
-        self._on_flag(message, "availability")
+        self._on_flag(message, bridge=False)
 
     def _on_bridge_state(self, message: MqttMessage) -> None:
-        self._on_flag(message, "bridge")
+        self._on_flag(message, bridge=True)
 
     def _on_devices(self, message: MqttMessage) -> None:
         """``bridge/devices``: learn the lock's model, hence the users it has."""
@@ -389,7 +276,7 @@ class DeviceLink:
             device = device_info(message.payload, self.name)
         except PayloadError as error:
             self.record.counts.bad_payloads += 1
-            self._bad("bridge/devices", error.kind)
+            self.bad("bridge/devices", error.kind)
             return
         self.device = device
         self.devices_seen.set()
@@ -414,23 +301,9 @@ class DeviceLink:
         """Log ``text`` at WARNING the first time, at DEBUG after."""
         self._log_once(logging.WARNING, text)
 
-    def _on_log(self, message: MqttMessage) -> None:
-        if message.retain:
-            return
-        try:
-            failure = parse_bridge_log(message.payload, self.name)
-        except PayloadError as error:
-            self.record.counts.bad_payloads += 1
-            self._bad("bridge log", error.kind)
-            return
-        if failure is None:
-            return
-        logger.info(
-            "%s: Zigbee2MQTT reports a failed %s of %s%s",
-            self.name,
-            failure.operation,
-            failure.attribute,
-            " (the lock was not reached)" if failure.unreachable else "",
+    def beyond(self, slot: int) -> str:
+        """The message for a user the lock cannot have."""
+        return (
+            f"{self.name}: user {slot} is beyond the lock's range: it has "
+            f"{self.record.users.describe()} (Zigbee2MQTT numbers users from 0)"
         )
-        for slot in self.record.failed(failure):
-            self._wake(slot)

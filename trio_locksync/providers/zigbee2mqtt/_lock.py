@@ -1,5 +1,6 @@
 """``Zigbee2MqttLock``: a Zigbee lock behind Zigbee2MQTT as a :class:`LockProvider`, plus its
-bolt and its events — the operations, over a :class:`~._link.DeviceLink`."""
+bolt and its events — the operations' contract and checks, over a :class:`~._link.DeviceLink`
+(transport, reachability) and a :class:`~._reader.DeviceReader` (everything read)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,9 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import final
 
-import attrs
-import trio
-
 from ...core import Pin, StateTable, Subscription, open_service_nursery
 from ...credentials import (
     CodeRejected,
-    LockDisconnected,
     LockOperationFailed,
     SlotCredential,
     SlotUpdate,
@@ -25,15 +22,12 @@ from ...credentials import (
 from ...mqtt import MqttBridge
 from ._link import DeviceLink
 from ._models import LockEvent, LockState, Zigbee2MqttStatistics
-from ._record import DeviceRecord, PendingRead, ReadOutcome
-from ._requests import clear_payload, command_payload, set_payload
+from ._reader import DeviceReader
+from ._record import DeviceRecord
+from ._requests import clear_payload, set_payload
 from ._users import NO_USER
 
 __all__ = ["Zigbee2MqttLock"]
-
-#: a read gives up as unreachable after this many users in a row met silence, if the lock has
-#: said nothing at all since the read began
-SILENT_READS = 3
 
 
 class _Life(enum.Enum):
@@ -163,12 +157,10 @@ class Zigbee2MqttLock:
             publish_timeout=self._publish_timeout,
             read_timeout=self._read_timeout,
             watch_errors=bool(watch_errors),
-            manages=self._manages,
-            probe=self._probe,
         )
+        self._reader = DeviceReader(self._link, slots=self._slots)
         self._life = StateTable("Zigbee2MqttLock", _Life.NEW, _LIFE)
         self._stack = AsyncExitStack()
-        self._serial = trio.Lock()
 
     # -- the block --------------------------------------------------------------------------
 
@@ -178,7 +170,7 @@ class Zigbee2MqttLock:
         self._life.advance(_Life.RUNNING)
         nursery = await self._stack.enter_async_context(open_service_nursery())
         self._stack.callback(nursery.cancel_scope.cancel)
-        self._link.start(nursery)
+        self._reader.start(nursery)
         await self._link.wait_subscribed()
         return self
 
@@ -189,7 +181,7 @@ class Zigbee2MqttLock:
         traceback: TracebackType | None,
     ) -> bool:
         self._life.advance(_Life.CLOSED)
-        self._link.stop()
+        self._reader.stop()
         return bool(await self._stack.__aexit__(exc_type, exc, traceback))
 
     # -- what callers read ------------------------------------------------------------------
@@ -222,18 +214,17 @@ class Zigbee2MqttLock:
         """Every slot change the lock reports from now on: entries that differ from what it
         said before, never a restatement or a replay. Each iterator keeps 1,000 unread; it
         ends when the block does."""
-        return self._link.updates.subscribe()
+        return self._reader.updates.subscribe()
 
     def events(self) -> Subscription[LockEvent]:
         """Every lock/unlock event (and refusal) from now on, from live messages only. Each
         iterator keeps 1,000 unread; it ends when the block does."""
-        return self._link.events.subscribe()
+        return self._reader.events.subscribe()
 
     def statistics(self) -> Zigbee2MqttStatistics:
         """The lock's counters (see :class:`Zigbee2MqttStatistics`)."""
         record = self._link.record
-        return Zigbee2MqttStatistics(
-            **attrs.asdict(record.counts),
+        return record.counts.snapshot(
             availability=record.availability,
             bridge=record.bridge,
             lock_state=record.lock_state,
@@ -251,49 +242,14 @@ class Zigbee2MqttLock:
     async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
         """Read ``slots`` (None: every one of ``slots=``, or every user the lock has), one
         ``get`` at a time; users the lock cannot have are left out (see the class docs)."""
-        link = self._link
-        users = link.record.users
+        users = self._link.record.users
         wanted = None if slots is None else sorted({self._check_slot(s) for s in slots})
         if wanted == []:
             return {}
         only = wanted[0] if wanted is not None and len(wanted) == 1 else None
         if only is not None and users.beyond(only):
-            raise LockOperationFailed(self._beyond(only), slot=only)
-        result: dict[int, SlotCredential] = {}
-        async with self._serial, link.operation(only, self._read_timeout):
-            if wanted is None:  # reachable: now learn which users there are
-                wanted = sorted(await self._every_user())
-            spoke, silent, not_reached = False, 0, False
-            missing: list[int] = []
-            for slot in wanted:
-                if users.beyond(slot):
-                    continue  # a refusal of a lower user rules this one out too
-                read = await link.read(slot)
-                if read.refused and only is not None:
-                    raise LockOperationFailed(
-                        self._beyond(slot)
-                        if users.beyond(slot)
-                        else f"{link.name}: Zigbee2MQTT refused to read user {slot}",
-                        slot=slot,
-                    )
-                answered = _file(read, result, missing)
-                spoke = spoke or answered
-                silent = 0 if answered else silent + 1  # users in a row met by silence
-                not_reached = read.unreachable
-                if not spoke and (silent >= SILENT_READS or not_reached):
-                    break
-            if spoke and only is None:
-                for slot in list(missing):  # one more try for users that did not answer
-                    missing.remove(slot)
-                    if not users.beyond(slot):
-                        _file(await link.read(slot), result, missing)
-        if not spoke:
-            if not_reached:
-                why = "Zigbee2MQTT reports that its command did not reach the lock"
-            else:
-                why = f"no answer from the lock within {link.read_timeout:g} s"
-            raise link.disconnected(why, only)
-        return result
+            raise LockOperationFailed(self._link.beyond(only), slot=only)
+        return await self._reader.read_slots(wanted, only)
 
     async def set_code(self, slot: int, pin: Pin) -> WriteResult:
         """Publish a set of ``pin`` into ``slot``: OPTIMISTIC once the broker has it."""
@@ -302,10 +258,10 @@ class Zigbee2MqttLock:
             raise TypeError(f"pin must be a Pin, not {type(pin).__name__}")
         record = self._link.record
         if record.users.beyond(slot):
-            raise CodeRejected(self._beyond(slot), slot=slot)
-        async with self._serial, self._link.operation(slot, self._publish_timeout):
+            raise CodeRejected(self._link.beyond(slot), slot=slot)
+        async with self._link.serial, self._link.operation(slot, self._publish_timeout):
             if record.users.beyond(slot):  # learned while waiting for our turn
-                raise CodeRejected(self._beyond(slot), slot=slot)
+                raise CodeRejected(self._link.beyond(slot), slot=slot)
             if record.refused(slot, pin):
                 raise CodeRejected(
                     f"{self._link.name}: Zigbee2MQTT refused the last write of this code to "
@@ -323,7 +279,7 @@ class Zigbee2MqttLock:
         record = self._link.record
         if record.users.beyond(slot):
             return WriteResult.NO_CHANGE
-        async with self._serial, self._link.operation(slot, self._publish_timeout):
+        async with self._link.serial, self._link.operation(slot, self._publish_timeout):
             if record.users.beyond(slot):
                 return WriteResult.NO_CHANGE
             if record.refused(slot, None):
@@ -341,106 +297,16 @@ class Zigbee2MqttLock:
         """Lock the door; returns once the lock reports LOCKED. LockOperationFailed if it
         reports a jam (NOT_FULLY_LOCKED) or nothing within ``command_timeout`` (the command
         may still be carried out); LockDisconnected if it cannot be reached."""
-        await self._command("LOCK", LockState.LOCKED, None)
+        await self._reader.command("LOCK", LockState.LOCKED, None, self._command_timeout)
 
     async def unlock(self, code: str | Pin | None = None) -> None:
         """Unlock the door (with ``code`` for locks that want a PIN to unlock remotely);
         returns once the lock reports UNLOCKED. Errors as :meth:`lock`."""
         pin = Pin(code) if isinstance(code, str) else code
-        await self._command("UNLOCK", LockState.UNLOCKED, pin)
-
-    async def _command(self, word: str, target: LockState, code: Pin | None) -> None:
-        link = self._link
-        async with link.operation(None, self._command_timeout):
-            before = link.record.lock_state
-            link.record.counts.commands += 1
-            reported = link.reported
-            await link.publish("set", command_payload(word, code), None)
-            with trio.move_on_after(self._command_timeout):
-                while True:
-                    await reported.wait()
-                    reported = link.reported
-                    state = link.record.lock_state
-                    if state is target:
-                        return
-                    if state is LockState.NOT_FULLY_LOCKED and target is LockState.LOCKED:
-                        raise LockOperationFailed(f"{link.name}: the bolt did not fully throw")
-        if before is target:
-            return  # already there: the lock need not report anything
-        raise LockOperationFailed(
-            f"{link.name}: the lock did not report {target.value} within "
-            f"{self._command_timeout:g} s; the command may still be carried out"
-        )
-
-    async def _probe(self, slot: int | None) -> None:
-        """[a task of the block] Read ``slot`` and push the answer (even if unchanged). None:
-        the lowest slot, when the lock is reachable again — so that an engine whose lock
-        breaker gave up on it hears that it answers now instead of waiting for its next probe
-        (60 s to 30 min). A slot: a code changed at the door."""
-        link = self._link
-        if slot is None:
-            users = self._slots if self._slots is not None else link.record.users.known
-            slot = min(users) if users else 0
-        if link.record.users.beyond(slot):
-            return
-        try:
-            async with self._serial, link.operation(slot, self._read_timeout):
-                read = await link.read(slot)
-        except LockDisconnected:
-            return  # gone again: the next recovery probes again
-        if read.outcome is ReadOutcome.ANSWERED and read.credential is not None:
-            link.record.counts.pushes += 1
-            link.updates.publish(SlotUpdate(slot, read.credential))
-
-    async def _every_user(self) -> Collection[int]:
-        """What a full read covers: ``slots=``, else the users the lock's model has (waiting
-        up to ``read_timeout`` for ``bridge/devices`` to name it). LockOperationFailed when
-        neither says."""
-        if self._slots is not None:
-            return self._slots
-        link = self._link
-        known = link.record.users.known
-        if known is None:
-            with trio.move_on_after(self._read_timeout):
-                await link.devices_seen.wait()
-            known = link.record.users.known
-        if known is None:
-            why = link.devices_unknown()
-            link.warn_once(f"{why}; pass slots=range(0, N), N the lock's user count")
-            raise LockOperationFailed(
-                f"{link.name}: {why}; pass slots=range(0, N) to Zigbee2MqttLock, N being the "
-                "lock's user count (Zigbee2MQTT numbers users from 0)"
-            )
-        return known
-
-    def _manages(self, slot: int) -> bool:
-        """Whether ``slot`` is one of ours (a code changed there at the door is read)."""
-        if self._slots is not None:
-            return slot in self._slots
-        return not self._link.record.users.beyond(slot)
-
-    def _beyond(self, slot: int) -> str:
-        users = self._link.record.users
-        return (
-            f"{self._link.name}: user {slot} is beyond the lock's range: it has "
-            f"{users.describe()} (Zigbee2MQTT numbers users from 0)"
-        )
+        await self._reader.command("UNLOCK", LockState.UNLOCKED, pin, self._command_timeout)
 
     def _check_slot(self, slot: int) -> int:
         _user_id(slot)
         if self._slots is not None and slot not in self._slots:
             raise ValueError(f"slot {slot} is not one of {self._link.name!r}'s slots")
         return slot
-
-
-def _file(read: PendingRead, result: dict[int, SlotCredential], missing: list[int]) -> bool:
-    """File a finished read; True if the lock answered it (or spoke meanwhile). A read that
-    Zigbee2MQTT reported undeliverable is no answer even if a message came meanwhile: that
-    message can be Zigbee2MQTT's cached state (republished at its start), not the lock."""
-    if read.outcome is ReadOutcome.ANSWERED and read.credential is not None:
-        result[read.slot] = read.credential
-        return True
-    if read.outcome is ReadOutcome.DECLINED or read.refused:
-        return True  # an answer without data: no second try
-    missing.append(read.slot)
-    return read.heard and not read.unreachable

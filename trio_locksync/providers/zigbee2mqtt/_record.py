@@ -1,5 +1,6 @@
 """What we know of one Zigbee2MQTT lock, sans-I/O: its ``users`` entries, its bolt, its
-reachability flags, and the reads and writes in flight — and how each message changes them.
+reachability flags, and the reads and writes in flight (the reads: :class:`~._reads.ReadBook`)
+— and how each message changes them.
 
 Zigbee2MQTT republishes its whole cached state with every message (``cache_state``, deep
 merged), and only a lock's answer to ``getPinCode`` writes ``users``; a ``set`` changes nothing
@@ -19,7 +20,7 @@ in the cache. Hence the rules, applied per ``users`` entry of a live message:
   fresh message carrying ``users[N]`` after the ``get`` — unless we wrote N since and the entry
   contradicts that write while restating the record (exactly what a cached republish between
   our ``set`` and the lock's answer looks like): that entry is kept as a fallback and the read
-  waits on for a changed entry, taking the fallback at its deadline — which the link brings
+  waits on for a changed entry, taking the fallback at its deadline — which the reader brings
   forward once a fallback is held (``Taken.doubted``), to twice the slowest recent answer: a
   lost write restates the old entry in the very answer to our ``get``, and waiting the whole
   read timeout for it would stall the lock's other operations. Should the true answer come
@@ -29,55 +30,21 @@ in the cache. Hence the rules, applied per ``users`` entry of a live message:
 
 from __future__ import annotations
 
-import enum
 import math
 from typing import final
 
 import attrs
 
 from ...core import Pin
-from ...credentials import CredentialKind, SlotCredential, SlotUpdate
+from ...credentials import SlotCredential, SlotUpdate
 from ._actions import Action
+from ._counts import Counts
 from ._models import Availability, LockState
 from ._payload import DeviceMessage, PublishFailure, UserEntry, project
+from ._reads import ReadBook
 from ._users import UserRange
 
-__all__ = ["Counts", "DeviceRecord", "PendingRead", "ReadOutcome", "Taken"]
-
-
-class ReadOutcome(enum.Enum):
-    """How a pending read ended."""
-
-    WAITING = "waiting"
-    #: an entry answered (or, at the deadline, the fallback)
-    ANSWERED = "answered"
-    #: the lock answered ``not_supported_*``: no information
-    DECLINED = "declined"
-    #: Zigbee2MQTT reported that the ``get`` failed
-    FAILED = "failed"
-    #: nothing answered before the deadline
-    TIMED_OUT = "timed_out"
-
-
-@final
-@attrs.define(eq=False)
-class PendingRead:
-    """A ``get`` of one user awaiting its answer. ``heard``: a live, fresh message that said
-    something new came from the device meanwhile (so the lock is talking, even if not about
-    this user; a restatement of Zigbee2MQTT's cache is not that)."""
-
-    slot: int
-    outcome: ReadOutcome = ReadOutcome.WAITING
-    credential: SlotCredential | None = None
-    fallback: SlotCredential | None = None
-    heard: bool = False
-    unreachable: bool = False
-    #: Zigbee2MQTT refused the ``get`` itself (the user id is out of the lock's range)
-    refused: bool = False
-
-    @property
-    def done(self) -> bool:
-        return self.outcome is not ReadOutcome.WAITING
+__all__ = ["DeviceRecord", "Taken"]
 
 
 @final
@@ -102,33 +69,6 @@ _NOTHING = Taken()
 
 
 @final
-@attrs.define
-class Counts:
-    """The provider's counters, by name (a typo is an AttributeError, not a silent 0); each
-    is a field of :class:`~._models.Zigbee2MqttStatistics`, documented there."""
-
-    messages: int = 0
-    replays: int = 0
-    stale: int = 0
-    news: int = 0
-    restated: int = 0
-    bad_payloads: int = 0
-    bad_entries: int = 0
-    bad_keys: int = 0
-    reads: int = 0
-    answered: int = 0
-    declined: int = 0
-    read_timeouts: int = 0
-    fallbacks: int = 0
-    writes: int = 0
-    commands: int = 0
-    publish_errors: int = 0
-    disconnects: int = 0
-    pushes: int = 0
-    events: int = 0
-
-
-@final
 class DeviceRecord:
     """One lock's record; no I/O, no trio. Times are whatever clock the caller uses."""
 
@@ -139,17 +79,15 @@ class DeviceRecord:
         self.lock_state = LockState.UNKNOWN
         self.availability = Availability.UNKNOWN
         self.bridge = Availability.UNKNOWN
-        self.reads: dict[int, PendingRead] = {}
-        #: what each slot should hold after our latest write to it (None: cleared), until a
-        #: read of it ends: the window in which a restated contradicting entry is doubted
-        self.writes: dict[int, Pin | None] = {}
+        self.counts = Counts()
+        #: the reads in flight and the write windows
+        self.reads = ReadBook(self.counts, expose_pin=expose_pin)
         #: the latest write we published to each slot, and the slot of the very latest (a
         #: refusal that names no user is the latest write's: Zigbee2MQTT refuses at once)
         self._latest: dict[int, Pin | None] = {}
         self._latest_slot: int | None = None
         #: writes Zigbee2MQTT reported refused (slot -> what we wrote), until asked about
         self.refusals: dict[int, Pin | None] = {}
-        self.counts = Counts()
         #: which user ids the lock has (its model, Zigbee2MQTT's refusals)
         self.users = UserRange()
         #: the content digest of the last device message (see ``DeviceMessage.content``)
@@ -168,11 +106,18 @@ class DeviceRecord:
             return "the device is offline (availability)"
         return None
 
+    def flagged(self, flag: Availability, *, bridge: bool) -> None:
+        """An availability flag arrived: the device's own, or (``bridge``) Zigbee2MQTT's."""
+        if bridge:
+            self.bridge = flag
+        else:
+            self.availability = flag
+
     # -- our operations ---------------------------------------------------------------------
 
     def wrote(self, slot: int, believed: Pin | None) -> None:
         """We are about to publish a set (``believed``) or a clear (None) of ``slot``."""
-        self.writes[slot] = believed
+        self.reads.wrote(slot, believed)
         self._latest[slot] = believed
         self._latest_slot = slot
         self.counts.writes += 1
@@ -183,37 +128,6 @@ class DeviceRecord:
         if slot not in self.refusals:
             return False
         return self.refusals.pop(slot) == believed
-
-    def expect(self, slot: int) -> PendingRead:
-        """We are about to publish a ``get`` of ``slot``."""
-        read = self.reads[slot] = PendingRead(slot)
-        self.counts.reads += 1
-        return read
-
-    def finish(self, read: PendingRead) -> PendingRead:
-        """The read's wait is over (answered, or its deadline came): settle it. A read still
-        waiting takes its fallback, or times out. Ends the slot's write window."""
-        if self.reads.get(read.slot) is read:
-            del self.reads[read.slot]
-        self.writes.pop(read.slot, None)
-        if read.outcome is ReadOutcome.WAITING:
-            if read.fallback is not None:
-                read.outcome, read.credential = ReadOutcome.ANSWERED, read.fallback
-                self.counts.fallbacks += 1
-            else:
-                read.outcome = ReadOutcome.TIMED_OUT
-                self.counts.read_timeouts += 1
-        if read.outcome is ReadOutcome.ANSWERED:
-            self.counts.answered += 1
-        elif read.outcome is ReadOutcome.DECLINED:
-            self.counts.declined += 1
-        return read
-
-    def abandon(self, read: PendingRead) -> None:
-        """The read was cancelled, or its ``get`` never went out: forget it, count nothing.
-        The write window stays open (the write may still be answered)."""
-        if self.reads.get(read.slot) is read:
-            del self.reads[read.slot]
 
     def failed(self, failure: PublishFailure) -> tuple[int, ...]:
         """Zigbee2MQTT reported a failed publish to this device: a failed ``get`` ends the
@@ -229,22 +143,17 @@ class DeviceRecord:
             if user is None and failure.refused:
                 user = self._latest_slot
             if user is not None:
-                self.writes.pop(user, None)
+                self.reads.write_failed(user)
                 if failure.out_of_range:
                     self.users.refused(user)
                 elif failure.refused and user in self._latest:
                     self.refusals[user] = self._latest[user]
             return ()
-        resolved = []
-        for slot, read in self.reads.items():
-            if not read.done and failure.user in (None, slot):
-                read.outcome = ReadOutcome.FAILED
-                read.unreachable = failure.unreachable
-                read.refused = failure.refused
-                if failure.out_of_range:
-                    self.users.refused(slot)
-                resolved.append(slot)
-        return tuple(resolved)
+        resolved = self.reads.get_failed(failure)
+        if failure.out_of_range:
+            for slot in resolved:
+                self.users.refused(slot)
+        return resolved
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -275,8 +184,7 @@ class DeviceRecord:
             previous_content is not None and message.content != previous_content
         )
         if spoke:
-            for waiting in self.reads.values():
-                waiting.heard = True
+            self.reads.heard()
         pushes: list[SlotUpdate] = []
         resolved: list[int] = []
         doubted: list[int] = []
@@ -288,11 +196,11 @@ class DeviceRecord:
                 self.counts.news += 1
             else:
                 self.counts.restated += 1
-            pending = self.reads.get(slot)
-            if pending is not None and not pending.done:
-                if self._offer(pending, entry, changed=changed):
+            pending = self.reads.waiting(slot)
+            if pending is not None:
+                if self.reads.offer(pending, entry, changed=changed):
                     resolved.append(slot)
-                elif pending.fallback is not None:
+                else:
                     doubted.append(slot)
                 continue
             credential = project(entry, expose_pin=self.expose_pin)
@@ -309,28 +217,6 @@ class DeviceRecord:
             lock_state=message.lock_state,
             action=message.action,
         )
-
-    def _offer(self, read: PendingRead, entry: UserEntry, *, changed: bool) -> bool:
-        """An entry for a pending read; True if it resolves it."""
-        credential = project(entry, expose_pin=self.expose_pin)
-        if credential is None:
-            read.outcome = ReadOutcome.DECLINED
-            return True
-        slot = read.slot
-        if not changed and slot in self.writes and not self._agrees(credential, slot):
-            read.fallback = credential  # a restated entry from before our write, perhaps
-            return False
-        read.outcome, read.credential = ReadOutcome.ANSWERED, credential
-        return True
-
-    def _agrees(self, credential: SlotCredential, slot: int) -> bool:
-        """The reading is what our latest write to ``slot`` would leave there."""
-        believed = self.writes[slot]
-        if believed is None:
-            return credential.kind is CredentialKind.EMPTY
-        if credential.kind is CredentialKind.KNOWN:
-            return credential.pin == believed
-        return credential.kind is CredentialKind.UNREADABLE
 
     def reading(self, slot: int) -> SlotCredential | None:
         """What the record's entry for ``slot`` says (None: no entry, or it says nothing)."""
