@@ -7,8 +7,6 @@ locks on a real broker (:func:`open_zigbee2mqtt_simulator`, in
 :class:`MosquittoBroker` (blocking start/stop/kill/restart on one port, for test set-up) and
 :func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block)."""
 
-from ..credentials import VirtualLock as VirtualLock
-from ..credentials import VirtualLockStatistics as VirtualLockStatistics
 from ._broker import BrokerError as BrokerError
 from ._broker import MosquittoBroker as MosquittoBroker
 from ._broker import find_mosquitto as find_mosquitto
@@ -16,6 +14,8 @@ from ._broker import find_mosquitto_passwd as find_mosquitto_passwd
 from ._mqtt_broker import BrokerKind as BrokerKind
 from ._mqtt_broker import MqttBroker as MqttBroker
 from ._mqtt_broker import open_mqtt_broker as open_mqtt_broker
+from ._virtual_lock import VirtualLock as VirtualLock
+from ._virtual_lock import VirtualLockStatistics as VirtualLockStatistics
 from .isy import IsyController as IsyController
 from .isy import IsyHandshake as IsyHandshake
 from .isy import IsySubscriber as IsySubscriber

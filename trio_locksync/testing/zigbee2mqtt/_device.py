@@ -40,8 +40,9 @@ import attrs
 import trio
 
 from ...core import InvalidPinError, NoPublicConstructor, Pin
-from ...credentials import CredentialKind, VirtualLock
+from ...credentials import CredentialKind
 from ...providers.zigbee2mqtt import PIN_CODE_COUNTS
+from .._virtual_lock import VirtualLock
 
 __all__ = ["SimulatedCounts", "SimulatedLockStatistics", "SimulatedZigbeeLock"]
 
