@@ -5,7 +5,10 @@ top level, it is in the contract); :class:`IsyController` (an ISY / IoX controll
 locks on a real broker (:func:`open_zigbee2mqtt_simulator`, in
 :mod:`trio_locksync.testing.zigbee2mqtt`); and real MQTT brokers to run them on:
 :class:`MosquittoBroker` (blocking start/stop/kill/restart on one port, for test set-up) and
-:func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block)."""
+:func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block).
+
+As everywhere in the library, an iterator method named with a plural noun (``updates()``,
+``events()``) is a fan-out subscription: each iterator gets every item, from its call on."""
 
 from ._broker import BrokerError as BrokerError
 from ._broker import MosquittoBroker as MosquittoBroker
