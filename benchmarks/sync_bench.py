@@ -71,8 +71,9 @@ from _harness import (
 )
 
 from trio_locksync import Pin
-from trio_locksync.credentials import SlotCredential, SlotUpdate, SyncState, VirtualLock
+from trio_locksync.credentials import SlotCredential, SlotUpdate, SyncState
 from trio_locksync.credentials._engine import open_lock_sync
+from trio_locksync.testing import VirtualLock
 
 LATENCY_RANGE = (0.020, 0.200)
 #: how long the misbehaving-lock cases are watched, virtual seconds

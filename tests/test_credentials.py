@@ -27,7 +27,6 @@ from trio_locksync.credentials import (
     LockOperationFailed,
     SlotCredential,
     SyncState,
-    VirtualLock,
     WriteResult,
 )
 from trio_locksync.credentials._engine import SlotChange, open_lock_sync
@@ -39,6 +38,7 @@ from trio_locksync.credentials._rules import (
     pin_digest,
 )
 from trio_locksync.credentials._slot import SUSPENDED_RETRY
+from trio_locksync.testing import VirtualLock
 
 IN, OUT, SUSP = SyncState.IN_SYNC, SyncState.OUT_OF_SYNC, SyncState.SUSPENDED
 PEND, SYNCING = SyncState.PENDING_CONFIRMATION, SyncState.SYNCING

@@ -18,10 +18,10 @@ from trio_locksync.credentials import (
     LockOperationFailed,
     SlotCredential,
     SyncState,
-    VirtualLock,
     WriteResult,
 )
 from trio_locksync.credentials._engine import open_lock_sync
+from trio_locksync.testing import VirtualLock
 
 IN, OUT, SUSP = SyncState.IN_SYNC, SyncState.OUT_OF_SYNC, SyncState.SUSPENDED
 

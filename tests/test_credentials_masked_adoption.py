@@ -31,7 +31,6 @@ from trio_locksync.credentials import (
     SlotCredential,
     SlotUpdate,
     SyncState,
-    VirtualLock,
     WriteResult,
 )
 from trio_locksync.credentials._driver import SyncDriver
@@ -41,6 +40,7 @@ from trio_locksync.credentials._knowledge import WriteEvidence
 from trio_locksync.credentials._memory import WrittenMemory
 from trio_locksync.credentials._rules import Desired
 from trio_locksync.credentials._slot import SlotMachine, SlotPolicy
+from trio_locksync.testing import VirtualLock
 
 from .storehelpers import run_inline
 

@@ -54,10 +54,10 @@ from trio_locksync.credentials import (
     SlotCredential,
     SlotUpdate,
     SyncState,
-    VirtualLock,
     WriteResult,
 )
 from trio_locksync.credentials._engine import LockSync, SlotChange, open_lock_sync
+from trio_locksync.testing import VirtualLock
 
 IN, SUSP, SYNCING = SyncState.IN_SYNC, SyncState.SUSPENDED, SyncState.SYNCING
 #: how the engine's reason begins while it trusts a recent accepted write over an empty reading
@@ -412,14 +412,13 @@ class Watched:
         return self._updates()
 
     async def _updates(self) -> AsyncIterator[SlotUpdate]:
-        with self.lock.updates() as channel:
-            async for update in channel:
-                await self.world.quiesce()
-                slot, version = self.world.pushed.popleft()
-                assert slot == update.slot
-                self.world.known[slot] = version
-                self.world.pushes_delivered += 1
-                yield update
+        async for update in self.lock.updates():
+            await self.world.quiesce()
+            slot, version = self.world.pushed.popleft()
+            assert slot == update.slot
+            self.world.known[slot] = version
+            self.world.pushes_delivered += 1
+            yield update
 
 
 def busy_slot(engine: LockSync) -> int:

@@ -23,9 +23,9 @@ from trio_locksync.credentials import (
     SlotCredential,
     SlotUpdate,
     SyncState,
-    VirtualLock,
     WriteResult,
 )
+from trio_locksync.testing import VirtualLock
 
 DIGITS = "480271"
 
@@ -422,33 +422,46 @@ async def test_cancelled_operation_changes_nothing(autojump_clock: trio.testing.
 
 async def test_keypad_changes_are_pushed() -> None:
     lock = VirtualLock(push=True)
-    with lock.updates() as updates:
-        lock.keypad_set(3, DIGITS)
-        lock.keypad_clear(3)
-        assert lock.codes == {}
-        assert await updates.receive() == SlotUpdate(3, SlotCredential.known(DIGITS))
-        assert await updates.receive() == SlotUpdate(3, SlotCredential.empty())
+    updates = lock.updates()
+    lock.keypad_set(3, DIGITS)
+    lock.keypad_clear(3)
+    assert lock.codes == {}
+    assert await updates.__anext__() == SlotUpdate(3, SlotCredential.known(DIGITS))
+    assert await updates.__anext__() == SlotUpdate(3, SlotCredential.empty())
     assert lock.statistics().pushes == 2
 
 
 async def test_masked_lock_pushes_unreadable() -> None:
     lock = VirtualLock(push=True, masked=True)
-    with lock.updates() as updates:
-        lock.keypad_set(4, DIGITS)
-        assert lock.codes == {4: DIGITS}
-        assert await updates.receive() == SlotUpdate(4, SlotCredential.unreadable())
+    updates = lock.updates()
+    lock.keypad_set(4, DIGITS)
+    assert lock.codes == {4: DIGITS}
+    assert await updates.__anext__() == SlotUpdate(4, SlotCredential.unreadable())
 
 
 async def test_pushes_are_async_iterable() -> None:
     lock = VirtualLock(push=True)
+    updates = lock.updates()
     lock.keypad_set(1, DIGITS)
     lock.keypad_set(2, "1234")
     seen = []
-    async for update in lock.updates():
+    async for update in updates:
         seen.append(update.slot)
         if len(seen) == 2:
             break
     assert seen == [1, 2]
+
+
+async def test_every_iterator_gets_every_push_from_its_call_on() -> None:
+    """``updates()`` is a plural-noun iterator: a fan-out subscription, not a shared queue."""
+    lock = VirtualLock(push=True)
+    first = lock.updates()
+    lock.keypad_set(1, DIGITS)
+    second = lock.updates()  # not replayed what came before it
+    lock.keypad_set(2, "1234")
+    assert [(await first.__anext__()).slot, (await first.__anext__()).slot] == [1, 2]
+    assert (await second.__anext__()).slot == 2
+    assert lock.statistics().pushes == 2
 
 
 def test_keypad_validates_the_pin() -> None:
@@ -461,49 +474,46 @@ def test_keypad_validates_the_pin() -> None:
 
 async def test_no_pushes_without_push() -> None:
     lock = VirtualLock()
-    with lock.updates() as updates:
-        lock.keypad_set(3, DIGITS)
-        assert lock.codes == {3: DIGITS}
-        with pytest.raises(trio.WouldBlock):
-            updates.receive_nowait()
+    updates = lock.updates()
+    lock.keypad_set(3, DIGITS)
+    assert lock.codes == {3: DIGITS}
+    assert repr(updates) == "<Subscription unread=0 dropped=0>"
     stats = lock.statistics()
     assert (stats.pushes, stats.dropped_pushes) == (0, 0)
 
 
-async def test_pushes_beyond_the_buffer_are_dropped_and_counted() -> None:
+async def test_pushes_beyond_the_buffer_drop_the_oldest_and_are_counted() -> None:
     lock = VirtualLock(push=True, slots=VirtualLock.PUSH_BUFFER + 5)
+    updates = lock.updates()
     for slot in range(1, VirtualLock.PUSH_BUFFER + 6):
         lock.keypad_set(slot, DIGITS)
     assert len(lock.codes) == VirtualLock.PUSH_BUFFER + 5  # the door still changed every code
     stats = lock.statistics()
-    assert (stats.pushes, stats.dropped_pushes) == (VirtualLock.PUSH_BUFFER, 5)
-    with lock.updates() as updates:
-        received = [updates.receive_nowait().slot for _ in range(VirtualLock.PUSH_BUFFER)]
-        assert received == list(range(1, VirtualLock.PUSH_BUFFER + 1))
-        with pytest.raises(trio.WouldBlock):
-            updates.receive_nowait()
-        lock.keypad_clear(1)  # room again
-        assert updates.receive_nowait() == SlotUpdate(1, SlotCredential.empty())
-    assert lock.statistics().dropped_pushes == 5
+    assert (stats.pushes, stats.dropped_pushes) == (VirtualLock.PUSH_BUFFER + 5, 0)
+    assert updates.dropped == 5  # the iterator fell behind: its 5 oldest went
+    received = [(await updates.__anext__()).slot for _ in range(VirtualLock.PUSH_BUFFER)]
+    assert received == list(range(6, VirtualLock.PUSH_BUFFER + 6))
+    assert repr(updates) == "<Subscription unread=0 dropped=5>"
+    lock.keypad_clear(1)  # room again
+    assert await updates.__anext__() == SlotUpdate(1, SlotCredential.empty())
 
 
 async def test_offline_lock_cannot_push() -> None:
     lock = VirtualLock(push=True)
+    updates = lock.updates()
     lock.online = False
     lock.keypad_set(1, DIGITS)  # the door works without the hub
     assert lock.codes == {1: DIGITS}
-    with lock.updates() as updates, pytest.raises(trio.WouldBlock):
-        updates.receive_nowait()
+    assert repr(updates) == "<Subscription unread=0 dropped=0>"
     assert lock.statistics().dropped_pushes == 1
 
 
-async def test_closing_a_consumer_does_not_break_pushes() -> None:
+async def test_dropping_an_iterator_does_not_break_pushes() -> None:
     lock = VirtualLock(push=True)
-    with lock.updates():
-        pass
+    lock.updates()  # dropped at once
+    updates = lock.updates()
     lock.keypad_set(1, DIGITS)
-    with lock.updates() as updates:
-        assert updates.receive_nowait().slot == 1
+    assert (await updates.__anext__()).slot == 1
 
 
 # -- determinism and the CONFIRMED invariant ---------------------------------------------------

@@ -41,7 +41,6 @@ from .credentials import SlotChange as SlotChange
 from .credentials import SlotCredential as SlotCredential
 from .credentials import SlotUpdate as SlotUpdate
 from .credentials import SyncState as SyncState
-from .credentials import VirtualLock as VirtualLock
 from .credentials import WriteResult as WriteResult
 from .credentials import open_lock_sync as open_lock_sync
 from .eventstream import EventStream as EventStream
@@ -65,6 +64,7 @@ from .store import StoreError as StoreError
 from .store import StoreLockedError as StoreLockedError
 from .store import StoreWriteError as StoreWriteError
 from .store import open_store as open_store
+from .testing import VirtualLock as VirtualLock
 
 __version__ = "0.1.0"
 

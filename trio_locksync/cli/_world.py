@@ -14,7 +14,7 @@ from typing import Any, final
 
 import trio
 
-from ..credentials import VirtualLock
+from ..testing import VirtualLock
 from ..testing.isy import IsyController
 from ..testing.zigbee2mqtt import SimulatedZigbeeLock, Zigbee2MqttSimulator
 from ._config import Behaviour, Kind, LockSpec, SiteConfig

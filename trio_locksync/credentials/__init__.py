@@ -1,5 +1,6 @@
 """Verified credential sync (seed 001): the engine, slot readings, the provider interface, lock
-events (the same from every provider), a virtual lock."""
+events (the same from every provider). (The simulated lock, ``VirtualLock``, lives in
+:mod:`trio_locksync.testing` with the other simulators.)"""
 
 from ._engine import LockSync as LockSync
 from ._engine import LockSyncStatistics as LockSyncStatistics
@@ -21,8 +22,6 @@ from ._models import WriteResult as WriteResult
 from ._provider import LockProvider as LockProvider
 from ._rules import Desired as Desired
 from ._rules import in_sync as in_sync
-from ._virtual import VirtualLock as VirtualLock
-from ._virtual import VirtualLockStatistics as VirtualLockStatistics
 
 __all__ = [
     "CodeRejected",
@@ -42,8 +41,6 @@ __all__ = [
     "SlotCredential",
     "SlotUpdate",
     "SyncState",
-    "VirtualLock",
-    "VirtualLockStatistics",
     "WriteResult",
     "in_sync",
     "open_lock_sync",

@@ -5,10 +5,11 @@ top level, it is in the contract); :class:`IsyController` (an ISY / IoX controll
 locks on a real broker (:func:`open_zigbee2mqtt_simulator`, in
 :mod:`trio_locksync.testing.zigbee2mqtt`); and real MQTT brokers to run them on:
 :class:`MosquittoBroker` (blocking start/stop/kill/restart on one port, for test set-up) and
-:func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block)."""
+:func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block).
 
-from ..credentials import VirtualLock as VirtualLock
-from ..credentials import VirtualLockStatistics as VirtualLockStatistics
+As everywhere in the library, an iterator method named with a plural noun (``updates()``,
+``events()``) is a fan-out subscription: each iterator gets every item, from its call on."""
+
 from ._broker import BrokerError as BrokerError
 from ._broker import MosquittoBroker as MosquittoBroker
 from ._broker import find_mosquitto as find_mosquitto
@@ -16,6 +17,8 @@ from ._broker import find_mosquitto_passwd as find_mosquitto_passwd
 from ._mqtt_broker import BrokerKind as BrokerKind
 from ._mqtt_broker import MqttBroker as MqttBroker
 from ._mqtt_broker import open_mqtt_broker as open_mqtt_broker
+from ._virtual_lock import VirtualLock as VirtualLock
+from ._virtual_lock import VirtualLockStatistics as VirtualLockStatistics
 from .isy import IsyController as IsyController
 from .isy import IsyHandshake as IsyHandshake
 from .isy import IsySubscriber as IsySubscriber

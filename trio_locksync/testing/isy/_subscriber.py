@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, final
+from typing import Protocol, final
 
 import attrs
 import trio
@@ -13,13 +13,34 @@ import trio_websocket
 from ...core import NoPublicConstructor
 from ._frames import isy_heartbeat_frame
 
-if TYPE_CHECKING:
-    from ._controller import IsyController
-
-__all__ = ["IsyHandshake", "IsySubscriber", "SubscriberHook"]
+__all__ = ["IsyHandshake", "IsySubscriber", "Knobs", "SubscriberHook"]
 
 #: What runs for each subscriber once its replay is sent (see ``IsyController.on_subscribe``).
 SubscriberHook = Callable[["IsySubscriber"], Awaitable[object]]
+
+
+class Knobs(Protocol):
+    """What a subscription reads of its controller while it runs (the ``IsyController``'s
+    knobs of the same names, read when they apply, so a test may change them meanwhile)."""
+
+    @property
+    def heartbeat(self) -> float | None:
+        """Seconds between heartbeats (None: none)."""
+        ...
+
+    @property
+    def heartbeats_paused(self) -> bool:
+        """Heartbeats are not sent (a controller that died silently)."""
+        ...
+
+    @property
+    def on_subscribe(self) -> SubscriberHook | None:
+        """What runs for each subscriber once its replay is sent."""
+        ...
+
+    def next_seqnum(self) -> int:
+        """The controller's next event sequence number."""
+        ...
 
 
 @final
@@ -94,7 +115,7 @@ class IsySubscriber(metaclass=NoPublicConstructor):
         heartbeat: list[str],
         replay: list[str],
         replay_gap: float,
-        controller: IsyController,
+        controller: Knobs,
     ) -> None:
         try:
             with self._scope:
@@ -140,7 +161,7 @@ class IsySubscriber(metaclass=NoPublicConstructor):
             self._progress.set()
             self._progress = trio.Event()
 
-    async def _beat(self, controller: IsyController, interval: float) -> None:
+    async def _beat(self, controller: Knobs, interval: float) -> None:
         while True:
             await trio.sleep(interval)
             if not controller.heartbeats_paused:

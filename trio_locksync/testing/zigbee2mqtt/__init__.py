@@ -13,7 +13,7 @@ writes, reads that time out, keypad unlocks crediting a user. Each lock's ground
         door.keypad_unlock(user=3)
 """
 
-from ._device import SimulatedLockStatistics as SimulatedLockStatistics
+from ._counts import SimulatedLockStatistics as SimulatedLockStatistics
 from ._device import SimulatedZigbeeLock as SimulatedZigbeeLock
 from ._simulator import Zigbee2MqttSimulator as Zigbee2MqttSimulator
 from ._simulator import Zigbee2MqttVersion as Zigbee2MqttVersion

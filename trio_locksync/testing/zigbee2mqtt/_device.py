@@ -1,9 +1,10 @@
 """One simulated Zigbee lock as Zigbee2MQTT 2.x shows it: the lock's ground truth (a
-:class:`VirtualLock`), Zigbee2MQTT's cached state of it, and what each command does to both.
+:class:`VirtualLock`), Zigbee2MQTT's cached state of it, and the frames it publishes (their
+shapes, each read from the upstream source, are in ``_shapes``; what a ``set`` or ``get``
+command does is in ``_commands``).
 
-Every shape it publishes is read from Zigbee2MQTT 2.12.1 (6835cbf5) and
-zigbee-herdsman-converters 26.99.0 (df720053, the same lock code as the 26.76.0 that 2.12.1
-ships) and pinned in ``tests/test_zigbee2mqtt_simulator_shapes.py``, file and line:
+What Zigbee2MQTT 2.12.1 does with a lock's state, pinned in
+``tests/test_zigbee2mqtt_simulator_shapes.py``:
 
 * The state is a cache, deep-merged with every update and published whole on every message,
   keys sorted (``lib/state.ts:117-127``, ``lib/controller.ts:386-451``); ``action`` and
@@ -13,16 +14,9 @@ ships) and pinned in ``tests/test_zigbee2mqtt_simulator_shapes.py``, file and li
   restates the old entry until the slot is read again.
 * Users are numbered ``0 .. pinCodeCount - 1`` (``toZigbee.ts:440,471``); the count comes with
   the model (``PIN_CODE_COUNTS``). A lock with a count of its own gets a generated definition.
-* ``pin_code`` is in an entry only with the device option ``expose_pin``, and then ``""`` for
-  a slot without a code (``available``, ``not_supported_<n>``: an empty Buffer is truthy,
-  ``fromZigbee.ts:395-396``).
-* Lock events carry ``action``, ``action_user``, ``action_source`` and, for sources 0-4,
-  ``action_source_name`` (``fromZigbee.ts:263-313``, ``constants.ts:290-296``); vendor
-  vocabularies (``keypad_unlock``: Onesti, easyaccess) publish only ``action``.
 * Failures (the lock unreachable, no answer) appear only on ``bridge/logging`` (see the
   simulator), after ``zcl_timeout``, with the PIN of a failed set in clear; a lock's refusal of
   a code is not even that (``checkStatus`` is off for lock commands).
-* ``get {"pin_code": ""}`` reads every user in turn and stops at the first failure.
 """
 
 from __future__ import annotations
@@ -39,91 +33,23 @@ from typing import Any, ClassVar, final
 import attrs
 import trio
 
-from ...core import InvalidPinError, NoPublicConstructor, Pin
-from ...credentials import CredentialKind, VirtualLock
-from ...providers.zigbee2mqtt import PIN_CODE_COUNTS
-
-__all__ = ["SimulatedCounts", "SimulatedLockStatistics", "SimulatedZigbeeLock"]
-
-NO_USER = 65535
-#: ``lockSourceName`` (zigbee-herdsman-converters ``src/lib/constants.ts:290-296``)
-SOURCE_NAMES = {0: "keypad", 1: "rf", 2: "manual", 3: "rfid", 4: "fingerprint"}
-
-Publish = Callable[[str, bytes, int, bool], None]
-
-#: the model a simulated lock is unless told (zigbee-herdsman-converters kwikset.ts:42-47)
-DEFAULT_MODEL = ("Kwikset", "99140-002")
-#: models that read a user after a programming event (``readPinCodeOnProgrammingEvent``:
-#: Weiser, modernExtend.ts:1567-1569; Datek ID Lock, datek.ts:347)
-READS_ON_PROGRAMMING = frozenset(
-    {("Weiser", "9GED18000-009"), ("Weiser", "9GED21500-005"), ("Datek", "0402946")}
+from ...core import NoPublicConstructor, Pin
+from ...credentials import CredentialKind
+from .._virtual_lock import VirtualLock
+from ._counts import SimulatedCounts, SimulatedLockStatistics
+from ._shapes import (
+    READS_ON_PROGRAMMING,
+    declined_entry,
+    definition_entry,
+    event_fields,
+    merge,
+    user_count,
+    user_entry,
 )
 
+__all__ = ["SimulatedZigbeeLock"]
 
-def _users(model: tuple[str, str] | None, slots: int | None) -> tuple[int, tuple[str, str], bool]:
-    """The lock's user count, its (vendor, model), and whether its definition is generated."""
-    if model is None and slots is not None:
-        return slots, ("trio_locksync", f"simulated lock, {slots} users"), True
-    model = DEFAULT_MODEL if model is None else model
-    count = PIN_CODE_COUNTS.get(model)
-    if count is None:
-        raise ValueError(f"{model!r} is not in PIN_CODE_COUNTS; give slots= instead")
-    if slots is not None and slots != count:
-        raise ValueError(f"a {model[0]} {model[1]} has {count} users, not {slots}")
-    return count, model, False
-
-
-@final
-@attrs.frozen
-class SimulatedLockStatistics:
-    """What a :class:`SimulatedZigbeeLock` was asked and did.
-
-    ``sets``/``clears``/``gets`` commands received (per user id: :attr:`~SimulatedZigbeeLock.
-    set_counts`); ``commands`` lock/unlock commands; ``lost_writes`` sets that stored nothing
-    (``never_lands`` and ``write_lands``); ``late_writes`` sets stored only after
-    ``write_delay``; ``lost_reads`` reads that timed out; ``declined_reads`` answered
-    ``not_supported_255``; ``rejected`` sets the lock refused (silently, as Zigbee2MQTT does);
-    ``errors`` error lines on ``bridge/logging``; ``published`` device-state messages.
-    """
-
-    sets: int
-    clears: int
-    gets: int
-    commands: int
-    lost_writes: int
-    late_writes: int
-    lost_reads: int
-    declined_reads: int
-    rejected: int
-    errors: int
-    published: int
-
-
-@final
-@attrs.define
-class SimulatedCounts:
-    """What a :class:`SimulatedZigbeeLock` counts as it goes (typed: a typo is an
-    AttributeError); :meth:`SimulatedZigbeeLock.statistics` adds the virtual lock's."""
-
-    sets: int = 0
-    clears: int = 0
-    gets: int = 0
-    commands: int = 0
-    lost_writes: int = 0
-    late_writes: int = 0
-    lost_reads: int = 0
-    declined_reads: int = 0
-    errors: int = 0
-    published: int = 0
-
-
-def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
-    """Zigbee2MQTT's ``objectAssignDeep``: nested objects merged key by key."""
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = json.loads(json.dumps(value))  # a copy: the cache owns its values
+Publish = Callable[[str, bytes, int, bool], None]
 
 
 @final
@@ -208,7 +134,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             raise ValueError("vocabulary must be 'generic' or 'device'")
         if reports is not None and not (reports > 0 and math.isfinite(reports)):
             raise ValueError(f"reports must be a positive number of seconds, got {reports!r}")
-        users, self.model, self.generated = _users(model, slots)
+        users, self.model, self.generated = user_count(model, slots)
         self.name = name
         self.topic = f"{base_topic}/{name}"
         #: its IEEE address, in ``bridge/devices`` and in herdsman's error lines alike
@@ -259,7 +185,13 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
 
     @property
     def slots(self) -> int:
+        """How many users the lock has."""
         return self.virtual.slots
+
+    @property
+    def users(self) -> range:
+        """The lock's user ids, ``0 .. slots - 1``."""
+        return self.virtual.slot_numbers
 
     @property
     def codes(self) -> dict[int, str]:
@@ -290,8 +222,8 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
     def remember_users(self) -> None:
         """Put every user's current answer in the cache, as after ``get {"pin_code": ""}``
         (published with the next message)."""
-        for user in self.virtual.slot_numbers:
-            _merge(self.cache, {"users": {str(user): self._entry(user, self._truth(user))}})
+        for user in self.users:
+            merge(self.cache, {"users": {str(user): self._entry(user, self.codes.get(user))}})
 
     def republish(self) -> None:
         """Publish the cache as it is, old ``last_seen`` and all (Zigbee2MQTT's
@@ -366,7 +298,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         if self.model in READS_ON_PROGRAMMING:
             code = self.codes.get(user)
             kind = CredentialKind.UNREADABLE if self.virtual.masked else CredentialKind.KNOWN
-            self._answer(user, CredentialKind.EMPTY if code is None else kind, code)
+            self.answer(user, CredentialKind.EMPTY if code is None else kind, code)
 
     def _door(self, verb: str, source: int, user: int | None, *, name: str = "") -> None:
         if not name:
@@ -378,17 +310,8 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         self.frame(update | {"lock_state": "locked" if locked else "unlocked"})
 
     def _event(self, name: str, source: int, user: int | None) -> None:
-        """An operation or programming event (``fromZigbee.ts:263-313``): ``action``,
-        ``action_user``, ``action_source`` and its name for sources 0-4 (``constants.ts:
-        290-296``; stable-stringify drops an undefined one). A vendor vocabulary publishes the
-        action alone (Onesti ``easycodetouch_action``, ``onesti.ts:118-128``)."""
-        transient: dict[str, Any] = {"action": name}
-        if self.vocabulary == "generic" or not name.startswith("keypad_"):
-            transient["action_user"] = NO_USER if user is None else user
-            transient["action_source"] = source
-            if source in SOURCE_NAMES:
-                transient["action_source_name"] = SOURCE_NAMES[source]
-        self.frame(None, transient)
+        """An operation or programming event: its fields, uncached, with the cache."""
+        self.frame(None, event_fields(name, source, user, vocabulary=self.vocabulary))
 
     # -- frames -----------------------------------------------------------------------------
 
@@ -406,7 +329,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         whole, with ``transient`` (uncached) fields. A frame no converter turns into state
         (both None) publishes only with ``last_seen`` on. Tests may inject frames."""
         if update:
-            _merge(self.cache, update)
+            merge(self.cache, update)
         # every frame carries its own link quality (z2m lib/controller.ts:437-438 adds the
         # frame's to each message); a republish of the cache keeps the last one
         self.cache["linkquality"] = self._radio.randint(40, 200)
@@ -435,81 +358,43 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             self.counts.errors += 1
         self._log(level, message)
 
-    # -- answers ----------------------------------------------------------------------------
-
-    def _truth(self, user: int) -> str | None:
-        return self.virtual.codes.get(user)
+    # -- answers ---------------------------------------------------------------------------
 
     def _entry(self, user: int, code: str | None, *, masked: bool = False) -> dict[str, Any]:
-        """The ``users`` entry a ``getPinCodeRsp`` for ``user`` produces
-        (``fromZigbee.ts:380-400``: status 0 ``available``, 1 ``enabled``, 3 ``disabled``)."""
-        if code is None:
-            entry: dict[str, Any] = {"status": "available"}
-        else:
-            entry = {"status": "disabled" if user in self.disabled else "enabled"}
-        if self.expose_pin:
-            entry["pin_code"] = "" if code is None else ("****" if masked else code)
-        return entry
+        disabled = user in self.disabled
+        return user_entry(code, disabled=disabled, expose_pin=self.expose_pin, masked=masked)
 
-    def declined(self, user: int) -> dict[str, Any]:
-        """The entry of a ``getPinCodeRsp`` with a user status the converter does not know
-        (``not_supported_255``): with ``expose_pin``, ``pin_code`` is ``""`` (an empty Buffer
-        is truthy, ``fromZigbee.ts:395-396``)."""
-        entry: dict[str, Any] = {"status": "not_supported_255"}
-        if self.expose_pin:
-            entry["pin_code"] = ""
-        return entry
-
-    def device_entry(self) -> dict[str, Any]:
-        """This lock in ``bridge/devices`` (``lib/extension/bridge.ts:780-841``,
-        ``getDefinitionPayload`` 895-905): no ``meta``, so no ``pinCodeCount``; the
-        ``pin_code`` expose's ``user`` has no range (``exposes.ts:1387-1396``)."""
-        vendor, model = self.model
-        user = {"access": 2, "name": "user", "property": "user", "type": "numeric"}
-        user["description"] = "User ID to set or clear the pincode for"
-        pin_code = {
-            "access": 7,
-            "features": [user],
-            "label": "Pin code",
-            "name": "pin_code",
-            "property": "pin_code",
-            "type": "composite",
-        }
-        lock = {"features": [{"name": "state", "property": "state"}], "type": "lock"}
-        return {
-            "definition": {
-                "description": "Simulated lock" if self.generated else f"{vendor} {model}",
-                "exposes": [lock, pin_code],
-                "model": model,
-                "options": [{"name": "expose_pin", "type": "binary"}],
-                "source": "generated" if self.generated else "native",
-                "supports_ota": False,
-                "vendor": vendor,
-            },
-            "disabled": False,
-            "friendly_name": self.name,
-            "ieee_address": self.ieee,
-            "interview_completed": True,
-            "interview_state": "SUCCESSFUL",
-            "interviewing": False,
-            "power_source": self.power_source,
-            "supported": True,
-            "type": "EndDevice" if self.passive else "Router",
-        }
-
-    def _answer(self, user: int, credential_kind: CredentialKind, code: str | None) -> None:
+    def answer(self, user: int, credential_kind: CredentialKind, code: str | None) -> None:
+        """Frame a ``getPinCodeRsp`` for ``user``: a reading of ``credential_kind``, with the
+        ``code`` the lock holds (the cache's ``users`` entry changes; the frame is published)."""
         masked = credential_kind is CredentialKind.UNREADABLE
         entry = self._entry(
             user, None if credential_kind is CredentialKind.EMPTY else code, masked=masked
         )
         self.frame({"users": {str(user): entry}})
 
-    def _pin(self, code: str) -> Pin | None:
-        try:
-            return Pin(code)
-        except InvalidPinError:
-            return None
+    def answer_declined(self, user: int) -> None:
+        """Frame a ``getPinCodeRsp`` with a status the converter does not know."""
+        self.frame({"users": {str(user): declined_entry(expose_pin=self.expose_pin)}})
 
-    def _draw_latency(self) -> float:
+    def device_entry(self) -> dict[str, Any]:
+        """This lock in ``bridge/devices`` (see ``_shapes.definition_entry``)."""
+        return definition_entry(
+            self.name,
+            self.ieee,
+            self.model,
+            generated=self.generated,
+            power_source=self.power_source,
+            passive=self.passive,
+        )
+
+    # -- the radio's draws ------------------------------------------------------------------
+
+    def read_lost(self) -> bool:
+        """Draw whether a read times out (``read_loss``)."""
+        return self._rng.random() < self.read_loss
+
+    def draw_latency(self) -> float:
+        """Draw how long a command takes (uniform in ``latency``)."""
         low, high = self.latency
         return low if high <= low else self._rng.uniform(low, high)

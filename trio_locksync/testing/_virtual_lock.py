@@ -18,9 +18,17 @@ import attrs
 import trio
 
 from ..core import ChangeFeed, Pin, Subscription
-from ._errors import CodeRejected, LockDisconnected, LockOperationFailed
-from ._events import EventSource, LockAction, LockEvent
-from ._models import SlotCredential, SlotUpdate, WriteResult
+from ..credentials import (
+    CodeRejected,
+    EventSource,
+    LockAction,
+    LockDisconnected,
+    LockEvent,
+    LockOperationFailed,
+    SlotCredential,
+    SlotUpdate,
+    WriteResult,
+)
 
 __all__ = ["VirtualLock", "VirtualLockStatistics"]
 
@@ -34,9 +42,11 @@ class VirtualLockStatistics:
     set that wrote (landed or lost), ``clears`` every clear that removed a code; calls answered
     NO_CHANGE are in ``no_changes`` only. ``lost_writes`` are writes that did not store the code.
     ``failures`` (LockOperationFailed), ``disconnects`` (LockDisconnected) and ``rejections``
-    (CodeRejected) count raised errors. ``pushes`` were queued for :meth:`VirtualLock.updates`;
-    ``dropped_pushes`` were lost (buffer full, or the lock offline). ``max_in_flight`` is the most
-    operations that were ever running at once (1 for a caller that serializes them).
+    (CodeRejected) count raised errors. ``pushes`` were handed to the :meth:`VirtualLock.updates`
+    iterators (each keeps :attr:`~VirtualLock.PUSH_BUFFER` unread, then its oldest go, counted
+    in its ``dropped``); ``dropped_pushes`` were lost because the lock was offline.
+    ``max_in_flight`` is the most operations that were ever running at once (1 for a caller that
+    serializes them).
     """
 
     reads: int
@@ -115,7 +125,7 @@ class VirtualLock:
     operation changes nothing.
     """
 
-    #: how many pushed updates wait for a consumer before further ones are dropped
+    #: how many pushed updates each :meth:`updates` iterator keeps unread (then its oldest go)
     PUSH_BUFFER: ClassVar[int] = 64
 
     slots: int = attrs.field(default=30, validator=_slot_count)
@@ -134,8 +144,7 @@ class VirtualLock:
     online: bool = attrs.field(init=False, default=True)
 
     _rng: random.Random = attrs.field(init=False)
-    _send: trio.MemorySendChannel[SlotUpdate] = attrs.field(init=False)
-    _receive: trio.MemoryReceiveChannel[SlotUpdate] = attrs.field(init=False)
+    _updates: ChangeFeed[SlotUpdate] = attrs.field(init=False)
     _counters: _Counters = attrs.field(init=False, factory=_Counters)
     _events: ChangeFeed[LockEvent] = attrs.field(
         init=False, factory=lambda: ChangeFeed[LockEvent](backlog=1000)
@@ -146,9 +155,7 @@ class VirtualLock:
 
     def __attrs_post_init__(self) -> None:
         self._rng = random.Random(self.seed)
-        # The lock keeps the original receiver open for good: a consumer closing its clone
-        # never breaks the channel, and pushes made while nobody listens wait in the buffer.
-        self._send, self._receive = trio.open_memory_channel[SlotUpdate](self.PUSH_BUFFER)
+        self._updates = ChangeFeed[SlotUpdate](backlog=self.PUSH_BUFFER)
 
     @property
     def slot_numbers(self) -> range:
@@ -217,13 +224,14 @@ class VirtualLock:
         self._counters.clears += 1
         return WriteResult.CONFIRMED
 
-    def updates(self) -> trio.MemoryReceiveChannel[SlotUpdate]:
-        """A new receiver of the pushed updates; close it when done (``with lock.updates() as u``).
+    def updates(self) -> Subscription[SlotUpdate]:
+        """Every pushed update from now on (a plural-noun iterator: each iterator gets every
+        update, from the call on; pushes made before it are not replayed).
 
-        All receivers share one bounded buffer of :attr:`PUSH_BUFFER` updates: each update goes
-        to one of them, so use one consumer at a time. With ``push`` off nothing ever arrives.
+        Each iterator keeps :attr:`PUSH_BUFFER` unread, then its oldest go (counted in its
+        ``dropped``). Drop it to stop. With ``push`` off nothing ever arrives.
         """
-        return self._receive.clone()
+        return self._updates.subscribe()
 
     # -- the door ---------------------------------------------------------------------------
 
@@ -256,8 +264,9 @@ class VirtualLock:
         self._door(LockAction.LOCK, slot, "keypad_lock")
 
     def events(self) -> Subscription[LockEvent]:
-        """Every lock event from now on (:meth:`keypad_unlock`, :meth:`keypad_lock`); each
-        iterator gets every event and keeps 1,000 unread (then the oldest go)."""
+        """Every lock event from now on (:meth:`keypad_unlock`, :meth:`keypad_lock`); as every
+        plural-noun iterator, each iterator gets every event, and keeps 1,000 unread (then the
+        oldest go)."""
         return self._events.subscribe()
 
     def _door(self, action: LockAction, slot: int, name: str) -> None:
@@ -324,9 +333,5 @@ class VirtualLock:
         if not self.online:
             self._counters.dropped_pushes += 1
             return
-        try:
-            self._send.send_nowait(SlotUpdate(slot, credential))
-        except trio.WouldBlock:
-            self._counters.dropped_pushes += 1
-        else:
-            self._counters.pushes += 1
+        self._updates.publish(SlotUpdate(slot, credential))
+        self._counters.pushes += 1
