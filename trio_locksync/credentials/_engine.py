@@ -31,7 +31,7 @@ from ..store import Store
 from ._driver import FullRead, Operate, SyncDriver, Work
 from ._effects import OpKind
 from ._memory import WrittenMemory, open_memory
-from ._models import SlotChange, SyncState
+from ._models import SlotChange, SlotUpdate, SyncState
 from ._provider import LockProvider
 from ._rules import Desired
 from ._slot import SUSPENDED_RETRY, SlotPolicy
@@ -164,8 +164,8 @@ class LockSync(metaclass=NoPublicConstructor):
         self._last_op = trio.current_time()
         self._driver.counts.operations += 1
 
-    async def _consume_pushes(self) -> None:
-        async for update in self._provider.updates():
+    async def _consume_pushes(self, pushes: AsyncIterator[SlotUpdate]) -> None:
+        async for update in pushes:
             self._driver.pushed(trio.current_time(), update)
             self._wake_up()
 
@@ -252,7 +252,9 @@ async def open_lock_sync(
         async with open_service_nursery() as nursery:
             nursery.start_soon(engine._run)
             if provider.supports_push:
-                nursery.start_soon(engine._consume_pushes)
+                # Subscribed here, before the first read is even scheduled: updates() is a
+                # fan-out from the call on, so nothing pushed after open is missed.
+                nursery.start_soon(engine._consume_pushes, provider.updates())
             try:
                 yield engine
             finally:

@@ -1,7 +1,7 @@
 """Lock events, the same from every provider: the lock was locked or unlocked (or refused to
 be), from which source, crediting which slot. A provider that reports them offers
-``events()`` (:class:`LockEventProvider`); :class:`VirtualLock` does, and so does every real
-provider. None of them carries a PIN."""
+``events()`` (:class:`LockEventProvider`); :class:`~trio_locksync.testing.VirtualLock` does,
+and so does every real provider. None of them carries a PIN."""
 
 from __future__ import annotations
 

@@ -62,5 +62,8 @@ class LockProvider(Protocol):
         Only used when :attr:`supports_push` is true. Pushes are hints, not a reliable log: a
         lock may drop them (a full buffer, a lost radio frame), so a consumer must still re-read
         to catch drift. If the returned iterator is closable, the consumer closes it when done.
+        Named with a plural noun, as every such iterator of the library: each call is a new
+        iterator that gets every update from the call on (a fan-out subscription, e.g. a
+        :class:`~trio_locksync.core.Subscription`).
         """
         ...
