@@ -4,8 +4,9 @@ top level, it is in the contract); :class:`IsyController` (an ISY / IoX controll
 ``/rest/subscribe`` websocket, in :mod:`trio_locksync.testing.isy`); a Zigbee2MQTT with Zigbee
 locks on a real broker (:func:`open_zigbee2mqtt_simulator`, in
 :mod:`trio_locksync.testing.zigbee2mqtt`); and real MQTT brokers to run them on:
-:class:`MosquittoBroker` (blocking start/stop/kill/restart on one port, for test set-up) and
-:func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block)."""
+one launcher with two faces — :class:`MosquittoBroker` (blocking start/stop/kill/restart on one
+port, for test set-up and benchmarks) and :func:`open_mqtt_broker` (mosquitto, else amqtt, owned
+by an ``async with`` block; or an external broker, used as it is)."""
 
 from ..credentials import VirtualLock as VirtualLock
 from ..credentials import VirtualLockStatistics as VirtualLockStatistics
