@@ -1,7 +1,8 @@
 """The one broker launcher in ``trio_locksync.testing``: :class:`MosquittoBroker` (blocking
 start, stop, kill, restart on one port) and :func:`open_mqtt_broker` (mosquitto or amqtt, owned
 by an ``async with`` block, or an external broker used as it is) — real processes, real ports,
-real time; after each, no process of ours is left. Also the simulated Zigbee2MQTT speaking MQTT 3.1.1 to amqtt (its ``protocol=``)."""
+real time; after each, no process of ours is left. Also the simulated Zigbee2MQTT speaking
+MQTT 3.1.1 to amqtt (its ``protocol=``)."""
 
 from __future__ import annotations
 
