@@ -6,17 +6,28 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
 from trio_locksync import Pin
 from trio_locksync.cli import default_state_dir, main
-from trio_locksync.cli._board import Board, DoorView, FaultState, FaultView
-from trio_locksync.cli._broker import parse_address
+from trio_locksync.cli._board import Board
 from trio_locksync.cli._config import Behaviour, ConfigError, Kind, load_config
+from trio_locksync.cli._events import (
+    DoorChanged,
+    FaultChanged,
+    FaultsPlanned,
+    FaultState,
+    LockReachable,
+    SiteOpened,
+    SlotChanged,
+    TimerArmed,
+)
 from trio_locksync.cli._output import JsonLines, PlainLog
 from trio_locksync.cli._schedule import FAULT_AT, down_time, fault_plan, visit_plan
 from trio_locksync.cli._summary import Summary
+from trio_locksync.testing._mqtt_broker import parse_address
 
 
 def test_shipped_config_has_every_behaviour_and_hides_its_pins() -> None:
@@ -28,7 +39,11 @@ def test_shipped_config_has_every_behaviour_and_hides_its_pins() -> None:
     shown = repr(config) + str(config)
     assert pins and not any(pin in shown for pin in pins)
     front = config.lock("front_door")
-    assert front.desired() == {1: "1357", 2: "2468", 3: None}
+    assert {slot: pin and pin.reveal() for slot, pin in front.slots.items()} == {
+        1: "1357",
+        2: "2468",
+        3: None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -96,8 +111,7 @@ def test_command_line_refusals(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 
 
 def summary(**figures: object) -> Summary:
-    made = Summary(run=2, seconds=12.0, stopped_by="duration", broker="mosquitto on x:1")
-    made.tally = dict.fromkeys(
+    tally = dict.fromkeys(
         (
             "keypad_unlocks", "cancelled", "fired", "stream_connections", "stream_synced",
             "replayed", "replayed_unlocks_ignored", "live", "mqtt_connections",
@@ -106,14 +120,15 @@ def summary(**figures: object) -> Summary:
         ),
         1,
     )  # fmt: skip
-    for name, value in figures.items():
-        setattr(made, name, value)
-    return made
+    return Summary(
+        run=2, seconds=12.0, stopped_by="duration", broker="mosquitto on x:1", tally=tally,
+        **figures,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def test_summary_says_what_was_lost_and_what_was_not_reached() -> None:
     made = summary(
-        faults=[("controller restart", "done", "x"), ("broker restart", "skipped", "not ours")],
+        faults=(("controller restart", "done", "x"), ("broker restart", "skipped", "not ours")),
         checks={"a": True},
         previous_timers=2,
     )
@@ -122,8 +137,7 @@ def test_summary_says_what_was_lost_and_what_was_not_reached() -> None:
     assert lines[-1].startswith("summary: run 2 (ran 12.0 s)")
     assert lines[-1].endswith("nothing lost") and "1 autolock fired" in lines[-1]
     assert "1 MQTT reconnect;" in lines[-1]
-    made.checks["timers saved"] = False
-    made.stopped_by = "Ctrl-C"
+    made = attrs.evolve(made, checks={"a": True, "timers saved": False}, stopped_by="Ctrl-C")
     last = made.lines()[-1]
     assert "stopped by Ctrl-C after 12.0 s" in last and last.endswith("LOST: timers saved")
 
@@ -131,12 +145,18 @@ def test_summary_says_what_was_lost_and_what_was_not_reached() -> None:
 async def test_outputs_write_one_line_per_event() -> None:
     board = Board(duration=10)
     plain, lines = io.StringIO(), io.StringIO()
-    board.listen(PlainLog(plain))
-    board.listen(JsonLines(lines))
-    board.doors["gate"] = DoorView(kind="virtual")
-    board.slot("gate", 1, "IN_SYNC", "in sync")
-    board.slot("gate", 1, "IN_SYNC", "in sync")  # no change: no line
-    board.door("gate", False, "keypad")
+    outputs = (PlainLog(plain), JsonLines(lines))
+    events = [
+        SiteOpened((("gate", "virtual"),)),
+        SlotChanged("gate", 1, "IN_SYNC", "in sync"),
+        SlotChanged("gate", 1, "IN_SYNC", "in sync"),  # no change: no line
+        DoorChanged("gate", False, "keypad"),
+    ]
+    for event in events:
+        line = board.apply(event)
+        for output in outputs:
+            if line is not None:
+                output(line)
     assert plain.getvalue().splitlines()[0].endswith("slot    gate slot 1: IN_SYNC (in sync)")
     assert len(plain.getvalue().splitlines()) == len(lines.getvalue().splitlines()) == 2
     assert '"kind": "door", "text": "gate unlocked (keypad)"' in lines.getvalue()
@@ -147,11 +167,17 @@ async def test_dashboard_draws_every_panel() -> None:
     from trio_locksync.cli._dashboard import render
 
     board = Board(duration=60)
-    board.doors["gate"] = DoorView(kind="virtual", locked=False, timer_at=trio.current_time() + 7)
-    board.doors["front_door"] = DoorView(kind="zigbee", locked=True, reachable=False)
-    board.slot("gate", 2, "SUSPENDED", "lock unreachable")
-    board.faults = [FaultView(30.0, "broker restart"), FaultView(5.0, "lock offline")]
-    board.faults[1].state = FaultState.DONE
+    for event in (
+        SiteOpened((("gate", "virtual"), ("front_door", "zigbee"))),
+        DoorChanged("gate", False, "keypad"),
+        TimerArmed("gate", trio.current_time() + 7),
+        DoorChanged("front_door", True, "manual"),
+        LockReachable("front_door", False),
+        SlotChanged("gate", 2, "SUSPENDED", "lock unreachable"),
+        FaultsPlanned(((30.0, "broker restart"), (5.0, "lock offline"))),
+        FaultChanged(1, FaultState.DONE),
+    ):
+        board.apply(event)
     console = rich.Console(record=True, width=140, force_terminal=True)
     console.print(render(board))
     text = console.export_text()

@@ -1,7 +1,8 @@
-"""The broker launcher in ``trio_locksync.testing``: :class:`MosquittoBroker` (blocking start,
-stop, kill, restart on one port) and :func:`open_mqtt_broker` (mosquitto or amqtt, owned by an
-``async with`` block) — real processes, real ports, real time; after each, no process of ours
-is left. Also the simulated Zigbee2MQTT speaking MQTT 3.1.1 to amqtt (its ``protocol=``)."""
+"""The one broker launcher in ``trio_locksync.testing``: :class:`MosquittoBroker` (blocking
+start, stop, kill, restart on one port) and :func:`open_mqtt_broker` (mosquitto or amqtt, owned
+by an ``async with`` block, or an external broker used as it is) — real processes, real ports,
+real time; after each, no process of ours is left. Also the simulated Zigbee2MQTT speaking
+MQTT 3.1.1 to amqtt (its ``protocol=``)."""
 
 from __future__ import annotations
 
@@ -237,3 +238,18 @@ async def test_a_missing_broker_is_a_clear_typed_error(
         async with open_mqtt_broker(tmp_path, kind):
             pass  # pragma: no cover - it does not start
     assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
+
+
+@needs_mosquitto
+async def test_an_external_broker_is_used_as_it_is(tmp_path: Path) -> None:
+    with MosquittoBroker(tmp_path) as running:
+        address = f"127.0.0.1:{running.port}"
+        async with open_mqtt_broker(tmp_path / "unused", external=address) as broker:
+            assert broker.kind is BrokerKind.EXTERNAL and broker.port == running.port
+            assert broker.protocol is MqttProtocol.V5 and not broker.restartable
+            with pytest.raises(RuntimeError, match="not ours to restart"):
+                await broker.restart()
+        assert running.process is not None and running.process.poll() is None  # untouched
+    with pytest.raises(BrokerError, match=f"cannot reach the MQTT broker at {address}"):
+        async with open_mqtt_broker(tmp_path, external=address):
+            pass  # pragma: no cover - it is not reached

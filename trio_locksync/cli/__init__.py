@@ -18,12 +18,10 @@ from pathlib import Path
 import trio
 
 from ..store import StoreLockedError
-from ..testing import BrokerError, BrokerKind
-from ._board import Board
-from ._broker import parse_address
-from ._config import ConfigError
+from ..testing import BrokerError, BrokerKind, parse_address
+from ._config import ConfigError, DemoOptions, demo_options
 from ._output import JsonLines, PlainLog, send_library_logs_to
-from ._run import DemoOptions, run_demo
+from ._run import run_demo
 from ._summary import Summary
 
 __all__ = ["default_state_dir", "main"]
@@ -62,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         help="use this broker instead of starting one (it is then not restarted as a fault)",
     )  # fmt: skip
     demo.add_argument(
-        "--broker", choices=[c.value for c in BrokerKind], default="auto",
+        "--broker", default="auto",
+        choices=[c.value for c in BrokerKind if c is not BrokerKind.EXTERNAL],
         help="which broker to start: mosquitto if installed, else amqtt (default auto)",
     )  # fmt: skip
     demo.add_argument(
@@ -92,18 +91,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"trio-locksync demo: {exc}", file=sys.stderr)
             return 2
     state = args.state_dir if args.state_dir is not None else default_state_dir()
+    try:
+        options = demo_options(
+            duration=args.duration,
+            state_dir=state,
+            config=args.config,
+            autolock=args.autolock,
+            broker=BrokerKind(args.broker),
+            mqtt=args.mqtt,
+            seed=args.seed,
+        )
+    except ConfigError as exc:
+        print(f"trio-locksync demo: {exc}", file=sys.stderr)
+        return 2
     if args.fresh and state.exists():
         shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    options = DemoOptions(
-        duration=args.duration,
-        state_dir=state,
-        mqtt=args.mqtt,
-        broker=BrokerKind(args.broker),
-        config=args.config,
-        autolock=args.autolock,
-        seed=args.seed,
-    )
     mode = "json" if args.json else "plain" if args.no_tui or not sys.stdout.isatty() else "tui"
     handler = send_library_logs_to(state / "demo.log")
     try:
@@ -136,7 +139,6 @@ def _known_error(exc: BaseException) -> BaseException | None:
 
 
 async def _main(options: DemoOptions, mode: str) -> Summary:
-    board = Board(duration=options.duration)
     if mode == "tui":
         try:
             from rich.console import Console
@@ -147,16 +149,10 @@ async def _main(options: DemoOptions, mode: str) -> Summary:
             mode = "plain"
     if mode != "tui":
         output = JsonLines(sys.stdout) if mode == "json" else PlainLog(sys.stdout)
-        board.listen(output)
-        summary = await run_demo(options, board)
+        summary = await run_demo(options, lambda board, events: board.follow(events, output))
         output.summary(summary)
         return summary
     console = Console()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run_dashboard, board, console)
-        try:
-            summary = await run_demo(options, board)
-        finally:
-            nursery.cancel_scope.cancel()
+    summary = await run_demo(options, lambda board, events: run_dashboard(board, events, console))
     PlainLog(sys.stdout).summary(summary)
     return summary

@@ -1,25 +1,50 @@
-"""What the demo shows: one board that the site and the simulated world write to and every
-output reads — the live dashboard, plain log lines or JSON lines. Every change worth a line is
-a :class:`DemoEvent` (PIN-free by construction: states, reasons, names and counts only)."""
+"""What the demo shows: the :class:`Board`, a reducer of the parts' events (see
+:mod:`._events`) that only its owner's task writes, and the line each change is worth — for
+the live dashboard, plain log lines or JSON lines."""
 
 from __future__ import annotations
 
 import collections
-import enum
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import final
 
 import attrs
 import trio
 
-__all__ = ["Board", "DemoEvent", "DoorView", "FaultState", "FaultView", "Tally"]
+from ._events import (
+    BrokerUp,
+    DemoEvent,
+    DoorChanged,
+    DoorReplayed,
+    DoorReported,
+    FaultChanged,
+    FaultsPlanned,
+    FaultState,
+    Info,
+    LockReachable,
+    MqttLink,
+    RunBegan,
+    SiteOpened,
+    SlotChanged,
+    Stopping,
+    StoreFigures,
+    StreamLink,
+    TimerArmed,
+    TimerCancelled,
+    TimerFired,
+    TimerResumed,
+    TimerRetry,
+    TimersRecovered,
+)
+
+__all__ = ["Board", "DemoLine", "DoorView", "FaultView", "Tally"]
 
 JsonValue = str | int | float | bool | None
 
 
 @final
 @attrs.frozen
-class DemoEvent:
+class DemoLine:
     """One line of the demo: ``t`` seconds since start, a ``kind``, a human ``text`` and the
     same facts as ``data`` (what ``--json`` writes)."""
 
@@ -32,15 +57,8 @@ class DemoEvent:
         return {"t": round(self.t, 3), "kind": self.kind, "text": self.text, **self.data}
 
 
-class FaultState(enum.Enum):
-    UPCOMING = "upcoming"
-    NOW = "now"
-    DONE = "done"
-    SKIPPED = "skipped"
-
-
 @final
-@attrs.define
+@attrs.frozen
 class FaultView:
     """A scheduled fault as the viewer sees it coming."""
 
@@ -51,7 +69,7 @@ class FaultView:
 
 
 @final
-@attrs.define
+@attrs.frozen
 class DoorView:
     """A door: its bolt as the site last heard it, and its autolock timer."""
 
@@ -87,9 +105,14 @@ class Tally:
     faults_done: int = 0
 
 
+def _words(status: str, detail: str) -> str:
+    return status + (f": {detail}" if detail else "")
+
+
 @final
 class Board:
-    """The demo's state, and the events that changed it, for whatever output listens."""
+    """The demo's state as its events made it. One task owns it (:meth:`follow`); everyone
+    else reads it."""
 
     def __init__(self, *, duration: float) -> None:
         self.start = trio.current_time()
@@ -103,64 +126,120 @@ class Board:
         self.mqtt_status = "DISCONNECTED"
         self.faults: list[FaultView] = []
         self.tally = Tally()
-        self.recent: collections.deque[DemoEvent] = collections.deque(maxlen=8)
+        self.recent: collections.deque[DemoLine] = collections.deque(maxlen=8)
         self.stopping = ""
-        #: the site is up (a Ctrl-C before that abandons the start-up)
-        self.ready = False
-        self._listeners: list[Callable[[DemoEvent], None]] = []
-
-    def listen(self, listener: Callable[[DemoEvent], None]) -> None:
-        self._listeners.append(listener)
-
-    def unlisten(self, listener: Callable[[DemoEvent], None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
 
     def elapsed(self) -> float:
         return trio.current_time() - self.start
 
-    def emit(self, kind: str, text: str, **data: JsonValue) -> None:
-        event = DemoEvent(self.elapsed(), kind, text, data)
-        self.recent.append(event)
-        for listener in self._listeners:
-            listener(event)
+    async def follow(
+        self, events: AsyncIterator[DemoEvent], output: Callable[[DemoLine], None]
+    ) -> None:
+        """Apply every event until the feed ends, handing each line to ``output``."""
+        async for event in events:
+            line = self.apply(event)
+            if line is not None:
+                output(line)
 
-    # -- the changes the site reports -------------------------------------------------------
+    def apply(self, event: DemoEvent) -> DemoLine | None:
+        """Change the board as ``event`` says; the line it is worth, if any."""
+        line = self._reduce(event)
+        if line is not None:
+            self.recent.append(line)
+        return line
 
-    def slot(self, lock: str, slot: int, state: str, reason: str) -> None:
-        if self.slots.get((lock, slot)) == (state, reason):
-            return
-        self.slots[lock, slot] = (state, reason)
-        self.emit(
-            "slot", f"{lock} slot {slot}: {state} ({reason})", lock=lock, slot=slot, state=state,
-            reason=reason,
-        )  # fmt: skip
+    def _line(self, kind: str, text: str, **data: JsonValue) -> DemoLine:
+        return DemoLine(self.elapsed(), kind, text, data)
 
-    def door(self, lock: str, locked: bool, how: str) -> None:
-        self.doors[lock].locked = locked
-        word = "locked" if locked else "unlocked"
-        self.emit("door", f"{lock} {word} ({how})", lock=lock, locked=locked, how=how)
-
-    def timer(self, lock: str, at: float | None, what: str) -> None:
-        self.doors[lock].timer_at = at
+    def _timer(self, lock: str, at: float | None, what: str) -> DemoLine:
+        self.doors[lock] = attrs.evolve(self.doors[lock], timer_at=at)
         remaining = None if at is None else round(max(0.0, at - trio.current_time()), 1)
         text = f"{lock} autolock {what}" + ("" if remaining is None else f" ({remaining:g} s)")
-        self.emit("timer", text, lock=lock, what=what, remaining=remaining)
+        return self._line("timer", text, lock=lock, what=what, remaining=remaining)
 
-    def stream(self, status: str, detail: str) -> None:
-        self.stream_status = status
-        text = f"ISY event stream {status}" + (f": {detail}" if detail else "")
-        self.emit("stream", text, status=status, detail=detail)
+    def _reduce(self, event: DemoEvent) -> DemoLine | None:
+        tally = self.tally
+        match event:
+            case RunBegan(run, state_dir):
+                self.run_number, self.state_dir = run, state_dir
+            case BrokerUp(label):
+                self.broker = label
+            case SiteOpened(doors):
+                self.doors = {name: DoorView(kind=kind) for name, kind in doors}
+            case Info(text):
+                return self._line("info", text)
+            case Stopping(by):
+                self.stopping = by
+            case SlotChanged(lock, slot, state, reason):
+                if self.slots.get((lock, slot)) == (state, reason):
+                    return None
+                self.slots[lock, slot] = (state, reason)
+                text = f"{lock} slot {slot}: {state} ({reason})"
+                return self._line("slot", text, lock=lock, slot=slot, state=state, reason=reason)
+            case DoorChanged(lock, locked, how):
+                return self._door_line(lock, locked, how)
+            case DoorReported(lock, locked):
+                tally.live += 1
+                return self._door_line(lock, locked, "reported by the ISY controller")
+            case DoorReplayed(lock, locked):
+                tally.replayed += 1
+                tally.replayed_unlocks_ignored += not locked
+                self.doors[lock] = attrs.evolve(self.doors[lock], locked=locked)
+            case LockReachable(lock, reachable):
+                self.doors[lock] = attrs.evolve(self.doors[lock], reachable=reachable)
+            case TimerArmed(lock, at):
+                tally.keypad_unlocks += 1
+                tally.armed += 1
+                return self._timer(lock, at, "armed")
+            case TimerResumed(lock, at):
+                return self._timer(lock, at, "resumed from last run")
+            case TimerCancelled(lock, why):
+                tally.cancelled += 1
+                return self._timer(lock, None, f"cancelled: {why}")
+            case TimerFired(lock):
+                tally.fired += 1
+                return self._timer(lock, None, "fired: door locked")
+            case TimerRetry(lock, error):
+                tally.fire_failures += 1
+                text = f"{lock} autolock could not lock yet ({error}); it retries"
+                return self._line("timer", text, lock=lock, what="retry", error=error)
+            case TimersRecovered(expired, resumed):
+                tally.recovered_expired, tally.recovered_resumed = expired, resumed
+                if expired or resumed:
+                    return self._line(
+                        "timer",
+                        f"recovered {resumed + expired} timers from the last run: {expired} "
+                        f"expired while the demo was down (fired at once), {resumed} resumed",
+                        what="recovered",
+                        expired=expired,
+                        resumed=resumed,
+                    )
+            case StreamLink(status, detail, connections, synced):
+                self.stream_status = status
+                tally.stream_connections, tally.stream_synced = connections, synced
+                text = "ISY event stream " + _words(status, detail)
+                return self._line("stream", text, status=status, detail=detail)
+            case MqttLink(status, detail):
+                self.mqtt_status = status
+                if status == "CONNECTED":
+                    tally.mqtt_connections += 1
+                    tally.mqtt_reconnects = tally.mqtt_connections - 1
+                text = "MQTT " + _words(status, detail)
+                return self._line("mqtt", text, status=status, detail=detail)
+            case StoreFigures(writes, failures):
+                tally.store_writes, tally.store_failures = writes, failures
+            case FaultsPlanned(faults):
+                self.faults = [FaultView(at, label) for at, label in faults]
+            case FaultChanged(index, state, note):
+                fault = self.faults[index] = attrs.evolve(
+                    self.faults[index], state=state, note=note
+                )
+                tally.faults_done += state is FaultState.DONE
+                text = f"fault {fault.label}: {state.value}" + (f" ({note})" if note else "")
+                return self._line("fault", text, fault=fault.label, state=state.value, note=note)
+        return None
 
-    def mqtt(self, status: str, detail: str) -> None:
-        self.mqtt_status = status
-        text = f"MQTT {status}" + (f": {detail}" if detail else "")
-        self.emit("mqtt", text, status=status, detail=detail)
-
-    def fault(self, index: int, state: FaultState, note: str = "") -> None:
-        fault = self.faults[index]
-        fault.state, fault.note = state, note
-        if state is FaultState.DONE:
-            self.tally.faults_done += 1
-        text = f"fault {fault.label}: {state.value}" + (f" ({note})" if note else "")
-        self.emit("fault", text, fault=fault.label, state=state.value, note=note)
+    def _door_line(self, lock: str, locked: bool, how: str) -> DemoLine:
+        self.doors[lock] = attrs.evolve(self.doors[lock], locked=locked)
+        word = "locked" if locked else "unlocked"
+        return self._line("door", f"{lock} {word} ({how})", lock=lock, locked=locked, how=how)

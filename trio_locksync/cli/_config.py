@@ -1,6 +1,8 @@
-"""The demo site's configuration: the locks, how each behaves, and the PINs its managed slots
-should hold — read from ``demo_site.toml`` shipped beside this module (or a file of the same
-shape). PINs are kept as :class:`~trio_locksync.Pin`, so no repr or log line shows them."""
+"""The demo's configuration, read once: the command line's choices resolved into one
+:class:`DemoOptions` record, and the site — the locks, how each behaves, and the PINs its
+managed slots should hold — read from ``demo_site.toml`` shipped beside this module (or a file
+of the same shape). PINs are kept as :class:`~trio_locksync.Pin`, so no repr or log line shows
+them."""
 
 from __future__ import annotations
 
@@ -13,9 +15,23 @@ from typing import Any, final
 
 import attrs
 
-from ..core import Pin
+from ..core import Backoff, Jitter, Pin
+from ..testing import BrokerKind
 
-__all__ = ["Behaviour", "Kind", "LockSpec", "SiteConfig", "load_config"]
+__all__ = [
+    "FAST",
+    "Behaviour",
+    "ConfigError",
+    "DemoOptions",
+    "Kind",
+    "LockSpec",
+    "SiteConfig",
+    "demo_options",
+    "load_config",
+]
+
+#: reconnects in the demo are quick (the library's defaults are 1 s doubling to 60 s)
+FAST = Backoff(initial=0.2, maximum=2.0, jitter=Jitter.FULL)
 
 
 class Kind(enum.Enum):
@@ -47,11 +63,6 @@ class LockSpec:
     behaviour: Behaviour
     slots: Mapping[int, Pin | None] = attrs.field(repr=False)
 
-    def desired(self) -> dict[int, str | None]:
-        """The slots as :func:`~trio_locksync.open_lock_sync` takes them (handed to the lock
-        only)."""
-        return {slot: None if pin is None else pin.reveal() for slot, pin in self.slots.items()}
-
 
 @final
 @attrs.frozen
@@ -70,6 +81,48 @@ class SiteConfig:
 
     def with_kind(self, kind: Kind) -> list[LockSpec]:
         return [spec for spec in self.locks if spec.kind is kind]
+
+
+@final
+@attrs.frozen(kw_only=True)
+class DemoOptions:
+    """Everything a run needs to know, resolved once from the command line and the config."""
+
+    site: SiteConfig
+    duration: float = 60.0
+    state_dir: Path
+    broker: BrokerKind = BrokerKind.AUTO
+    #: ``HOST:PORT`` of a broker to use as it is (None: start one of ``broker``)
+    mqtt: str | None = None
+    #: seconds an autolock timer runs
+    autolock_seconds: float
+    seed: int = 2026
+
+
+def demo_options(
+    *,
+    duration: float,
+    state_dir: Path,
+    config: Path | None = None,
+    autolock: float | None = None,
+    broker: BrokerKind = BrokerKind.AUTO,
+    mqtt: str | None = None,
+    seed: int = 2026,
+) -> DemoOptions:
+    """The run's options: ``config`` read (the shipped one if None; :class:`ConfigError`),
+    ``autolock`` None resolved to the config's seconds scaled to ``duration``."""
+    site = load_config(config)
+    if autolock is None:
+        autolock = max(2.0, site.autolock_seconds * duration / 60.0)
+    return DemoOptions(
+        site=site,
+        duration=duration,
+        state_dir=state_dir,
+        broker=broker,
+        mqtt=mqtt,
+        autolock_seconds=autolock,
+        seed=seed,
+    )
 
 
 class ConfigError(ValueError):

@@ -1,9 +1,12 @@
 """The live terminal dashboard (``rich``, from the ``demo`` extra): per lock and slot the sync
 state and its reason, the doors with their autolock countdowns, the event stream and MQTT
-links, store writes, the faults coming up, and the latest events. Redrawn four times a second
-by a trio task (rich's own refresh thread is not used)."""
+links, store writes, the faults coming up, and the latest events. The dashboard owns the board:
+it applies the run's events as they come, and redraws four times a second (the countdowns
+move) from a trio task (rich's own refresh thread is not used)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import trio
 from rich.console import Console, Group, RenderableType
@@ -13,7 +16,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ._board import Board, FaultState
+from ._board import Board
+from ._events import DemoEvent, FaultState
 
 __all__ = ["run_dashboard"]
 
@@ -161,10 +165,9 @@ def render(board: Board) -> RenderableType:
     return Group(_header(board), body, _recent(board))
 
 
-async def run_dashboard(
-    board: Board, console: Console, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Draw ``board`` until cancelled (the last frame stays on screen)."""
+async def run_dashboard(board: Board, events: AsyncIterator[DemoEvent], console: Console) -> None:
+    """Apply ``events`` to ``board`` and draw it until they end (the last frame stays on
+    screen)."""
     with Live(
         render(board),
         console=console,
@@ -173,10 +176,18 @@ async def run_dashboard(
         redirect_stderr=False,
         vertical_overflow="crop",
     ) as live:
-        task_status.started()
-        try:
-            while True:
-                live.update(render(board), refresh=True)
-                await trio.sleep(0.25)
-        finally:
-            live.update(render(board), refresh=True)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_redraw, live, board)
+            await board.follow(events, _drawn_not_printed)
+            nursery.cancel_scope.cancel()
+        live.update(render(board), refresh=True)
+
+
+def _drawn_not_printed(_: object) -> None:
+    """The lines are on the board (its latest events panel), not printed."""
+
+
+async def _redraw(live: Live, board: Board) -> None:
+    while True:  # a frame clock, not a wait for a condition: the countdowns move with time
+        live.update(render(board), refresh=True)
+        await trio.sleep(0.25)

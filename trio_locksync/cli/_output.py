@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import TextIO, final
 
-from ._board import DemoEvent
+from ._board import DemoLine
 from ._summary import Summary
 
 __all__ = ["JsonLines", "PlainLog", "send_library_logs_to"]
@@ -16,12 +16,12 @@ __all__ = ["JsonLines", "PlainLog", "send_library_logs_to"]
 
 @final
 class PlainLog:
-    """``  12.3s slot    front_door slot 2: IN_SYNC (…)``, one line per event."""
+    """``  12.3s slot    front_door slot 2: IN_SYNC (…)``, one line per line of the board."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
 
-    def __call__(self, event: DemoEvent) -> None:
+    def __call__(self, event: DemoLine) -> None:
         self._out.write(f"{event.t:7.1f}s {event.kind:<7} {event.text}\n")
         self._out.flush()
 
@@ -39,7 +39,7 @@ class JsonLines:
     def __init__(self, out: TextIO) -> None:
         self._out = out
 
-    def __call__(self, event: DemoEvent) -> None:
+    def __call__(self, event: DemoLine) -> None:
         self._out.write(json.dumps(event.to_json()) + "\n")
         self._out.flush()
 

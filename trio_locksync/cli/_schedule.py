@@ -1,6 +1,7 @@
 """What happens when: the faults the viewer sees coming (controller restart, lock offline,
 broker restart, keypad change at the door) and the people using the doors, on a schedule
-compressed to ``--duration`` — a 15 s run shows every fault once, as a 60 s run does."""
+compressed to ``--duration`` — a 15 s run shows every fault once, as a 60 s run does. Each
+fault is reported as it comes, happens and is done."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from typing import final
 import attrs
 import trio
 
-from ._board import Board, FaultState, FaultView
+from ..credentials import LockDisconnected
+from ..testing import MqttBroker
+from ._config import Behaviour, Kind
+from ._events import DemoEvent, FaultChanged, FaultsPlanned, FaultState, Info, LockReachable
+from ._site import Site
 
-__all__ = ["Fault", "Visit", "fault_plan", "run_faults", "run_visits", "visit_plan"]
+__all__ = ["Fault", "Skipped", "Visit", "fault_plan", "play", "visit_plan"]
 
 
 @final
@@ -49,23 +54,27 @@ def down_time(duration: float, fraction: float, least: float) -> float:
     return max(least, duration * fraction)
 
 
-async def run_faults(board: Board, faults: Sequence[Fault]) -> None:
-    """Do each fault at its time; the board shows them coming, happening and done."""
-    board.faults = [FaultView(fault.at, fault.label) for fault in faults]
+async def run_faults(
+    start: float, faults: Sequence[Fault], publish: Callable[[DemoEvent], None]
+) -> None:
+    """Do each fault at ``start`` + its time, reporting it coming, happening and done."""
+    publish(FaultsPlanned(tuple((fault.at, fault.label) for fault in faults)))
     async with trio.open_nursery() as nursery:
         for index, fault in enumerate(faults):
-            nursery.start_soon(_one_fault, board, index, fault)
+            nursery.start_soon(_one_fault, start, index, fault, publish)
 
 
-async def _one_fault(board: Board, index: int, fault: Fault) -> None:
-    await trio.sleep_until(board.start + fault.at)
-    board.fault(index, FaultState.NOW)
+async def _one_fault(
+    start: float, index: int, fault: Fault, publish: Callable[[DemoEvent], None]
+) -> None:
+    await trio.sleep_until(start + fault.at)
+    publish(FaultChanged(index, FaultState.NOW))
     try:
         note = await fault.act()
     except Skipped as skipped:
-        board.fault(index, FaultState.SKIPPED, str(skipped))
+        publish(FaultChanged(index, FaultState.SKIPPED, str(skipped)))
     else:
-        board.fault(index, FaultState.DONE, note)
+        publish(FaultChanged(index, FaultState.DONE, note))
 
 
 @final
@@ -93,14 +102,78 @@ def visit_plan(duration: float, locks: Sequence[str], last: Sequence[str]) -> li
 
 
 async def run_visits(
-    board: Board,
+    start: float,
     visits: Sequence[Visit],
     unlock: Callable[[str], None],
     lock: Callable[[str], None],
 ) -> None:
     for visit in visits:
-        await trio.sleep_until(board.start + visit.at)
+        await trio.sleep_until(start + visit.at)
         unlock(visit.lock)
         if visit.then is not None:
             await trio.sleep(visit.then)
             lock(visit.lock)
+
+
+async def play(site: Site, broker: MqttBroker, start: float) -> None:
+    """The schedule from ``start`` on, until cancelled: faults the viewer sees coming, and
+    people using the doors."""
+    options, world, publish = site.options, site.world, site.publish
+    duration, locks = options.duration, options.site.locks
+
+    async def controller_restart() -> str:
+        down = down_time(duration, 0.04, 1.0)
+        await world.controller_restart(down)
+        return f"down {down:.1f} s; the stream replays every door on reconnect"
+
+    async def lock_offline() -> str:
+        offline = [s.name for s in locks if s.behaviour is Behaviour.OFFLINE]
+        if not offline:
+            raise Skipped("no lock with behaviour 'offline' in the config")
+        name, down = offline[0], down_time(duration, 0.14, 2.0)
+        world.virtual[name].online = False
+        publish(LockReachable(name, False))
+        publish(Info(f"{name} dropped off the network for {down:.1f} s"))
+        await trio.sleep(down)
+        world.virtual[name].online = True
+        publish(LockReachable(name, True))
+        # nothing tells the site: its engine's next re-probe (unreachable_retry) finds it
+        publish(Info(f"{name} rejoined the network; its engine re-probes it soon"))
+        return f"{name} offline {down:.1f} s, then back"
+
+    async def broker_restart() -> str:
+        if not broker.restartable:
+            raise Skipped(f"the broker at {broker.host}:{broker.port} is not ours to restart")
+        down = down_time(duration, 0.03, 1.0)
+        await broker.restart(down)
+        return f"{broker.kind.value} down {down:.1f} s"
+
+    async def keypad_change() -> str:
+        candidates = [s for s in locks if s.behaviour is Behaviour.READABLE and len(s.slots) > 1]
+        if not candidates:
+            raise Skipped("no readable lock in the config")
+        spec = sorted(candidates, key=lambda s: s.kind is not Kind.ZIGBEE)[0]
+        slot = sorted(spec.slots)[1]
+        try:
+            world.keypad_change(spec.name, slot)
+        except LockDisconnected as exc:  # pragma: no cover - the simulator's choice
+            raise Skipped(str(exc)) from None
+        return f"{spec.name} slot {slot} reprogrammed at the keypad; the site puts it back"
+
+    acts = {
+        "controller restart": controller_restart,
+        "lock offline": lock_offline,
+        "broker restart": broker_restart,
+        "keypad change at the door": keypad_change,
+    }
+    names = [spec.name for spec in locks]
+    last = [spec.name for spec in locks if spec.behaviour is Behaviour.READABLE]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_faults, start, fault_plan(duration, acts), publish)
+        nursery.start_soon(
+            run_visits,
+            start,
+            visit_plan(duration, names, last),
+            world.keypad_unlock,
+            world.manual_lock,
+        )

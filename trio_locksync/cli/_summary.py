@@ -4,6 +4,7 @@ once everything has closed. PIN-free: states, reasons, names and counts only."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, final
 
@@ -12,16 +13,30 @@ import trio
 
 from ..credentials import SyncState
 from ..store import open_store
-from ._board import Board, FaultState
+from ._board import Board
 from ._config import Behaviour
+from ._events import FaultState
 from ._site import Site
-from ._world import World, door_value
+from ._world import door_value
 
-__all__ = ["Summary", "check_disk", "gather"]
+__all__ = ["SiteFigures", "Summary", "check_disk", "gather", "summarise"]
 
 
 @final
-@attrs.define
+@attrs.frozen(kw_only=True)
+class SiteFigures:
+    """What the running site shows at the end of the run, and the checks made on it."""
+
+    slots_total: int = 0
+    slots_in_sync: int = 0
+    not_in_sync: tuple[str, ...] = ()
+    masked_slots: int = 0
+    masked_writes: int = 0
+    checks: Mapping[str, bool] = attrs.field(factory=dict)
+
+
+@final
+@attrs.frozen(kw_only=True)
 class Summary:
     """Every figure of the closing lines; :meth:`lines` renders them."""
 
@@ -33,15 +48,15 @@ class Summary:
     during_startup: bool = False
     slots_total: int = 0
     slots_in_sync: int = 0
-    not_in_sync: list[str] = attrs.field(factory=list)
+    not_in_sync: tuple[str, ...] = ()
     masked_slots: int = 0
     masked_writes: int = 0
     timers_at_exit: int = 0
     previous_timers: int | None = None
-    checks: dict[str, bool] = attrs.field(factory=dict)
+    checks: Mapping[str, bool] = attrs.field(factory=dict)
     #: (label, state, note) of each scheduled fault
-    faults: list[tuple[str, str, str]] = attrs.field(factory=list)
-    tally: dict[str, int] = attrs.field(factory=dict)
+    faults: tuple[tuple[str, str, str], ...] = ()
+    tally: Mapping[str, int] = attrs.field(factory=dict)
 
     def _left_running(self) -> str:
         if self.previous_timers is None:
@@ -127,50 +142,93 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-async def gather(site: Site, world: World, board: Board, summary: Summary) -> None:
-    """Figures and checks from the running site (waits up to 3 s for the stream to show the
-    doors as they are)."""
+async def gather(site: Site) -> SiteFigures:
+    """Figures and checks from the running site (waits up to 3 s for the doors the stream
+    reports to be as the controller has them: a replay may still be on its way)."""
+    world, records = site.world, site.reporter.records
     truth = {
         name: world.controller.nodes[node].value == door_value(True)
         for name, node in world.nodes.items()
         if name in world.virtual
     }
+
+    def seen() -> bool:
+        return {name: records.value.doors[name] for name in truth} == truth
+
     with trio.move_on_after(3):
-        while {name: board.doors[name].locked for name in truth} != truth:  # noqa: ASYNC110
-            await trio.sleep(0.05)  # replayed frames update the doors without an event
-    summary.checks["doors seen through the stream match the controller"] = all(
-        board.doors[name].locked == locked for name, locked in truth.items()
-    )
-    summary.checks["no stream event dropped"] = site.stream.statistics().dropped == 0
-    summary.checks["no MQTT message dropped"] = site.bridge.statistics().dropped == 0
-    summary.checks["no store write failed"] = board.tally.store_failures == 0
+        if not seen():
+            async for _ in records.values():
+                if seen():
+                    break
+    checks = {
+        "doors seen through the stream match the controller": seen(),
+        "no stream event dropped": site.stream.statistics().dropped == 0,
+        "no MQTT message dropped": site.bridge.statistics().dropped == 0,
+        "no store write failed": site.reporter.store_figures().failures == 0,
+    }
+    total, in_sync, not_in_sync = 0, 0, []
     for name, engine in site.engines.items():
         for slot in engine.slots:
-            summary.slots_total += 1
+            total += 1
             state = engine.state(slot)
             if state is SyncState.IN_SYNC:
-                summary.slots_in_sync += 1
+                in_sync += 1
             else:
                 reason = engine.reason(slot)
-                summary.not_in_sync.append(f"{name} slot {slot} {state.name} ({reason})")
-    summary.masked_slots = sum(
-        len(spec.slots) for spec in site.config.locks if spec.behaviour is Behaviour.MASKED
+                not_in_sync.append(f"{name} slot {slot} {state.name} ({reason})")
+    locks = site.options.site.locks
+    return SiteFigures(
+        slots_total=total,
+        slots_in_sync=in_sync,
+        not_in_sync=tuple(not_in_sync),
+        masked_slots=sum(len(s.slots) for s in locks if s.behaviour is Behaviour.MASKED),
+        masked_writes=site.masked_writes(),
+        checks=checks,
     )
-    summary.masked_writes = site.masked_writes()
-    if summary.previous_timers is not None:
-        recovered = board.tally.recovered_expired + board.tally.recovered_resumed
-        summary.checks["every timer the last run left was recovered"] = (
-            recovered == summary.previous_timers
-        )
-    summary.faults = [(f.label, f.state.value, f.note) for f in board.faults]
 
 
-async def check_disk(state: Path, summary: Summary, last_snapshot: dict[str, Any]) -> None:
-    """After everything closed: the files hold what the site last had."""
+async def check_disk(state: Path, last_snapshot: dict[str, Any], timers: int) -> dict[str, bool]:
+    """After everything closed: the files hold what the site last had (``timers`` running)."""
     async with open_store(state / "site.json") as store:
         saved = await store.load()
-    summary.checks["site records flushed at exit"] = saved == last_snapshot
     async with open_store(state / "autolock.json") as store:
-        timers = await store.load()
-    count = len(timers) if isinstance(timers, dict) else 0
-    summary.checks["running timers saved at exit"] = count == summary.timers_at_exit
+        entries = await store.load()
+    count = len(entries) if isinstance(entries, dict) else 0
+    return {
+        "site records flushed at exit": saved == last_snapshot,
+        "running timers saved at exit": count == timers,
+    }
+
+
+def summarise(
+    board: Board,
+    figures: SiteFigures,
+    disk: Mapping[str, bool],
+    *,
+    seconds: float,
+    previous_timers: int | None,
+    timers_at_exit: int,
+) -> Summary:
+    """The summary of a run that got up, from what the board shows once every event is in,
+    the site's figures and the checks on disk."""
+    tally = board.tally
+    checks = dict(figures.checks)
+    if previous_timers is not None:
+        recovered = tally.recovered_expired + tally.recovered_resumed
+        checks["every timer the last run left was recovered"] = recovered == previous_timers
+    return Summary(
+        run=board.run_number,
+        seconds=seconds,
+        stopped_by=board.stopping,
+        broker=board.broker,
+        slots_total=figures.slots_total,
+        slots_in_sync=figures.slots_in_sync,
+        not_in_sync=figures.not_in_sync,
+        masked_slots=figures.masked_slots,
+        masked_writes=figures.masked_writes,
+        timers_at_exit=timers_at_exit,
+        previous_timers=previous_timers,
+        checks=checks | dict(disk),
+        faults=tuple((f.label, f.state.value, f.note) for f in board.faults),
+        tally=attrs.asdict(tally),
+    )

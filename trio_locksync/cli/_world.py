@@ -10,29 +10,40 @@ codes while the controller software restarts.
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, final
 
 import trio
 
-from ..testing import VirtualLock
+from ..core import ChangeFeed
+from ..store import Store, open_store
+from ..testing import BrokerError, MqttBroker, VirtualLock
 from ..testing.isy import IsyController
-from ..testing.zigbee2mqtt import SimulatedZigbeeLock, Zigbee2MqttSimulator
-from ._config import Behaviour, Kind, LockSpec, SiteConfig
+from ..testing.zigbee2mqtt import (
+    SimulatedZigbeeLock,
+    Zigbee2MqttSimulator,
+    open_zigbee2mqtt_simulator,
+)
+from ._config import FAST, Behaviour, DemoOptions, Kind, LockSpec, SiteConfig
+from ._events import DemoEvent
 
-__all__ = ["World", "door_value"]
+__all__ = ["World", "door_value", "open_world"]
 
 #: ISY's unit of measure for a door lock: 100 locked, 0 unlocked
 DEADBOLT_UOM = "11"
 SLOTS_PER_LOCK = 10
+#: seconds the simulated Zigbee2MQTT may take to pair its locks (subscribe on the broker)
+_SIMULATOR_TIMEOUT = 20.0
 
 
 def door_value(locked: bool) -> int:
     return 100 if locked else 0
 
 
-def _virtual(spec: LockSpec, seed: int) -> VirtualLock:
+def _virtual(spec: LockSpec, seed: int, codes: Mapping[int, str]) -> VirtualLock:
     flaky = spec.behaviour is Behaviour.FLAKY
-    return VirtualLock(
+    lock = VirtualLock(
         slots=SLOTS_PER_LOCK,
         masked=spec.behaviour is Behaviour.MASKED,
         write_lands=0.8 if flaky else 1.0,
@@ -42,64 +53,121 @@ def _virtual(spec: LockSpec, seed: int) -> VirtualLock:
         push=True,
         seed=seed,
     )
+    lock.codes.update(codes)
+    return lock
+
+
+def _codes(saved: Mapping[str, Any], name: str) -> dict[int, str]:
+    return {int(slot): pin for slot, pin in saved.get("codes", {}).get(name, {}).items()}
+
+
+@asynccontextmanager
+async def open_world(
+    options: DemoOptions, broker: MqttBroker, events: ChangeFeed[DemoEvent]
+) -> AsyncIterator[World]:
+    """The hardware as the last run left it (``hardware.json``): the ISY controller serving,
+    the Zigbee locks paired with the simulated Zigbee2MQTT on ``broker``; saved soon after
+    every event of the run, and once more when the block ends."""
+    config, seed = options.site, options.seed
+    async with (
+        open_store(options.state_dir / "hardware.json", max_delay=2.0) as hardware,
+        trio.open_nursery() as nursery,
+    ):
+        saved: Mapping[str, Any] = await hardware.load() or {}
+        locked: Mapping[str, bool] = saved.get("locked", {})
+        nodes = {spec.name: f"ZW{n:03d}_1" for n, spec in enumerate(config.locks, start=2)}
+        virtual = [spec for spec in config.locks if spec.kind is Kind.VIRTUAL]
+        controller = IsyController(
+            {nodes[spec.name]: door_value(locked.get(spec.name, True)) for spec in virtual},
+            heartbeat=30.0,
+        )
+        await nursery.start(controller.serve)
+        async with open_zigbee2mqtt_simulator(
+            broker.host,
+            broker.port,
+            client_id="trio-locksync-demo-z2m",
+            backoff=FAST,
+            protocol=broker.protocol,
+        ) as z2m:
+            with trio.move_on_after(_SIMULATOR_TIMEOUT) as pairing:
+                devices = await _pair(z2m, config, saved)
+            if pairing.cancelled_caught:
+                raise BrokerError(
+                    f"the simulated Zigbee2MQTT could not subscribe on {broker.host}:"
+                    f"{broker.port} within {_SIMULATOR_TIMEOUT:g} s"
+                )
+            world = World(
+                config,
+                nodes,
+                controller,
+                {
+                    spec.name: _virtual(spec, seed + n, _codes(saved, spec.name))
+                    for n, spec in enumerate(virtual)
+                },
+                devices,
+                seed=seed,
+            )
+            async with trio.open_nursery() as saver:
+                saver.start_soon(_save_soon, hardware, world, events)
+                yield world
+                saver.cancel_scope.cancel()
+            await hardware.save(world.snapshot())
+        nursery.cancel_scope.cancel()
+
+
+async def _pair(
+    z2m: Zigbee2MqttSimulator, config: SiteConfig, saved: Mapping[str, Any]
+) -> dict[str, SimulatedZigbeeLock]:
+    """The Zigbee locks, paired with their codes and doors as the last run left them."""
+    locked: Mapping[str, bool] = saved.get("locked", {})
+    devices = {}
+    zigbee = [spec for spec in config.locks if spec.kind is Kind.ZIGBEE]
+    for n, spec in enumerate(zigbee):
+        device = await z2m.add_lock(
+            spec.name,
+            slots=SLOTS_PER_LOCK,
+            codes=_codes(saved, spec.name),
+            expose_pin=spec.behaviour is not Behaviour.MASKED,
+            latency=(0.02, 0.1),
+            zcl_timeout=1.0,
+            seed=100 + n,
+        )
+        if not locked.get(spec.name, True):
+            device.frame({"state": "UNLOCK", "lock_state": "unlocked"})
+        devices[spec.name] = device
+    return devices
+
+
+async def _save_soon(hardware: Store, world: World, events: ChangeFeed[DemoEvent]) -> None:
+    """The hardware's memory, written within a second or two of anything happening."""
+    async for _ in events.subscribe():
+        hardware.delay_save(world.snapshot, 1.0)
 
 
 @final
 class World:
-    """Every simulated device, by lock name; ``snapshot()`` is what ``hardware.json`` holds."""
+    """Every simulated device, by lock name; ``snapshot()`` is what ``hardware.json`` holds.
+    Made by :func:`open_world`."""
 
-    def __init__(self, config: SiteConfig, saved: dict[str, Any] | None, *, seed: int) -> None:
+    def __init__(
+        self,
+        config: SiteConfig,
+        nodes: dict[str, str],
+        controller: IsyController,
+        virtual: dict[str, VirtualLock],
+        devices: dict[str, SimulatedZigbeeLock],
+        *,
+        seed: int,
+    ) -> None:
         self.config = config
         self.rng = random.Random(seed)
-        saved = saved or {}
-        self._saved_codes: dict[str, dict[str, str]] = saved.get("codes", {})
-        locked: dict[str, bool] = saved.get("locked", {})
-        self.nodes = {spec.name: f"ZW{n:03d}_1" for n, spec in enumerate(config.locks, start=2)}
-        self.virtual: dict[str, VirtualLock] = {}
-        for n, spec in enumerate(config.with_kind(Kind.VIRTUAL)):
-            lock = _virtual(spec, seed + n)
-            lock.codes.update(self._codes(spec.name))
-            self.virtual[spec.name] = lock
-        self.controller = IsyController(
-            {
-                self.nodes[spec.name]: door_value(locked.get(spec.name, True))
-                for spec in config.with_kind(Kind.VIRTUAL)
-            },
-            heartbeat=30.0,
-        )
-        self._zigbee_locked = {
-            spec.name: locked.get(spec.name, True) for spec in config.with_kind(Kind.ZIGBEE)
-        }
-        self.z2m: Zigbee2MqttSimulator | None = None
-        self.devices: dict[str, SimulatedZigbeeLock] = {}
-
-    def _codes(self, name: str) -> dict[int, str]:
-        return {int(slot): pin for slot, pin in self._saved_codes.get(name, {}).items()}
-
-    def node_lock(self, node: str) -> str | None:
-        """The lock whose door ISY node ``node`` is."""
-        for name, address in self.nodes.items():
-            if address == node:
-                return name
-        return None
-
-    async def add_zigbee_locks(self, z2m: Zigbee2MqttSimulator) -> None:
-        """Pair the Zigbee locks with the simulated Zigbee2MQTT (their codes and doors as
-        the last run left them)."""
-        self.z2m = z2m
-        for n, spec in enumerate(self.config.with_kind(Kind.ZIGBEE)):
-            device = await z2m.add_lock(
-                spec.name,
-                slots=SLOTS_PER_LOCK,
-                codes=self._codes(spec.name),
-                expose_pin=spec.behaviour is not Behaviour.MASKED,
-                latency=(0.02, 0.1),
-                zcl_timeout=1.0,
-                seed=100 + n,
-            )
-            if not self._zigbee_locked[spec.name]:
-                device.frame({"state": "UNLOCK", "lock_state": "unlocked"})
-            self.devices[spec.name] = device
+        #: the ISY node of each lock's door
+        self.nodes = nodes
+        #: the lock whose door each ISY node is
+        self.lock_of_node = {node: name for name, node in nodes.items()}
+        self.controller = controller
+        self.virtual = virtual
+        self.devices = devices
 
     def snapshot(self) -> dict[str, Any]:
         """The hardware's memory: codes per lock, and which doors are locked."""

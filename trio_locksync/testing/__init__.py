@@ -4,8 +4,9 @@ top level, it is in the contract); :class:`IsyController` (an ISY / IoX controll
 ``/rest/subscribe`` websocket, in :mod:`trio_locksync.testing.isy`); a Zigbee2MQTT with Zigbee
 locks on a real broker (:func:`open_zigbee2mqtt_simulator`, in
 :mod:`trio_locksync.testing.zigbee2mqtt`); and real MQTT brokers to run them on:
-:class:`MosquittoBroker` (blocking start/stop/kill/restart on one port, for test set-up) and
-:func:`open_mqtt_broker` (mosquitto, else amqtt, owned by an ``async with`` block).
+one launcher with two faces — :class:`MosquittoBroker` (blocking start/stop/kill/restart on one
+port, for test set-up and benchmarks) and :func:`open_mqtt_broker` (mosquitto, else amqtt, owned
+by an ``async with`` block; or an external broker, used as it is).
 
 As everywhere in the library, an iterator method named with a plural noun (``updates()``,
 ``events()``) is a fan-out subscription: each iterator gets every item, from its call on."""
@@ -17,6 +18,7 @@ from ._broker import find_mosquitto_passwd as find_mosquitto_passwd
 from ._mqtt_broker import BrokerKind as BrokerKind
 from ._mqtt_broker import MqttBroker as MqttBroker
 from ._mqtt_broker import open_mqtt_broker as open_mqtt_broker
+from ._mqtt_broker import parse_address as parse_address
 from ._virtual_lock import VirtualLock as VirtualLock
 from ._virtual_lock import VirtualLockStatistics as VirtualLockStatistics
 from .isy import IsyController as IsyController
@@ -52,4 +54,5 @@ __all__ = [
     "isy_status_frame",
     "open_mqtt_broker",
     "open_zigbee2mqtt_simulator",
+    "parse_address",
 ]

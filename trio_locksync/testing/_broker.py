@@ -1,8 +1,12 @@
-"""A real mosquitto broker for tests and benchmarks: one process on a free loopback port with its
-own config and files in a directory you give, started, stopped (or killed) and started again on
-the same port. Blocking calls, for test set-up and for ``trio.to_thread.run_sync``; in trio,
-:func:`~trio_locksync.testing.open_mqtt_broker` runs the same broker (or amqtt) as a task-owned
-process instead."""
+"""The one MQTT broker launcher for tests, benchmarks and the demo: a broker process on a free
+loopback port, its config, log (and persistence file) in a directory you give, started,
+stopped (or killed) and started again on the same port.
+
+:class:`Launcher` starts and stops the process; :class:`MosquittoBroker` is its public,
+blocking face for test set-up and benchmarks (it writes mosquitto's config);
+:func:`amqtt_launcher` runs amqtt instead. In trio,
+:func:`~trio_locksync.testing.open_mqtt_broker` drives the same launcher from a worker
+thread, owned by an ``async with`` block."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +24,15 @@ from typing import final
 
 from ..core import LockSyncError
 
-__all__ = ["BrokerError", "MosquittoBroker", "find_mosquitto", "find_mosquitto_passwd"]
+__all__ = [
+    "BrokerError",
+    "Launcher",
+    "MosquittoBroker",
+    "amqtt_launcher",
+    "find_mosquitto",
+    "find_mosquitto_passwd",
+    "free_port",
+]
 
 #: seconds a broker may take to listen after it was started
 START_TIMEOUT = 10.0
@@ -77,111 +90,38 @@ def _running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-@final
-class MosquittoBroker:
-    """One mosquitto process on ``127.0.0.1:port``, its config, log (and persistence file)
-    in ``directory``; :meth:`start`, :meth:`stop` (SIGTERM: it saves its persistence file),
-    :meth:`kill` (SIGKILL: it does not), :meth:`restart` — always on the same port. Also a
-    context manager (started on entry, stopped on exit). ::
-
-        with MosquittoBroker(tmp_path, persistence=True) as broker:
-            ...  # connect to broker.port; broker.restart(down_for=1.0)
-
-    ``persistence``: keep ``mosquitto.db`` across restarts (else none). ``passwords``: user →
-    password (no ``:`` in either); anonymous clients are then refused (the file is hashed
-    with ``mosquitto_passwd -U``, so no password is ever on a command line).
-    ``tls``: (CA file, certificate, key) — the listener speaks TLS only. ``max_queued_messages``
-    is raised (see :data:`MAX_QUEUED`). ``extra``: more config lines, as they are.
-    ``poll_interval``: seconds between :meth:`start`'s attempts to connect (the moment it
-    returns is at most this late: a benchmark timing from a restart may want less). Run as root,
-    the config says ``user <you>`` so that mosquitto does not switch to the ``mosquitto`` user,
-    which could not write its persistence file in ``directory``.
-    Raises :class:`BrokerError` if mosquitto (or ``mosquitto_passwd``) is not installed, exits
-    at start (the message has its log's end) or does not listen within ``start_timeout``.
-    """
+class Launcher:
+    """[internal] One broker process on ``host:port``: start (return once it listens), stop, kill,
+    restart. ``own_session``: its own process group, so that a Ctrl-C at the terminal reaches
+    only its owner (the demo), who stops it."""
 
     host = "127.0.0.1"
 
     def __init__(
         self,
-        directory: _StrPath,
+        name: str,
+        command: list[str],
         *,
-        port: int | None = None,
-        persistence: bool = False,
-        passwords: Mapping[str, str] | None = None,
-        tls: tuple[_StrPath, _StrPath, _StrPath] | None = None,
-        max_queued_messages: int = MAX_QUEUED,
-        extra: str = "",
-        start_timeout: float = START_TIMEOUT,
-        poll_interval: float = POLL_INTERVAL,
+        port: int,
+        log: Path,
+        start_timeout: float,
+        poll_interval: float,
+        own_session: bool = False,
     ) -> None:
         if not poll_interval > 0:
             raise ValueError(f"poll_interval must be positive, not {poll_interval!r}")
-        executable = find_mosquitto()
-        if executable is None:
-            raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
-        self.directory = Path(directory)
-        self.port = free_port(self.host) if port is None else port
-        self.config = self.directory / "mosquitto.conf"
-        self.log = self.directory / "mosquitto.log"
+        self.name = name
+        #: the command line that starts it
+        self.command = command
+        self.port = port
+        #: where the broker's own output goes
+        self.log = log
         self.start_timeout = start_timeout
         self.poll_interval = poll_interval
-        #: the command line that starts it
-        self.command = [executable, "-c", str(self.config)]
         self.process: subprocess.Popen[bytes] | None = None
+        #: starts so far
         self.starts = 0
-        lines = [f"listener {self.port} {self.host}"]
-        if _running_as_root():
-            lines.append(f"user {getpass.getuser()}")
-        lines += [
-            f"max_queued_messages {max_queued_messages}",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-        ]
-        if persistence:
-            lines += [
-                "persistence true",
-                f"persistence_location {self.directory}/",
-                "persistence_file mosquitto.db",
-            ]
-        else:
-            lines.append("persistence false")
-        if passwords is not None:
-            lines += ["allow_anonymous false", f"password_file {self._password_file(passwords)}"]
-        else:
-            lines.append("allow_anonymous true")
-        if tls is not None:
-            ca, cert, key = (Path(p) for p in tls)
-            lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
-        if extra:
-            lines.append(extra)
-        self.config.write_text("\n".join(lines) + "\n")
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"<MosquittoBroker {self.host}:{self.port} {state}, files in {self.directory}>"
-
-    def _password_file(self, passwords: Mapping[str, str]) -> Path:
-        tool = find_mosquitto_passwd()
-        if tool is None:
-            raise BrokerError("mosquitto_passwd is not installed (it comes with mosquitto)")
-        for user, password in passwords.items():
-            # mosquitto_passwd -U splits "user:password" at a colon and reads lines
-            if not user or ":" in user + password or "\n" in user + password:
-                raise ValueError(
-                    f"user {user!r}: a name and a password without ':' or a line break"
-                )
-        path = self.directory / "passwords"
-        # plain "user:password" lines, hashed in place (-U): no password on a command line
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.writelines(f"{user}:{password}\n" for user, password in passwords.items())
-        done = subprocess.run([tool, "-U", str(path)], capture_output=True, check=False)
-        if done.returncode != 0:
-            path.unlink()
-            raise BrokerError(f"mosquitto_passwd -U failed (exit {done.returncode})")
-        return path
+        self._own_session = own_session
 
     @property
     def running(self) -> bool:
@@ -189,12 +129,16 @@ class MosquittoBroker:
         return self.process is not None
 
     def start(self) -> None:
-        """Start mosquitto and return once it accepts connections."""
+        """Start the broker and return once it accepts connections."""
         if self.process is not None:
             raise RuntimeError(f"{self!r} is running already")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=self._own_session,
             )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -204,7 +148,7 @@ class MosquittoBroker:
                 if self.process.poll() is not None:
                     self.process = None
                     raise BrokerError(
-                        f"mosquitto ({self.config}) exited at start: {log_tail(self.log)}"
+                        f"{self.name} ({self.command[-1]}) exited at start: {log_tail(self.log)}"
                     ) from None
                 time.sleep(self.poll_interval)
             else:
@@ -212,13 +156,13 @@ class MosquittoBroker:
                 return
         self.kill()
         raise BrokerError(
-            f"mosquitto did not listen on {self.host}:{self.port} within "
+            f"{self.name} did not listen on {self.host}:{self.port} within "
             f"{self.start_timeout:g} s; see {self.log}"
         )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop mosquitto (SIGTERM lets it save its persistence file; SIGKILL does not) and
-        wait for it; SIGKILL after 10 s. Nothing happens if it is not running."""
+        """Stop the broker (SIGTERM lets mosquitto save its persistence file; SIGKILL does
+        not) and wait for it; SIGKILL after 10 s. Nothing happens if it is not running."""
         process, self.process = self.process, None
         if process is None:
             return
@@ -240,9 +184,159 @@ class MosquittoBroker:
         time.sleep(down_for)
         self.start()
 
+
+def _mosquitto_config(
+    directory: Path,
+    port: int,
+    *,
+    persistence: bool,
+    password_file: Path | None,
+    tls: tuple[_StrPath, _StrPath, _StrPath] | None,
+    max_queued_messages: int,
+    extra: str,
+) -> str:
+    lines = [f"listener {port} {Launcher.host}"]
+    if _running_as_root():  # else mosquitto switches to its own user, who cannot write here
+        lines.append(f"user {getpass.getuser()}")
+    lines += [
+        f"max_queued_messages {max_queued_messages}",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+    ]
+    if persistence:
+        lines += [
+            "persistence true",
+            f"persistence_location {directory}/",
+            "persistence_file mosquitto.db",
+        ]
+    else:
+        lines.append("persistence false")
+    if password_file is not None:
+        lines += ["allow_anonymous false", f"password_file {password_file}"]
+    else:
+        lines.append("allow_anonymous true")
+    if tls is not None:
+        ca, cert, key = (Path(p) for p in tls)
+        lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
+    if extra:
+        lines.append(extra)
+    return "\n".join(lines) + "\n"
+
+
+def _password_file(directory: Path, passwords: Mapping[str, str]) -> Path:
+    tool = find_mosquitto_passwd()
+    if tool is None:
+        raise BrokerError("mosquitto_passwd is not installed (it comes with mosquitto)")
+    for user, password in passwords.items():
+        # mosquitto_passwd -U splits "user:password" at a colon and reads lines
+        if not user or ":" in user + password or "\n" in user + password:
+            raise ValueError(f"user {user!r}: a name and a password without ':' or a line break")
+    path = directory / "passwords"
+    # plain "user:password" lines, hashed in place (-U): no password on a command line
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.writelines(f"{user}:{password}\n" for user, password in passwords.items())
+    done = subprocess.run([tool, "-U", str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        path.unlink()
+        raise BrokerError(f"mosquitto_passwd -U failed (exit {done.returncode})")
+    return path
+
+
+@final
+class MosquittoBroker(Launcher):
+    """One mosquitto process on ``127.0.0.1:port``, its config, log (and persistence file)
+    in ``directory``; :meth:`start`, :meth:`stop` (SIGTERM: it saves its persistence file),
+    :meth:`kill` (SIGKILL: it does not), :meth:`restart` — always on the same port. Also a
+    context manager (started on entry, stopped on exit). ::
+
+        with MosquittoBroker(tmp_path, persistence=True) as broker:
+            ...  # connect to broker.port; broker.restart(down_for=1.0)
+
+    ``persistence``: keep ``mosquitto.db`` across restarts (else none). ``passwords``: user →
+    password (no ``:`` in either); anonymous clients are then refused (the file is hashed
+    with ``mosquitto_passwd -U``, so no password is ever on a command line).
+    ``tls``: (CA file, certificate, key) — the listener speaks TLS only. ``max_queued_messages``
+    is raised (see :data:`MAX_QUEUED`). ``extra``: more config lines, as they are.
+    ``poll_interval``: seconds between :meth:`start`'s attempts to connect (the moment it
+    returns is at most this late: a benchmark timing from a restart may want less). Run as root,
+    the config says ``user <you>`` so that mosquitto does not switch to the ``mosquitto`` user,
+    which could not write its persistence file in ``directory``.
+    Raises :class:`BrokerError` if mosquitto (or ``mosquitto_passwd``) is not installed, exits
+    at start (the message has its log's end) or does not listen within ``start_timeout``.
+    """
+
+    def __init__(
+        self,
+        directory: _StrPath,
+        *,
+        port: int | None = None,
+        persistence: bool = False,
+        passwords: Mapping[str, str] | None = None,
+        tls: tuple[_StrPath, _StrPath, _StrPath] | None = None,
+        max_queued_messages: int = MAX_QUEUED,
+        extra: str = "",
+        start_timeout: float = START_TIMEOUT,
+        poll_interval: float = POLL_INTERVAL,
+        own_session: bool = False,
+    ) -> None:
+        executable = find_mosquitto()
+        if executable is None:
+            raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
+        self.directory = Path(directory)
+        self.config = self.directory / "mosquitto.conf"
+        super().__init__(
+            "mosquitto",
+            [executable, "-c", str(self.config)],
+            port=free_port(self.host) if port is None else port,
+            log=self.directory / "mosquitto.log",
+            start_timeout=start_timeout,
+            poll_interval=poll_interval,
+            own_session=own_session,
+        )
+        password_file = None if passwords is None else _password_file(self.directory, passwords)
+        self.config.write_text(
+            _mosquitto_config(
+                self.directory,
+                self.port,
+                persistence=persistence,
+                password_file=password_file,
+                tls=tls,
+                max_queued_messages=max_queued_messages,
+                extra=extra,
+            )
+        )
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<MosquittoBroker {self.host}:{self.port} {state}, files in {self.directory}>"
+
     def __enter__(self) -> MosquittoBroker:
         self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def amqtt_launcher(directory: Path, start_timeout: float) -> Launcher:
+    """amqtt (the ``demo`` extra) on a free loopback port, its config and log in ``directory``."""
+    port = free_port(Launcher.host)
+    config = directory / "amqtt.yaml"
+    config.write_text(
+        "---\nlisteners:\n  default:\n    type: tcp\n"
+        f"    bind: {Launcher.host}:{port}\n"
+        "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+        "    allow_anonymous: true\n"
+    )
+    command = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(config)]
+    return Launcher(
+        "amqtt",
+        command,
+        port=port,
+        log=directory / "amqtt.log",
+        start_timeout=start_timeout,
+        poll_interval=POLL_INTERVAL,
+        own_session=True,
+    )

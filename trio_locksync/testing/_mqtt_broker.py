@@ -1,15 +1,13 @@
-"""An MQTT broker owned by an ``async with`` block (the demo's, and trio tests'): mosquitto if it
-is installed (as :class:`MosquittoBroker` configures it), else the pure-Python amqtt broker
-(the ``demo`` extra; MQTT 3.1.1 only), each a child process on a free loopback port."""
+"""An MQTT broker owned by an ``async with`` block (the demo's, and trio tests'): mosquitto if
+it is installed, else the pure-Python amqtt broker (the ``demo`` extra; MQTT 3.1.1 only), each
+started by the one launcher of :mod:`._broker` on a free loopback port — or one someone else
+runs (``external=HOST:PORT``), used as it is and never restarted."""
 
 from __future__ import annotations
 
 import enum
 import importlib.util
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,67 +20,57 @@ from ..mqtt import MqttProtocol
 from ._broker import (
     START_TIMEOUT,
     BrokerError,
+    Launcher,
     MosquittoBroker,
+    amqtt_launcher,
     find_mosquitto,
-    free_port,
-    log_tail,
 )
 
-__all__ = ["BrokerKind", "MqttBroker", "open_mqtt_broker"]
+__all__ = ["BrokerKind", "MqttBroker", "open_mqtt_broker", "parse_address"]
 
 _AMQTT_HINT = "pip install 'trio-locksync[demo]'"
 
 
 class BrokerKind(enum.Enum):
-    """Which broker :func:`open_mqtt_broker` starts."""
+    """Which broker :func:`open_mqtt_broker` starts (or found: :attr:`MqttBroker.kind`)."""
 
     #: mosquitto if it is installed, else amqtt
     AUTO = "auto"
     MOSQUITTO = "mosquitto"
     #: pure Python, MQTT 3.1.1 only (the ``demo`` extra)
     AMQTT = "amqtt"
+    #: one someone else runs (``external=``): used as it is, never restarted
+    EXTERNAL = "external"
 
 
 def _amqtt_installed() -> bool:
     return importlib.util.find_spec("amqtt") is not None
 
 
-def _amqtt_command(directory: Path, host: str, port: int) -> list[str]:
-    config = directory / "amqtt.yaml"
-    config.write_text(
-        "---\nlisteners:\n  default:\n    type: tcp\n"
-        f"    bind: {host}:{port}\n"
-        "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
-        "    allow_anonymous: true\n"
-    )
-    return [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(config)]
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``HOST``: port 1883; ``[v6]:PORT``); ValueError if the port is not
+    one."""
+    host, sep, port = text.rpartition(":")
+    if not sep or "]" in port:
+        return text.strip("[]"), 1883
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--mqtt wants HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
 
 
 @final
 class MqttBroker(metaclass=NoPublicConstructor):
-    """A broker process made by :func:`open_mqtt_broker`: where it listens, what it speaks,
-    and :meth:`restart` on the same port (a broker outage, on purpose)."""
+    """The broker of an :func:`open_mqtt_broker` block: where it listens, what it is and
+    speaks, and — if the block started it — :meth:`restart` on the same port (a broker
+    outage, on purpose)."""
 
     _OPENED_BY = "open_mqtt_broker()"
 
-    def __init__(
-        self,
-        kind: BrokerKind,
-        command: list[str],
-        *,
-        host: str,
-        port: int,
-        log: Path,
-        start_timeout: float,
-    ) -> None:
+    def __init__(self, kind: BrokerKind, host: str, port: int, launcher: Launcher | None) -> None:
         self.kind = kind
         self.host = host
         self.port = port
-        #: where the broker's own output goes
-        self.log = log
-        self._command = command
-        self._start_timeout = start_timeout
-        self._process: trio.Process | None = None
+        self._launcher = launcher
         #: restarts so far
         self.restarts = 0
 
@@ -96,62 +84,58 @@ class MqttBroker(metaclass=NoPublicConstructor):
         return MqttProtocol.V311 if self.kind is BrokerKind.AMQTT else MqttProtocol.V5
 
     @property
+    def restartable(self) -> bool:
+        """The block started it (an external broker is not ours to restart)."""
+        return self._launcher is not None
+
+    @property
     def running(self) -> bool:
-        return self._process is not None
+        """Ours and running (an external broker: always False)."""
+        return self._launcher is not None and self._launcher.running
 
-    async def start(self) -> None:
-        """Start it and return once it accepts connections; :class:`BrokerError` if it exits
-        or does not listen within the start timeout (it is then stopped)."""
-        if self._process is not None:
-            raise RuntimeError(f"{self!r} is running already")
-        name = self.kind.value
-        with self.log.open("ab") as log:
-            self._process = await trio.lowlevel.open_process(
-                self._command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                # its own process group: a Ctrl-C at the terminal is the owner's to handle
-                start_new_session=True,
-            )
-        with trio.move_on_after(self._start_timeout):
-            while True:
-                if self._process.poll() is not None:
-                    self._process = None
-                    raise BrokerError(f"{name} exited at start: {log_tail(self.log)}")
-                try:
-                    stream = await trio.open_tcp_stream(self.host, self.port)
-                except OSError:
-                    await trio.sleep(0.05)
-                    continue
-                await stream.aclose()
-                return
-        await self.stop()
-        raise BrokerError(
-            f"{name} did not listen on {self.host}:{self.port} within "
-            f"{self._start_timeout:g} s; see {self.log}"
-        )
-
-    async def stop(self) -> None:
-        """Stop it (SIGTERM, SIGKILL after 5 s) and wait; shielded, so it always ends."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with trio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-            with trio.move_on_after(5):
-                await process.wait()
-                return
-            process.kill()
-            await process.wait()
+    @property
+    def log(self) -> Path | None:
+        """Where the broker's own output goes (None: an external one)."""
+        return None if self._launcher is None else self._launcher.log
 
     async def restart(self, down_for: float = 0.0) -> None:
-        """Stop it, stay down ``down_for`` seconds, start it again on the same port."""
-        await self.stop()
+        """Stop it, stay down ``down_for`` seconds, start it again on the same port;
+        RuntimeError for an external broker."""
+        launcher = self._launcher
+        if launcher is None:
+            raise RuntimeError(f"{self!r} is not ours to restart")
+        await _stop(launcher)
         await trio.sleep(down_for)
-        await self.start()
+        await trio.to_thread.run_sync(launcher.start)
         self.restarts += 1
+
+
+async def _stop(launcher: Launcher) -> None:
+    with trio.CancelScope(shield=True):  # always ends: SIGKILL after 10 s
+        await trio.to_thread.run_sync(launcher.stop)
+
+
+async def _reach(host: str, port: int) -> None:
+    try:
+        stream = await trio.open_tcp_stream(host, port)
+    except OSError as exc:
+        raise BrokerError(f"cannot reach the MQTT broker at {host}:{port}: {exc!r}") from None
+    await stream.aclose()
+
+
+def _launcher(directory: Path, kind: BrokerKind, persistence: bool, timeout: float) -> Launcher:
+    if kind is BrokerKind.MOSQUITTO or (kind is BrokerKind.AUTO and find_mosquitto()):
+        return MosquittoBroker(  # BrokerError if it is not installed
+            directory, persistence=persistence, start_timeout=timeout, own_session=True
+        )
+    if _amqtt_installed():
+        return amqtt_launcher(directory, timeout)
+    if kind is BrokerKind.AMQTT:
+        raise BrokerError(f"amqtt is not installed ({_AMQTT_HINT})")
+    raise BrokerError(
+        "no MQTT broker to start: install mosquitto (apt-get install mosquitto) or amqtt "
+        f"({_AMQTT_HINT})"
+    )
 
 
 @asynccontextmanager
@@ -161,6 +145,7 @@ async def open_mqtt_broker(
     *,
     persistence: bool = True,
     start_timeout: float = START_TIMEOUT,
+    external: str | None = None,
 ) -> AsyncIterator[MqttBroker]:
     """Start a broker on a free loopback port, its files in ``directory``, for the block;
     leaving the block stops it (shielded: no process is left behind).
@@ -168,44 +153,31 @@ async def open_mqtt_broker(
     ``kind`` AUTO is mosquitto if :func:`find_mosquitto` finds it, else amqtt. A mosquitto is
     configured as :class:`MosquittoBroker` does (``persistence``: keep its database across
     :meth:`MqttBroker.restart`); amqtt, imported only in its own process, speaks MQTT 3.1.1
-    (see :attr:`MqttBroker.protocol`) and keeps nothing. Raises :class:`BrokerError` if the
-    broker asked for is not installed or does not start. ::
+    (see :attr:`MqttBroker.protocol`) and keeps nothing. Each runs in its own process group
+    (a Ctrl-C at the terminal is the block's owner's to handle). ``external`` (``HOST:PORT``,
+    see :func:`parse_address`): start nothing, check that it answers within ``start_timeout``
+    and use it as it is (kind EXTERNAL, MQTT 5, never restarted). Raises :class:`BrokerError`
+    if the broker asked for is not installed, does not start or cannot be reached. Starting
+    runs in a worker thread: a cancel waits for it (at most ``start_timeout``). ::
 
         async with open_mqtt_broker(tmp_path) as broker:
             async with open_mqtt_bridge(broker.host, broker.port, protocol=broker.protocol):
                 ...
     """
-    directory = Path(directory)
-    host = "127.0.0.1"
-    if kind is BrokerKind.MOSQUITTO or (kind is BrokerKind.AUTO and find_mosquitto()):
-        mosquitto = MosquittoBroker(directory, persistence=persistence)  # BrokerError if absent
-        broker = MqttBroker._create(
-            BrokerKind.MOSQUITTO,
-            mosquitto.command,
-            host=host,
-            port=mosquitto.port,
-            log=mosquitto.log,
-            start_timeout=start_timeout,
-        )
-    elif _amqtt_installed():
-        port = free_port(host)
-        broker = MqttBroker._create(
-            BrokerKind.AMQTT,
-            _amqtt_command(directory, host, port),
-            host=host,
-            port=port,
-            log=directory / "amqtt.log",
-            start_timeout=start_timeout,
-        )
-    elif kind is BrokerKind.AMQTT:
-        raise BrokerError(f"amqtt is not installed ({_AMQTT_HINT})")
-    else:
-        raise BrokerError(
-            "no MQTT broker to start: install mosquitto (apt-get install mosquitto) or amqtt "
-            f"({_AMQTT_HINT})"
-        )
-    await broker.start()
+    if external is not None:
+        host, port = parse_address(external)
+        with trio.move_on_after(start_timeout) as waiting:
+            await _reach(host, port)
+        if waiting.cancelled_caught:
+            raise BrokerError(
+                f"the MQTT broker at {external} did not answer within {start_timeout:g} s"
+            )
+        yield MqttBroker._create(BrokerKind.EXTERNAL, host, port, None)
+        return
+    launcher = _launcher(Path(directory), kind, persistence, start_timeout)
+    resolved = BrokerKind.AMQTT if launcher.name == "amqtt" else BrokerKind.MOSQUITTO
+    await trio.to_thread.run_sync(launcher.start)
     try:
-        yield broker
+        yield MqttBroker._create(resolved, launcher.host, launcher.port, launcher)
     finally:
-        await broker.stop()
+        await _stop(launcher)
