@@ -613,3 +613,34 @@ async def test_mqtt311_routes_retained_copies_by_topic_without_identifiers() -> 
         (sub_a,), (sub_b,) = a, b
         assert buffered(sub_a) == buffered(sub_b) == [("r/t", True)]
         nursery.cancel_scope.cancel()
+
+
+# -- receive_maximum ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, 65536, -1])
+async def test_receive_maximum_is_checked(value: int) -> None:
+    from trio_locksync.mqtt import open_mqtt_bridge
+
+    with pytest.raises(ValueError, match=r"receive_maximum must be 1\.\.65535"):
+        async with open_mqtt_bridge("127.0.0.1", receive_maximum=value):
+            pass  # pragma: no cover
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, 1000), ({"buffer_size": 50}, 50), ({"buffer_size": 50, "receive_maximum": 7}, 7)],
+)
+async def test_receive_maximum_defaults_to_buffer_size_and_bounds_the_hold(
+    options: dict[str, int], expected: int
+) -> None:
+    """What the CONNECT asks of the broker (MQTT 5 ReceiveMaximum) and the QoS 1 messages held
+    before paho's thread waits; the subscriptions' buffers keep buffer_size."""
+    from trio_locksync.mqtt import open_mqtt_bridge
+    from trio_locksync.testing._broker import free_port
+
+    fast = Backoff(initial=0.05, maximum=0.5, jitter=Jitter.NONE)
+    async with open_mqtt_bridge("127.0.0.1", free_port(), backoff=fast, **options) as bridge:
+        assert bridge._session._receive_maximum == expected
+        assert bridge._inbox._hold_limit == expected
+        assert bridge._buffer_size == options.get("buffer_size", 1000)
