@@ -2,10 +2,10 @@
 
 A QoS 1 message is acknowledged when the consumer *takes* it (``__anext__`` returns it), never
 before: until then the broker holds it and redelivers it after a reconnect. So QoS 1 messages
-are never dropped here; their number is bounded by the broker's ReceiveMaximum window, which
-the bridge sizes from the buffer. A QoS 0 message the broker sends faster than the consumer
-takes it is subject to ``overflow`` once the buffer holds ``buffer_size`` messages: the dropped
-ones are counted in :attr:`MqttSubscription.dropped`.
+are never dropped here; their number is bounded by the broker's ReceiveMaximum window (the
+bridge's ``receive_maximum``, by default its ``buffer_size``). A QoS 0 message the broker sends
+faster than the consumer takes it is subject to ``overflow`` once the buffer holds
+``buffer_size`` messages: the dropped ones are counted in :attr:`MqttSubscription.dropped`.
 
 The router and a subscription talk through a small interface, each way what the other drives:
 the router calls :meth:`MqttSubscription.push` and friends (package-internal, no underscore),
