@@ -296,7 +296,7 @@ def test_hold_never_stops_the_paho_thread_past_its_limit() -> None:
     once the count is back at the resume point, the one-second wait is armed again."""
     from trio_locksync.mqtt._inbox import HOLD_CAP, HOLD_LIMIT, Inbox
 
-    inbox = Inbox(trio.lowlevel.TrioToken.__new__(trio.lowlevel.TrioToken), print, limit=8)
+    inbox = Inbox(trio.lowlevel.TrioToken.__new__(trio.lowlevel.TrioToken), print, hold_limit=8)
     for _ in range(8):
         assert inbox.hold(lambda: False)
     result: list[bool] = []

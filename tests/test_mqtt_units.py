@@ -17,6 +17,7 @@ from trio_locksync.eventstream import Overflow
 from trio_locksync.mqtt import MqttProtocol, MqttStatus, TopicError, topic_matches
 from trio_locksync.mqtt._acks import AckTracker
 from trio_locksync.mqtt._bridge import MqttBridge
+from trio_locksync.mqtt._events import Connack, Puback, Received, Suback
 from trio_locksync.mqtt._inbox import Inbox
 from trio_locksync.mqtt._policy import GiveUp, Outcome, ReconnectPolicy, Retry
 from trio_locksync.mqtt._topics import check_filter, check_topic
@@ -146,22 +147,22 @@ async def test_inbox_drain_never_raises_and_runs_on_the_trio_thread(
     trio_thread = threading.get_ident()
     seen: list[tuple[object, int]] = []
 
-    def handler(event: tuple[Any, ...]) -> None:
-        seen.append((event[1], threading.get_ident()))
-        if event[1] == 2:
+    def handler(event: Any) -> None:
+        seen.append((event.mid, threading.get_ident()))
+        if event.mid == 2:
             raise ValueError("a handler bug")
 
     inbox = Inbox(trio.lowlevel.current_trio_token(), handler)
 
     def paho_thread() -> None:
         for i in range(5):
-            inbox.put(("message", i))
+            inbox.put(Received(1, "t", b"", 0, False, False, i, ()))
 
     await trio.to_thread.run_sync(paho_thread)
     await trio.testing.wait_all_tasks_blocked()
     assert [value for value, _ in seen] == [0, 1, 2, 3, 4]  # the bug did not stop the drain
     assert {thread for _, thread in seen} == {trio_thread}
-    assert "handling a message event failed" in caplog.text
+    assert "handling a Received event failed" in caplog.text
 
 
 # -- the bridge's trio side over a fake paho client ------------------------------------------
@@ -224,7 +225,7 @@ async def test_taking_messages_out_of_order_still_acks_in_arrival_order() -> Non
     generation = bridge._router.new_connection()
     bridge._connection.generation = generation
     bridge._move(MqttStatus.CONNECTING, "test")
-    bridge._handle(("connack", generation, False, 0, "Success"))
+    bridge._handle(Connack(generation, False, 0, "Success"))
     async with trio.open_nursery() as nursery:
 
         async def subscribe(topic_filter: str, box: list[Any]) -> None:
@@ -238,10 +239,10 @@ async def test_taking_messages_out_of_order_still_acks_in_arrival_order() -> Non
         nursery.start_soon(subscribe, "b/#", b)
         await trio.testing.wait_all_tasks_blocked()
         for mid, _topic in enumerate(client.subscribed, start=101):
-            bridge._handle(("suback", generation, mid, [1]))
+            bridge._handle(Suback(generation, mid, (1,)))
         await trio.testing.wait_all_tasks_blocked()
         for mid, topic in ((1, "a/x"), (2, "b/x"), (3, "a/y")):
-            bridge._handle(("message", generation, topic, b"p", 1, False, False, mid, ()))
+            bridge._handle(Received(generation, topic, b"p", 1, False, False, mid, ()))
         (sub_a,), (sub_b,) = a, b
         assert (await sub_a.__anext__()).topic == "a/x"
         assert client.acks == [1]
@@ -250,7 +251,7 @@ async def test_taking_messages_out_of_order_still_acks_in_arrival_order() -> Non
         assert (await sub_b.__anext__()).topic == "b/x"
         assert client.acks == [1, 2, 3]
         # A message of an earlier connection taken now is not acknowledged.
-        bridge._handle(("message", generation, "a/z", b"p", 1, False, False, 4, ()))
+        bridge._handle(Received(generation, "a/z", b"p", 1, False, False, 4, ()))
         new = bridge._router.new_connection()
         bridge._connection.generation = new
         assert (await sub_a.__anext__()).topic == "a/z"
@@ -262,82 +263,15 @@ async def test_taking_messages_out_of_order_still_acks_in_arrival_order() -> Non
 async def test_a_handler_bug_does_not_reach_trio(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR)
     bridge, _ = fake_bridge()
-    bridge._inbox.put(("message", 0, "t", b"", 1, False, False, 1, ()))  # no connection: ignored
-    bridge._inbox.put(("bogus",))  # malformed: logged, the drain goes on
-    bridge._inbox.put(("connack", 0, False, 0, "Success"))
+    bridge._inbox.put(Received(0, "t", b"", 1, False, False, 1, ()))  # no connection: ignored
+    bridge._inbox.put(Puback(0, 1, 0, "Success"))  # nothing waits for it: ignored
+    bridge._inbox.put(Connack(0, False, None, "?"))  # type: ignore[arg-type]  # malformed: logged,
+    bridge._inbox.put(Suback(0, 1, ()))  # and the drain goes on
     await trio.testing.wait_all_tasks_blocked()
-    assert "handling a bogus event failed" in caplog.text
+    assert "handling a Connack event failed" in caplog.text
 
 
 # -- the paho thread's plumbing: read buffer, hand-over per loop turn, pauses, holds ----------
-
-
-class RecordingSocket:
-    """A raw socket that hands out ``incoming`` and counts its recv() calls."""
-
-    def __init__(self, incoming: bytes = b"") -> None:
-        self.incoming = bytearray(incoming)
-        self.recv_calls = 0
-
-    def recv(self, size: int) -> bytes:
-        self.recv_calls += 1
-        if not self.incoming:
-            raise BlockingIOError
-        data = bytes(self.incoming[:size])
-        del self.incoming[:size]
-        return data
-
-
-def test_the_read_buffer_serves_paho_byte_reads_from_one_recv() -> None:
-    """paho reads a packet as recv(1), recv(1), recv(rest): 3 system calls per message
-    without the buffer, 1 per 64 KiB with it — in the same order, byte for byte."""
-    from trio_locksync.mqtt._paho import _BufferedSocket
-
-    packets = [bytes([0x30, 5]) + b"%05d" % i for i in range(100)]
-    raw = RecordingSocket(b"".join(packets))
-    sock = _BufferedSocket(raw)
-    got = []
-    for _ in packets:
-        head = sock.recv(1) + sock.recv(1)
-        got.append(head + sock.recv(head[1]))
-    assert got == packets
-    assert raw.recv_calls == 1
-    assert sock.pending() == 0
-    with pytest.raises(BlockingIOError):  # nothing more: paho's "try again later"
-        sock.recv(1)
-
-
-def test_the_read_buffer_reports_what_it_holds() -> None:
-    from trio_locksync.mqtt._paho import _BufferedSocket
-
-    sock = _BufferedSocket(RecordingSocket(b"abcdef"))
-    assert sock.pending() == 0  # nothing read yet: the socket itself is readable
-    assert sock.recv(2) == b"ab"
-    assert sock.pending() == 4  # the loop reads on without waiting in select()
-    assert sock.recv(10) == b"cdef"  # a short read at the end of the buffer
-    assert sock.pending() == 0
-
-
-def test_the_paho_client_reads_through_the_buffer() -> None:
-    """The bridge's paho client wraps the socket it makes (paho's _create_socket): if a paho
-    release moves that, this fails instead of the bridge silently getting slower."""
-    import socket
-
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from trio_locksync.mqtt._paho import _BufferedSocket, _Client
-
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        client = _Client(CallbackAPIVersion.VERSION2, client_id="x", protocol=paho.MQTTv5)
-        client.on_socket_register_write = lambda c, u, s: None  # queue, never write here
-        client.connect("127.0.0.1", server.getsockname()[1], clean_start=False)
-        peer, _ = server.accept()
-        try:
-            assert isinstance(client.socket(), _BufferedSocket)
-        finally:
-            peer.close()
-            client.socket().close()  # type: ignore[union-attr]
 
 
 class Recorder:
@@ -366,18 +300,20 @@ async def test_messages_are_handed_over_once_per_loop_turn() -> None:
     def paho_thread() -> None:
         for turn in range(3):
             for i in range(10):
-                inbox.put(("message", turn * 10 + i), flush=False)
+                inbox.put(Received(1, "t", b"", 0, False, False, turn * 10 + i, ()), flush=False)
             inbox.flush()
             inbox.flush()  # a second flush with a drain scheduled adds nothing
 
     await trio.to_thread.run_sync(paho_thread)
     await trio.testing.wait_all_tasks_blocked()
-    assert [e[1] for e in recorder.events] == list(range(30))
+    assert [e.mid for e in recorder.events] == list(range(30))
     assert 1 <= drains <= 3
 
 
 def test_hold_waits_at_the_limit_until_an_eighth_is_taken() -> None:
-    inbox = Inbox(trio.lowlevel.TrioToken.__new__(trio.lowlevel.TrioToken), Recorder(), limit=16)
+    inbox = Inbox(
+        trio.lowlevel.TrioToken.__new__(trio.lowlevel.TrioToken), Recorder(), hold_limit=16
+    )
     for _ in range(16):
         assert inbox.hold(lambda: False)  # no lock, no wait below the limit
     assert inbox.held == 16
@@ -396,7 +332,9 @@ def test_hold_waits_at_the_limit_until_an_eighth_is_taken() -> None:
 
 
 def test_hold_gives_up_when_stopping() -> None:
-    inbox = Inbox(trio.lowlevel.TrioToken.__new__(trio.lowlevel.TrioToken), Recorder(), limit=1)
+    inbox = Inbox(
+        trio.lowlevel.TrioToken.__new__(trio.lowlevel.TrioToken), Recorder(), hold_limit=1
+    )
     assert inbox.hold(lambda: False)
     stopping = threading.Event()
     result: list[bool] = []
@@ -441,43 +379,53 @@ def test_pause_waits_for_a_consumer_behind_then_lets_a_stalled_one_go() -> None:
 
 async def test_a_buffer_past_its_high_water_mark_presses_until_it_is_empty() -> None:
     from trio_locksync.mqtt._models import MqttMessage
-    from trio_locksync.mqtt._subscription import HIGH_WATER, MqttSubscription
+    from trio_locksync.mqtt._subscription import HIGH_WATER, MqttSubscription, Pushed
 
     calls: list[bool] = []
+
+    class Upstream:
+        def release(self, delivery: Any) -> None:
+            pass
+
+        def caught_up(self) -> None:
+            calls.append(False)
+
     sub = MqttSubscription._create(
-        "t",
-        0,
-        buffer_size=1000,
-        overflow=Overflow.DROP_OLDEST,
-        release=lambda d: None,
-        pressure=calls.append,
+        "t", 0, buffer_size=1000, overflow=Overflow.DROP_OLDEST, upstream=Upstream()
     )
+
+    def push() -> None:
+        if sub.push(message, None) is Pushed.PRESSED:
+            calls.append(True)
+
     message = MqttMessage("t", b"", 0, False, False, 0.0, 1)
     for _ in range(HIGH_WATER - 1):
-        sub._push(message, None)
+        push()
     assert calls == []
-    sub._push(message, None)
-    sub._push(message, None)
+    push()
+    push()
     assert calls == [True]  # once
     while len(sub) > 1:
         await sub.__anext__()
     assert calls == [True]  # not caught up yet
     await sub.__anext__()
     assert calls == [True, False]
-    sub._push(message, None)
-    sub._discard()
+    push()
+    assert not sub.discard().relieved  # below the mark: nothing to relieve
     assert calls == [True, False]
 
 
 async def test_the_router_presses_while_any_buffer_is_behind() -> None:
     bridge, _ = fake_bridge()
+    from trio_locksync.mqtt._subscription import Pushed
+
     router, inbox = bridge._router, bridge._inbox
-    router.pressure(True)
-    router.pressure(True)
+    router._pushed(Pushed.PRESSED)
+    router._pushed(Pushed.PRESSED)
     assert inbox._pressure
-    router.pressure(False)
+    router.caught_up()
     assert inbox._pressure  # the other one is still behind
-    router.pressure(False)
+    router.caught_up()
     assert not inbox._pressure
 
 
@@ -489,7 +437,7 @@ def fake_connected(protocol: str = "V5") -> tuple[MqttBridge, FakeClient, int]:
     generation = bridge._router.new_connection()
     bridge._connection.generation = generation
     bridge._move(MqttStatus.CONNECTING, "test")
-    bridge._handle(("connack", generation, False, 0, "Success"))
+    bridge._handle(Connack(generation, False, 0, "Success"))
     return bridge, client, generation
 
 
@@ -512,7 +460,7 @@ async def open_block(
 
 
 def retained(generation: int, topic: str, qos: int, mid: int, ids: tuple[int, ...]) -> Any:
-    return ("message", generation, topic, b"offline", qos, True, False, mid, ids)
+    return Received(generation, topic, b"offline", qos, True, False, mid, ids)
 
 
 def buffered(subscription: Any) -> list[tuple[str, bool]]:
@@ -527,7 +475,7 @@ async def test_a_second_block_on_a_subscribed_filter_subscribes_again_and_gets_t
     async with trio.open_nursery() as nursery:
         a, _ = await open_block(nursery, bridge, "z/bridge/state", 0)
         assert client.requests == [("z/bridge/state", 0, 1)]
-        bridge._handle(("suback", generation, 101, [0]))
+        bridge._handle(Suback(generation, 101, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         bridge._handle(retained(generation, "z/bridge/state", 0, 0, (1,)))
         (sub_a,) = a
@@ -538,7 +486,7 @@ async def test_a_second_block_on_a_subscribed_filter_subscribes_again_and_gets_t
         # starts only once the broker answered it.
         assert client.requests[1] == ("z/bridge/state", qos, 1)
         assert b == []
-        bridge._handle(("suback", generation, 102, [qos]))
+        bridge._handle(Suback(generation, 102, (qos,)))
         await trio.testing.wait_all_tasks_blocked()
         (sub_b,) = b
         bridge._handle(retained(generation, "z/bridge/state", qos, 7, (1,)))
@@ -546,7 +494,7 @@ async def test_a_second_block_on_a_subscribed_filter_subscribes_again_and_gets_t
         assert buffered(sub_a) == [("z/bridge/state", True)]  # no second copy for A
         assert bridge._router.repeats == 1
         # A live message (retain=0) goes to both.
-        bridge._handle(("message", generation, "z/bridge/state", b"x", qos, False, False, 8, (1,)))
+        bridge._handle(Received(generation, "z/bridge/state", b"x", qos, False, False, 8, (1,)))
         assert buffered(sub_a)[-1] == buffered(sub_b)[-1] == ("z/bridge/state", False)
         nursery.cancel_scope.cancel()
 
@@ -556,11 +504,11 @@ async def test_a_retained_repeat_nobody_takes_is_acked_in_its_turn() -> None:
     releases = bridge._inbox._releases
     async with trio.open_nursery() as nursery:
         a, _ = await open_block(nursery, bridge, "t/#", 1)
-        bridge._handle(("suback", generation, 101, [1]))
+        bridge._handle(Suback(generation, 101, (1,)))
         await trio.testing.wait_all_tasks_blocked()
         (sub_a,) = a
         bridge._handle(retained(generation, "t/x", 1, 1, (1,)))
-        bridge._handle(("message", generation, "t/y", b"p", 1, False, False, 2, (1,)))
+        bridge._handle(Received(generation, "t/y", b"p", 1, False, False, 2, (1,)))
         # A repeat of t/x (another block's SUBSCRIBE resent it): nobody takes it, so it is
         # finished at once for the paho thread, but acknowledged only after 1 and 2.
         bridge._handle(retained(generation, "t/x", 1, 3, (1,)))
@@ -580,12 +528,12 @@ async def test_a_block_joining_while_the_subscribe_is_in_flight_gets_its_own() -
         a, _ = await open_block(nursery, bridge, "t/s", 0)
         b, _ = await open_block(nursery, bridge, "t/s", 0)
         assert client.subscribed == ["t/s", "t/s"]  # the first was sent before B joined
-        bridge._handle(("suback", generation, 101, [0]))
+        bridge._handle(Suback(generation, 101, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         assert len(a) == 1
         assert b == []  # waits for the SUBSCRIBE that covers it
         bridge._handle(retained(generation, "t/s", 0, 0, (1,)))  # from the first SUBSCRIBE
-        bridge._handle(("suback", generation, 102, [0]))
+        bridge._handle(Suback(generation, 102, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         bridge._handle(retained(generation, "t/s", 0, 0, (1,)))  # from the second
         (sub_a,), (sub_b,) = a, b
@@ -594,7 +542,7 @@ async def test_a_block_joining_while_the_subscribe_is_in_flight_gets_its_own() -
         # A third block: one more SUBSCRIBE; none for those already covered.
         c, _ = await open_block(nursery, bridge, "t/s", 0)
         assert client.subscribed == ["t/s"] * 3
-        bridge._handle(("suback", generation, 103, [0]))
+        bridge._handle(Suback(generation, 103, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         assert len(c) == 1
         nursery.cancel_scope.cancel()
@@ -604,10 +552,10 @@ async def test_every_block_gets_the_retained_again_on_a_new_session() -> None:
     bridge, client, generation = fake_connected()
     async with trio.open_nursery() as nursery:
         a, _ = await open_block(nursery, bridge, "t/s", 0)
-        bridge._handle(("suback", generation, 101, [0]))
+        bridge._handle(Suback(generation, 101, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         b, _ = await open_block(nursery, bridge, "t/s", 0)
-        bridge._handle(("suback", generation, 102, [0]))
+        bridge._handle(Suback(generation, 102, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         (sub_a,), (sub_b,) = a, b
         bridge._handle(retained(generation, "t/s", 0, 0, (1,)))
@@ -616,9 +564,9 @@ async def test_every_block_gets_the_retained_again_on_a_new_session() -> None:
         new = bridge._router.new_connection()
         bridge._connection.generation = new
         bridge._move(MqttStatus.RECONNECTING, "test")
-        bridge._handle(("connack", new, False, 0, "Success"))
+        bridge._handle(Connack(new, False, 0, "Success"))
         assert client.subscribed == ["t/s"] * 3
-        bridge._handle(("suback", new, 103, [0]))
+        bridge._handle(Suback(new, 103, (0,)))
         bridge._handle(retained(new, "t/s", 0, 0, (1,)))
         assert buffered(sub_a) == buffered(sub_b) == [("t/s", True), ("t/s", True)]
         assert bridge._router.repeats == 0
@@ -629,18 +577,18 @@ async def test_a_block_joining_while_disconnected_subscribes_again_on_a_resumed_
     bridge, client, generation = fake_connected()
     async with trio.open_nursery() as nursery:
         a, _ = await open_block(nursery, bridge, "t/s", 0)
-        bridge._handle(("suback", generation, 101, [0]))
+        bridge._handle(Suback(generation, 101, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         bridge._handle(retained(generation, "t/s", 0, 0, (1,)))
         new = bridge._router.new_connection()
         bridge._connection.generation = new
         bridge._move(MqttStatus.RECONNECTING, "test")
         b, _ = await open_block(nursery, bridge, "t/s", 0)
-        bridge._handle(("connack", new, True, 0, "Success"))  # session present: filter kept
+        bridge._handle(Connack(new, True, 0, "Success"))  # session present: filter kept
         await trio.testing.wait_all_tasks_blocked()
         assert client.subscribed == ["t/s", "t/s"]  # only for B, which has no retained yet
         assert b == []
-        bridge._handle(("suback", new, 102, [0]))
+        bridge._handle(Suback(new, 102, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         bridge._handle(retained(new, "t/s", 0, 0, (1,)))  # for B's SUBSCRIBE
         (sub_a,), (sub_b,) = a, b
@@ -653,11 +601,11 @@ async def test_mqtt311_routes_retained_copies_by_topic_without_identifiers() -> 
     bridge, client, generation = fake_connected("V311")
     async with trio.open_nursery() as nursery:
         a, _ = await open_block(nursery, bridge, "r/t", 0)
-        bridge._handle(("suback", generation, 101, [0]))
+        bridge._handle(Suback(generation, 101, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         bridge._handle(retained(generation, "r/t", 0, 0, ()))
         b, _ = await open_block(nursery, bridge, "r/#", 0)  # overlaps A's filter
-        bridge._handle(("suback", generation, 102, [0]))
+        bridge._handle(Suback(generation, 102, (0,)))
         await trio.testing.wait_all_tasks_blocked()
         assert client.requests == [("r/t", 0, None), ("r/#", 0, None)]
         # B's SUBSCRIBE resends r/t: with no identifiers it matches both, A already had it.
@@ -665,3 +613,34 @@ async def test_mqtt311_routes_retained_copies_by_topic_without_identifiers() -> 
         (sub_a,), (sub_b,) = a, b
         assert buffered(sub_a) == buffered(sub_b) == [("r/t", True)]
         nursery.cancel_scope.cancel()
+
+
+# -- receive_maximum ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, 65536, -1])
+async def test_receive_maximum_is_checked(value: int) -> None:
+    from trio_locksync.mqtt import open_mqtt_bridge
+
+    with pytest.raises(ValueError, match=r"receive_maximum must be 1\.\.65535"):
+        async with open_mqtt_bridge("127.0.0.1", receive_maximum=value):
+            pass  # pragma: no cover
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, 1000), ({"buffer_size": 50}, 50), ({"buffer_size": 50, "receive_maximum": 7}, 7)],
+)
+async def test_receive_maximum_defaults_to_buffer_size_and_bounds_the_hold(
+    options: dict[str, int], expected: int
+) -> None:
+    """What the CONNECT asks of the broker (MQTT 5 ReceiveMaximum) and the QoS 1 messages held
+    before paho's thread waits; the subscriptions' buffers keep buffer_size."""
+    from trio_locksync.mqtt import open_mqtt_bridge
+    from trio_locksync.testing._broker import free_port
+
+    fast = Backoff(initial=0.05, maximum=0.5, jitter=Jitter.NONE)
+    async with open_mqtt_bridge("127.0.0.1", free_port(), backoff=fast, **options) as bridge:
+        assert bridge._session._receive_maximum == expected
+        assert bridge._inbox._hold_limit == expected
+        assert bridge._buffer_size == options.get("buffer_size", 1000)

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import final
 
-import attrs
 import trio
 from paho.mqtt.enums import MQTTErrorCode
 
@@ -32,8 +31,10 @@ from ..core import (
 )
 from ..eventstream import Overflow
 from ._acks import Delivery
+from ._connection import V5_HINT, Connection, Counters, Publishes
 from ._errors import MqttClosedError, MqttError, MqttNotDelivered, MqttRefused, TopicError
-from ._inbox import Event, Inbox
+from ._events import Connack, Disconnected, Event, Puback, Received, Suback
+from ._inbox import Inbox
 from ._models import (
     STATUS_TABLE,
     MqttMessage,
@@ -42,7 +43,7 @@ from ._models import (
     MqttStatus,
     MqttStatusChange,
 )
-from ._paho import REFUSALS, TAKEN_OVER, PahoSession, SessionEnd
+from ._paho import PahoSession
 from ._policy import GiveUp, Outcome, ReconnectPolicy
 from ._router import Router
 from ._subscription import MqttSubscription
@@ -53,37 +54,9 @@ __all__ = ["MqttBridge"]
 logger = logging.getLogger("trio_locksync.mqtt")
 
 
-#: added to the status detail after CONNECTs in a row closed before any CONNACK (MQTT 5)
-V5_HINT = (
-    "the broker may not speak MQTT 5; for MQTT 3.1.1 pass protocol=MqttProtocol.V311 to "
-    "open_mqtt_bridge() (or does it expect TLS?)"
-)
-
-
 class _Life(enum.Enum):
     OPEN = "open"
     CLOSED = "closed"
-
-
-@attrs.define(eq=False)
-class _Publish:
-    topic: str
-    done: trio.Event = attrs.field(factory=trio.Event)
-    error: MqttError | None = None
-
-
-@attrs.define(eq=False)
-class _Connection:
-    """What the trio side learned of one connection (one run of the network loop): facts
-    gathered from the paho thread's events, judged when the run has ended."""
-
-    generation: int
-    #: a CONNACK came (either way), or the run ended
-    answered: trio.Event = attrs.field(factory=trio.Event)
-    #: the run of the network loop ended (the worker thread returned)
-    ended: trio.Event = attrs.field(factory=trio.Event)
-    connack: tuple[int, str] | None = None  # (reason code, name)
-    disconnect: tuple[int, str, bool] | None = None  # (reason code, name, sent by the broker)
 
 
 @final
@@ -103,7 +76,12 @@ class MqttBridge(metaclass=NoPublicConstructor):
         buffer_size: int,
         overflow: Overflow,
     ) -> None:
-        self._inbox = Inbox(trio.lowlevel.current_trio_token(), self._handle, limit=buffer_size)
+        # The QoS 1 messages held (received, not taken) from which paho's thread waits: the
+        # broker's window, receive_maximum (also with MQTT 3.1.1, which has none to send).
+        hold_limit = session_options["receive_maximum"]
+        assert isinstance(hold_limit, int)
+        token = trio.lowlevel.current_trio_token()
+        self._inbox = Inbox(token, self._handle, hold_limit=hold_limit)
         self._session = PahoSession(inbox=self._inbox, **session_options)  # type: ignore[arg-type]
         # paho's loop holds a thread for the bridge's whole life: its own limiter, not trio's
         # shared one (40 tokens: a 41st bridge in one process would never connect).
@@ -118,16 +96,14 @@ class MqttBridge(metaclass=NoPublicConstructor):
         self._changes = ChangeFeed[MqttStatusChange](backlog=1000)
         self._status_moved = trio.Event()
         self._router = Router(self._session, self._inbox)
-        self._connection = _Connection(0)
-        self._publishes: dict[int, _Publish] = {}
+        self._connection = Connection(0)
+        self._publishes = Publishes()
         self._failure: MqttRefused | None = None
         # Subscriptions whose block ended, for the bridge's own task to release (see _leave).
         self._leaving_send, self._leaving = trio.open_memory_channel[tuple[str, list[Delivery]]](
             math.inf
         )
-        self._counts = dict.fromkeys(
-            ("connections", "attempts", "published", "publish_failures"), 0
-        )
+        self._counts = Counters()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -207,8 +183,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
             qos,
             buffer_size=size,
             overflow=self._overflow if overflow is None else overflow,
-            release=self._router.release,
-            pressure=self._router.pressure,
+            upstream=self._router,
         )
         self._router.add(subscription)
         try:
@@ -245,43 +220,27 @@ class MqttBridge(metaclass=NoPublicConstructor):
         data = payload.encode() if isinstance(payload, str) else bytes(payload)
         while True:
             await self._wait_connected()
-            info = self._session.client.publish(topic, data, qos, retain)
-            if info.rc is MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-                self._counts["publish_failures"] += 1
+            rc, mid = self._session.publish(topic, data, qos, retain)
+            if rc is MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                self._counts.publish_failures += 1
                 raise MqttNotDelivered(topic, "paho's outgoing queue is full")
-            if info.rc is MQTTErrorCode.MQTT_ERR_NO_CONN and qos == 0:
+            if rc is MQTTErrorCode.MQTT_ERR_NO_CONN and qos == 0:
                 await trio.lowlevel.checkpoint()
                 continue  # the link went down just now: QoS 0 is not queued; send it again
             break
         # QoS >= 1 while the link just went down: paho queued it and sends it after the next
         # CONNACK; its acknowledgement arrives then.
-        pending = self._publishes[info.mid] = _Publish(topic)
         try:
-            await pending.done.wait()
-        finally:
-            self._publishes.pop(info.mid, None)
-        if pending.error is not None:
-            self._counts["publish_failures"] += 1
-            raise pending.error
-        self._counts["published"] += 1
+            await self._publishes.wait(mid, topic)
+        except MqttError:
+            self._counts.publish_failures += 1
+            raise
+        self._counts.published += 1
 
     def statistics(self) -> MqttStatistics:
         """The bridge's counters (see :class:`MqttStatistics`)."""
-        router = self._router
-        return MqttStatistics(
-            status=self._status.current,
-            connections=self._counts["connections"],
-            attempts=self._counts["attempts"],
-            received=router.received,
-            delivered=router.delivered,
-            duplicates=router.duplicates,
-            dropped=router.dropped,
-            acked=router.acks.acked,
-            stale_acks=router.acks.stale,
-            published=self._counts["published"],
-            publish_failures=self._counts["publish_failures"],
-            flaps=self._policy.flaps_total,
-            buffered=router.buffered,
+        return self._counts.snapshot(
+            status=self._status.current, router=self._router, flaps=self._policy.flaps_total
         )
 
     def __repr__(self) -> str:
@@ -317,114 +276,54 @@ class MqttBridge(metaclass=NoPublicConstructor):
     async def _one_connection(self) -> tuple[Outcome, str, int | None]:
         """One run of the network loop in a worker thread, from connect to its end."""
         generation = self._router.new_connection()
-        connection = self._connection = _Connection(generation)
-        self._counts["attempts"] += 1
-        ended: list[SessionEnd] = []
-
-        async def run_loop() -> None:
-            # Not abandoned on cancellation: this task waits for the thread, so no paho thread
-            # outlives the bridge. A stop ends a connected loop at once (the DISCONNECT wakes
-            # it), a connect() under way within connect_timeout.
-            try:
-                ended.append(
-                    await trio.to_thread.run_sync(
-                        self._session.run, generation, limiter=self._thread_limiter
-                    )
-                )
-            finally:
-                connection.answered.set()
-                connection.ended.set()
-
-        timed_out = False
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run_loop)
-            try:
-                with trio.move_on_after(self._connect_timeout):
-                    await connection.answered.wait()
-                if not connection.answered.is_set():
-                    timed_out = True
-                    self._session.request_stop(generation)
-                await connection.ended.wait()
-            finally:
-                if not connection.ended.is_set():
-                    self._session.request_stop(generation)
+        connection = self._connection = Connection(generation)
+        self._counts.attempts += 1
+        end = await connection.run(self._session, self._thread_limiter, self._connect_timeout)
         self._inbox.drain()  # what the thread reported last is handled before judging
-        if timed_out:
-            return Outcome.NETWORK, f"no CONNACK within {self._connect_timeout:g} s", None
-        return self._judge(connection, ended[0])
-
-    def _judge(self, connection: _Connection, end: SessionEnd) -> tuple[Outcome, str, int | None]:
-        """How the connection ended, from what the thread and its events said."""
-        if connection.connack is not None and connection.connack[0] >= 0x80:
-            code, name = connection.connack
-            if code in REFUSALS:
-                return Outcome.REFUSED, f"{REFUSALS[code]} (CONNACK {name})", code
-            return Outcome.NETWORK, f"the broker refused the connection ({name})", code
-        if connection.connack is None:
-            if end.outcome is Outcome.LOST:
-                return Outcome.UNANSWERED, "connection closed before CONNACK", None
-            return end.outcome, end.detail, end.code
-        if connection.disconnect is not None:
-            code, name, from_server = connection.disconnect
-            if from_server and code == TAKEN_OVER:
-                return Outcome.TAKEN_OVER, f"session taken over by another client ({name})", code
-            return Outcome.LOST, f"connection lost ({name})", code
-        return Outcome.LOST, "connection lost", end.code
+        return connection.judge(end)
 
     # -- events from the paho thread (run by the inbox's drain, on the trio thread) ------------
 
     def _handle(self, event: Event) -> None:
-        kind, generation = event[0], event[1]
-        if generation != self._connection.generation:
-            if kind == "message" and event[4] >= 1:  # held by the paho thread: make room
+        if event.generation != self._connection.generation:
+            if type(event) is Received and event.qos >= 1:  # held by the paho thread: make room
                 self._inbox.unhold()
             return  # an event of a connection already given up
-        if kind == "message":  # the hot path: unpacked here, one call less per message
-            _, _, topic, payload, qos, retain, dup, mid, identifiers = event
-            message = MqttMessage(
-                topic=topic,
-                payload=payload,
-                qos=qos,
-                retain=retain,
-                duplicate=dup,
-                received_at=trio.current_time(),
-                connection=generation,
-            )
-            self._router.route(message, mid, identifiers)
-        elif kind == "puback":
-            self._on_puback(*event[2:])
-        elif kind == "suback":
-            self._router.on_suback(*event[2:])
-        elif kind == "connack":
-            self._on_connack(*event[2:])
-        elif kind == "disconnect":
-            self._on_disconnect(*event[2:])
+        match event:
+            case Received():  # the hot path: first
+                message = MqttMessage(
+                    topic=event.topic,
+                    payload=event.payload,
+                    qos=event.qos,
+                    retain=event.retain,
+                    duplicate=event.duplicate,
+                    received_at=trio.current_time(),
+                    connection=event.generation,
+                )
+                self._router.route(message, event.mid, event.identifiers)
+            case Puback():
+                self._publishes.answered(event)
+            case Suback():
+                self._router.on_suback(event.mid, event.codes)
+            case Connack():
+                self._on_connack(event)
+            case Disconnected():
+                self._connection.disconnect = event
 
-    def _on_connack(self, session_present: bool, code: int, name: str) -> None:
+    def _on_connack(self, event: Connack) -> None:
         connection = self._connection
-        connection.connack = (code, name)
+        connection.connack = event
         connection.answered.set()
-        if code >= 0x80:
+        if event.code >= 0x80:
             return  # judged when the run ends (paho closes the connection now)
         now = trio.current_time()
         self._policy.connected(now)
-        self._counts["connections"] += 1
+        self._counts.connections += 1
         self._move(
             MqttStatus.CONNECTED,
-            f"connected (session {'resumed' if session_present else 'new'})",
+            f"connected (session {'resumed' if event.session_present else 'new'})",
         )
-        self._router.connected(session_present)
-
-    def _on_disconnect(self, code: int, name: str, from_server: bool) -> None:
-        self._connection.disconnect = (code, name, from_server)
-
-    def _on_puback(self, mid: int, code: int, name: str) -> None:
-        pending = self._publishes.get(mid)
-        if pending is None:
-            return
-        if code >= 0x80:
-            pending.error = MqttNotDelivered(pending.topic, f"the broker refused it ({name})")
-        pending.done.set()
+        self._router.connected(event.session_present)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -470,9 +369,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
         self._status_moved = trio.Event()
 
     def _fail_waiters(self, error: MqttError) -> None:
-        for pending in self._publishes.values():
-            pending.error = error
-            pending.done.set()
+        self._publishes.fail(error)
         self._router.fail(error)
 
     def _close(self) -> None:

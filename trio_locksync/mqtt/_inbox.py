@@ -1,6 +1,7 @@
 """The one way paho's callbacks reach trio: :class:`Inbox`.
 
-Callbacks run on the paho thread. Each one only appends a tuple to the inbox (a deque: appends
+Callbacks run on the paho thread. Each one only appends a typed event (:mod:`._events`) to the
+inbox (a deque: appends
 are atomic); a drain is scheduled with the trio token's ``run_sync_soon`` — never a blocking
 ``from_thread.run_sync`` per message — at most one at a time, and for messages once per loop
 turn. The drain runs on the trio thread and never raises (a ``run_sync_soon`` callback that
@@ -20,16 +21,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, final
+from typing import final
 
 import trio
 
-__all__ = ["HOLD_CAP", "HOLD_LIMIT", "PAUSE_AT", "PAUSE_LIMIT", "Event", "Inbox"]
+from ._events import Event
+
+__all__ = ["HOLD_CAP", "HOLD_LIMIT", "PAUSE_AT", "PAUSE_LIMIT", "Inbox"]
 
 logger = logging.getLogger("trio_locksync.mqtt")
-
-#: what a callback hands to trio: (kind, connection generation, *details)
-Event = tuple[Any, ...]
 
 #: the longest the paho thread waits for a consumer that fell behind (see ``Inbox.pause``)
 PAUSE_LIMIT = 0.05
@@ -37,7 +37,7 @@ PAUSE_LIMIT = 0.05
 PAUSE_AT = 64
 #: the longest the paho thread waits for room for QoS 1 messages (see ``Inbox.hold``)
 HOLD_LIMIT = 1.0
-#: held QoS 1 messages, in multiples of the hold limit, from which the paho thread waits
+#: held QoS 1 messages, in multiples of ``hold_limit``, from which the paho thread waits
 #: without a time limit (see ``Inbox.hold``): the memory bound
 HOLD_CAP = 4
 
@@ -50,9 +50,9 @@ class Inbox:
 
     __slots__ = (
         "_handler",
+        "_hold_limit",
         "_holds",
         "_items",
-        "_limit",
         "_overheld",
         "_overridden",
         "_pressure",
@@ -66,16 +66,21 @@ class Inbox:
     )
 
     def __init__(
-        self, token: trio.lowlevel.TrioToken, handler: Callable[[Event], None], *, limit: int = 1000
+        self,
+        token: trio.lowlevel.TrioToken,
+        handler: Callable[[Event], None],
+        *,
+        hold_limit: int = 1000,
     ) -> None:
         self._token = token
         self._handler = handler
         self._items: collections.deque[Event] = collections.deque()
         self._scheduled = False
-        # QoS 1 messages received and not yet taken (or dropped) by every holder: mosquitto's
-        # ReceiveMaximum is not a hard bound, so the paho thread waits for room instead.
-        self._limit = limit
-        self._resume = limit - max(1, limit // 8)
+        # QoS 1 messages received and not yet taken (or dropped) by every holder, from which
+        # the paho thread waits (the bridge's receive_maximum): mosquitto's ReceiveMaximum is
+        # not a hard bound, so the paho thread waits for room instead.
+        self._hold_limit = hold_limit
+        self._resume = hold_limit - max(1, hold_limit // 8)
         self._holds = 0  # written by the paho thread only
         self._releases = 0  # written by the trio thread only
         self._waiting = False
@@ -123,7 +128,7 @@ class Inbox:
             self._overridden = True
 
     def hold(self, stopping: Callable[[], bool]) -> bool:
-        """[paho thread] Count one more QoS 1 message held; first, if ``limit`` are held,
+        """[paho thread] Count one more QoS 1 message held; first, if ``hold_limit`` are held,
         wait (at most ``HOLD_LIMIT``) until the consumers took an eighth of them. False if
         ``stopping()`` became true meanwhile (the message is then dropped unacknowledged: the
         broker redelivers it).
@@ -132,18 +137,18 @@ class Inbox:
         consumers taking messages make room. If they do not within the limit — they may be
         waiting for a packet paho has not read (a SUBACK, a PUBACK) — the thread reads on
         (the broker's window, MQTT 5 ReceiveMaximum, bounds what comes meanwhile; mosquitto
-        2.0.11 does not always hold to it). Up to ``HOLD_CAP`` times ``limit`` held: consumers
+        2.0.11 does not always hold to it). Up to ``HOLD_CAP`` times ``hold_limit`` held: consumers
         that took nothing while paho read that much more are stalled, not waiting for a packet
         behind those, so from there it waits without a time limit — the memory bound. Once the
         count is back at the resume point, the one-second wait is armed again (and at every
         connection: :meth:`rearm`). No lock unless it waits: ``_holds`` is written only here,
         ``_releases`` only by :meth:`unhold`."""
         held = self._holds - self._releases
-        if held >= self._limit:
+        if held >= self._hold_limit:
             if not self._overheld:
                 if not self._wait_for_room(stopping, HOLD_LIMIT):
                     return False
-            elif held >= HOLD_CAP * self._limit and not self._wait_for_room(stopping, None):
+            elif held >= HOLD_CAP * self._hold_limit and not self._wait_for_room(stopping, None):
                 return False
         elif self._overheld and held <= self._resume:
             self._overheld = False
@@ -227,6 +232,6 @@ class Inbox:
             try:
                 self._handler(event)
             except Exception:
-                logger.exception("MQTT bridge: handling a %s event failed", event[0])
+                logger.exception("MQTT bridge: handling a %s event failed", type(event).__name__)
         if not self._pressure:
             self._relief.set()  # a paused paho thread reads on

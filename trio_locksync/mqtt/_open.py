@@ -37,6 +37,7 @@ async def open_mqtt_bridge(
     protocol: MqttProtocol = MqttProtocol.V5,
     session_expiry: int = 3600,
     buffer_size: int = 1000,
+    receive_maximum: int | None = None,
     overflow: Overflow = Overflow.DROP_OLDEST,
     will: MqttWill | None = None,
     connect_timeout: float = 10.0,
@@ -63,9 +64,13 @@ async def open_mqtt_bridge(
     * Refusals retrying cannot fix (bad credentials, not authorised, an untrusted
       certificate) are retried once, then the status is REFUSED and waiting calls raise
       :class:`MqttRefused`; the block itself goes on (``bridge.failure`` says why).
-    * ``buffer_size`` bounds each subscription's buffer; with MQTT 5 it is also the
-      ReceiveMaximum, so the broker holds back QoS 1 messages the consumer has not taken.
+    * ``buffer_size`` bounds each subscription's buffer (the default of ``subscribe()``'s own);
       QoS 0 overflow follows ``overflow`` (dropped messages are counted).
+    * ``receive_maximum`` (1..65535; default: ``buffer_size``): the QoS 1 messages received and
+      not yet acknowledged the broker may send. With MQTT 5 it is sent as the ReceiveMaximum, so
+      the broker holds back QoS 1 messages the consumers have not taken; with either version,
+      paho's thread stops reading once that many QoS 1 messages wait to be taken (briefly, then
+      for good past 4 times as many: the memory bound).
     * ``will``: the last will the broker publishes if the bridge vanishes without a DISCONNECT.
 
     Credentials and payloads are never logged.
@@ -77,7 +82,11 @@ async def open_mqtt_bridge(
     if not (isinstance(keepalive, int) and keepalive > 0):
         raise ValueError(f"keepalive must be a positive int of seconds, got {keepalive!r}")
     if not (1 <= buffer_size <= 65535):
-        raise ValueError("buffer_size must be 1..65535 (it is MQTT 5's ReceiveMaximum)")
+        raise ValueError(f"buffer_size must be 1..65535, got {buffer_size!r}")
+    if receive_maximum is None:
+        receive_maximum = buffer_size
+    elif not (isinstance(receive_maximum, int) and 1 <= receive_maximum <= 65535):
+        raise ValueError(f"receive_maximum must be 1..65535, got {receive_maximum!r}")
     if not (isinstance(session_expiry, int) and 0 < session_expiry <= 0xFFFFFFFF):
         raise ValueError(
             f"session_expiry must be a positive int of seconds, got {session_expiry!r}"
@@ -107,7 +116,7 @@ async def open_mqtt_bridge(
             "tls": tls,
             "will": will,
             "session_expiry": session_expiry,
-            "receive_maximum": buffer_size,
+            "receive_maximum": receive_maximum,
             "connect_timeout": connect_timeout,
         },
         backoff=DEFAULT_BACKOFF if backoff is None else backoff,

@@ -1,7 +1,8 @@
 """paho-mqtt's side of the bridge: the client, its network loop in a worker thread, and the one
 way its callbacks reach trio.
 
-Facts this relies on (paho-mqtt 2.2.0 ``client.py``, checked against mosquitto 2.0.11):
+Facts this relies on (paho-mqtt 2.2.0 ``client.py``, checked against mosquitto 2.0.11; the
+workarounds of paho's internals are in :mod:`._paho_compat`):
 
 * Without ``loop_start()`` (a bare thread, not allowed here), paho writes a packet *on the thread
   that calls* ``publish``/``ack``/``subscribe`` — racing the loop thread on the socket — unless
@@ -18,10 +19,10 @@ Facts this relies on (paho-mqtt 2.2.0 ``client.py``, checked against mosquitto 2
 * Callbacks run on the paho thread and only hand events to trio through :class:`~._inbox.Inbox`
   (see there).
 * Speed: paho's thread and trio's share the GIL, and every system call hands it over. The
-  socket is read 64 KiB at a time (:class:`_BufferedSocket`; paho itself reads each packet's
-  header byte by byte), and the paho thread pauses while trio is behind (:meth:`Inbox.pause`),
-  so that the two take turns in batches rather than per message. Measured (benchmarks/
-  mqtt_bench.py): 5.7 thread switches a message before, 0.05 after.
+  socket is read 64 KiB at a time (:class:`~._paho_compat.BufferedSocket`; paho itself reads
+  each packet's header byte by byte), and the paho thread pauses while trio is behind
+  (:meth:`Inbox.pause`), so that the two take turns in batches rather than per message.
+  Measured (benchmarks/mqtt_bench.py): 5.7 thread switches a message before, 0.05 after.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ._events import Connack, Disconnected, Puback, Received, Suback
 from ._inbox import Inbox
 from ._models import MqttProtocol, MqttWill
+from ._paho_compat import BufferedClient, BufferedSocket, ClosingContext
 from ._policy import Outcome
 
 __all__ = ["PahoSession", "SessionEnd"]
@@ -58,8 +61,6 @@ REFUSALS = {
 }
 #: the broker's DISCONNECT reason "session taken over"
 TAKEN_OVER = 0x8E
-#: bytes read from the socket at once (see :class:`_BufferedSocket`)
-READ_CHUNK = 65536
 #: packets read from the buffer in a row before the loop turns to writes and timers
 BURST = 64
 #: the network loop's longest wait (keepalive timers are checked at least this often)
@@ -81,7 +82,7 @@ class PahoSession:
     """The paho client of one bridge and the worker-thread side of its connections.
 
     Methods marked [paho thread] run only in the bridge's worker thread; the others are called
-    from the trio thread and only queue packets (see the module docstring)."""
+    from the trio thread, are its only calls into paho, and only queue packets (see above)."""
 
     def __init__(
         self,
@@ -114,7 +115,7 @@ class PahoSession:
         self._connect_timeout = connect_timeout
         self._inbox = inbox
         self._client: paho.Client | None = None
-        self._tls_sockets: _ClosingContext | None = None
+        self._tls_sockets: ClosingContext | None = None
         self._generation = 0  # the current (or last) run's, set by run() at its start
         # Runs of this generation or an earlier one are to stop (written by the trio thread
         # only): not a flag the run clears at its start, which loses a stop requested before
@@ -129,8 +130,7 @@ class PahoSession:
 
     # -- trio thread ------------------------------------------------------------------------
 
-    @property
-    def client(self) -> paho.Client:
+    def _live(self) -> paho.Client:
         """The paho client (made by the first run, in the worker thread)."""
         if self._client is None:
             raise RuntimeError("the paho client is made by the first connection attempt")
@@ -159,13 +159,32 @@ class PahoSession:
     def subscribe(
         self, topic_filter: str, qos: int, identifier: int
     ) -> tuple[MQTTErrorCode, int | None]:
-        """Send SUBSCRIBE (queued). With MQTT 5 the filter carries ``identifier``, which the
-        broker puts on every message it sends for it, so overlapping filters route exactly."""
+        """Send SUBSCRIBE (queued); paho's result code and packet id. With MQTT 5 the filter
+        carries ``identifier``, which the broker puts on every message it sends for it, so
+        overlapping filters route exactly."""
         if self._protocol is MqttProtocol.V5:
             properties = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
             properties.SubscriptionIdentifier = identifier
-            return self.client.subscribe(topic_filter, qos, properties=properties)
-        return self.client.subscribe(topic_filter, qos)
+            return self._live().subscribe(topic_filter, qos, properties=properties)
+        return self._live().subscribe(topic_filter, qos)
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        """Send UNSUBSCRIBE (queued; nothing waits for its UNSUBACK)."""
+        self._live().unsubscribe(topic_filter)
+
+    def publish(
+        self, topic: str, payload: bytes, qos: int, retain: bool
+    ) -> tuple[MQTTErrorCode, int]:
+        """Send PUBLISH (queued); paho's result code and the packet id its :class:`Puback`
+        will carry. QoS >= 1 while the link is down: queued, sent after the next CONNACK."""
+        info = self._live().publish(topic, payload, qos, retain)
+        return info.rc, info.mid
+
+    def ack(self, mids: list[int]) -> None:
+        """Send the PUBACKs of the QoS 1 messages ``mids`` (queued, in this order)."""
+        ack = self._live().ack
+        for mid in mids:
+            ack(mid, 1)
 
     # -- paho thread ------------------------------------------------------------------------
 
@@ -226,7 +245,7 @@ class PahoSession:
         sock, wake = client.socket(), self._wake_r
         if sock is None or wake is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
-        buffered = sock.pending() if isinstance(sock, _BufferedSocket) else 0
+        buffered = sock.pending() if isinstance(sock, BufferedSocket) else 0
         wlist = [sock] if client.want_write() else []
         try:
             readable, _, _ = select.select([sock, wake], wlist, [], 0.0 if buffered else timeout)
@@ -246,7 +265,7 @@ class PahoSession:
                     rc = client.loop_read()
                     if rc is not MQTTErrorCode.MQTT_ERR_SUCCESS:
                         return rc
-                    if not isinstance(sock, _BufferedSocket) or not sock.pending():
+                    if not isinstance(sock, BufferedSocket) or not sock.pending():
                         break
             finally:
                 self._inbox.flush()
@@ -290,7 +309,7 @@ class PahoSession:
 
     def _make_client(self) -> paho.Client:
         v5 = self._protocol is MqttProtocol.V5
-        client = _Client(
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             clean_session=None if v5 else False,
@@ -308,7 +327,7 @@ class PahoSession:
             client.will_set(will.topic, will.payload, will.qos, will.retain)
         if self._tls:
             context = self._tls if isinstance(self._tls, ssl.SSLContext) else _default_context()
-            self._tls_sockets = _ClosingContext(context)
+            self._tls_sockets = ClosingContext(context)
             client.tls_set_context(self._tls_sockets)  # type: ignore[arg-type]
         # Queue packets and wake the loop; never write on the caller's thread (see above).
         client.on_socket_register_write = self._wake
@@ -320,43 +339,34 @@ class PahoSession:
         self._client = client
         return client
 
+    # -- paho's callbacks [paho thread]: one typed event each, into the inbox ------------------
+
     def _on_connect(
         self, client: paho.Client, userdata: object, flags: Any, reason: Any, properties: Any
     ) -> None:
-        self._inbox.put(
-            (
-                "connack",
-                self._generation,
-                bool(flags.session_present),
-                int(reason.value),
-                str(reason),
-            )
-        )
+        present = bool(flags.session_present)
+        self._inbox.put(Connack(self._generation, present, int(reason.value), str(reason)))
 
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: Any, reason: Any, properties: Any
     ) -> None:
         from_server = bool(flags.is_disconnect_packet_from_server)
-        self._inbox.put(
-            ("disconnect", self._generation, int(reason.value), str(reason), from_server)
-        )
+        self._inbox.put(Disconnected(self._generation, int(reason.value), str(reason), from_server))
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        if message.qos >= 1 and not self._inbox.hold(self._stopping):
+        qos = message.qos
+        if qos >= 1 and not self._inbox.hold(self._stopping):
             return  # stopping: not acknowledged, so the broker redelivers it
-        # The topic is decoded here (paho keeps bytes); the payload stays bytes.
-        ids = (
-            getattr(message.properties, "SubscriptionIdentifier", None)
-            if message.properties
-            else None
-        )
+        # The topic is decoded here (paho keeps bytes); the payload stays bytes (paho types it
+        # bytes | bytearray, but makes it with struct.unpack: bytes).
+        properties = message.properties
+        ids = getattr(properties, "SubscriptionIdentifier", None) if properties else None
         self._inbox.put(
-            (
-                "message",
+            Received(
                 self._generation,
                 message.topic,
-                message.payload,
-                message.qos,
+                message.payload,  # type: ignore[arg-type]
+                qos,
                 bool(message.retain),
                 bool(message.dup),
                 message.mid,
@@ -369,109 +379,13 @@ class PahoSession:
     def _on_subscribe(
         self, client: paho.Client, userdata: object, mid: int, reasons: Any, properties: Any
     ) -> None:
-        self._inbox.put(("suback", self._generation, mid, [int(r.value) for r in reasons]))
+        codes = tuple(int(r.value) for r in reasons)
+        self._inbox.put(Suback(self._generation, mid, codes))
 
     def _on_publish(
         self, client: paho.Client, userdata: object, mid: int, reason: Any, properties: Any
     ) -> None:
-        self._inbox.put(("puback", self._generation, mid, int(reason.value), str(reason)))
-
-
-@final
-class _ClosingContext:
-    """An ``ssl.SSLContext`` that remembers the sockets it wraps, so that the one of a failed
-    handshake gets closed: paho's ``connect()`` leaves it open (a leaked file descriptor)."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self._context = context
-        self._wrapped: list[ssl.SSLSocket] = []
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        sock = self._context.wrap_socket(*args, **kwargs)
-        self._wrapped.append(sock)
-        return sock
-
-    def close_failed(self, current: object) -> None:
-        """Close every wrapped socket but the client's current one; forget them all."""
-        current = getattr(current, "raw", current)  # under its read buffer
-        wrapped, self._wrapped = self._wrapped, []
-        for sock in wrapped:
-            if sock is not current:
-                sock.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-
-@final
-class _Client(paho.Client):
-    """paho's client with its socket wrapped in :class:`_BufferedSocket`.
-
-    ``_create_socket`` is paho's (2.x) one place that makes the connection's socket (TCP, then
-    TLS); a paho without it makes a plain socket and the bridge works the same, only slower
-    (a unit test checks the wrapper is in use)."""
-
-    def _create_socket(self) -> Any:
-        return _BufferedSocket(super()._create_socket())
-
-
-@final
-class _BufferedSocket:
-    """The connection's socket with a read buffer.
-
-    paho reads a packet's type byte and each length byte with ``recv(1)``, then the rest: 3 or
-    4 system calls per message, each one releasing the GIL — and with trio's thread waiting
-    for it, handing it over (measured: 5.7 thread switches per message). This reads up to
-    ``READ_CHUNK`` bytes at once and hands them out as asked; :meth:`pending` tells paho's
-    loop (as for TLS, whose records buffer too) and :meth:`PahoSession._step` that packets are
-    waiting without the socket being readable. (Gathering paho's sends — one per PUBACK —
-    into one per loop turn was tried too: no measurable gain, so writes go straight through.)
-    """
-
-    __slots__ = ("_buffer", "_position", "raw")
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self._buffer = b""
-        self._position = 0
-
-    def recv(self, size: int) -> bytes:
-        buffer, position = self._buffer, self._position
-        if position < len(buffer):
-            end = position + size
-            if end >= len(buffer):
-                self._buffer, self._position = b"", 0
-                return buffer[position:] if position else buffer
-            self._position = end
-            return buffer[position:end]
-        data: bytes = self.raw.recv(max(size, READ_CHUNK))
-        if len(data) <= size:
-            return data
-        self._buffer, self._position = data, size
-        return data[:size]
-
-    def pending(self) -> int:
-        """Bytes readable without a system call (ours, and TLS's decrypted ones)."""
-        inner = self.raw.pending() if isinstance(self.raw, ssl.SSLSocket) else 0
-        return len(self._buffer) - self._position + inner
-
-    def send(self, data: bytes | bytearray) -> int:
-        sent: int = self.raw.send(data)
-        return sent
-
-    def fileno(self) -> int:
-        fileno: int = self.raw.fileno()
-        return fileno
-
-    def setblocking(self, flag: bool) -> None:
-        self.raw.setblocking(flag)
-
-    def close(self) -> None:
-        self._buffer, self._position = b"", 0
-        self.raw.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
+        self._inbox.put(Puback(self._generation, mid, int(reason.value), str(reason)))
 
 
 def _default_context() -> ssl.SSLContext:

@@ -47,15 +47,15 @@ from ._acks import AckTracker, Delivery
 from ._inbox import Inbox
 from ._models import MqttMessage
 from ._paho import PahoSession
-from ._subscription import MqttSubscription
+from ._subscription import Leftovers, MqttSubscription, Pushed
 from ._topics import topic_matches
 
-__all__ = ["Router", "Suback"]
+__all__ = ["Router", "Subscribing"]
 
 
 @final
 @attrs.define(eq=False)
-class Suback:
+class Subscribing:
     """A SUBSCRIBE sent on connection ``generation``, until its SUBACK (or that link's end)."""
 
     topic_filter: str
@@ -63,7 +63,7 @@ class Suback:
     #: the subscriptions of the filter when it was sent: the broker's answer covers them
     covers: list[MqttSubscription] = attrs.field(factory=list)
     done: trio.Event = attrs.field(factory=trio.Event)
-    codes: list[int] = attrs.field(factory=list)
+    codes: tuple[int, ...] = ()
 
     @property
     def refused(self) -> bool:
@@ -73,7 +73,8 @@ class Suback:
 
 @final
 class Router:
-    """The bridge's subscriptions, their routing and their acknowledgements."""
+    """The bridge's subscriptions, their routing and their acknowledgements; the
+    :class:`~._subscription.Upstream` of every subscription."""
 
     def __init__(self, session: PahoSession, inbox: Inbox) -> None:
         self._session = session
@@ -89,8 +90,8 @@ class Router:
         #: filter -> its MQTT 5 subscription identifier (never reused within the process)
         self._filter_ids: dict[str, int] = {}
         self._id_filters: dict[int, str] = {}
-        self._subacks: dict[int, Suback] = {}  # by packet id
-        self._in_flight: dict[str, Suback] = {}  # by filter: the latest sent
+        self._subacks: dict[int, Subscribing] = {}  # by packet id
+        self._in_flight: dict[str, Subscribing] = {}  # by filter: the latest sent
         self._pressed = 0  # subscriptions whose buffer is above its high-water mark
         self.received = 0
         #: messages taken by subscriptions whose block has ended (see :attr:`delivered`)
@@ -104,7 +105,7 @@ class Router:
     @property
     def delivered(self) -> int:
         """Messages handed to a consumer (QoS 0 and 1; once per subscription that took it)."""
-        return self._delivered_before + sum(s._taken for s in self.subscriptions)
+        return self._delivered_before + sum(s.taken for s in self.subscriptions)
 
     @property
     def buffered(self) -> int:
@@ -128,8 +129,8 @@ class Router:
                 self.release(delivery)  # an earlier link's: it is redelivered
             elif topic_matches(subscription.topic_filter, message.topic):
                 if message.retain:
-                    subscription._retained.add(message.topic)
-                subscription._push(message, delivery)
+                    subscription.first_retained(message.topic)
+                self._pushed(subscription.push(message, delivery))
             else:
                 kept.append((message, delivery))
         self._orphans = kept
@@ -138,8 +139,8 @@ class Router:
         """A subscription's block ended: stop routing to it; returns its untaken QoS 1
         deliveries (for :meth:`leave`, unless the bridge closes)."""
         self.subscriptions.remove(subscription)
-        self._delivered_before += subscription._taken
-        return subscription._discard()
+        self._delivered_before += subscription.taken
+        return self._left_over(subscription.discard())
 
     def leave(self, topic_filter: str, untaken: list[Delivery], *, connected: bool) -> None:
         """Release what a finished subscription did not take (so later messages can be
@@ -150,7 +151,7 @@ class Router:
             self._left.add(topic_filter)
             self._active.pop(topic_filter, None)
             if connected:
-                self._session.client.unsubscribe(topic_filter)
+                self._session.unsubscribe(topic_filter)
             # Held for a block of this filter that left before its SUBACK: nobody comes now.
             kept = []
             for message, delivery in self._orphans:
@@ -166,25 +167,25 @@ class Router:
         """Whether ``topic_filter`` is subscribed on the current connection."""
         return self._active.get(topic_filter) == self.acks.generation
 
-    def cover(self, subscription: MqttSubscription) -> Suback | None:
+    def cover(self, subscription: MqttSubscription) -> Subscribing | None:
         """What ``subscription`` waits for before its block starts, on the current connection:
         None once a SUBSCRIBE of its filter sent after it joined was acknowledged and the filter
         is subscribed; else the SUBSCRIBE in flight that covers it, or one sent now (also when
         the filter is already subscribed: the broker's retained messages come only with a
         SUBSCRIBE, see the module docstring)."""
         topic_filter = subscription.topic_filter
-        if subscription._covered and self.subscribed(topic_filter):
+        if subscription.covered and self.subscribed(topic_filter):
             return None
         in_flight = self._in_flight.get(topic_filter)
         if in_flight is not None and subscription in in_flight.covers:
             return in_flight
         return self.request(topic_filter)
 
-    def request(self, topic_filter: str) -> Suback:
+    def request(self, topic_filter: str) -> Subscribing:
         """Send a SUBSCRIBE of ``topic_filter`` on the current connection, for every
         subscription of it (its subscription identifier, their highest QoS)."""
         covers = [s for s in self.subscriptions if s.topic_filter == topic_filter]
-        suback = Suback(topic_filter, self.acks.generation, covers)
+        suback = Subscribing(topic_filter, self.acks.generation, covers)
         qos = max((s.qos for s in covers), default=0)
         identifier = self._filter_ids.get(topic_filter)
         if identifier is None:
@@ -198,19 +199,18 @@ class Router:
         self._in_flight[topic_filter] = suback
         return suback
 
-    def on_suback(self, mid: int, codes: list[int]) -> None:
+    def on_suback(self, mid: int, codes: tuple[int, ...]) -> None:
         """The broker answered a SUBSCRIBE."""
         suback = self._subacks.pop(mid, None)
         if suback is None:
             return
         if self._in_flight.get(suback.topic_filter) is suback:
             del self._in_flight[suback.topic_filter]
-        suback.codes.extend(codes)
+        suback.codes = codes
         if codes and not suback.refused:
             self._active[suback.topic_filter] = suback.generation
             for subscription in suback.covers:
-                if not subscription._covered and subscription in self.subscriptions:
-                    subscription._covered = True
+                if subscription in self.subscriptions and subscription.cover():
                     self._adopt(subscription)
         suback.done.set()
 
@@ -237,7 +237,7 @@ class Router:
             # for every block.
             self._active.clear()
             for subscription in self.subscriptions:
-                subscription._retained.clear()
+                subscription.forget_retained()
         for topic_filter in {s.topic_filter for s in self.subscriptions}:
             if topic_filter not in self._active:
                 self.request(topic_filter)
@@ -257,7 +257,7 @@ class Router:
             holders = [
                 s
                 for s in self.subscriptions
-                if s._covered
+                if s.covered
                 and self._filter_ids.get(s.topic_filter) in identifiers
                 and topic_matches(s.topic_filter, topic)
             ]
@@ -281,11 +281,14 @@ class Router:
                 # A filter no block holds now, or a repeat: acknowledged in its turn, dropped.
                 self._inbox.unhold()
             for subscription in holders:
-                subscription._push(message, delivery)
+                pushed = subscription.push(message, delivery)
+                if pushed is not Pushed.KEPT:
+                    self._pushed(pushed)
             return
         for subscription in holders:
-            if not subscription._push(message, None):
-                self.dropped += 1
+            pushed = subscription.push(message, None)
+            if pushed is not Pushed.KEPT:
+                self._pushed(pushed)
 
     def _unclaimed(
         self, message: MqttMessage, identifiers: tuple[int, ...]
@@ -314,7 +317,7 @@ class Router:
         the topic matches a filter this bridge left."""
         topic = message.topic
         holders = [
-            s for s in self.subscriptions if s._covered and topic_matches(s.topic_filter, topic)
+            s for s in self.subscriptions if s.covered and topic_matches(s.topic_filter, topic)
         ]
         if holders:
             return holders
@@ -327,9 +330,7 @@ class Router:
     ) -> list[MqttSubscription]:
         """The holders of a retained copy of ``topic`` that have not had one on this
         connection (and, from now on, have)."""
-        fresh = [s for s in holders if topic not in s._retained]
-        for subscription in fresh:
-            subscription._retained.add(topic)
+        fresh = [s for s in holders if s.first_retained(topic)]
         if len(fresh) < len(holders):
             self.repeats += 1
         return fresh
@@ -342,18 +343,32 @@ class Router:
         if before == 1 and delivery.holders == 0:
             self._inbox.unhold()
 
-    def pressure(self, on: bool) -> None:
-        """A subscription's buffer reached its high-water mark (True) or went back to its low
-        one (False): the paho thread pauses while any is above (see ``Inbox.pause``)."""
-        self._pressed += 1 if on else -1
-        if self._pressed == (1 if on else 0):
-            self._inbox.press(on)
+    def _pushed(self, pushed: Pushed) -> None:
+        """What a subscription's :meth:`~MqttSubscription.push` said, but KEPT: a dropped QoS 0
+        message is counted; a buffer that reached its high-water mark presses: the paho thread
+        pauses while any is above it (see ``Inbox.pause``)."""
+        if pushed is Pushed.DROPPED:
+            self.dropped += 1
+        elif pushed is Pushed.PRESSED:
+            self._pressed += 1
+            if self._pressed == 1:
+                self._inbox.press(True)
+
+    def caught_up(self) -> None:
+        """A subscription emptied a buffer that had reached its high-water mark."""
+        self._pressed -= 1
+        if self._pressed == 0:
+            self._inbox.press(False)
+
+    def _left_over(self, leftovers: Leftovers) -> list[Delivery]:
+        """A subscription stopped: no longer pressing; returns its untaken deliveries."""
+        if leftovers.relieved:
+            self.caught_up()
+        return leftovers.deliveries
 
     def _send_acks(self, mids: list[int]) -> None:
         if mids:
-            client = self._session.client
-            for mid in mids:
-                client.ack(mid, 1)
+            self._session.ack(mids)
 
     def fail(self, error: BaseException) -> None:
         """The bridge gave up or closed: wake SUBSCRIBE waiters, end the subscriptions."""
@@ -362,4 +377,4 @@ class Router:
         self._subacks.clear()
         self._in_flight.clear()
         for subscription in self.subscriptions:
-            subscription._close(lambda: error)
+            self._left_over(subscription.close(lambda: error))

@@ -2,18 +2,26 @@
 
 A QoS 1 message is acknowledged when the consumer *takes* it (``__anext__`` returns it), never
 before: until then the broker holds it and redelivers it after a reconnect. So QoS 1 messages
-are never dropped here; their number is bounded by the broker's ReceiveMaximum window, which
-the bridge sizes from the buffer. A QoS 0 message the broker sends faster than the consumer
-takes it is subject to ``overflow`` once the buffer holds ``buffer_size`` messages: the dropped
-ones are counted in :attr:`MqttSubscription.dropped`.
+are never dropped here; their number is bounded by the broker's ReceiveMaximum window (the
+bridge's ``receive_maximum``, by default its ``buffer_size``). A QoS 0 message the broker sends
+faster than the consumer takes it is subject to ``overflow`` once the buffer holds
+``buffer_size`` messages: the dropped ones are counted in :attr:`MqttSubscription.dropped`.
+
+The router and a subscription talk through a small interface, each way what the other drives:
+the router calls :meth:`MqttSubscription.push` and friends (package-internal, no underscore),
+whose return values say what the router must do next (:class:`Pushed`; the deliveries a
+closing subscription leaves, :class:`Leftovers`); the consumer's side — taking a message — tells
+the router through the one :class:`Upstream` it was given.
 """
 
 from __future__ import annotations
 
 import collections
+import enum
 from collections.abc import Callable
-from typing import final
+from typing import Protocol, final
 
+import attrs
 import trio
 
 from ..core import NoPublicConstructor
@@ -21,16 +29,46 @@ from ..eventstream import Overflow
 from ._acks import Delivery
 from ._models import MqttMessage
 
-__all__ = ["MqttSubscription"]
+__all__ = ["Leftovers", "MqttSubscription", "Pushed", "Upstream"]
 
-Release = Callable[[Delivery], None]
-#: told True when the buffer reaches its high-water mark, False once the consumer emptied it
-Pressure = Callable[[bool], None]
 #: the high-water mark of a buffer (at most half of it): from there on the paho thread pauses
 #: until the consumer has taken everything (see ``Inbox.pause``). Measured (40,000 messages,
 #: interleaved runs): 32, 64 and 128 alike; resuming at empty rather than at half cut thread
 #: switches from 0.5 to 0.05 a message and raised QoS 1 from 8,705 to 9,685 msg/s (medians).
 HIGH_WATER = 64
+
+
+class Upstream(Protocol):
+    """What a subscription tells its router as its consumer takes messages (the router)."""
+
+    def release(self, delivery: Delivery) -> None:
+        """A QoS 1 message was taken (or dropped): it may be acknowledged."""
+
+    def caught_up(self) -> None:
+        """A buffer that reached its high-water mark (:attr:`Pushed.PRESSED`) was emptied."""
+
+
+class Pushed(enum.Enum):
+    """What :meth:`MqttSubscription.push` did with a message."""
+
+    #: buffered
+    KEPT = "kept"
+    #: buffered, and the buffer reached its high-water mark now: until it is emptied (the
+    #: subscription then tells :meth:`Upstream.caught_up`) the paho thread should pause
+    PRESSED = "pressed"
+    #: a QoS 0 message was dropped for it (or it): the buffer was full
+    DROPPED = "dropped"
+
+
+@final
+@attrs.frozen
+class Leftovers:
+    """What a subscription that stopped taking messages leaves its router."""
+
+    #: its QoS 1 deliveries not taken, to release
+    deliveries: list[Delivery]
+    #: its buffer was above its high-water mark (:attr:`Pushed.PRESSED`): it no longer is
+    relieved: bool
 
 
 @final
@@ -42,7 +80,6 @@ class MqttSubscription(metaclass=NoPublicConstructor):
     _OPENED_BY = "MqttBridge.subscribe()"
 
     __slots__ = (
-        "_covered",
         "_ended",
         "_error",
         "_high",
@@ -50,13 +87,13 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         "_lot",
         "_overflow",
         "_pressed",
-        "_pressure",
-        "_release",
         "_retained",
-        "_taken",
+        "_upstream",
         "buffer_size",
+        "covered",
         "dropped",
         "qos",
+        "taken",
         "topic_filter",
     )
 
@@ -67,15 +104,13 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         *,
         buffer_size: int,
         overflow: Overflow,
-        release: Release,
-        pressure: Pressure | None = None,
+        upstream: Upstream,
     ) -> None:
         self.topic_filter = topic_filter
         self.qos = qos
         self.buffer_size = buffer_size
         self._overflow = overflow
-        self._release = release
-        self._pressure = pressure
+        self._upstream = upstream
         self._pressed = False
         self._high = max(1, min(HIGH_WATER, buffer_size // 2))
         self._items: collections.deque[tuple[MqttMessage, Delivery | None]] = collections.deque()
@@ -85,10 +120,11 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         #: QoS 0 messages dropped because the buffer was full
         self.dropped = 0
         #: messages handed to the consumer (QoS 0 and 1; the bridge's ``delivered``)
-        self._taken = 0
+        self.taken = 0
         #: a SUBSCRIBE of the filter sent after this subscription joined was acknowledged:
-        #: the broker has sent (or is sending) it the filter's retained messages (see Router)
-        self._covered = False
+        #: the broker has sent (or is sending) it the filter's retained messages (see Router);
+        #: set by :meth:`cover`
+        self.covered = False
         #: topics this subscription got a retained copy of: it takes no second one (a later
         #: SUBSCRIBE of the same filter resends them for another subscription); cleared when a
         #: connection starts a new session (every filter is subscribed again)
@@ -98,48 +134,69 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         """Messages waiting to be taken."""
         return len(self._items)
 
-    def _push(self, message: MqttMessage, delivery: Delivery | None) -> bool:
-        """Buffer a routed message; False if a QoS 0 message was dropped for it (or it)."""
+    # -- the router's side (package-internal) -------------------------------------------------
+
+    def cover(self) -> bool:
+        """A SUBSCRIBE covering this subscription was acknowledged: it gets messages from now
+        on. True if it was not covered before (the router then hands it what it held)."""
+        if self.covered:
+            return False
+        self.covered = True
+        return True
+
+    def first_retained(self, topic: str) -> bool:
+        """True if this subscription has had no retained copy of ``topic`` on this
+        connection; from now on it has."""
+        retained = self._retained
+        if topic in retained:
+            return False
+        retained.add(topic)
+        return True
+
+    def forget_retained(self) -> None:
+        """A new session: every filter is subscribed again and its retained messages come
+        again, for every subscription (a replay)."""
+        self._retained.clear()
+
+    def push(self, message: MqttMessage, delivery: Delivery | None) -> Pushed:
+        """Buffer a routed message (``delivery``: a QoS 1 one's, else None)."""
         items = self._items
         if delivery is None and len(items) >= self.buffer_size:
             self.dropped += 1
             if self._overflow is Overflow.DROP_NEWEST:
-                return False
+                return Pushed.DROPPED
             oldest = next((i for i, (_, d) in enumerate(items) if d is None), None)
             if oldest is None:  # only QoS 1 messages waiting: those are never dropped
-                return False
+                return Pushed.DROPPED
             del items[oldest]
             items.append((message, None))
             self._lot.unpark()
-            return False
+            return Pushed.DROPPED
         items.append((message, delivery))
         if self._lot:  # a consumer waits (not while it works through a batch)
             self._lot.unpark()
-        if len(items) >= self._high and not self._pressed and self._pressure is not None:
+        if len(items) >= self._high and not self._pressed:
             self._pressed = True
-            self._pressure(True)
-        return True
+            return Pushed.PRESSED
+        return Pushed.KEPT
 
-    def _unpress(self) -> None:
-        if self._pressed and self._pressure is not None:
-            self._pressed = False
-            self._pressure(False)
-
-    def _close(self, error: Callable[[], BaseException] | None = None) -> list[Delivery]:
+    def close(self, error: Callable[[], BaseException] | None = None) -> Leftovers:
         """No more messages: the consumer drains what is left, then stops (or raises
         ``error()``). Returns the QoS 1 deliveries still buffered, for the caller to release
         when the subscription's block ends."""
         self._ended = True
         self._error = error
         self._lot.unpark_all()
-        self._unpress()
-        return [d for _, d in self._items if d is not None]
+        relieved, self._pressed = self._pressed, False
+        return Leftovers([d for _, d in self._items if d is not None], relieved)
 
-    def _discard(self) -> list[Delivery]:
+    def discard(self) -> Leftovers:
         """The block ended: drop what was not taken; returns its QoS 1 deliveries."""
-        deliveries = self._close()
+        leftovers = self.close()
         self._items.clear()
-        return deliveries
+        return leftovers
+
+    # -- the consumer's side ------------------------------------------------------------------
 
     def __aiter__(self) -> MqttSubscription:
         return self
@@ -154,11 +211,12 @@ class MqttSubscription(metaclass=NoPublicConstructor):
             await self._lot.park()
         items = self._items
         message, delivery = items.popleft()
-        self._taken += 1
+        self.taken += 1
         if delivery is not None:
-            self._release(delivery)  # taken: it may be acknowledged now
+            self._upstream.release(delivery)  # taken: it may be acknowledged now
         if self._pressed and not items:
-            self._unpress()
+            self._pressed = False
+            self._upstream.caught_up()
         await trio.lowlevel.cancel_shielded_checkpoint()
         return message
 

@@ -1,0 +1,169 @@
+"""What the bridge's trio side learns of one connection and how it judges its end; the
+publishes waiting for their answer; the bridge's own counters."""
+
+from __future__ import annotations
+
+from typing import final
+
+import attrs
+import trio
+
+from ._errors import MqttError, MqttNotDelivered
+from ._events import Connack, Disconnected, Puback
+from ._models import MqttStatistics, MqttStatus
+from ._paho import REFUSALS, TAKEN_OVER, PahoSession, SessionEnd
+from ._policy import Outcome
+from ._router import Router
+
+__all__ = ["V5_HINT", "Connection", "Counters", "Publishes"]
+
+#: added to the status detail after CONNECTs in a row closed before any CONNACK (MQTT 5)
+V5_HINT = (
+    "the broker may not speak MQTT 5; for MQTT 3.1.1 pass protocol=MqttProtocol.V311 to "
+    "open_mqtt_bridge() (or does it expect TLS?)"
+)
+
+
+@final
+@attrs.define(eq=False)
+class Connection:
+    """What the trio side learned of one connection (one run of the network loop): facts
+    gathered from the paho thread's events, judged when the run has ended."""
+
+    generation: int
+    #: a CONNACK came (either way), or the run ended
+    answered: trio.Event = attrs.field(factory=trio.Event)
+    #: the run of the network loop ended (the worker thread returned)
+    ended: trio.Event = attrs.field(factory=trio.Event)
+    connack: Connack | None = None
+    disconnect: Disconnected | None = None
+    #: no CONNACK came within this many seconds: the run was stopped (see :meth:`run`)
+    unanswered_after: float = 0.0
+
+    async def run(
+        self, session: PahoSession, limiter: trio.CapacityLimiter, connect_timeout: float
+    ) -> SessionEnd:
+        """Run the network loop in a worker thread, from connect to its end; stopped if no
+        CONNACK comes within ``connect_timeout``, or if this is cancelled. The worker thread's
+        own account of the end (the paho thread's events are for the caller to drain)."""
+        ended: list[SessionEnd] = []
+
+        async def run_loop() -> None:
+            # Not abandoned on cancellation: this task waits for the thread, so no paho thread
+            # outlives the bridge. A stop ends a connected loop at once (the DISCONNECT wakes
+            # it), a connect() under way within connect_timeout.
+            try:
+                ended.append(
+                    await trio.to_thread.run_sync(session.run, self.generation, limiter=limiter)
+                )
+            finally:
+                self.answered.set()
+                self.ended.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_loop)
+            try:
+                with trio.move_on_after(connect_timeout):
+                    await self.answered.wait()
+                if not self.answered.is_set():
+                    self.unanswered_after = connect_timeout
+                    session.request_stop(self.generation)
+                await self.ended.wait()
+            finally:
+                if not self.ended.is_set():
+                    session.request_stop(self.generation)
+        return ended[0]
+
+    def judge(self, end: SessionEnd) -> tuple[Outcome, str, int | None]:
+        """How the connection ended, from what the thread (``end``) and its events said."""
+        if self.unanswered_after:
+            return Outcome.NETWORK, f"no CONNACK within {self.unanswered_after:g} s", None
+        connack = self.connack
+        if connack is not None and connack.code >= 0x80:
+            code, name = connack.code, connack.name
+            if code in REFUSALS:
+                return Outcome.REFUSED, f"{REFUSALS[code]} (CONNACK {name})", code
+            return Outcome.NETWORK, f"the broker refused the connection ({name})", code
+        if connack is None:
+            if end.outcome is Outcome.LOST:
+                return Outcome.UNANSWERED, "connection closed before CONNACK", None
+            return end.outcome, end.detail, end.code
+        disconnect = self.disconnect
+        if disconnect is not None:
+            code, name = disconnect.code, disconnect.name
+            if disconnect.from_server and code == TAKEN_OVER:
+                return Outcome.TAKEN_OVER, f"session taken over by another client ({name})", code
+            return Outcome.LOST, f"connection lost ({name})", code
+        return Outcome.LOST, "connection lost", end.code
+
+
+@final
+@attrs.define(eq=False)
+class _Publish:
+    topic: str
+    done: trio.Event = attrs.field(factory=trio.Event)
+    error: MqttError | None = None
+
+
+@final
+class Publishes:
+    """The bridge's publishes waiting for their PUBACK (or for being written, QoS 0)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, _Publish] = {}
+
+    async def wait(self, mid: int, topic: str) -> None:
+        """Wait for the answer to publish ``mid``; raises :class:`MqttNotDelivered` if the
+        broker refused it, or the error :meth:`fail` gave."""
+        pending = self._waiting[mid] = _Publish(topic)
+        try:
+            await pending.done.wait()
+        finally:
+            self._waiting.pop(mid, None)
+        if pending.error is not None:
+            raise pending.error
+
+    def answered(self, event: Puback) -> None:
+        """The broker answered (or paho wrote) a publish."""
+        pending = self._waiting.get(event.mid)
+        if pending is None:
+            return
+        if event.code >= 0x80:
+            reason = f"the broker refused it ({event.name})"
+            pending.error = MqttNotDelivered(pending.topic, reason)
+        pending.done.set()
+
+    def fail(self, error: MqttError) -> None:
+        """The bridge gave up or closed: every waiting publish raises ``error``."""
+        for pending in self._waiting.values():
+            pending.error = error
+            pending.done.set()
+
+
+@final
+@attrs.define
+class Counters:
+    """The bridge's own running counts (see :class:`MqttStatistics` for each)."""
+
+    connections: int = 0
+    attempts: int = 0
+    published: int = 0
+    publish_failures: int = 0
+
+    def snapshot(self, *, status: MqttStatus, router: Router, flaps: int) -> MqttStatistics:
+        """The counts as a frozen record, with the router's and the policy's."""
+        return MqttStatistics(
+            status=status,
+            connections=self.connections,
+            attempts=self.attempts,
+            received=router.received,
+            delivered=router.delivered,
+            duplicates=router.duplicates,
+            dropped=router.dropped,
+            acked=router.acks.acked,
+            stale_acks=router.acks.stale,
+            published=self.published,
+            publish_failures=self.publish_failures,
+            flaps=flaps,
+            buffered=router.buffered,
+        )
