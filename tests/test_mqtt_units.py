@@ -4,7 +4,6 @@ ack tracker, the reconnect policy, the inbox's drain, ack order and stale acks."
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from typing import Any
@@ -13,13 +12,13 @@ import pytest
 import trio
 
 from trio_locksync import Backoff, Jitter
-from trio_locksync.eventstream import Overflow
+from trio_locksync.core import Overflow, ReconnectOptions
 from trio_locksync.mqtt import MqttProtocol, MqttStatus, TopicError, topic_matches
 from trio_locksync.mqtt._acks import AckTracker
 from trio_locksync.mqtt._bridge import MqttBridge
 from trio_locksync.mqtt._events import Connack, Puback, Received, Suback
 from trio_locksync.mqtt._inbox import Inbox
-from trio_locksync.mqtt._policy import GiveUp, Outcome, ReconnectPolicy, Retry
+from trio_locksync.mqtt._settings import BridgeSettings, SessionSettings
 from trio_locksync.mqtt._topics import check_filter, check_topic
 
 # -- topics ------------------------------------------------------------------------------------
@@ -96,46 +95,7 @@ def test_acks_of_an_earlier_connection_are_dropped() -> None:
     assert acks.release(new) == [5]
 
 
-# -- the reconnect policy ----------------------------------------------------------------------
-
-
-def exact() -> Backoff:
-    return Backoff(initial=1.0, maximum=8.0, jitter=Jitter.NONE)
-
-
-def test_backoff_resets_only_after_a_stable_connection() -> None:
-    policy = ReconnectPolicy(exact(), stable_after=10.0, rng=random.Random(1))
-    delays = [policy.ended(0.0, Outcome.NETWORK, "refused").delay for _ in range(3)]  # type: ignore[union-attr]
-    assert delays == [1.0, 2.0, 4.0]
-    policy.connected(100.0)
-    retry = policy.ended(105.0, Outcome.LOST, "lost")  # up 5 s < 10 s: a flap, no reset
-    assert isinstance(retry, Retry) and retry.delay == 8.0
-    policy.connected(200.0)
-    retry = policy.ended(215.0, Outcome.LOST, "lost")  # up 15 s: stable, start over
-    assert isinstance(retry, Retry) and retry.delay == 1.0
-
-
-def test_accept_then_drop_keeps_backing_off_and_says_so() -> None:
-    policy = ReconnectPolicy(exact(), stable_after=10.0, flap_limit=3)
-    now = 0.0
-    delays = []
-    for _ in range(6):
-        policy.connected(now)
-        retry = policy.ended(now + 0.1, Outcome.LOST, "connection lost")
-        assert isinstance(retry, Retry)
-        delays.append(retry.delay)
-        now += retry.delay + 0.1
-    assert delays == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    assert "another client with this client id" in retry.detail
-    assert policy.flaps_total == 6
-
-
-@pytest.mark.parametrize("outcome", [Outcome.REFUSED, Outcome.UNTRUSTED, Outcome.TAKEN_OVER])
-def test_refusals_are_retried_once_then_final(outcome: Outcome) -> None:
-    policy = ReconnectPolicy(exact(), stable_after=10.0)
-    assert isinstance(policy.ended(0.0, outcome, "no", 0x87), Retry)
-    final = policy.ended(1.0, outcome, "no", 0x87)
-    assert final == GiveUp("no", 0x87)
+# -- the reconnect policy: the core's, tests/test_reconnect_policy.py -----------------------
 
 
 # -- the inbox ---------------------------------------------------------------------------------
@@ -195,25 +155,20 @@ class FakeClient:
 
 def fake_bridge(protocol: str = "V5") -> tuple[MqttBridge, FakeClient]:
     bridge = MqttBridge._create(
-        {
-            "host": "fake",
-            "port": 1,
-            "client_id": "fake",
-            "protocol": getattr(MqttProtocol, protocol),
-            "keepalive": 60,
-            "username": None,
-            "password": None,
-            "tls": None,
-            "will": None,
-            "session_expiry": 60,
-            "receive_maximum": 10,
-            "connect_timeout": 1.0,
-        },
-        backoff=Backoff(),
-        stable_after=1.0,
-        connect_timeout=1.0,
-        buffer_size=10,
-        overflow=Overflow.DROP_OLDEST,
+        BridgeSettings(
+            session=SessionSettings(
+                host="fake",
+                port=1,
+                client_id="fake",
+                protocol=getattr(MqttProtocol, protocol),
+                keepalive=60,
+                session_expiry=60,
+                receive_maximum=10,
+            ),
+            reconnect=ReconnectOptions(backoff=Backoff(), stable_after=1.0, connect_timeout=1.0),
+            buffer_size=10,
+            overflow=Overflow.DROP_OLDEST,
+        )
     )
     client = FakeClient()
     bridge._session._client = client  # type: ignore[assignment]
@@ -464,7 +419,7 @@ def retained(generation: int, topic: str, qos: int, mid: int, ids: tuple[int, ..
 
 
 def buffered(subscription: Any) -> list[tuple[str, bool]]:
-    return [(m.topic, m.retain) for m, _ in subscription._items]
+    return [(m.topic, m.retain) for m, _ in subscription._buffer.peek_all()]
 
 
 @pytest.mark.parametrize("qos", [0, 1])

@@ -153,13 +153,18 @@ class StatusHolder(Generic[S, C]):
         closed error once the client is closed, the failure once it gave up."""
         if not statuses:
             raise ValueError("wait for at least one status")
+        if self._table.current in statuses:
+            await trio.lowlevel.checkpoint()
+            return self._table.current
         while self._table.current not in statuses:
             if self._closed:
                 raise self._closed_error(statuses)
             if self._failure is not None:
                 raise self._failure()
             await self._moved.wait()
-        await trio.lowlevel.checkpoint()
+        # Woken by the move itself: no further checkpoint, so that a waiter acts in the same
+        # scheduling step as the move (the MQTT bridge's subscribe sends its SUBSCRIBE before
+        # a publish that waited for the same CONNACK).
         return self._table.current
 
     def _wake(self) -> None:

@@ -4,7 +4,8 @@
 starts paho's network loop with ``trio.to_thread.run_sync`` (never ``loop_start()``, which
 makes a bare thread) and waits for it; the thread's callbacks reach trio only through
 :class:`~._inbox.Inbox` (``run_sync_soon``, one drain at a time). When a connection ends, the
-:class:`~._policy.ReconnectPolicy` says when to try again, or to give up. Leaving the block
+core's :class:`~trio_locksync.core.ReconnectPolicy` says when to try again, or to give up; the
+status lives in the core's :class:`~trio_locksync.core.StatusHolder`. Leaving the block
 sends a DISCONNECT, which wakes the loop at once, and waits for the thread: no thread outlives
 the block. Everything the consumer sees — statuses, messages, publish results — is handled on
 the trio thread.
@@ -12,7 +13,6 @@ the trio thread.
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -23,15 +23,17 @@ import trio
 from paho.mqtt.enums import MQTTErrorCode
 
 from ..core import (
-    Backoff,
-    ChangeFeed,
+    AttemptOutcome,
     NoPublicConstructor,
-    StateTable,
+    Overflow,
+    ReconnectAction,
+    ReconnectPolicy,
+    RefusalRetry,
+    StatusHolder,
     Subscription,
 )
-from ..eventstream import Overflow
 from ._acks import Delivery
-from ._connection import V5_HINT, Connection, Counters, Publishes
+from ._connection import FLAP_HINT, V5_HINT, Connection, Counters, Publishes
 from ._errors import MqttClosedError, MqttError, MqttNotDelivered, MqttRefused, TopicError
 from ._events import Connack, Disconnected, Event, Puback, Received, Suback
 from ._inbox import Inbox
@@ -44,19 +46,14 @@ from ._models import (
     MqttStatusChange,
 )
 from ._paho import PahoSession
-from ._policy import GiveUp, Outcome, ReconnectPolicy
 from ._router import Router
+from ._settings import BridgeSettings
 from ._subscription import MqttSubscription
 from ._topics import check_filter, check_topic
 
 __all__ = ["MqttBridge"]
 
 logger = logging.getLogger("trio_locksync.mqtt")
-
-
-class _Life(enum.Enum):
-    OPEN = "open"
-    CLOSED = "closed"
 
 
 @final
@@ -66,35 +63,36 @@ class MqttBridge(metaclass=NoPublicConstructor):
 
     _OPENED_BY = "open_mqtt_bridge()"
 
-    def __init__(
-        self,
-        session_options: dict[str, object],
-        *,
-        backoff: Backoff,
-        stable_after: float,
-        connect_timeout: float,
-        buffer_size: int,
-        overflow: Overflow,
-    ) -> None:
+    def __init__(self, settings: BridgeSettings) -> None:
+        session = settings.session
         # The QoS 1 messages held (received, not taken) from which paho's thread waits: the
         # broker's window, receive_maximum (also with MQTT 3.1.1, which has none to send).
-        hold_limit = session_options["receive_maximum"]
-        assert isinstance(hold_limit, int)
         token = trio.lowlevel.current_trio_token()
-        self._inbox = Inbox(token, self._handle, hold_limit=hold_limit)
-        self._session = PahoSession(inbox=self._inbox, **session_options)  # type: ignore[arg-type]
+        self._inbox = Inbox(token, self._handle, hold_limit=session.receive_maximum)
+        reconnect = settings.reconnect
+        self._session = PahoSession(
+            session, connect_timeout=reconnect.connect_timeout, inbox=self._inbox
+        )
         # paho's loop holds a thread for the bridge's whole life: its own limiter, not trio's
         # shared one (40 tokens: a 41st bridge in one process would never connect).
         self._thread_limiter = trio.CapacityLimiter(1)
-        hint = V5_HINT if session_options["protocol"] is MqttProtocol.V5 else None
-        self._policy = ReconnectPolicy(backoff, stable_after=stable_after, unanswered_hint=hint)
-        self._connect_timeout = connect_timeout
-        self._buffer_size = buffer_size
-        self._overflow = overflow
-        self._status = StateTable("MQTT bridge", MqttStatus.DISCONNECTED, STATUS_TABLE)
-        self._life = StateTable("MQTT bridge", _Life.OPEN, {_Life.OPEN: frozenset({_Life.CLOSED})})
-        self._changes = ChangeFeed[MqttStatusChange](backlog=1000)
-        self._status_moved = trio.Event()
+        self._policy = ReconnectPolicy(
+            reconnect,
+            refusal_retry=RefusalRetry.AFTER_DELAY,
+            flap_hint=FLAP_HINT,
+            unanswered_hint=V5_HINT if session.protocol is MqttProtocol.V5 else None,
+        )
+        self._connect_timeout = reconnect.connect_timeout
+        self._buffer_size = settings.buffer_size
+        self._overflow = settings.overflow
+        self._status = StatusHolder(
+            "MQTT bridge",
+            MqttStatus.DISCONNECTED,
+            STATUS_TABLE,
+            change=MqttStatusChange,
+            live=MqttStatus.CONNECTED,
+            closed_error=self._closed_error,
+        )
         self._router = Router(self._session, self._inbox)
         self._connection = Connection(0)
         self._publishes = Publishes()
@@ -118,6 +116,13 @@ class MqttBridge(metaclass=NoPublicConstructor):
         return self._session.client_id
 
     @property
+    def stale_since(self) -> float | None:
+        """None while CONNECTED; else the trio time since which messages have not been
+        arriving: when the connection was lost, or when the bridge started if it never
+        connected."""
+        return self._status.stale_since
+
+    @property
     def failure(self) -> MqttRefused | None:
         """Why the bridge gave up (status REFUSED), else None."""
         return self._failure
@@ -125,7 +130,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
     def status_changes(self) -> Subscription[MqttStatusChange]:
         """Every status change from now on, in order (each iterator keeps up to 1,000 unread;
         then the oldest go, counted in its ``dropped``). It ends when the bridge closes."""
-        return self._changes.subscribe()
+        return self._status.changes()
 
     async def wait_status(self, *statuses: MqttStatus) -> MqttStatus:
         """Wait until the status is one of ``statuses``; returns it.
@@ -135,13 +140,18 @@ class MqttBridge(metaclass=NoPublicConstructor):
         while this waits — and :class:`MqttRefused` once the bridge gave up."""
         if not statuses:
             raise ValueError("give at least one status to wait for")
-        while self._status.current not in statuses:
-            self._check_open(f"waiting for {' or '.join(s.name for s in statuses)}")
-            if self._failure is not None:
-                raise MqttRefused(self._failure.reason, code=self._failure.code)
-            await self._status_moved.wait()
-        await trio.lowlevel.checkpoint()
-        return self._status.current
+        return await self._status.wait(*statuses)
+
+    def _closed_error(self, statuses: tuple[MqttStatus, ...]) -> MqttClosedError:
+        waiting = " or ".join(s.name for s in statuses)
+        return MqttClosedError(
+            f"MQTT bridge {self.client_id!r} is closed; waiting for {waiting} not done"
+        )
+
+    def _fresh_failure(self) -> MqttRefused:
+        # A new instance per raise: one shared instance would grow its traceback each time.
+        assert self._failure is not None
+        return MqttRefused(self._failure.reason, code=self._failure.code)
 
     @asynccontextmanager
     async def subscribe(
@@ -191,7 +201,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
             yield subscription
         finally:
             untaken = self._router.remove(subscription)
-            if self._life.current is _Life.OPEN:
+            if not self._status.closed:
                 # Released by the bridge's own task, at its next turn: if the bridge closes
                 # right after this block (cancelled, or ending), that turn never comes, nothing
                 # is acknowledged and the broker keeps the subscription and the messages for
@@ -256,11 +266,12 @@ class MqttBridge(metaclass=NoPublicConstructor):
         self._move(MqttStatus.CONNECTING, f"connecting to {host}:{port}")
         while True:
             outcome, detail, code = await self._one_connection()
-            decision = self._policy.ended(trio.current_time(), outcome, detail, code)
-            if isinstance(decision, GiveUp):
-                self._failure = MqttRefused(decision.reason, code=decision.code)
+            decision = self._policy.ended(trio.current_time(), outcome, detail)
+            if decision.action is ReconnectAction.GIVE_UP:
+                self._failure = MqttRefused(decision.detail, code=code)
                 logger.error("MQTT bridge %s: %s", self.client_id, self._failure)
-                self._move(MqttStatus.REFUSED, decision.reason)
+                self._move(MqttStatus.REFUSED, decision.detail)
+                self._status.fail(self._fresh_failure)
                 self._fail_waiters(self._failure)
                 return
             logger.info(
@@ -273,7 +284,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
             self._move(MqttStatus.RECONNECTING, detail)
             await trio.sleep(decision.delay)
 
-    async def _one_connection(self) -> tuple[Outcome, str, int | None]:
+    async def _one_connection(self) -> tuple[AttemptOutcome, str, int | None]:
         """One run of the network loop in a worker thread, from connect to its end."""
         generation = self._router.new_connection()
         connection = self._connection = Connection(generation)
@@ -316,8 +327,8 @@ class MqttBridge(metaclass=NoPublicConstructor):
         connection.answered.set()
         if event.code >= 0x80:
             return  # judged when the run ends (paho closes the connection now)
-        now = trio.current_time()
-        self._policy.connected(now)
+        self._policy.answered()
+        self._policy.live(trio.current_time())
         self._counts.connections += 1
         self._move(
             MqttStatus.CONNECTED,
@@ -345,41 +356,27 @@ class MqttBridge(metaclass=NoPublicConstructor):
         await trio.lowlevel.checkpoint()
 
     async def _wait_connected(self) -> None:
-        while self._status.current is not MqttStatus.CONNECTED:
-            self._check_open("waiting for the connection")
-            if self._failure is not None:
-                raise self._failure
-            await self._status_moved.wait()
+        # No checkpoint when connected: publish() is a hot path.
+        if self._status.current is not MqttStatus.CONNECTED:
+            await self._status.wait(MqttStatus.CONNECTED)
 
     def _check_open(self, what: str) -> None:
-        if self._life.current is _Life.CLOSED:
+        if self._status.closed:
             raise MqttClosedError(f"MQTT bridge {self.client_id!r} is closed; {what} not done")
 
     def _move(self, status: MqttStatus, detail: str) -> None:
-        previous = self._status.current
-        if status is previous and status is not MqttStatus.RECONNECTING:
-            return
-        self._status.advance(status)
-        self._changes.publish(
-            MqttStatusChange(
-                previous, status, trio.current_time(), detail, self._connection.generation
-            )
-        )
-        self._status_moved.set()
-        self._status_moved = trio.Event()
+        self._status.move(status, detail, connection=self._connection.generation)
 
     def _fail_waiters(self, error: MqttError) -> None:
         self._publishes.fail(error)
         self._router.fail(error)
 
     def _close(self) -> None:
-        if self._life.current is _Life.CLOSED:
+        if self._status.closed:
             return
-        self._life.advance(_Life.CLOSED)
         self._session.close()  # the worker thread is done (the nursery waited for it)
         closed = MqttClosedError(f"MQTT bridge {self.client_id!r} closed")
         self._fail_waiters(closed)
-        if self._status.current is not MqttStatus.DISCONNECTED:
-            self._move(MqttStatus.DISCONNECTED, "bridge closed")
-        self._status_moved.set()  # wait_status() waiters raise (also if the status stayed)
-        self._changes.end()
+        self._status.close(
+            MqttStatus.DISCONNECTED, "bridge closed", connection=self._connection.generation
+        )

@@ -8,20 +8,22 @@ from typing import final
 import attrs
 import trio
 
+from ..core import AttemptOutcome
 from ._errors import MqttError, MqttNotDelivered
 from ._events import Connack, Disconnected, Puback
 from ._models import MqttStatistics, MqttStatus
 from ._paho import REFUSALS, TAKEN_OVER, PahoSession, SessionEnd
-from ._policy import Outcome
 from ._router import Router
 
-__all__ = ["V5_HINT", "Connection", "Counters", "Publishes"]
+__all__ = ["FLAP_HINT", "V5_HINT", "Connection", "Counters", "Publishes"]
 
 #: added to the status detail after CONNECTs in a row closed before any CONNACK (MQTT 5)
 V5_HINT = (
     "the broker may not speak MQTT 5; for MQTT 3.1.1 pass protocol=MqttProtocol.V311 to "
     "open_mqtt_bridge() (or does it expect TLS?)"
 )
+#: added to the status detail after connections in a row lost within ``stable_after``
+FLAP_HINT = "another client with this client id? a broker refusing this client after CONNACK?"
 
 
 @final
@@ -74,27 +76,30 @@ class Connection:
                     session.request_stop(self.generation)
         return ended[0]
 
-    def judge(self, end: SessionEnd) -> tuple[Outcome, str, int | None]:
-        """How the connection ended, from what the thread (``end``) and its events said."""
+    def judge(self, end: SessionEnd) -> tuple[AttemptOutcome, str, int | None]:
+        """How the connection ended, in the core's outcome words, from what the thread
+        (``end``) and its events said. A refusal retrying may fix, or a session taken over, is
+        DENIED (one retry); so is an untrusted certificate (the worker thread's own verdict)."""
         if self.unanswered_after:
-            return Outcome.NETWORK, f"no CONNACK within {self.unanswered_after:g} s", None
+            return AttemptOutcome.FAILED, f"no CONNACK within {self.unanswered_after:g} s", None
         connack = self.connack
         if connack is not None and connack.code >= 0x80:
             code, name = connack.code, connack.name
             if code in REFUSALS:
-                return Outcome.REFUSED, f"{REFUSALS[code]} (CONNACK {name})", code
-            return Outcome.NETWORK, f"the broker refused the connection ({name})", code
+                return AttemptOutcome.DENIED, f"{REFUSALS[code]} (CONNACK {name})", code
+            return AttemptOutcome.FAILED, f"the broker refused the connection ({name})", code
         if connack is None:
-            if end.outcome is Outcome.LOST:
-                return Outcome.UNANSWERED, "connection closed before CONNACK", None
+            if end.outcome is AttemptOutcome.LOST:
+                return AttemptOutcome.UNANSWERED, "connection closed before CONNACK", None
             return end.outcome, end.detail, end.code
         disconnect = self.disconnect
         if disconnect is not None:
             code, name = disconnect.code, disconnect.name
             if disconnect.from_server and code == TAKEN_OVER:
-                return Outcome.TAKEN_OVER, f"session taken over by another client ({name})", code
-            return Outcome.LOST, f"connection lost ({name})", code
-        return Outcome.LOST, "connection lost", end.code
+                detail = f"session taken over by another client ({name})"
+                return AttemptOutcome.DENIED, detail, code
+            return AttemptOutcome.LOST, f"connection lost ({name})", code
+        return AttemptOutcome.LOST, "connection lost", end.code
 
 
 @final

@@ -3,17 +3,15 @@ bridge's manager task (and through it paho's worker thread)."""
 
 from __future__ import annotations
 
-import math
 import secrets
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..core import RECONNECT_BACKOFF, Backoff, open_service_nursery
-from ..eventstream import Overflow
+from ..core import RECONNECT_BACKOFF, Backoff, Overflow, ReconnectOptions, open_service_nursery
 from ._bridge import MqttBridge
 from ._models import MqttProtocol, MqttWill
-from ._topics import check_topic
+from ._settings import BridgeSettings, SessionSettings, check_buffer_size
 
 __all__ = ["DEFAULT_BACKOFF", "open_mqtt_bridge"]
 
@@ -75,56 +73,30 @@ async def open_mqtt_bridge(
 
     Credentials and payloads are never logged.
     """
-    if not isinstance(host, str) or not host:
-        raise ValueError("host must be a non-empty str")
-    if not (isinstance(port, int) and 0 < port < 65536):
-        raise ValueError(f"port must be 1..65535, got {port!r}")
-    if not (isinstance(keepalive, int) and keepalive > 0):
-        raise ValueError(f"keepalive must be a positive int of seconds, got {keepalive!r}")
-    if not (1 <= buffer_size <= 65535):
-        raise ValueError(f"buffer_size must be 1..65535, got {buffer_size!r}")
-    if receive_maximum is None:
-        receive_maximum = buffer_size
-    elif not (isinstance(receive_maximum, int) and 1 <= receive_maximum <= 65535):
-        raise ValueError(f"receive_maximum must be 1..65535, got {receive_maximum!r}")
-    if not (isinstance(session_expiry, int) and 0 < session_expiry <= 0xFFFFFFFF):
-        raise ValueError(
-            f"session_expiry must be a positive int of seconds, got {session_expiry!r}"
-        )
-    for name, value in (("connect_timeout", connect_timeout), ("stable_after", stable_after)):
-        if not (math.isfinite(value) and value >= 0) or (name == "connect_timeout" and value == 0):
-            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    if tls is not None and not isinstance(tls, bool | ssl.SSLContext):
-        raise TypeError("tls must be None, a bool or an ssl.SSLContext")
-    if password is not None and username is None:
-        raise ValueError("a password needs a username")
-    if will is not None:
-        check_topic(will.topic)
+    check_buffer_size(buffer_size)  # first: it is receive_maximum's default
     if client_id is None:
         client_id = f"trio-locksync-{secrets.token_hex(6)}"
-    elif not client_id or len(client_id.encode()) > 65535:
-        raise ValueError("client_id must be a non-empty str")
-    bridge = MqttBridge._create(
-        {
-            "host": host,
-            "port": port,
-            "client_id": client_id,
-            "protocol": protocol,
-            "keepalive": keepalive,
-            "username": username,
-            "password": password,
-            "tls": tls,
-            "will": will,
-            "session_expiry": session_expiry,
-            "receive_maximum": receive_maximum,
-            "connect_timeout": connect_timeout,
-        },
-        backoff=DEFAULT_BACKOFF if backoff is None else backoff,
-        stable_after=stable_after,
-        connect_timeout=connect_timeout,
+    settings = BridgeSettings(
+        session=SessionSettings(
+            host=host,
+            port=port,
+            client_id=client_id,
+            protocol=protocol,
+            keepalive=keepalive,
+            username=username,
+            password=password,
+            tls=tls,
+            will=will,
+            session_expiry=session_expiry,
+            receive_maximum=buffer_size if receive_maximum is None else receive_maximum,
+        ),
+        reconnect=ReconnectOptions(
+            backoff=backoff, stable_after=stable_after, connect_timeout=connect_timeout
+        ),
         buffer_size=buffer_size,
         overflow=overflow,
     )
+    bridge = MqttBridge._create(settings)
     try:
         async with open_service_nursery() as nursery:
             nursery.start_soon(bridge._run)

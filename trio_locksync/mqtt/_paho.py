@@ -39,11 +39,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ..core import AttemptOutcome
 from ._events import Connack, Disconnected, Puback, Received, Suback
 from ._inbox import Inbox
-from ._models import MqttProtocol, MqttWill
+from ._models import MqttProtocol
 from ._paho_compat import BufferedClient, BufferedSocket, ClosingContext
-from ._policy import Outcome
+from ._settings import SessionSettings
 
 __all__ = ["PahoSession", "SessionEnd"]
 
@@ -72,7 +73,7 @@ LOOP_TIMEOUT = 1.0
 class SessionEnd:
     """How one run of the network loop ended, as the worker thread saw it."""
 
-    outcome: Outcome
+    outcome: AttemptOutcome
     detail: str
     code: int | None = None
 
@@ -84,34 +85,18 @@ class PahoSession:
     Methods marked [paho thread] run only in the bridge's worker thread; the others are called
     from the trio thread, are its only calls into paho, and only queue packets (see above)."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        client_id: str,
-        protocol: MqttProtocol,
-        keepalive: int,
-        username: str | None,
-        password: str | None,
-        tls: ssl.SSLContext | bool | None,
-        will: MqttWill | None,
-        session_expiry: int,
-        receive_maximum: int,
-        connect_timeout: float,
-        inbox: Inbox,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.client_id = client_id
-        self._protocol = protocol
-        self._keepalive = keepalive
-        self._username = username
-        self._password = password
-        self._tls = tls
-        self._will = will
-        self._session_expiry = session_expiry
-        self._receive_maximum = receive_maximum
+    def __init__(self, settings: SessionSettings, *, connect_timeout: float, inbox: Inbox) -> None:
+        self.host = settings.host
+        self.port = settings.port
+        self.client_id = settings.client_id
+        self._protocol = settings.protocol
+        self._keepalive = settings.keepalive
+        self._username = settings.username
+        self._password = settings.password
+        self._tls = settings.tls
+        self._will = settings.will
+        self._session_expiry = settings.session_expiry
+        self._receive_maximum = settings.receive_maximum
         self._connect_timeout = connect_timeout
         self._inbox = inbox
         self._client: paho.Client | None = None
@@ -200,13 +185,13 @@ class PahoSession:
             self._wake_w.setblocking(False)
         # From here on a stop pokes the wake-up socket, and the loop looks before each wait.
         if self._stopping():
-            return SessionEnd(Outcome.NETWORK, "stopped before connecting")
+            return SessionEnd(AttemptOutcome.FAILED, "stopped before connecting")
         try:
             client = self._client if self._client is not None else self._make_client()
         except (OSError, ssl.SSLError) as exc:  # loading CA certificates failed
-            return SessionEnd(Outcome.UNTRUSTED, f"TLS setup failed: {type(exc).__name__}")
+            return SessionEnd(AttemptOutcome.DENIED, f"TLS setup failed: {type(exc).__name__}")
         if self._stopping():
-            return SessionEnd(Outcome.NETWORK, "stopped before connecting")
+            return SessionEnd(AttemptOutcome.FAILED, "stopped before connecting")
         try:
             try:
                 self._connect(client)
@@ -215,10 +200,10 @@ class PahoSession:
                     self._tls_sockets.close_failed(client.socket())
         except ssl.SSLCertVerificationError as exc:
             return SessionEnd(
-                Outcome.UNTRUSTED, f"untrusted TLS certificate ({exc.verify_message})"
+                AttemptOutcome.DENIED, f"untrusted TLS certificate ({exc.verify_message})"
             )
         except (OSError, ValueError) as exc:
-            return SessionEnd(Outcome.NETWORK, f"cannot connect: {_describe(exc)}")
+            return SessionEnd(AttemptOutcome.FAILED, f"cannot connect: {_describe(exc)}")
         rc = MQTTErrorCode.MQTT_ERR_SUCCESS
         while not self._stopping() and rc is MQTTErrorCode.MQTT_ERR_SUCCESS:
             rc = self._step(client, LOOP_TIMEOUT)
@@ -231,7 +216,9 @@ class PahoSession:
             for _ in range(4):  # the loop reports NO_CONN once closed
                 if self._step(client, 0.05) is not MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
-        return SessionEnd(Outcome.LOST, f"network loop ended ({paho.error_string(rc)})", int(rc))
+        return SessionEnd(
+            AttemptOutcome.LOST, f"network loop ended ({paho.error_string(rc)})", int(rc)
+        )
 
     def _stopping(self) -> bool:
         """[paho thread] A stop of the current run was requested."""

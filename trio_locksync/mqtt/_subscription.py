@@ -16,16 +16,13 @@ the router through the one :class:`Upstream` it was given.
 
 from __future__ import annotations
 
-import collections
 import enum
 from collections.abc import Callable
 from typing import Protocol, final
 
 import attrs
-import trio
 
-from ..core import NoPublicConstructor
-from ..eventstream import Overflow
+from ..core import BoundedBuffer, NoPublicConstructor, Overflow
 from ._acks import Delivery
 from ._models import MqttMessage
 
@@ -80,18 +77,13 @@ class MqttSubscription(metaclass=NoPublicConstructor):
     _OPENED_BY = "MqttBridge.subscribe()"
 
     __slots__ = (
-        "_ended",
-        "_error",
+        "_buffer",
         "_high",
-        "_items",
-        "_lot",
-        "_overflow",
         "_pressed",
         "_retained",
         "_upstream",
         "buffer_size",
         "covered",
-        "dropped",
         "qos",
         "taken",
         "topic_filter",
@@ -109,16 +101,11 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         self.topic_filter = topic_filter
         self.qos = qos
         self.buffer_size = buffer_size
-        self._overflow = overflow
         self._upstream = upstream
         self._pressed = False
         self._high = max(1, min(HIGH_WATER, buffer_size // 2))
-        self._items: collections.deque[tuple[MqttMessage, Delivery | None]] = collections.deque()
-        self._lot = trio.lowlevel.ParkingLot()
-        self._ended = False
-        self._error: Callable[[], BaseException] | None = None
-        #: QoS 0 messages dropped because the buffer was full
-        self.dropped = 0
+        # The core's one bounded buffer; a QoS 1 message is put as not droppable.
+        self._buffer = BoundedBuffer[tuple[MqttMessage, Delivery | None]](buffer_size, overflow)
         #: messages handed to the consumer (QoS 0 and 1; the bridge's ``delivered``)
         self.taken = 0
         #: a SUBSCRIBE of the filter sent after this subscription joined was acknowledged:
@@ -132,7 +119,12 @@ class MqttSubscription(metaclass=NoPublicConstructor):
 
     def __len__(self) -> int:
         """Messages waiting to be taken."""
-        return len(self._items)
+        return len(self._buffer)
+
+    @property
+    def dropped(self) -> int:
+        """QoS 0 messages dropped because the buffer was full."""
+        return self._buffer.dropped
 
     # -- the router's side (package-internal) -------------------------------------------------
 
@@ -160,22 +152,10 @@ class MqttSubscription(metaclass=NoPublicConstructor):
 
     def push(self, message: MqttMessage, delivery: Delivery | None) -> Pushed:
         """Buffer a routed message (``delivery``: a QoS 1 one's, else None)."""
-        items = self._items
-        if delivery is None and len(items) >= self.buffer_size:
-            self.dropped += 1
-            if self._overflow is Overflow.DROP_NEWEST:
-                return Pushed.DROPPED
-            oldest = next((i for i, (_, d) in enumerate(items) if d is None), None)
-            if oldest is None:  # only QoS 1 messages waiting: those are never dropped
-                return Pushed.DROPPED
-            del items[oldest]
-            items.append((message, None))
-            self._lot.unpark()
+        buffer = self._buffer
+        if not buffer.put((message, delivery), droppable=delivery is None):
             return Pushed.DROPPED
-        items.append((message, delivery))
-        if self._lot:  # a consumer waits (not while it works through a batch)
-            self._lot.unpark()
-        if len(items) >= self._high and not self._pressed:
+        if len(buffer) >= self._high and not self._pressed:
             self._pressed = True
             return Pushed.PRESSED
         return Pushed.KEPT
@@ -184,16 +164,14 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         """No more messages: the consumer drains what is left, then stops (or raises
         ``error()``). Returns the QoS 1 deliveries still buffered, for the caller to release
         when the subscription's block ends."""
-        self._ended = True
-        self._error = error
-        self._lot.unpark_all()
+        self._buffer.end(error)
         relieved, self._pressed = self._pressed, False
-        return Leftovers([d for _, d in self._items if d is not None], relieved)
+        return Leftovers([d for _, d in self._buffer.peek_all() if d is not None], relieved)
 
     def discard(self) -> Leftovers:
         """The block ended: drop what was not taken; returns its QoS 1 deliveries."""
         leftovers = self.close()
-        self._items.clear()
+        self._buffer.clear()
         return leftovers
 
     # -- the consumer's side ------------------------------------------------------------------
@@ -202,26 +180,17 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         return self
 
     async def __anext__(self) -> MqttMessage:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while not self._items:
-            if self._ended:
-                if self._error is not None:
-                    raise self._error()
-                raise StopAsyncIteration
-            await self._lot.park()
-        items = self._items
-        message, delivery = items.popleft()
+        message, delivery = await self._buffer.get()
         self.taken += 1
         if delivery is not None:
             self._upstream.release(delivery)  # taken: it may be acknowledged now
-        if self._pressed and not items:
+        if self._pressed and not self._buffer:
             self._pressed = False
             self._upstream.caught_up()
-        await trio.lowlevel.cancel_shielded_checkpoint()
         return message
 
     def __repr__(self) -> str:
         return (
             f"<MqttSubscription {self.topic_filter!r} qos={self.qos} "
-            f"buffered={len(self._items)} dropped={self.dropped}>"
+            f"buffered={len(self._buffer)} dropped={self.dropped}>"
         )
