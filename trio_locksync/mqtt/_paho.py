@@ -86,17 +86,10 @@ class PahoSession:
     from the trio thread, are its only calls into paho, and only queue packets (see above)."""
 
     def __init__(self, settings: SessionSettings, *, connect_timeout: float, inbox: Inbox) -> None:
+        self._settings = settings
         self.host = settings.host
         self.port = settings.port
         self.client_id = settings.client_id
-        self._protocol = settings.protocol
-        self._keepalive = settings.keepalive
-        self._username = settings.username
-        self._password = settings.password
-        self._tls = settings.tls
-        self._will = settings.will
-        self._session_expiry = settings.session_expiry
-        self._receive_maximum = settings.receive_maximum
         self._connect_timeout = connect_timeout
         self._inbox = inbox
         self._client: paho.Client | None = None
@@ -147,7 +140,7 @@ class PahoSession:
         """Send SUBSCRIBE (queued); paho's result code and packet id. With MQTT 5 the filter
         carries ``identifier``, which the broker puts on every message it sends for it, so
         overlapping filters route exactly."""
-        if self._protocol is MqttProtocol.V5:
+        if self._settings.protocol is MqttProtocol.V5:
             properties = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
             properties.SubscriptionIdentifier = identifier
             return self._live().subscribe(topic_filter, qos, properties=properties)
@@ -280,22 +273,22 @@ class PahoSession:
             pass
 
     def _connect(self, client: paho.Client) -> None:
-        if self._protocol is MqttProtocol.V5:
+        if self._settings.protocol is MqttProtocol.V5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self._session_expiry
-            properties.ReceiveMaximum = self._receive_maximum
+            properties.SessionExpiryInterval = self._settings.session_expiry
+            properties.ReceiveMaximum = self._settings.receive_maximum
             client.connect(
                 self.host,
                 self.port,
-                self._keepalive,
+                self._settings.keepalive,
                 clean_start=False,
                 properties=properties,
             )
         else:
-            client.connect(self.host, self.port, self._keepalive)
+            client.connect(self.host, self.port, self._settings.keepalive)
 
     def _make_client(self) -> paho.Client:
-        v5 = self._protocol is MqttProtocol.V5
+        v5 = self._settings.protocol is MqttProtocol.V5
         client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -307,13 +300,17 @@ class PahoSession:
         client.connect_timeout = self._connect_timeout
         client.suppress_exceptions = True  # a callback bug must not kill the network loop
         client.max_queued_messages_set(0)
-        if self._username is not None:
-            client.username_pw_set(self._username, self._password)
-        if self._will is not None:
-            will = self._will
+        if self._settings.username is not None:
+            client.username_pw_set(self._settings.username, self._settings.password)
+        if self._settings.will is not None:
+            will = self._settings.will
             client.will_set(will.topic, will.payload, will.qos, will.retain)
-        if self._tls:
-            context = self._tls if isinstance(self._tls, ssl.SSLContext) else _default_context()
+        if self._settings.tls:
+            context = (
+                self._settings.tls
+                if isinstance(self._settings.tls, ssl.SSLContext)
+                else _default_context()
+            )
             self._tls_sockets = ClosingContext(context)
             client.tls_set_context(self._tls_sockets)  # type: ignore[arg-type]
         # Queue packets and wake the loop; never write on the caller's thread (see above).

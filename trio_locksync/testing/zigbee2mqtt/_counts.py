@@ -52,3 +52,20 @@ class SimulatedCounts:
     declined_reads: int = 0
     errors: int = 0
     published: int = 0
+
+    def snapshot(self, *, lost_writes: int, rejected: int) -> SimulatedLockStatistics:
+        """The counts as a frozen record, with the virtual lock's ``lost_writes`` added and
+        its ``rejected``."""
+        return SimulatedLockStatistics(
+            sets=self.sets,
+            clears=self.clears,
+            gets=self.gets,
+            commands=self.commands,
+            lost_writes=self.lost_writes + lost_writes,
+            late_writes=self.late_writes,
+            lost_reads=self.lost_reads,
+            declined_reads=self.declined_reads,
+            rejected=rejected,
+            errors=self.errors,
+            published=self.published,
+        )

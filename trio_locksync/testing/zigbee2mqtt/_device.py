@@ -30,7 +30,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, final
 
-import attrs
 import trio
 
 from ...core import NoPublicConstructor, Pin
@@ -209,10 +208,9 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         return str(self.cache["lock_state"])
 
     def statistics(self) -> SimulatedLockStatistics:
+        """What the lock was asked and did (see :class:`SimulatedLockStatistics`)."""
         virtual = self.virtual.statistics()
-        counts = attrs.asdict(self.counts) | {"rejected": virtual.rejections}
-        counts["lost_writes"] += virtual.lost_writes
-        return SimulatedLockStatistics(**counts)
+        return self.counts.snapshot(lost_writes=virtual.lost_writes, rejected=virtual.rejections)
 
     def __repr__(self) -> str:
         return f"<SimulatedZigbeeLock {self.name!r} codes=<{len(self.codes)} set>>"
