@@ -596,6 +596,6 @@ async def test_receive_maximum_defaults_to_buffer_size_and_bounds_the_hold(
 
     fast = Backoff(initial=0.05, maximum=0.5, jitter=Jitter.NONE)
     async with open_mqtt_bridge("127.0.0.1", free_port(), backoff=fast, **options) as bridge:
-        assert bridge._session._receive_maximum == expected
+        assert bridge._session._settings.receive_maximum == expected
         assert bridge._inbox._hold_limit == expected
         assert bridge._buffer_size == options.get("buffer_size", 1000)
