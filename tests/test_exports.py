@@ -186,3 +186,20 @@ def test_one_closed_error_convention() -> None:
     assert closed
     for name, cls in closed:
         assert issubclass(cls, trio_locksync.ClosedError), name
+
+
+def test_importing_the_library_loads_no_simulator_it_does_not_use() -> None:
+    """``trio_locksync.VirtualLock`` lives in ``testing``; importing the library must not load
+    the brokers, the ISY controller and the Zigbee2MQTT simulator with it (8 MiB, 147 modules
+    measured when it did)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, trio_locksync; "
+        "print(sorted(m for m in sys.modules if m.startswith('trio_locksync.testing.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['trio_locksync.testing._virtual_lock']"
