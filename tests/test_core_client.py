@@ -185,3 +185,22 @@ async def test_stale_since_is_none_only_while_live(autojump_clock: trio.testing.
     await trio.sleep(10)
     status.move(St.RETRYING)
     assert status.stale_since == 16.0
+
+
+async def test_an_ended_buffer_still_yields_to_other_tasks() -> None:
+    """A loop over an ended iterator must not starve the run (every get is a schedule point)."""
+    buffer = BoundedBuffer[int](1)
+    buffer.end()
+    other_ran = trio.Event()
+
+    async def other() -> None:
+        other_ran.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        for _ in range(1000):
+            with pytest.raises(StopAsyncIteration):
+                await buffer.get()
+            if other_ran.is_set():
+                break
+    assert other_ran.is_set()

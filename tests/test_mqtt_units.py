@@ -599,3 +599,34 @@ async def test_receive_maximum_defaults_to_buffer_size_and_bounds_the_hold(
         assert bridge._session._settings.receive_maximum == expected
         assert bridge._inbox._hold_limit == expected
         assert bridge._buffer_size == options.get("buffer_size", 1000)
+
+
+def test_a_received_event_never_shows_its_payload() -> None:
+    """Zigbee2MQTT payloads carry PINs; an event in a traceback's locals must not."""
+    event = Received(1, "z2m/lock", b'{"users":{"3":{"pin_code":"1234"}}}', 1, False, False, 7, ())
+    assert "1234" not in repr(event) and "<35 bytes>" in repr(event)
+
+
+async def test_a_qos1_message_routed_to_a_closed_subscription_is_released() -> None:
+    """Not buffered (nobody will take it) and released, so that the acknowledgements behind it
+    are not held up."""
+    from trio_locksync.mqtt._models import MqttMessage
+    from trio_locksync.mqtt._subscription import MqttSubscription, Pushed
+
+    released: list[Any] = []
+
+    class Upstream:
+        def release(self, delivery: Any) -> None:
+            released.append(delivery)
+
+        def caught_up(self) -> None:
+            pass
+
+    sub = MqttSubscription._create(
+        "t", 1, buffer_size=10, overflow=Overflow.DROP_OLDEST, upstream=Upstream()
+    )
+    sub.close()
+    message = MqttMessage("t", b"", 1, False, False, 0.0, 1)
+    delivery = object()
+    assert sub.push(message, delivery) is Pushed.CLOSED  # type: ignore[arg-type]
+    assert released == [delivery] and len(sub) == 0 and sub.dropped == 0

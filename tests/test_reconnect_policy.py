@@ -147,12 +147,11 @@ def test_refused_is_final_at_once_and_stopped_leaves() -> None:
 
 
 _ATTEMPTS = st.one_of(
+    # a failed attempt never opened; a lost one did, and may have gone live (the stream's)
+    st.tuples(st.just(OUT.FAILED), st.just(False), st.just(False), st.just(0.0)),
     st.tuples(
-        st.sampled_from([OUT.FAILED, OUT.LOST]),
-        st.booleans(),
-        st.booleans(),
-        st.sampled_from([0.0, 4.5, 5.0, 30.0]),
-    ).filter(lambda a: a[1] or not a[2]),
+        st.just(OUT.LOST), st.just(True), st.booleans(), st.sampled_from([0.0, 4.5, 5.0, 30.0])
+    ),
     st.tuples(st.just(OUT.DENIED), st.just(False), st.just(False), st.just(0.0)),
     st.tuples(st.just(OUT.REFUSED), st.just(False), st.just(False), st.just(0.0)),
 )
@@ -285,3 +284,30 @@ def test_unanswered_attempts_add_the_hint_from_the_limit_on() -> None:
     assert details[2] == "closed before CONNACK (3 times in a row): speak 3.1.1?"
     policy.answered()
     assert policy.unanswered == 0
+
+
+def test_the_bridge_retries_a_denial_again_after_another_ending_in_between() -> None:
+    """Refused, down for a while, refused again: the bridge retries once more, as it always did
+    (a broker that was down may come back with other credentials loaded); only two denials in a
+    row are final. The stream's rule is stricter (test_an_answered_attempt_starts_...)."""
+    policy = bridge()
+    assert policy.ended(0.0, OUT.DENIED, "bad password").action is ACT.RETRY_AFTER_DELAY
+    assert policy.ended(1.0, OUT.FAILED, "connection refused").action is ACT.RETRY_AFTER_DELAY
+    assert policy.ended(2.0, OUT.DENIED, "bad password").action is ACT.RETRY_AFTER_DELAY
+    assert policy.ended(3.0, OUT.DENIED, "bad password").action is ACT.GIVE_UP
+
+
+def test_a_session_taken_over_neither_resets_the_delays_nor_counts_as_a_flap() -> None:
+    """Two clients with one client id: each takeover is a denial, not a lost connection, so
+    the delays keep growing however long each connection lived."""
+    policy = bridge()
+    delays = []
+    now = 0.0
+    for _ in range(4):
+        policy.answered()
+        policy.live(now)
+        now += 100.0  # far past stable_after
+        decision = policy.ended(now, OUT.DENIED, "taken over")
+        delays.append(decision.delay)
+        assert not decision.backoff_reset
+    assert delays == [1.0, 2.0, 4.0, 8.0] and policy.flaps_total == 0

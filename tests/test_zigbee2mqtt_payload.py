@@ -638,3 +638,21 @@ def test_offline_reasons() -> None:
     assert "availability" in str(record.offline_reason())
     record.flagged(Availability.OFFLINE, bridge=True)
     assert "bridge/state" in str(record.offline_reason())
+
+
+def test_a_failed_read_still_hears_the_lock_until_it_is_settled() -> None:
+    """News from the lock between a failure report and the reader settling the read counts as
+    the lock having spoken (as before the read algorithm moved into ReadBook): three silent
+    users in a row must not make a lock that is talking look unreachable."""
+    from trio_locksync.providers.zigbee2mqtt._bridgelog import PublishFailure
+    from trio_locksync.providers.zigbee2mqtt._reads import Failed
+
+    record = DeviceRecord()
+    take(record, users(u1=entry("enabled", "1111")))
+    read = record.reads.expect(2)
+    assert record.reads.get_failed(PublishFailure("get", "pin_code", 2, unreachable=False)) == (2,)
+    assert read.state == Failed(heard=False)
+    take(record, users(u1=entry("enabled", "9999")))  # the lock spoke: news
+    assert read.state == Failed(heard=True)
+    record.reads.finish(read)
+    assert read.state == Failed(heard=True)

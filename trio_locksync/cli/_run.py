@@ -5,6 +5,7 @@ one feed; the board's owner (the output, given as ``show``) reduces them."""
 
 from __future__ import annotations
 
+import enum
 import signal
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,7 +15,7 @@ from typing import Any, final
 import attrs
 import trio
 
-from ..core import ChangeFeed
+from ..core import ChangeFeed, StateTable
 from ..store import open_store
 from ..testing import open_mqtt_broker
 from ._board import Board
@@ -31,29 +32,48 @@ __all__ = ["Show", "run_demo"]
 Show = Callable[[Board, AsyncIterator[DemoEvent]], Awaitable[None]]
 
 
+class _Phase(enum.Enum):
+    STARTING = "starting"
+    UP = "up"
+    STOPPING = "stopping"
+
+
+_PHASES = {
+    _Phase.STARTING: frozenset({_Phase.UP, _Phase.STOPPING}),
+    _Phase.UP: frozenset({_Phase.STOPPING}),
+}
+
+
 @final
 class _Ending:
     """How the run ends: ``stop`` at its duration, or at Ctrl-C once the site is up;
-    ``startup`` at a Ctrl-C before that (it abandons the start-up)."""
+    ``startup`` at a Ctrl-C before that (it abandons the start-up). One phase says which."""
 
     def __init__(self, start: float, duration: float) -> None:
         #: trio time the run started at
         self.start = start
         self.stop = trio.CancelScope(deadline=start + duration)
         self.startup = trio.CancelScope()
-        self.site_up = trio.Event()
+        self.phase = StateTable("demo run", _Phase.STARTING, _PHASES)
         self.by = "duration"
+
+    def site_up(self) -> None:
+        """The site is up: a Ctrl-C from now on stops the run (not the start-up)."""
+        if self.phase.can_advance(_Phase.UP):
+            self.phase.advance(_Phase.UP)
 
     async def watch(
         self, signals: AsyncIterator[int], publish: Callable[[DemoEvent], None]
     ) -> None:
         async for _ in signals:
-            if self.stop.cancel_called or self.startup.cancel_called:
+            phase = self.phase.current
+            if phase is _Phase.STOPPING or self.stop.cancel_called:
                 continue  # stopping already: a second Ctrl-C does not cut the flush short
+            self.phase.advance(_Phase.STOPPING)
             self.by = "Ctrl-C"
             publish(Stopping(self.by))  # the title says so until the end
             publish(Info("Ctrl-C: stopping cleanly (state is flushed, then the summary)"))
-            (self.stop if self.site_up.is_set() else self.startup).cancel()
+            (self.stop if phase is _Phase.UP else self.startup).cancel()
 
 
 @final
@@ -123,7 +143,7 @@ async def _run(
                 open_world(options, broker, events) as world,
                 open_site(options, run, world, broker, events) as site,
             ):
-                ending.site_up.set()
+                ending.site_up()
                 events.publish(Info(f"site up: run {run}, state in {options.state_dir}"))
                 with ending.stop:
                     await play(site, broker, start)

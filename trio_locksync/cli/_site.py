@@ -14,7 +14,7 @@ import attrs
 import trio
 
 from ..core import Backoff, ChangeFeed, Jitter, Watched
-from ..credentials import LockProvider, LockSync, open_lock_sync
+from ..credentials import LockProvider, LockSync, SlotChange, open_lock_sync
 from ..eventstream import EventStream, IsyEvent, StatusChange, open_isy_event_stream
 from ..mqtt import MqttBridge, MqttStatus, MqttStatusChange, open_mqtt_bridge
 from ..providers.zigbee2mqtt import EventSource, LockAction, LockEvent, Zigbee2MqttLock
@@ -190,10 +190,12 @@ class Site:
         async for change in changes:
             self.publish(MqttLink(change.status.name, change.detail))
 
-    async def follow_engine(self, name: str, engine: LockSync) -> None:
+    async def follow_engine(
+        self, name: str, engine: LockSync, changes: AsyncIterator[SlotChange]
+    ) -> None:
         for slot in engine.slots:
             self.publish(SlotChanged(name, slot, engine.state(slot).name, engine.reason(slot)))
-        async for slot, state, reason in engine.changes():
+        async for slot, state, reason in changes:
             self.publish(SlotChanged(name, slot, state.name, reason))
 
     # -- figures ----------------------------------------------------------------------------
@@ -250,17 +252,23 @@ async def open_site(
         stream_changes = stream.status_changes()
         with trio.move_on_after(10):
             await bridge.wait_status(MqttStatus.CONNECTED)
-        zigbee = {
-            spec.name: await enter(_zigbee_lock(bridge, spec))
-            for spec in config.locks
-            if spec.kind is Kind.ZIGBEE
-        }
-        zigbee_events = {name: lock.events() for name, lock in zigbee.items()}
+        # Each lock's events and each engine's changes are subscribed the moment it is open
+        # (fan-outs from the call on): a keypad unlock on the first lock while the next one
+        # is still being subscribed must arm its autolock.
+        zigbee: dict[str, Zigbee2MqttLock] = {}
+        zigbee_events: dict[str, AsyncIterator[LockEvent]] = {}
+        for spec in config.locks:
+            if spec.kind is Kind.ZIGBEE:
+                lock = zigbee[spec.name] = await enter(_zigbee_lock(bridge, spec))
+                zigbee_events[spec.name] = lock.events()
         providers: dict[str, LockProvider] = {**world.virtual, **zigbee}
-        engines = {
-            spec.name: await enter(_engine(spec, providers[spec.name], stores[spec.name], options))
-            for spec in config.locks
-        }
+        engines: dict[str, LockSync] = {}
+        engine_changes: dict[str, AsyncIterator[SlotChange]] = {}
+        for spec in config.locks:
+            engine = engines[spec.name] = await enter(
+                _engine(spec, providers[spec.name], stores[spec.name], options)
+            )
+            engine_changes[spec.name] = engine.changes()
         reporter = Reporter(
             run,
             events,
@@ -291,7 +299,7 @@ async def open_site(
                 for name, lock_events in zigbee_events.items():
                     nursery.start_soon(site.follow_zigbee, name, lock_events)
                 for name, engine in engines.items():
-                    nursery.start_soon(site.follow_engine, name, engine)
+                    nursery.start_soon(site.follow_engine, name, engine, engine_changes[name])
                 await timers.recover()
                 reporter.up.set()
                 yield site

@@ -129,6 +129,9 @@ class BoundedBuffer(Generic[T]):
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self._items:
             if self._ended:
+                # A schedule point even at the end: a loop over an ended iterator must not
+                # starve the other tasks.
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 if self._error is not None:
                     raise self._error()
                 raise StopAsyncIteration

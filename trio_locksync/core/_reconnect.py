@@ -18,7 +18,8 @@ The rules:
 * A refusal one more try may fix (:attr:`AttemptOutcome.DENIED`: credentials that may be stale,
   a session taken over) is retried once — after the next delay, at once, or with fresh
   credentials, as the client's :class:`RefusalRetry` says — and a second one in a row is final.
-  The streak ends when a server answers, or when fresh credentials could not be had.
+  The streak ends when a server answers, when fresh credentials could not be had, and — for a
+  client that retries after a delay — when any other ending comes in between.
 * A refusal a retry cannot fix (:attr:`AttemptOutcome.REFUSED`) is final at once; anything else
   retries forever, after the next backoff delay.
 """
@@ -102,14 +103,22 @@ class AttemptOutcome(enum.Enum):
 
 
 class RefusalRetry(enum.Enum):
-    """How a client makes its one retry after a :attr:`AttemptOutcome.DENIED`."""
+    """How a client makes its one retry after a :attr:`AttemptOutcome.DENIED`, and what ends a
+    streak of denials."""
 
-    #: after the next backoff delay (the MQTT bridge)
+    #: after the next backoff delay; any other ending in between ends the streak (the MQTT
+    #: bridge: a broker that was down meanwhile may come back with other credentials loaded)
     AFTER_DELAY = "after delay"
-    #: at once, with the same credentials (the event stream without ``reauthenticate``)
+    #: at once, with the same credentials; only an answered attempt ends the streak (the event
+    #: stream without ``reauthenticate``: a second 401 after a network blip is the same 401)
     AT_ONCE = "at once"
-    #: at once, with fresh credentials (the event stream with ``reauthenticate``)
+    #: at once, with fresh credentials; as ``AT_ONCE``, and a failed reauthentication also
+    #: ends the streak (the event stream with ``reauthenticate``)
     REAUTHENTICATE = "reauthenticate"
+
+
+#: the endings of a connection that may have been live: they reset the delays or count a flap
+_ENDS_A_CONNECTION = frozenset({AttemptOutcome.LOST, AttemptOutcome.STOPPED})
 
 
 class ReconnectAction(enum.Enum):
@@ -212,11 +221,13 @@ class ReconnectPolicy:
         """The attempt or connection ended with ``outcome`` (``detail`` says how); what next."""
         lived = now - self._live_since  # NaN if it never went live
         self._live_since = math.nan
-        reset = lived >= self.stable_after
+        # Only a live connection that was lost (or is being left) proved itself or flapped: a
+        # refusal after it (MQTT's "session taken over") neither resets the delays nor counts.
+        reset = outcome in _ENDS_A_CONNECTION and lived >= self.stable_after
         if reset:
             self.flaps = 0
             self._delays = self._backoff.delays(self._rng)  # it proved stable: start over
-        elif lived >= 0:
+        elif outcome is AttemptOutcome.LOST and lived >= 0:
             self.flaps += 1
             self.flaps_total += 1
             if self.flaps >= self.flap_limit and self.flap_hint is not None:
@@ -224,6 +235,8 @@ class ReconnectPolicy:
                     f"{detail}; dropped {self.flaps} times in a row within "
                     f"{self.stable_after:g} s of connecting ({self.flap_hint}); backing off"
                 )
+        if outcome is not AttemptOutcome.DENIED and self.refusal_retry is RefusalRetry.AFTER_DELAY:
+            self._denied = False  # after a delay: any other ending ends a streak of denials
         if outcome is AttemptOutcome.STOPPED:
             return Decision(action=ReconnectAction.LEAVE, detail=detail, backoff_reset=reset)
         if outcome is AttemptOutcome.REFUSED:
@@ -240,7 +253,11 @@ class ReconnectPolicy:
                 return Decision(
                     action=ReconnectAction.REAUTHENTICATE, detail=detail, backoff_reset=reset
                 )
-            detail = f"{detail}; retrying once"
+            return Decision(
+                action=ReconnectAction.RETRY_AFTER_DELAY,
+                detail=f"{detail}; retrying once",
+                delay=next(self._delays),
+            )
         self.unanswered = self.unanswered + 1 if outcome is AttemptOutcome.UNANSWERED else 0
         if self.unanswered >= self.unanswered_limit and self.unanswered_hint is not None:
             detail = f"{detail} ({self.unanswered} times in a row): {self.unanswered_hint}"

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Generic, Protocol, TypeVar, final
 
+import attrs
 import trio
 
 from ._feed import ChangeFeed, Subscription
@@ -41,6 +42,30 @@ class ChangeRecord(Protocol[S_contra, C_co]):
 STATUS_BACKLOG = 1000
 
 
+@final
+@attrs.frozen
+class _Open:
+    """The client runs (and may still reach any status)."""
+
+
+@final
+@attrs.frozen
+class _GaveUp:
+    """The client stopped reconnecting: waiters raise ``error()`` (a fresh one each)."""
+
+    error: Callable[[], BaseException]
+
+
+@final
+@attrs.frozen
+class _Closed:
+    """The client's block ended: waiters raise its closed error."""
+
+
+#: where the client's life is, as far as waiters care: one value, never flags read together
+_Life = _Open | _GaveUp | _Closed
+
+
 def _now_if_running() -> float:
     try:
         return trio.current_time()
@@ -60,9 +85,8 @@ class StatusHolder(Generic[S, C]):
 
     __slots__ = (
         "_changes",
-        "_closed",
         "_closed_error",
-        "_failure",
+        "_life",
         "_live",
         "_make",
         "_moved",
@@ -87,8 +111,7 @@ class StatusHolder(Generic[S, C]):
         self._closed_error = closed_error
         self._changes = ChangeFeed[C](backlog=backlog)
         self._moved = trio.Event()
-        self._closed = False
-        self._failure: Callable[[], BaseException] | None = None
+        self._life: _Life = _Open()
         self._stale_since: float | None = _now_if_running()
 
     @property
@@ -99,7 +122,7 @@ class StatusHolder(Generic[S, C]):
     @property
     def closed(self) -> bool:
         """:meth:`close` was called: the client's block has ended."""
-        return self._closed
+        return isinstance(self._life, _Closed)
 
     @property
     def stale_since(self) -> float | None:
@@ -134,37 +157,42 @@ class StatusHolder(Generic[S, C]):
 
     def fail(self, error: Callable[[], BaseException]) -> None:
         """The client gave up: waiters raise ``error()`` (a fresh exception per raise)."""
-        self._failure = error
-        self._wake()
+        if isinstance(self._life, _Open):
+            self._life = _GaveUp(error)
+            self._wake()
 
     def close(self, final: S, detail: str, *, connection: int = 0) -> None:
         """The client's block ended: move to ``final`` (unless there already), end the changes,
         and make every waiter raise the closed error. Idempotent."""
-        if self._closed:
+        if isinstance(self._life, _Closed):
             return
         if self._table.current is not final:
             self.move(final, detail, connection=connection)
-        self._closed = True
+        self._life = _Closed()
         self._changes.end()
         self._wake()
 
-    async def wait(self, *statuses: S) -> S:
+    async def wait(self, *statuses: S, prompt: bool = False) -> S:
         """Wait until the status is one of ``statuses`` (at once if it already is); raises the
-        closed error once the client is closed, the failure once it gave up."""
+        closed error once the client is closed, the failure once it gave up.
+
+        A checkpoint after the wake-up lets every task woken by the same move take its step
+        first; ``prompt=True`` skips it, for a client's own wait that must act in the move's
+        scheduling step (the MQTT bridge's subscribe sends its SUBSCRIBE before a caller of
+        ``wait_status(CONNECTED)`` can publish)."""
         if not statuses:
             raise ValueError("wait for at least one status")
-        if self._table.current in statuses:
-            await trio.lowlevel.checkpoint()
-            return self._table.current
+        woken = False
         while self._table.current not in statuses:
-            if self._closed:
+            life = self._life
+            if isinstance(life, _Closed):
                 raise self._closed_error(statuses)
-            if self._failure is not None:
-                raise self._failure()
+            if isinstance(life, _GaveUp):
+                raise life.error()
             await self._moved.wait()
-        # Woken by the move itself: no further checkpoint, so that a waiter acts in the same
-        # scheduling step as the move (the MQTT bridge's subscribe sends its SUBSCRIBE before
-        # a publish that waited for the same CONNACK).
+            woken = True
+        if not (woken and prompt):
+            await trio.lowlevel.checkpoint()
         return self._table.current
 
     def _wake(self) -> None:
@@ -172,4 +200,4 @@ class StatusHolder(Generic[S, C]):
         self._moved = trio.Event()
 
     def __repr__(self) -> str:
-        return f"<StatusHolder {self._table.current!s} closed={self._closed}>"
+        return f"<StatusHolder {self._table.current!s} {type(self._life).__name__[1:].lower()}>"

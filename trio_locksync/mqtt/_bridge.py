@@ -319,12 +319,11 @@ class MqttBridge(metaclass=NoPublicConstructor):
             case Connack():
                 self._on_connack(event)
             case Disconnected():
-                self._connection.disconnect = event
+                self._connection.disconnected(event)
 
     def _on_connack(self, event: Connack) -> None:
         connection = self._connection
-        connection.connack = event
-        connection.answered.set()
+        connection.connacked(event)
         if event.code >= 0x80:
             return  # judged when the run ends (paho closes the connection now)
         self._policy.answered()
@@ -358,7 +357,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
     async def _wait_connected(self) -> None:
         # No checkpoint when connected: publish() is a hot path.
         if self._status.current is not MqttStatus.CONNECTED:
-            await self._status.wait(MqttStatus.CONNECTED)
+            await self._status.wait(MqttStatus.CONNECTED, prompt=True)
 
     def _check_open(self, what: str) -> None:
         if self._status.closed:

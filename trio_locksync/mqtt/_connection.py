@@ -27,6 +27,42 @@ FLAP_HINT = "another client with this client id? a broker refusing this client a
 
 
 @final
+@attrs.frozen
+class Unheard:
+    """Nothing from the broker yet on this connection (or only a DISCONNECT, which without a
+    CONNACK says nothing the worker thread's own account does not)."""
+
+
+@final
+@attrs.frozen
+class Unanswered:
+    """No CONNACK came within ``after`` seconds: the run was stopped."""
+
+    after: float
+
+
+@final
+@attrs.frozen
+class Answered:
+    """The broker answered the CONNECT (``connack``: either way)."""
+
+    connack: Connack
+
+
+@final
+@attrs.frozen
+class Dropped:
+    """The broker answered, then the connection ended with ``disconnect``."""
+
+    connack: Connack
+    disconnect: Disconnected
+
+
+#: what the trio side heard of one connection: one value, moved as events come
+Heard = Unheard | Unanswered | Answered | Dropped
+
+
+@final
 @attrs.define(eq=False)
 class Connection:
     """What the trio side learned of one connection (one run of the network loop): facts
@@ -37,10 +73,18 @@ class Connection:
     answered: trio.Event = attrs.field(factory=trio.Event)
     #: the run of the network loop ended (the worker thread returned)
     ended: trio.Event = attrs.field(factory=trio.Event)
-    connack: Connack | None = None
-    disconnect: Disconnected | None = None
-    #: no CONNACK came within this many seconds: the run was stopped (see :meth:`run`)
-    unanswered_after: float = 0.0
+    heard: Heard = Unheard()
+
+    def connacked(self, event: Connack) -> None:
+        """The broker answered the CONNECT."""
+        self.heard = Answered(event)
+        self.answered.set()
+
+    def disconnected(self, event: Disconnected) -> None:
+        """A DISCONNECT: kept once the broker had answered (see :class:`Unheard`)."""
+        heard = self.heard
+        if isinstance(heard, Answered):
+            self.heard = Dropped(heard.connack, event)
 
     async def run(
         self, session: PahoSession, limiter: trio.CapacityLimiter, connect_timeout: float
@@ -68,7 +112,7 @@ class Connection:
                 with trio.move_on_after(connect_timeout):
                     await self.answered.wait()
                 if not self.answered.is_set():
-                    self.unanswered_after = connect_timeout
+                    self.heard = Unanswered(connect_timeout)
                     session.request_stop(self.generation)
                 await self.ended.wait()
             finally:
@@ -80,22 +124,22 @@ class Connection:
         """How the connection ended, in the core's outcome words, from what the thread
         (``end``) and its events said. A refusal retrying may fix, or a session taken over, is
         DENIED (one retry); so is an untrusted certificate (the worker thread's own verdict)."""
-        if self.unanswered_after:
-            return AttemptOutcome.FAILED, f"no CONNACK within {self.unanswered_after:g} s", None
-        connack = self.connack
-        if connack is not None and connack.code >= 0x80:
+        heard = self.heard
+        if isinstance(heard, Unanswered):
+            return AttemptOutcome.FAILED, f"no CONNACK within {heard.after:g} s", None
+        if isinstance(heard, Unheard):
+            if end.outcome is AttemptOutcome.LOST:
+                return AttemptOutcome.UNANSWERED, "connection closed before CONNACK", None
+            return end.outcome, end.detail, end.code
+        connack = heard.connack
+        if connack.code >= 0x80:
             code, name = connack.code, connack.name
             if code in REFUSALS:
                 return AttemptOutcome.DENIED, f"{REFUSALS[code]} (CONNACK {name})", code
             return AttemptOutcome.FAILED, f"the broker refused the connection ({name})", code
-        if connack is None:
-            if end.outcome is AttemptOutcome.LOST:
-                return AttemptOutcome.UNANSWERED, "connection closed before CONNACK", None
-            return end.outcome, end.detail, end.code
-        disconnect = self.disconnect
-        if disconnect is not None:
-            code, name = disconnect.code, disconnect.name
-            if disconnect.from_server and code == TAKEN_OVER:
+        if isinstance(heard, Dropped):
+            code, name = heard.disconnect.code, heard.disconnect.name
+            if heard.disconnect.from_server and code == TAKEN_OVER:
                 detail = f"session taken over by another client ({name})"
                 return AttemptOutcome.DENIED, detail, code
             return AttemptOutcome.LOST, f"connection lost ({name})", code

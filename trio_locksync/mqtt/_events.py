@@ -29,6 +29,14 @@ class Received(NamedTuple):
     #: the MQTT 5 subscription identifiers of the filters it was sent for (empty in 3.1.1)
     identifiers: tuple[int, ...]
 
+    def __repr__(self) -> str:
+        # Never the payload: Zigbee2MQTT payloads carry PINs (as MqttMessage's repr).
+        return (
+            f"Received(generation={self.generation}, topic={self.topic!r}, "
+            f"payload=<{len(self.payload)} bytes>, qos={self.qos}, retain={self.retain}, "
+            f"duplicate={self.duplicate}, mid={self.mid}, identifiers={self.identifiers})"
+        )
+
 
 class Puback(NamedTuple):
     """A publish of ours was acknowledged (QoS 1 and 2) or written (QoS 0): ``on_publish``."""

@@ -55,6 +55,9 @@ class Pushed(enum.Enum):
     PRESSED = "pressed"
     #: a QoS 0 message was dropped for it (or it): the buffer was full
     DROPPED = "dropped"
+    #: the subscription had stopped taking messages: not buffered; a QoS 1 one was released
+    #: (acknowledged in its turn, as a block that left does)
+    CLOSED = "closed"
 
 
 @final
@@ -153,6 +156,10 @@ class MqttSubscription(metaclass=NoPublicConstructor):
     def push(self, message: MqttMessage, delivery: Delivery | None) -> Pushed:
         """Buffer a routed message (``delivery``: a QoS 1 one's, else None)."""
         buffer = self._buffer
+        if buffer.ended:
+            if delivery is not None:
+                self._upstream.release(delivery)
+            return Pushed.CLOSED
         if not buffer.put((message, delivery), droppable=delivery is None):
             return Pushed.DROPPED
         if len(buffer) >= self._high and not self._pressed:

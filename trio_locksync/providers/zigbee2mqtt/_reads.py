@@ -167,10 +167,12 @@ class ReadBook:
             del self.pending[read.slot]
 
     def heard(self) -> None:
-        """A live message said something new: every pending read heard the lock."""
+        """A live message said something new: every pending read heard the lock — also one
+        already failed whose reader has not settled it yet (as before the read algorithm moved
+        here: news from the lock until the read is settled counts)."""
         for read in self.pending.values():
             state = read.state
-            if isinstance(state, Waiting | Doubting):
+            if isinstance(state, Waiting | Doubting | Failed):
                 read.state = attrs.evolve(state, heard=True)
 
     def get_failed(self, failure: PublishFailure) -> tuple[int, ...]:
