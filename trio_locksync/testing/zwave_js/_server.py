@@ -75,6 +75,7 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
         self._server: Child | None = None
         #: server processes started so far
         self.server_starts = 0
+        self._token = trio.lowlevel.current_trio_token()
 
     def __repr__(self) -> str:
         return f"<ZWaveJsServer {self.url} {'running' if self.running else 'stopped'}>"
@@ -93,6 +94,14 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
     def pids(self) -> tuple[int, ...]:
         """Process ids of the mock and of the server (if it runs), for tests."""
         return tuple(c.pid for c in (self._mock, self._server) if c is not None)
+
+    def _check_run(self, what: str) -> None:
+        # the controls talk to ports and work from any trio run; the processes belong to the
+        # nursery of the block's own run
+        if trio.lowlevel.current_trio_token() is not self._token:
+            raise RuntimeError(
+                f"{what}() belongs to the trio run of the open_zwave_js_server() block"
+            )
 
     def _env(self) -> dict[str, str]:
         return {
@@ -144,6 +153,7 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
         """Start the Z-Wave JS Server process on :attr:`port` and return once it listens
         (the driver is ready; nodes may still be interviewing: :meth:`wait_nodes_ready`).
         Without ``keep_cache`` its storage cache is wiped first: a fresh interview."""
+        self._check_run("start_server")
         if self.running:
             raise RuntimeError(f"{self!r}: the server runs already")
         if not self._keep_cache:
@@ -172,6 +182,7 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
         """End the Z-Wave JS Server process (SIGKILL, as a crash; ``graceful``: SIGTERM, its
         clean shutdown) and wait until it is gone. The mock (and its locks' state) lives on;
         :meth:`start_server` starts a new server on the same port."""
+        self._check_run("kill_server")
         if self._server is not None:
             await self._server.end(kill=not graceful)
 
@@ -278,8 +289,9 @@ async def open_zwave_js_server(
     a worker thread: a cancel waits for it). Everything is on free loopback ports (websocket,
     mock serial port, control port), mDNS is off in both processes, and the server's storage
     cache is a private temporary directory: wiped at every :meth:`~ZWaveJsServer.start_server`
-    (a fresh interview), or kept across them with ``keep_cache`` (a restart from the cache:
-    every node is ready at once, as after a real server's restart). The processes belong to
+    (a fresh interview), or kept across them with ``keep_cache`` (a restart from the cache: after
+    ``kill_server(graceful=True)`` every interviewed node is ready at once; after a SIGKILL,
+    only what the server had flushed). The processes belong to
     the block's nursery and are ended when it ends — normally, on an error or on a cancel:
     SIGTERM, SIGKILL after 3 s, always awaited. A process that exits on its own raises
     :class:`ZWaveJsUnavailable` with its log's end, as do node missing or older than 20, a
