@@ -3,7 +3,9 @@ role): :class:`VirtualLock` (a lock with every quirk upstream users hit; also im
 top level, it is in the contract); :class:`IsyController` (an ISY / IoX controller's
 ``/rest/subscribe`` websocket, in :mod:`trio_locksync.testing.isy`); a Zigbee2MQTT with Zigbee
 locks on a real broker (:func:`open_zigbee2mqtt_simulator`, in
-:mod:`trio_locksync.testing.zigbee2mqtt`); and real MQTT brokers to run them on:
+:mod:`trio_locksync.testing.zigbee2mqtt`); the real Z-Wave JS Server on zwave-js's mock
+controller with mock locks (:func:`open_zwave_js_server`, in
+:mod:`trio_locksync.testing.zwave_js`; node >= 20 and npm); and real MQTT brokers to run them on:
 one launcher with two faces — :class:`MosquittoBroker` (blocking start/stop/kill/restart on one
 port, for test set-up and benchmarks) and :func:`open_mqtt_broker` (mosquitto, else amqtt, owned
 by an ``async with`` block; or an external broker, used as it is).
@@ -37,6 +39,12 @@ if TYPE_CHECKING:
     from .zigbee2mqtt import SimulatedZigbeeLock as SimulatedZigbeeLock
     from .zigbee2mqtt import Zigbee2MqttSimulator as Zigbee2MqttSimulator
     from .zigbee2mqtt import open_zigbee2mqtt_simulator as open_zigbee2mqtt_simulator
+    from .zwave_js import MockControlError as MockControlError
+    from .zwave_js import MockNode as MockNode
+    from .zwave_js import ZWaveJsServer as ZWaveJsServer
+    from .zwave_js import ZWaveJsUnavailable as ZWaveJsUnavailable
+    from .zwave_js import install_zwave_js as install_zwave_js
+    from .zwave_js import open_zwave_js_server as open_zwave_js_server
 
 #: Where each simulator lives. They are imported on first use, so that ``import trio_locksync``
 #: (whose top level offers ``VirtualLock``) does not load brokers, websocket servers and MQTT
@@ -61,6 +69,12 @@ _LAZY = {
     "SimulatedZigbeeLock": ".zigbee2mqtt",
     "Zigbee2MqttSimulator": ".zigbee2mqtt",
     "open_zigbee2mqtt_simulator": ".zigbee2mqtt",
+    "MockControlError": ".zwave_js",
+    "MockNode": ".zwave_js",
+    "ZWaveJsServer": ".zwave_js",
+    "ZWaveJsUnavailable": ".zwave_js",
+    "install_zwave_js": ".zwave_js",
+    "open_zwave_js_server": ".zwave_js",
 }
 
 
@@ -83,6 +97,8 @@ __all__ = [
     "IsyController",
     "IsyHandshake",
     "IsySubscriber",
+    "MockControlError",
+    "MockNode",
     "MosquittoBroker",
     "MqttBroker",
     "NodeStatus",
@@ -90,13 +106,17 @@ __all__ = [
     "SimulatedZigbeeLock",
     "VirtualLock",
     "VirtualLockStatistics",
+    "ZWaveJsServer",
+    "ZWaveJsUnavailable",
     "Zigbee2MqttSimulator",
     "find_mosquitto",
     "find_mosquitto_passwd",
+    "install_zwave_js",
     "isy_event_frame",
     "isy_heartbeat_frame",
     "isy_status_frame",
     "open_mqtt_broker",
     "open_zigbee2mqtt_simulator",
+    "open_zwave_js_server",
     "parse_address",
 ]
