@@ -10,10 +10,9 @@
   disconnect. Clears: ``set_value userIdStatus[k] = 0``. ``userIdStatus`` is never written to
   enable a slot (it re-sends the cached, maybe masked, code: §3.1).
 * Reachability: a dead node, 200/201/202/204/215, ``node_not_found`` or no connection →
-  LockDisconnected; a node that comes back (``alive``, ``wake up``, ``ready``, a fresh dump)
-  is probed with one read of its lowest slot, pushed through :meth:`updates`, so an engine whose
-  lock breaker gave up hears it at once. A sleeping battery node: operations wait for its wake
-  up within ``operation_timeout``; the reason then says "asleep".
+  LockDisconnected; a node back (``alive``/``wake up``/``ready``/a dump) gets one read of its
+  lowest slot, pushed through :meth:`updates`. A sleeping node: operations wait for its wake up
+  within ``operation_timeout``, then LockDisconnected saying "asleep".
 """
 
 from __future__ import annotations
@@ -40,7 +39,8 @@ from ..zigbee2mqtt._models import LockState
 from ._access import CODE_ADDED, CODE_DELETED, DUPLICATE_CODE, is_access_control, lock_event
 from ._errors import ZWaveJsCommandError, ZWaveJsConnectionLost
 from ._events import Event, NodeReady, NodeStatus, NodeStatusChanged, Notification, ValueChanged
-from ._protocol import Command, FrameError, SetValueStatus, ZWaveErrorCode, set_value_status
+from ._outcomes import classify, slot_number
+from ._protocol import Command, FrameError, SetValueStatus, set_value_status
 from ._status import ZWaveJsStatus
 from ._values import USER_CODE_CC, slot_credential
 
@@ -51,24 +51,6 @@ logger = logging.getLogger("trio_locksync.zwave_js")
 DOOR_LOCK_CC = 98
 #: seconds after a refused set in which a Notification 6/15 marks it a duplicate (§3.1, §6)
 DUPLICATE_WINDOW = 2.0
-#: errors that mean the node (or the radio path to it) is unreachable (§1.4 table)
-_UNREACHABLE = frozenset(
-    {
-        ZWaveErrorCode.CONTROLLER_TIMEOUT,
-        ZWaveErrorCode.CONTROLLER_NODE_TIMEOUT,
-        ZWaveErrorCode.CONTROLLER_MESSAGE_DROPPED,
-        ZWaveErrorCode.CONTROLLER_CALLBACK_NOK,
-        ZWaveErrorCode.CONTROLLER_MESSAGE_EXPIRED,
-        ZWaveErrorCode.DRIVER_FAILED,
-        ZWaveErrorCode.DRIVER_NOT_READY,
-    }
-)
-
-
-def _slot_number(slot: object) -> int:
-    if isinstance(slot, bool) or not isinstance(slot, int) or slot < 1:
-        raise ValueError(f"a Z-Wave user code slot is an int >= 1, got {slot!r}")
-    return slot
 
 
 @final
@@ -98,7 +80,7 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
             raise ValueError(f"node_id must be an int >= 1, got {node_id!r}")
         self._client = client
         self.node_id = node_id
-        self._slots = None if slots is None else frozenset(_slot_number(s) for s in slots)
+        self._slots = None if slots is None else frozenset(slot_number(s) for s in slots)
         if self._slots is not None and not self._slots:
             raise ValueError("slots must name at least one slot (or None: every slot)")
         if not (operation_timeout > 0 and math.isfinite(operation_timeout)):
@@ -232,7 +214,7 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
     # -- helpers -----------------------------------------------------------------------------
 
     def _check(self, slot: int) -> int:
-        _slot_number(slot)
+        slot_number(slot)
         if self._slots is not None and slot not in self._slots:
             raise ValueError(f"slot {slot} is not one of node {self.node_id}'s slots")
         return slot
@@ -333,15 +315,7 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
         except ZWaveJsConnectionLost as exc:
             raise LockDisconnected(str(exc), slot=slot) from None
         except ZWaveJsCommandError as exc:
-            raise self._classify(exc, slot) from None
-
-    def _classify(self, exc: ZWaveJsCommandError, slot: int | None) -> Exception:
-        what = f"node {self.node_id}: {exc.command} failed ({exc.error_code} {exc.zwave_code})"
-        if exc.error_code == "node_not_found" or exc.zwave_code in _UNREACHABLE:
-            return LockDisconnected(what, slot=slot)
-        if exc.zwave_code == ZWaveErrorCode.ARGUMENT_INVALID and slot is not None:
-            return CodeRejected(f"{what}: {exc.message}", slot=slot)
-        return LockOperationFailed(f"{what}: {exc.message}", slot=slot)
+            raise classify(exc, self.node_id, slot) from None
 
     # -- events and the probe task -----------------------------------------------------------
 
