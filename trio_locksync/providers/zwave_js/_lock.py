@@ -39,18 +39,14 @@ from ..zigbee2mqtt._models import LockState
 from ._access import CODE_ADDED, CODE_DELETED, DUPLICATE_CODE, is_access_control, lock_event
 from ._errors import ZWaveJsCommandError, ZWaveJsConnectionLost
 from ._events import Event, NodeReady, NodeStatus, NodeStatusChanged, Notification, ValueChanged
-from ._outcomes import classify, slot_number
+from ._outcomes import DOOR_LOCK_CC, DUPLICATE_WINDOW, classify, slot_number
 from ._protocol import Command, FrameError, SetValueStatus, set_value_status
 from ._status import ZWaveJsStatus
 from ._values import USER_CODE_CC, slot_credential
 
-__all__ = ["DOOR_LOCK_CC", "DUPLICATE_WINDOW", "ZWaveJsLock"]
+__all__ = ["ZWaveJsLock"]
 
 logger = logging.getLogger("trio_locksync.zwave_js")
-
-DOOR_LOCK_CC = 98
-#: seconds after a refused set in which a Notification 6/15 marks it a duplicate (§3.1, §6)
-DUPLICATE_WINDOW = 2.0
 
 
 @final
@@ -299,7 +295,6 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
 
     def _judge(self, status: int, message: str, slot: int) -> WriteResult:
         if status in (SetValueStatus.SUCCESS, SetValueStatus.SUCCESS_UNSUPERVISED):
-            # Neither proves the code is in the slot (§0.4): the engine reads back.
             return WriteResult.OPTIMISTIC
         if status == SetValueStatus.WORKING:
             return WriteResult.OPTIMISTIC

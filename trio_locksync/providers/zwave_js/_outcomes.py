@@ -6,7 +6,11 @@ from ...credentials import CodeRejected, LockDisconnected, LockOperationFailed
 from ._errors import ZWaveJsCommandError
 from ._protocol import ZWaveErrorCode
 
-__all__ = ["classify", "slot_number"]
+__all__ = ["DOOR_LOCK_CC", "DUPLICATE_WINDOW", "classify", "slot_number"]
+
+DOOR_LOCK_CC = 98
+#: seconds after a refused set in which a Notification 6/15 marks it a duplicate (§3.1, §6)
+DUPLICATE_WINDOW = 2.0
 
 #: errors that mean the node (or the radio path to it) is unreachable (§1.4 table)
 _UNREACHABLE = frozenset(
