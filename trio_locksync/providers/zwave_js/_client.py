@@ -1,0 +1,370 @@
+"""``open_zwave_js()``: one websocket to a Z-Wave JS Server, kept up by the core's reconnect
+policy, with the nodes as its dumps and events say.
+
+A nursery task runs one :class:`~._connection.Connection` at a time: connect, handshake
+(``version`` → ``initialize`` → ``start_listening``, zwave_js.md §1.2), SYNCING while the dump
+is applied, CONNECTED once it is, then events until the socket is lost. How the attempt ended
+goes to :class:`~trio_locksync.core.ReconnectPolicy` (the same defaults as the event stream and
+the MQTT bridge), whose decision the loop carries out. Every reconnect rebuilds the nodes from a
+fresh dump: there is no resume (§1.2). Commands in flight when a socket is lost fail with
+:class:`ZWaveJsConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, final
+
+import trio
+import trio_websocket
+
+from ...core import (
+    AttemptOutcome,
+    Backoff,
+    NoPublicConstructor,
+    ReconnectAction,
+    ReconnectOptions,
+    ReconnectPolicy,
+    StatusHolder,
+    Subscription,
+    open_service_nursery,
+)
+from ...eventstream._transport import ClosedDuringHandshake, open_socket, websocket_handshake
+from ...eventstream._url import parse_target, redact_url
+from ._connection import Connection, HandshakeRefused
+from ._errors import (
+    ZWaveJsClosed,
+    ZWaveJsCommandError,
+    ZWaveJsRefused,
+)
+from ._events import Event
+from ._model import Nodes, ZWaveNode
+from ._protocol import Command, CommandFailed, FrameError
+from ._status import TRANSITIONS, ZWaveJsStatus, ZWaveJsStatusChange
+
+__all__ = ["ZWaveJsClient", "open_zwave_js"]
+
+logger = logging.getLogger("trio_locksync.zwave_js")
+_S = ZWaveJsStatus
+
+
+@final
+class ZWaveJsClient(metaclass=NoPublicConstructor):
+    """A connection to one Z-Wave JS Server for the duration of an :func:`open_zwave_js`
+    block; use it from the trio thread that opened it."""
+
+    _OPENED_BY = "open_zwave_js()"
+
+    def __init__(
+        self,
+        url: str,
+        options: ReconnectOptions,
+        *,
+        command_timeout: float,
+        ping_interval: float,
+        ping_timeout: float,
+        max_message_size: int,
+    ) -> None:
+        self._target = parse_target(url)
+        self.url = redact_url(url)
+        self._options = options
+        self._command_timeout = command_timeout
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._max_message_size = max_message_size
+        self._policy = ReconnectPolicy(options)
+        self._status = StatusHolder(
+            "ZWaveJsClient",
+            _S.DISCONNECTED,
+            TRANSITIONS,
+            change=ZWaveJsStatusChange,
+            live=_S.CONNECTED,
+            closed_error=self._closed_error,
+        )
+        self._nodes = Nodes()
+        self._connection: Connection | None = None
+        self._listeners: list[Callable[[Event | None], None]] = []
+        self._failure: ZWaveJsRefused | None = None
+        self._nursery: trio.Nursery | None = None
+        self.attempts = 0
+        self.connections = 0
+        self.commands = 0
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> ZWaveJsStatus:
+        """Where the connection is."""
+        return self._status.current
+
+    @property
+    def stale_since(self) -> float | None:
+        """None while CONNECTED; else the trio time since which the nodes are not current."""
+        return self._status.stale_since
+
+    @property
+    def failure(self) -> ZWaveJsRefused | None:
+        """Why the client gave up (status REFUSED), else None."""
+        return self._failure
+
+    @property
+    def schema_version(self) -> int:
+        """The schema of the current connection (0 before the first)."""
+        return 0 if self._connection is None else self._connection.schema
+
+    def status_changes(self) -> Subscription[ZWaveJsStatusChange]:
+        """Every status change from now on (each iterator keeps 1,000 unread)."""
+        return self._status.changes()
+
+    async def wait_status(self, *statuses: ZWaveJsStatus) -> ZWaveJsStatus:
+        """Wait until the status is one of ``statuses``; raises :class:`ZWaveJsClosed` once the
+        block ended and :class:`ZWaveJsRefused` once the client gave up."""
+        return await self._status.wait(*statuses)
+
+    def node(self, node_id: int) -> ZWaveNode | None:
+        """The node as the server last told us (a frozen snapshot), None if the last dump has
+        no such node."""
+        return self._nodes.get(node_id)
+
+    def nodes(self) -> list[ZWaveNode]:
+        """Every node of the last dump, as now."""
+        return self._nodes.all()
+
+    @property
+    def all_nodes_ready(self) -> bool:
+        """The driver said every node finished its interview."""
+        return self._nodes.all_ready
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: attempts, connections, commands, frames, bad frames, pongs, ping
+        timeouts (the last three of the current connection)."""
+        c = self._connection
+        return {
+            "attempts": self.attempts,
+            "connections": self.connections,
+            "commands": self.commands,
+            "frames": 0 if c is None else c.frames,
+            "bad_frames": 0 if c is None else c.bad_frames,
+            "pongs": 0 if c is None else c.pongs,
+            "ping_timeouts": 0 if c is None else c.ping_timeouts,
+        }
+
+    async def command(self, name: str, /, **args: Any) -> dict[str, Any]:
+        """Send one command and return its ``result`` object; see :meth:`send`."""
+        return await self.send(Command(name, args))
+
+    async def send(self, command: Command) -> dict[str, Any]:
+        """Send ``command`` once CONNECTED (waiting for it) and return its ``result``, all
+        within ``command_timeout`` (``trio.TooSlowError``). Raises
+        :class:`ZWaveJsCommandError` (``success: false``), :class:`ZWaveJsConnectionLost`
+        (lost before the result: it may or may not have been carried out),
+        :class:`ZWaveJsClosed` after the block."""
+        with trio.fail_after(self._command_timeout):
+            return await self._request(command)
+
+    async def _request(self, command: Command) -> dict[str, Any]:
+        """:meth:`send` without its timeout (the caller bounds it)."""
+        if self._status.closed:
+            raise ZWaveJsClosed(f"zwave-js client {self.url} is closed; {command.name} not sent")
+        if self._status.current is not _S.CONNECTED:
+            await self._status.wait(_S.CONNECTED)
+        connection = self._connection
+        assert connection is not None
+        self.commands += 1
+        result = await connection.send(command)
+        if isinstance(result, CommandFailed):
+            raise ZWaveJsCommandError(
+                command.name, result.error_code, result.zwave_code, result.message
+            )
+        return result.result
+
+    def lock(self, node_id: int, *, slots: Any = None, **options: Any) -> Any:
+        """The lock at ``node_id`` as a :class:`~trio_locksync.LockProvider` (see
+        :class:`~._lock.ZWaveJsLock`)."""
+        from ._lock import ZWaveJsLock
+
+        if self._nursery is None or self._status.closed:
+            raise ZWaveJsClosed(f"zwave-js client {self.url} is not running")
+        lock = ZWaveJsLock._create(self, node_id, slots=slots, **options)
+        self._nursery.start_soon(lock._run)
+        return lock
+
+    def __repr__(self) -> str:
+        return f"<ZWaveJsClient {self.url} {self._status.current}>"
+
+    # -- what locks hook into ----------------------------------------------------------------
+
+    def _listen(self, listener: Callable[[Event | None], None]) -> None:
+        """``listener(event)`` for every live event, ``listener(None)`` after every dump."""
+        self._listeners.append(listener)
+
+    def _publish(self, event: Event | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("zwave-js %s: a listener raised", self.url)
+
+    def _closed_error(self, statuses: tuple[ZWaveJsStatus, ...]) -> ZWaveJsClosed:
+        waiting = " or ".join(s.name for s in statuses)
+        return ZWaveJsClosed(f"zwave-js client {self.url} is closed; it will never be {waiting}")
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _move(self, status: ZWaveJsStatus, detail: str) -> None:
+        change = self._status.move(status, detail, connection=self.connections)
+        if change is not None:
+            level = logging.WARNING if status is _S.REFUSED else logging.DEBUG
+            logger.log(
+                level, "zwave-js %s: %s -> %s (%s)", self.url, change.previous, status, detail
+            )
+
+    async def _run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            self._move(_S.CONNECTING, f"connecting to {self.url}")
+            outcome, detail = await self._attempt()
+            decision = self._policy.ended(trio.current_time(), outcome, detail)
+            if decision.action is ReconnectAction.GIVE_UP:
+                self._failure = ZWaveJsRefused(f"zwave-js server {self.url}: {decision.detail}")
+                self._move(_S.REFUSED, decision.detail)
+                self._status.fail(lambda: ZWaveJsRefused(str(self._failure)))
+                return
+            self._move(_S.RECONNECTING, f"{decision.detail}; retry in {decision.delay:.2f} s")
+            await trio.sleep(decision.delay)
+
+    async def _attempt(self) -> tuple[AttemptOutcome, str]:
+        """One socket, from connect to its loss; never raises ``Exception``."""
+        self.attempts += 1
+        transport: trio.abc.Stream | None = None
+        try:
+            async with open_service_nursery() as ws_nursery:
+                try:
+                    with trio.fail_after(self._options.connect_timeout):
+                        transport = await open_socket(self._target, None)
+                        ws = await websocket_handshake(
+                            ws_nursery,
+                            transport,
+                            self._target,
+                            subprotocols=(),
+                            headers=(),
+                            max_message_size=self._max_message_size,
+                        )
+                        self._policy.answered()
+                        connection = Connection(
+                            self.connections + 1,
+                            ws,
+                            on_dump=self._on_dump,
+                            on_event=self._on_event,
+                            ping_interval=self._ping_interval,
+                            ping_timeout=self._ping_timeout,
+                        )
+                        await connection.handshake(_agent())
+                    self.connections += 1
+                    self._connection = connection
+                    self._move(_S.SYNCING, f"connection {connection.number}: reading the dump")
+                    lost = await connection.serve()
+                    return AttemptOutcome.LOST, lost
+                finally:
+                    ws_nursery.cancel_scope.cancel()
+        except HandshakeRefused as exc:
+            return AttemptOutcome.REFUSED, str(exc)
+        except trio.TooSlowError:
+            timeout = self._options.connect_timeout
+            return AttemptOutcome.FAILED, f"no handshake within {timeout:g} s"
+        except ClosedDuringHandshake:
+            return AttemptOutcome.FAILED, "connection closed during the handshake"
+        except OSError as exc:
+            return AttemptOutcome.FAILED, f"cannot connect: {exc.strerror or type(exc).__name__}"
+        except (
+            trio_websocket.HandshakeError,
+            trio_websocket.ConnectionClosed,
+            trio.BrokenResourceError,
+            FrameError,
+        ) as exc:
+            return AttemptOutcome.FAILED, f"handshake failed: {type(exc).__name__}"
+        finally:
+            if transport is not None:
+                await trio.aclose_forcefully(transport)
+
+    def _on_dump(self, state: dict[str, Any]) -> None:
+        self._nodes.load(state)
+        self._policy.live(trio.current_time())
+        self._move(_S.CONNECTED, f"dump applied: {len(self._nodes)} nodes")
+        self._publish(None)
+
+    def _on_event(self, event: Event) -> None:
+        self._nodes.apply(event)
+        self._publish(event)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.lose("client closed")
+        self._status.close(_S.DISCONNECTED, "block exited", connection=self.connections)
+
+
+def _agent() -> str:
+    from ... import __version__  # at call time: the package imports its providers lazily
+
+    return __version__
+
+
+@asynccontextmanager
+async def open_zwave_js(
+    url: str,
+    *,
+    backoff: Backoff | None = None,
+    stable_after: float = 10.0,
+    connect_timeout: float = 10.0,
+    command_timeout: float = 60.0,
+    ping_interval: float = 20.0,
+    ping_timeout: float = 20.0,
+    max_message_size: int = 64 * 2**20,
+) -> AsyncIterator[ZWaveJsClient]:
+    """Keep a connection to the Z-Wave JS Server at ``url`` (``ws://host:3000``) for the
+    duration of the block.
+
+    * Handshake: ``version`` → ``initialize`` at ``min(server max, 50)`` → ``start_listening``
+      (a server whose schema range does not reach 48..50 is REFUSED: no more attempts).
+    * SYNCING while the state dump is applied, CONNECTED once it is; every reconnect rebuilds
+      the nodes from a fresh dump (a replay: nothing in it is an event).
+    * Reconnects wait ``backoff`` delays (default ``RECONNECT_BACKOFF``), which start over only
+      after a connection stayed CONNECTED ``stable_after`` seconds — the core policy, as the
+      event stream and the MQTT bridge.
+    * The server never pings: we ping every ``ping_interval`` seconds and drop the socket when
+      no pong comes within ``ping_timeout``. ``max_message_size`` fits real dumps (64 MiB).
+    * Commands wait for CONNECTED and their result within ``command_timeout``; those in flight
+      when a socket is lost raise :class:`ZWaveJsConnectionLost`.
+    """
+    for name, value in (
+        ("command_timeout", command_timeout),
+        ("ping_interval", ping_interval),
+        ("ping_timeout", ping_timeout),
+    ):
+        if not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    if max_message_size < 1:
+        raise ValueError(f"max_message_size must be >= 1, got {max_message_size!r}")
+    options = ReconnectOptions(
+        backoff=backoff, stable_after=stable_after, connect_timeout=connect_timeout
+    )
+    client = ZWaveJsClient._create(
+        url,
+        options,
+        command_timeout=command_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_message_size=max_message_size,
+    )
+    try:
+        async with open_service_nursery() as nursery:
+            client._nursery = nursery
+            nursery.start_soon(client._run)
+            try:
+                yield client
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        client._close()
