@@ -1,15 +1,11 @@
 """ZWaveJsLock and open_zwave_js against the REAL Z-Wave JS Server on zwave-js's mock
-controller (started by the test through trio_locksync.testing.zwave_js; skipped when node/npm
-are missing). Set TRIO_LOCKSYNC_ZWJS_SHARED=1 to run the tests that need no launcher-only
-control against an already running server (ws://127.0.0.1:3000, control port 5556)."""
+controller, started by each test through trio_locksync.testing.zwave_js (the ``zwave_server``
+fixture of tests/zwavehelpers.py; skipped only where node >= 20 cannot run)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import urllib.request
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,45 +14,15 @@ import trio
 from trio_locksync import open_lock_sync
 from trio_locksync.credentials import CredentialKind, EventSource, LockAction, SyncState
 from trio_locksync.providers.zwave_js import ZWaveJsStatus, open_zwave_js
+from trio_locksync.testing.zwave_js import ZWaveJsServer
+
+from . import zwavehelpers
+from .zwavehelpers import needs_node
+
+zwave_server = zwavehelpers.zwave_server
+pytestmark = needs_node
 
 PLAIN, MASKING = 2, 3
-
-
-class _SharedServer:
-    """The shared recipe's server (../shared/zwave-js-mock/start.sh), for local runs only."""
-
-    url = "ws://127.0.0.1:3000"
-
-    async def _post(self, path: str) -> None:
-        def post() -> None:
-            request = urllib.request.Request(f"http://127.0.0.1:5556{path}", method="POST")
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                answer.read()
-
-        await trio.to_thread.run_sync(post)
-
-    async def wait_nodes_ready(self) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def keypad_unlock(self, node: int, user: int) -> None:
-        await self._post(f"/notify?node={node}&event=6&user={user}")
-
-    async def program_code(self, node: int, slot: int, code: str) -> None:
-        await self._post(f"/program?node={node}&slot={slot}&code={code}")
-
-
-@asynccontextmanager
-async def zwave_server() -> AsyncIterator[Any]:
-    if os.environ.get("TRIO_LOCKSYNC_ZWJS_SHARED") == "1":
-        yield _SharedServer()
-        return
-    launcher = pytest.importorskip("trio_locksync.testing.zwave_js")
-    try:
-        async with launcher.open_zwave_js_server() as server:
-            await server.wait_nodes_ready()
-            yield server
-    except launcher.ZWaveJsUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 async def _settled(sync: Any, predicate: Callable[[], bool]) -> None:
@@ -100,18 +66,19 @@ async def _converge(server: Any, node: int, base: int) -> None:
         assert lock.commands <= 1 + 10 * 5 + len(desired), lock.commands
 
 
-async def test_ten_slots_converge_on_the_plain_lock() -> None:
-    async with zwave_server() as server:
-        await _converge(server, PLAIN, 1000)
+async def test_ten_slots_converge_on_the_plain_lock(zwave_server: ZWaveJsServer) -> None:
+    await _converge(zwave_server, PLAIN, 1000)
 
 
-async def test_ten_slots_converge_on_the_masking_lock() -> None:
-    async with zwave_server() as server:
-        await _converge(server, MASKING, 3000)
+async def test_ten_slots_converge_on_the_masking_lock(zwave_server: ZWaveJsServer) -> None:
+    await _converge(zwave_server, MASKING, 3000)
 
 
-async def test_duplicate_on_the_masking_lock_is_refused_visibly_without_a_loop() -> None:
-    async with zwave_server() as server, open_zwave_js(server.url) as client:
+async def test_duplicate_on_the_masking_lock_is_refused_visibly_without_a_loop(
+    zwave_server: ZWaveJsServer,
+) -> None:
+    server = zwave_server
+    async with open_zwave_js(server.url) as client:
         await client.wait_status(ZWaveJsStatus.CONNECTED)
         desired: dict[int, str | None] = {5: "55501", 6: "55501", 7: "77702"}
         lock = client.lock(MASKING, slots=desired)
@@ -133,8 +100,9 @@ async def test_duplicate_on_the_masking_lock_is_refused_visibly_without_a_loop()
             assert lock.commands - before <= 2  # no loop: at most a drift hint's read
 
 
-async def test_slot_beyond_the_users_count_is_refused_at_once() -> None:
-    async with zwave_server() as server, open_zwave_js(server.url) as client:
+async def test_slot_beyond_the_users_count_is_refused_at_once(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
+    async with open_zwave_js(server.url) as client:
         await client.wait_status(ZWaveJsStatus.CONNECTED)
         desired: dict[int, str | None] = {2: "24680", 11: "13579"}
         lock = client.lock(PLAIN, slots=desired)
@@ -150,8 +118,11 @@ async def test_slot_beyond_the_users_count_is_refused_at_once() -> None:
         assert lock.users_count == 10
 
 
-async def test_code_programmed_at_the_keypad_is_seen_and_put_back() -> None:
-    async with zwave_server() as server, open_zwave_js(server.url) as client:
+async def test_code_programmed_at_the_keypad_is_seen_and_put_back(
+    zwave_server: ZWaveJsServer,
+) -> None:
+    server = zwave_server
+    async with open_zwave_js(server.url) as client:
         await client.wait_status(ZWaveJsStatus.CONNECTED)
         desired: dict[int, str | None] = {4: "40404"}
         lock = client.lock(PLAIN, slots=desired)
@@ -172,8 +143,9 @@ async def test_code_programmed_at_the_keypad_is_seen_and_put_back() -> None:
         assert reading.pin is not None and reading.pin.reveal() == "40404"
 
 
-async def test_keypad_unlock_makes_a_lock_event_with_the_slot() -> None:
-    async with zwave_server() as server, open_zwave_js(server.url) as client:
+async def test_keypad_unlock_makes_a_lock_event_with_the_slot(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
+    async with open_zwave_js(server.url) as client:
         await client.wait_status(ZWaveJsStatus.CONNECTED)
         lock = client.lock(PLAIN, slots=range(1, 11))
         events = lock.events()
@@ -187,10 +159,13 @@ async def test_keypad_unlock_makes_a_lock_event_with_the_slot() -> None:
         )
 
 
-async def test_no_pin_in_any_log_record(caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_pin_in_any_log_record(
+    caplog: pytest.LogCaptureFixture, zwave_server: ZWaveJsServer
+) -> None:
     caplog.set_level(logging.DEBUG)
     desired = {1: "31415", 2: "27182"}
-    async with zwave_server() as server, open_zwave_js(server.url) as client:
+    server = zwave_server
+    async with open_zwave_js(server.url) as client:
         await client.wait_status(ZWaveJsStatus.CONNECTED)
         lock = client.lock(PLAIN, slots=desired)
         async with open_lock_sync(lock, desired, operation_spacing=0.1) as sync:

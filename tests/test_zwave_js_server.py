@@ -28,7 +28,6 @@ from .zwavehelpers import listening, needs_node, node_children
 
 # the fixtures, as this module's (pytest finds fixtures in the test module's namespace)
 zwave_server = zwavehelpers.zwave_server
-zwave_server_module = zwavehelpers.zwave_server_module
 
 pytestmark = needs_node
 
@@ -50,8 +49,8 @@ def _user_code(slot: int) -> dict[str, Any]:
     return {"commandClass": USER_CODE, "property": "userCode", "propertyKey": slot}
 
 
-async def test_handshake_and_interviewed_dump(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_handshake_and_interviewed_dump(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     assert server.url == f"ws://127.0.0.1:{server.port}"
     async with listening(server.url) as client:
         assert client.version["type"] == "version"
@@ -65,16 +64,16 @@ async def test_handshake_and_interviewed_dump(zwave_server_module: ZWaveJsServer
         assert {USER_CODE, DOOR_LOCK, NOTIFICATION} <= ccs
 
 
-async def test_ground_truth_at_start(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_ground_truth_at_start(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     assert await server.slot(MASKING, 1) == (1, "1234")
     assert await server.slot(PLAIN, 10) == (0, "")
     with pytest.raises(MockControlError, match="no such node"):
         await server.slot(9, 1)
 
 
-async def test_keypad_unlock_and_lock(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_keypad_unlock_and_lock(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     async with listening(server.url) as client:
         await server.keypad_unlock(PLAIN, 3)
         with trio.fail_after(10):
@@ -90,8 +89,8 @@ async def test_keypad_unlock_and_lock(zwave_server_module: ZWaveJsServer) -> Non
         assert await server.door(PLAIN) == "locked"
 
 
-async def test_door_lock_cc_moves_the_mock_door(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_door_lock_cc_moves_the_mock_door(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     target = {"commandClass": DOOR_LOCK, "property": "targetMode"}
     async with listening(server.url) as client:
         for mode, door in ((0, "unlocked"), (255, "locked")):
@@ -102,8 +101,8 @@ async def test_door_lock_cc_moves_the_mock_door(zwave_server_module: ZWaveJsServ
             assert await server.door(MASKING) == door
 
 
-async def test_program_code_at_the_keypad(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_program_code_at_the_keypad(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     async with listening(server.url) as client:
         await server.program_code(PLAIN, 4, "9911")
         assert await server.slot(PLAIN, 4) == (1, "9911")
@@ -114,8 +113,8 @@ async def test_program_code_at_the_keypad(zwave_server_module: ZWaveJsServer) ->
             await client.event(_is(PLAIN, "value added", property="userCode", propertyKey=4))
 
 
-async def test_masking_lock_refuses_a_duplicate(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_masking_lock_refuses_a_duplicate(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     async with listening(server.url) as client:
         frame = await client.command(
             "node.set_value", nodeId=int(MASKING), valueId=_user_code(7), value="1234"
@@ -127,8 +126,8 @@ async def test_masking_lock_refuses_a_duplicate(zwave_server_module: ZWaveJsServ
         assert await server.slot(MASKING, 7) == (0, "")
 
 
-async def test_lost_reads(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_lost_reads(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     get = {"nodeId": int(PLAIN), "commandClass": USER_CODE, "methodName": "get", "args": [1]}
     async with listening(server.url) as client:
         await server.lose_reads(PLAIN, 1)
@@ -138,8 +137,8 @@ async def test_lost_reads(zwave_server_module: ZWaveJsServer) -> None:
         assert read["result"]["response"]["userIdStatus"] == 1, read
 
 
-async def test_code_deleted_after_reported_success(zwave_server_module: ZWaveJsServer) -> None:
-    server = zwave_server_module
+async def test_code_deleted_after_reported_success(zwave_server: ZWaveJsServer) -> None:
+    server = zwave_server
     async with listening(server.url) as client:
         await server.delete_code_later(PLAIN, 6, 1.0)
         frame = await client.command(
@@ -154,9 +153,9 @@ async def test_code_deleted_after_reported_success(zwave_server_module: ZWaveJsS
 
 
 async def test_dead_node_fails_commands_and_comes_back(
-    zwave_server_module: ZWaveJsServer,
+    zwave_server: ZWaveJsServer,
 ) -> None:
-    server = zwave_server_module
+    server = zwave_server
     get = {"nodeId": int(MASKING), "commandClass": USER_CODE, "methodName": "get", "args": [1]}
     async with listening(server.url) as client:
         await server.set_dead(MASKING, True)

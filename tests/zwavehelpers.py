@@ -4,23 +4,19 @@ for assertions on what the real server sends (no dependency on the library's own
 
 Start-up measured here: about 4 s until the server listens and about 10 s until the mock locks
 are interviewed (a fresh storage cache each start); a restart with ``keep_cache=True`` listens
-in about 3 s with every node ready. A module that only reads and acts at the door shares one
-server (``zwave_server_module``); a test that kills or restarts the server gets its own
-(``zwave_server``)."""
+in about 3 s with every node ready. Every test gets a server of its own (``zwave_server``), owned
+by the test's trio run: no thread, nothing shared between tests."""
 
 from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from trio_locksync.testing.zwave_js import (
@@ -36,7 +32,6 @@ __all__ = [
     "needs_node",
     "node_children",
     "zwave_server",
-    "zwave_server_module",
 ]
 
 
@@ -63,36 +58,6 @@ async def zwave_server() -> AsyncIterator[ZWaveJsServer]:
     async with open_zwave_js_server() as server:
         await server.wait_nodes_ready()
         yield server
-
-
-@pytest.fixture(scope="module")
-def zwave_server_module() -> Iterator[ZWaveJsServer]:
-    """One server for a whole module: its block runs in its own ``trio.run`` in a thread that
-    the fixture joins at the module's end. Its controls, ``url`` and ``wait_nodes_ready`` work
-    from any test; ``kill_server``/``start_server`` do not (use ``zwave_server``)."""
-    handed: queue.Queue[ZWaveJsServer | BaseException] = queue.Queue()
-    stop = threading.Event()
-
-    async def serve() -> None:
-        try:
-            async with open_zwave_js_server() as server:
-                await server.wait_nodes_ready()
-                handed.put(server)
-                await trio.to_thread.run_sync(stop.wait)
-        except BaseException as exc:
-            handed.put(exc)
-            raise
-
-    thread = threading.Thread(target=trio.run, args=(serve,), name="zwave-js-server-module")
-    thread.start()
-    try:
-        got = handed.get(timeout=START_BUDGET)
-        if isinstance(got, BaseException):
-            raise got
-        yield got
-    finally:
-        stop.set()
-        thread.join()
 
 
 class Listener:
