@@ -17,6 +17,7 @@ import trio_websocket
 from trio_locksync.core import (
     AttemptOutcome,
     BoundedBuffer,
+    HandshakeUnanswered,
     InvalidTransition,
     Overflow,
     QuietReason,
@@ -37,7 +38,6 @@ from trio_locksync.eventstream._connection import (
     Reading,
 )
 from trio_locksync.eventstream._options import StreamSettings
-from trio_locksync.eventstream._transport import ClosedDuringHandshake
 
 OUT = AttemptOutcome
 URL = "ws://isy.test/rest/subscribe"
@@ -58,7 +58,7 @@ def classify(exc: BaseException) -> AttemptEnded:
     ("exc", "outcome", "detail"),
     [
         (trio.TooSlowError(), OUT.FAILED, "no handshake within 10 s"),
-        (ClosedDuringHandshake(), OUT.FAILED, "connection closed during the handshake"),
+        (HandshakeUnanswered(), OUT.FAILED, "connection closed during the handshake"),
         (
             ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
             OUT.FAILED,
@@ -119,7 +119,7 @@ def test_a_group_is_judged_by_its_refusal_first() -> None:
         "two tasks", [trio.BrokenResourceError(), ExceptionGroup("inner", [rejected(401)])]
     )
     assert classify(group).outcome is OUT.DENIED
-    plain = ExceptionGroup("two", [ClosedDuringHandshake(), trio.BrokenResourceError()])
+    plain = ExceptionGroup("two", [HandshakeUnanswered(), trio.BrokenResourceError()])
     assert classify(plain).detail == "connection closed during the handshake"
 
 

@@ -1,6 +1,7 @@
 """The shared core under every subsystem: errors, backoff, breakers, quiet windows, change feeds,
 the worker-thread runner, the deadline scheduler, secrets, state tables, the one bounded buffer,
-and the one reconnecting-client policy and status holder."""
+the one reconnecting-client policy and status holder, and the websocket transport the event
+stream and the Z-Wave JS client share."""
 
 from ._backoff import RECONNECT_BACKOFF as RECONNECT_BACKOFF
 from ._backoff import Backoff as Backoff
@@ -40,6 +41,15 @@ from ._status import StatusHolder as StatusHolder
 from ._threads import RunBlocking as RunBlocking
 from ._threads import worker_thread_runner as worker_thread_runner
 from ._watch import Watched as Watched
+from ._ws_transport import HandshakeUnanswered as HandshakeUnanswered
+from ._ws_transport import leaf_exceptions as leaf_exceptions
+from ._ws_transport import open_socket as open_socket
+from ._ws_transport import raised_at as raised_at
+from ._ws_transport import websocket_handshake as websocket_handshake
+from ._ws_url import check_headers as check_headers
+from ._ws_url import merge_headers as merge_headers
+from ._ws_url import parse_target as parse_target
+from ._ws_url import redact_url as redact_url
 
 __all__ = [
     "PROBE_BACKOFF",
@@ -53,6 +63,7 @@ __all__ = [
     "ClosedError",
     "DeadlineScheduler",
     "Decision",
+    "HandshakeUnanswered",
     "InvalidPinError",
     "InvalidTransition",
     "Jitter",
@@ -76,8 +87,16 @@ __all__ = [
     "Subscription",
     "Watched",
     "check_finite_not_negative",
+    "check_headers",
     "check_positive",
+    "leaf_exceptions",
     "mask_pin",
+    "merge_headers",
     "open_service_nursery",
+    "open_socket",
+    "parse_target",
+    "raised_at",
+    "redact_url",
+    "websocket_handshake",
     "worker_thread_runner",
 ]

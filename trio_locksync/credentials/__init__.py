@@ -14,6 +14,7 @@ from ._events import EventSource as EventSource
 from ._events import LockAction as LockAction
 from ._events import LockEvent as LockEvent
 from ._events import LockEventProvider as LockEventProvider
+from ._events import LockState as LockState
 from ._models import CredentialKind as CredentialKind
 from ._models import SlotCredential as SlotCredential
 from ._models import SlotUpdate as SlotUpdate
@@ -35,6 +36,7 @@ __all__ = [
     "LockEventProvider",
     "LockOperationFailed",
     "LockProvider",
+    "LockState",
     "LockSync",
     "LockSyncStatistics",
     "SlotChange",

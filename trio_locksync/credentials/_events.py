@@ -11,7 +11,20 @@ from typing import Protocol, final, runtime_checkable
 
 import attrs
 
-__all__ = ["EventSource", "LockAction", "LockEvent", "LockEventProvider"]
+__all__ = ["EventSource", "LockAction", "LockEvent", "LockEventProvider", "LockState"]
+
+
+class LockState(enum.Enum):
+    """The bolt, as the lock last reported it — the same words from every provider (Zigbee2MQTT's
+    ``lock_state``, Z-Wave's Door Lock ``currentMode``)."""
+
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    #: the bolt did not fully throw (a jam). Zigbee2MQTT reports ``state: "UNLOCK"`` for it too;
+    #: only ``lock_state: "not_fully_locked"`` tells it apart; Z-Wave says "jammed"
+    NOT_FULLY_LOCKED = "not_fully_locked"
+    #: nothing reported yet
+    UNKNOWN = "unknown"
 
 
 class LockAction(enum.Enum):

@@ -5,6 +5,7 @@ the socket alive and says when the controller's replay is over (``SYNCING`` → 
 The ISY / IoX preset and decoder live in :mod:`trio_locksync.eventstream.isy`.
 """
 
+from ..core import redact_url as redact_url
 from ._errors import EventStreamError as EventStreamError
 from ._errors import EventStreamRejected as EventStreamRejected
 from ._errors import FrameDecodeError as FrameDecodeError
@@ -17,7 +18,6 @@ from ._options import decode_text as decode_text
 from ._status import EventStreamStatus as EventStreamStatus
 from ._status import StatusChange as StatusChange
 from ._stream import EventStream as EventStream
-from ._url import redact_url as redact_url
 from .isy import ISY_ORIGIN as ISY_ORIGIN
 from .isy import ISY_SUBPROTOCOL as ISY_SUBPROTOCOL
 from .isy import IsyEvent as IsyEvent

@@ -15,8 +15,7 @@ import attrs
 import trio
 import trio_websocket
 
-from ..core import AttemptOutcome
-from ._transport import ClosedDuringHandshake, leaf_exceptions, raised_at
+from ..core import AttemptOutcome, HandshakeUnanswered, leaf_exceptions, raised_at
 
 __all__ = ["AttemptEnded", "classify_failure"]
 
@@ -52,7 +51,7 @@ def classify_failure(exc: BaseException, *, connect_timeout: float) -> AttemptEn
     transient = AttemptOutcome.FAILED
     if isinstance(exc, trio.TooSlowError):
         return AttemptEnded(outcome=transient, detail=f"no handshake within {connect_timeout:g} s")
-    if isinstance(exc, ClosedDuringHandshake):
+    if isinstance(exc, HandshakeUnanswered):
         return AttemptEnded(outcome=transient, detail="connection closed during the handshake")
     if isinstance(exc, trio_websocket.ConnectionRejected):
         return _classify_refusal(exc)

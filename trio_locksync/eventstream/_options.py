@@ -21,11 +21,11 @@ from ..core import (
     Backoff,
     ReconnectOptions,
     check_finite_not_negative,
+    check_headers,
     check_positive,
 )
 from ._errors import FrameDecodeError
 from ._models import Overflow
-from ._url import check_headers
 
 __all__ = [
     "DEFAULT_BACKOFF",

@@ -31,7 +31,14 @@ from ..core import (
     RefusalRetry,
     StatusHolder,
     Subscription,
+    check_headers,
+    merge_headers,
     open_service_nursery,
+    open_socket,
+    parse_target,
+    raised_at,
+    redact_url,
+    websocket_handshake,
 )
 from ._classify import AttemptEnded, classify_failure
 from ._connection import Connection, Counters, Reading
@@ -39,8 +46,6 @@ from ._errors import EventStreamRejected
 from ._models import EventStreamStatistics, StreamEvent
 from ._options import Message, StreamSettings
 from ._status import TRANSITIONS, EventStreamStatus, StatusChange
-from ._transport import open_socket, raised_at, websocket_handshake
-from ._url import check_headers, merge_headers, parse_target, redact_url
 
 __all__ = ["STATUS_BACKLOG", "EventStream"]
 

@@ -11,7 +11,7 @@ from typing import final
 
 import attrs
 
-from ...credentials import EventSource, LockAction, LockEvent
+from ...credentials import EventSource, LockAction, LockEvent, LockState
 
 __all__ = [
     "Availability",
@@ -22,18 +22,6 @@ __all__ = [
     "LockState",
     "Zigbee2MqttStatistics",
 ]
-
-
-class LockState(enum.Enum):
-    """The bolt, as the lock last reported it (``lock_state``, else ``state``)."""
-
-    LOCKED = "locked"
-    UNLOCKED = "unlocked"
-    #: the bolt did not fully throw (a jam). Zigbee2MQTT reports ``state: "UNLOCK"`` for it too;
-    #: only ``lock_state: "not_fully_locked"`` tells it apart
-    NOT_FULLY_LOCKED = "not_fully_locked"
-    #: nothing reported yet
-    UNKNOWN = "unknown"
 
 
 class Availability(enum.Enum):

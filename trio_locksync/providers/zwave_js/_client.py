@@ -23,6 +23,7 @@ import trio_websocket
 from ...core import (
     AttemptOutcome,
     Backoff,
+    HandshakeUnanswered,
     NoPublicConstructor,
     ReconnectAction,
     ReconnectOptions,
@@ -30,9 +31,11 @@ from ...core import (
     StatusHolder,
     Subscription,
     open_service_nursery,
+    open_socket,
+    parse_target,
+    redact_url,
+    websocket_handshake,
 )
-from ...eventstream._transport import ClosedDuringHandshake, open_socket, websocket_handshake
-from ...eventstream._url import parse_target, redact_url
 from ._connection import Connection, HandshakeRefused
 from ._errors import (
     ZWaveJsClosed,
@@ -274,7 +277,7 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         except trio.TooSlowError:
             timeout = self._options.connect_timeout
             return AttemptOutcome.FAILED, f"no handshake within {timeout:g} s"
-        except ClosedDuringHandshake:
+        except HandshakeUnanswered:
             return AttemptOutcome.FAILED, "connection closed during the handshake"
         except OSError as exc:
             return AttemptOutcome.FAILED, f"cannot connect: {exc.strerror or type(exc).__name__}"

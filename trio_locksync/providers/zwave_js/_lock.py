@@ -31,11 +31,11 @@ from ...credentials import (
     LockDisconnected,
     LockEvent,
     LockOperationFailed,
+    LockState,
     SlotCredential,
     SlotUpdate,
     WriteResult,
 )
-from ..zigbee2mqtt._models import LockState
 from ._access import CODE_ADDED, CODE_DELETED, DUPLICATE_CODE, is_access_control, lock_event
 from ._errors import ZWaveJsCommandError, ZWaveJsConnectionLost
 from ._events import Event, NodeReady, NodeStatus, NodeStatusChanged, Notification, ValueChanged

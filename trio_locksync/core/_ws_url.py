@@ -53,14 +53,14 @@ def parse_target(url: str) -> Target:
         port = parts.port
     except ValueError:
         # urllib's message can quote part of a password; say it in our own words.
-        raise ValueError(f"event stream URL is malformed: {shown!r}") from None
+        raise ValueError(f"websocket URL is malformed: {shown!r}") from None
     if parts.scheme not in ("ws", "wss"):
-        raise ValueError(f"event stream URL must be ws:// or wss://, got {shown!r}")
+        raise ValueError(f"websocket URL must be ws:// or wss://, got {shown!r}")
     if not parts.hostname:
-        raise ValueError(f"event stream URL has no host: {shown!r}")
+        raise ValueError(f"websocket URL has no host: {shown!r}")
     if parts.username is not None or parts.password is not None:
         raise ValueError(
-            f"event stream URL carries credentials ({shown!r}); websocket handshakes do not "
+            f"websocket URL carries credentials ({shown!r}); websocket handshakes do not "
             "send them: pass headers= (e.g. isy_headers(username=..., password=...))"
         )
     tls = parts.scheme == "wss"

@@ -6,16 +6,17 @@ from __future__ import annotations
 import ssl
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from typing import cast
+from typing import cast, final
 
 import trio
 import trio_websocket
 
-from ._url import Target
+from ._errors import LockSyncError
+from ._ws_url import Target
 
 __all__ = [
-    "ClosedDuringHandshake",
     "EndSignallingStream",
+    "HandshakeUnanswered",
     "leaf_exceptions",
     "open_socket",
     "raised_at",
@@ -23,8 +24,10 @@ __all__ = [
 ]
 
 
-class ClosedDuringHandshake(Exception):
-    """The socket ended before the server answered the websocket handshake."""
+@final
+class HandshakeUnanswered(LockSyncError):
+    """The socket ended before the server answered the websocket handshake (a client's own
+    retryable failure: it classifies it, a caller never sees it)."""
 
 
 def leaf_exceptions(group: BaseExceptionGroup[Exception]) -> Iterator[Exception]:
@@ -97,7 +100,7 @@ async def websocket_handshake(
 ) -> trio_websocket.WebSocketConnection:
     """The client handshake over ``transport``; trio-websocket's reader goes in ``nursery``.
 
-    Raises :class:`ClosedDuringHandshake` if the transport ends before the server answers, and
+    Raises :class:`HandshakeUnanswered` if the transport ends before the server answers, and
     a TLS error as itself (the TLS handshake is done first).
     """
     if isinstance(transport, trio.SSLStream):
@@ -118,4 +121,4 @@ async def websocket_handshake(
             extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
             max_message_size=max_message_size,
         )
-    raise ClosedDuringHandshake
+    raise HandshakeUnanswered
