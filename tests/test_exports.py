@@ -78,10 +78,23 @@ TOP_LEVEL = {
     "open_mqtt_bridge",
     # Zigbee2MQTT
     "Zigbee2MqttLock",
+    # Z-Wave JS
+    "ZWaveJsClient",
+    "ZWaveJsLock",
+    "ZWaveJsStatus",
+    "open_zwave_js",
 }
 
 #: made by an ``open_x()`` function only: calling the class raises TypeError
-OPENED_ONLY = ("Store", "AutolockService", "AutolockTimer", "LockSync", "EventStream", "MqttBridge")
+OPENED_ONLY = (
+    "Store",
+    "AutolockService",
+    "AutolockTimer",
+    "LockSync",
+    "EventStream",
+    "MqttBridge",
+    "ZWaveJsClient",
+)
 
 
 def _public_modules() -> list[str]:

@@ -9,7 +9,8 @@ package (:mod:`~trio_locksync.store`, :mod:`~trio_locksync.autolock`,
 :mod:`~trio_locksync.credentials`, :mod:`~trio_locksync.eventstream`,
 :mod:`~trio_locksync.mqtt`) everything of its own; :mod:`trio_locksync.providers` holds real lock
 integrations (:class:`Zigbee2MqttLock`, with its states in
-:mod:`trio_locksync.providers.zigbee2mqtt`; its events are the provider-neutral
+:mod:`trio_locksync.providers.zigbee2mqtt`; Z-Wave locks through :func:`open_zwave_js`, in
+:mod:`trio_locksync.providers.zwave_js`; their events are the provider-neutral
 :class:`LockEvent`).
 """
 
@@ -58,6 +59,10 @@ from .mqtt import MqttMessage as MqttMessage
 from .mqtt import MqttStatus as MqttStatus
 from .mqtt import open_mqtt_bridge as open_mqtt_bridge
 from .providers.zigbee2mqtt import Zigbee2MqttLock as Zigbee2MqttLock
+from .providers.zwave_js import ZWaveJsClient as ZWaveJsClient
+from .providers.zwave_js import ZWaveJsLock as ZWaveJsLock
+from .providers.zwave_js import ZWaveJsStatus as ZWaveJsStatus
+from .providers.zwave_js import open_zwave_js as open_zwave_js
 from .store import Store as Store
 from .store import StoreCorruptError as StoreCorruptError
 from .store import StoreError as StoreError
@@ -114,6 +119,9 @@ __all__ = [
     "TimerState",
     "VirtualLock",
     "WriteResult",
+    "ZWaveJsClient",
+    "ZWaveJsLock",
+    "ZWaveJsStatus",
     "Zigbee2MqttLock",
     "open_autolock",
     "open_event_stream",
@@ -121,6 +129,7 @@ __all__ = [
     "open_lock_sync",
     "open_mqtt_bridge",
     "open_store",
+    "open_zwave_js",
 ]
 
 
