@@ -8,6 +8,7 @@ the README cannot drift from what the library does.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import textwrap
@@ -17,6 +18,7 @@ import pytest
 import trio
 
 from trio_locksync.testing.isy import IsyController
+from trio_locksync.testing.zwave_js import open_zwave_js_server
 
 from .brokerhelpers import MOSQUITTO, Broker
 
@@ -35,8 +37,12 @@ def test_every_example_is_a_whole_program() -> None:
         assert re.search(r"^(trio|anyio)\.run\(", code, re.M), code[:200]
 
 
-def _prepare(code: str, tmp_path: Path, isy_port: int, broker_port: int | None) -> str:
+def _prepare(
+    code: str, tmp_path: Path, isy_port: int, broker_port: int | None, zwave_url: str | None
+) -> str:
     code = code.replace("/var/lib/site/", f"{tmp_path}/")
+    if zwave_url is not None:
+        code = code.replace('"ws://zwave.local:3000"', f'"{zwave_url}"')
     code = code.replace('"http://isy.local"', f'"http://127.0.0.1:{isy_port}"')
     if broker_port is not None:
         code = code.replace('"broker.local", 1883', f'"127.0.0.1", {broker_port}')
@@ -56,7 +62,13 @@ async def test_readme_example_runs(index: int, tmp_path: Path) -> None:
     if broker is not None:
         broker.start()
     try:
-        async with trio.open_nursery() as nursery:
+        async with contextlib.AsyncExitStack() as stack:
+            zwave_url = None
+            if "zwave.local" in code:  # the real Z-Wave JS Server on the mock controller
+                server = await stack.enter_async_context(open_zwave_js_server())
+                await server.wait_nodes_ready()
+                zwave_url = server.url
+            nursery = await stack.enter_async_context(trio.open_nursery())
             await nursery.start(controller.serve)
 
             async def live_event() -> None:
@@ -64,7 +76,9 @@ async def test_readme_example_runs(index: int, tmp_path: Path) -> None:
                 controller.set_status("1A 2B 3C 0", 0, uom="11")
 
             nursery.start_soon(live_event)
-            script = _prepare(code, tmp_path, controller.port, broker.port if broker else None)
+            script = _prepare(
+                code, tmp_path, controller.port, broker.port if broker else None, zwave_url
+            )
             result = await trio.run_process(
                 [sys.executable, "-c", script],
                 cwd=tmp_path,
