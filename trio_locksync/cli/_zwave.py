@@ -53,6 +53,8 @@ ZWAVE_MIN_DURATION = 20.0
 NODE_OF = {Behaviour.READABLE: MockNode.PLAIN, Behaviour.MASKED: MockNode.MASKING}
 #: seconds the installed server and mock get to listen (the install itself is not bounded here)
 _START_TIMEOUT = 60.0
+#: seconds an autolock firing before the Z-Wave locks are up waits for them (then retries)
+_LOCK_WAIT = 20.0
 #: seconds the summary's fresh read of the Z-Wave slots may take
 _VERIFY_TIMEOUT = 15.0
 
@@ -195,6 +197,8 @@ class ZWaveLocks:
         self._closing = trio.Event()
         self._closed = trio.Event()
         self._waiting = trio.CancelScope()
+        #: set once the locks are driven, or will never be (skipped, closed)
+        self._settled = trio.Event()
 
     def is_up(self, name: str) -> bool:
         """The site drives Z-Wave lock ``name`` (its events are followed)."""
@@ -214,6 +218,7 @@ class ZWaveLocks:
             self._publish(ZWaveChanged(_S.SKIPPED, f"the site's Z-Wave client: {_first_line(exc)}"))
         finally:
             self.locks.clear()
+            self._settled.set()
             self._closed.set()
 
     async def _drive(
@@ -254,6 +259,7 @@ class ZWaveLocks:
                     self.locks[name] = lock
                     locked = lock.lock_state is LockState.LOCKED
                     self._publish(DoorChanged(name, locked, "as the lock reports"))
+                self._settled.set()
                 self._publish(
                     ZWaveChanged(_S.UP, f"{len(self.locks)} Z-Wave locks driven over {client.url}")
                 )
@@ -269,6 +275,9 @@ class ZWaveLocks:
 
     async def lock_door(self, name: str) -> None:
         """The site's lock command for a Z-Wave door (Door Lock CC)."""
+        if name not in self.locks:  # a timer the last run left: wait for the locks to come up
+            with trio.move_on_after(_LOCK_WAIT):
+                await self._settled.wait()
         lock = self.locks.get(name)
         if lock is None:
             raise LockDisconnected(f"the Z-Wave lock {name} is not driven by the site (yet)")
