@@ -73,15 +73,15 @@ async def zwave_unavailable(options: DemoOptions) -> str | None:
     """Why this run has no Z-Wave locks, known before anything starts; None: it tries."""
     if not options.zwave:
         return "--no-zwave"
+    try:
+        await trio.to_thread.run_sync(find_node)
+    except ZWaveJsUnavailable as exc:
+        return _first_line(exc)
     if options.duration < ZWAVE_MIN_DURATION:
         return (
             f"a {options.duration:g} s run is too short for the Z-Wave JS Server to start "
             f"(about 10 s); give --duration {ZWAVE_MIN_DURATION:g} or more"
         )
-    try:
-        await trio.to_thread.run_sync(find_node)
-    except ZWaveJsUnavailable as exc:
-        return _first_line(exc)
     return None
 
 
