@@ -1,8 +1,10 @@
 """``trio-locksync demo`` end to end, as a user runs it: a real process, a real broker (mosquitto,
 or amqtt where asked), real files. The plain-log run and its second run over the same state dir
 (timers resumed or fired, masked slots not rewritten); ``--json``; the live dashboard in a real
-pseudo-terminal, stopped with Ctrl-C. Real clock: short ``--duration`` (the fault schedule is
-compressed to fit). The demo's pieces have unit tests in ``test_demo_parts.py``."""
+pseudo-terminal, stopped with Ctrl-C; the Z-Wave locks on the real Z-Wave JS Server, and a run
+on a machine without node (they are skipped, saying why). Real clock: short ``--duration`` (the
+fault schedule is compressed to fit). The demo's pieces have unit tests in
+``test_demo_parts.py``."""
 
 from __future__ import annotations
 
@@ -23,17 +25,21 @@ import pytest
 from trio_locksync.cli._config import load_config
 
 from .brokerhelpers import Broker, needs_mosquitto
+from .zwavehelpers import needs_node
 
 FAULTS = ("controller restart", "lock offline", "broker restart", "keypad change at the door")
 
 
-def demo(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
+def demo(
+    *args: str, timeout: float = 90.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "trio_locksync", "demo", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
 
 
@@ -157,7 +163,8 @@ def test_a_run_killed_mid_way_does_not_make_the_next_one_report_a_loss(tmp_path:
     "LOST: every timer the last run left was recovered" (found in CI: killed runs on the
     shared default state dir). Only a run that closed vouches for its count now."""
     argv = [sys.executable, "-m", "trio_locksync", "demo", "--no-tui", "--duration", "30"]
-    argv += ["--autolock", "30", "--state-dir", str(tmp_path)]
+    # --no-zwave: a SIGKILL leaves the server's node processes (their own session) behind
+    argv += ["--autolock", "30", "--no-zwave", "--state-dir", str(tmp_path)]
     brokers_before = demo_brokers()
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -235,6 +242,68 @@ def test_bad_external_broker_is_a_clear_error(tmp_path: Path) -> None:
     done = demo("--no-tui", "--mqtt", "localhost:notaport", "--state-dir", str(tmp_path))
     assert done.returncode == 2
     assert "--mqtt wants HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- the Z-Wave locks -----------------------------------------------------------------------------
+
+
+def zwave_processes() -> set[int]:
+    """The zwave-js mock and server processes whose parent is gone (a demo that leaked them)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == 1 and (b"mock-server.cjs" in cmdline or b"server-config.js" in cmdline):
+            found.add(int(entry.name))
+    return found
+
+
+@needs_mosquitto
+@needs_node
+def test_zwave_locks_converge_on_the_real_server_and_autolock(tmp_path: Path) -> None:
+    """The Z-Wave locks join the site once the real server has interviewed them (about
+    10 s): their slots converge, each IN_SYNC one checked against a fresh read and the mock
+    lock's own memory; keypad visits arm their autolock, which locks them."""
+    leaked = zwave_processes()
+    done = demo("--no-tui", "--duration", "25", "--state-dir", str(tmp_path), timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "Z-Wave locks up: 2 Z-Wave locks driven over ws://127.0.0.1:" in out, out[-3000:]
+    assert "converged: 24 of 24 slots in sync" in out
+    assert re.search(
+        r"z-wave: Z-Wave JS Server 3\.10\.2 up, mock locks interviewed in [\d.]+ s", out
+    )
+    assert "; 6 slots in sync checked against a fresh read and the mock lock" in out
+    assert re.search(r"porch unlocked \(keypad, user \d\)", out)
+    assert "cellar autolock fired: door locked" in out or "porch autolock fired" in out
+    assert summary_line(out).endswith("nothing lost")
+    assert "skipped" not in "\n".join(line for line in out.splitlines() if "z-wave" in line)
+    assert_no_pin(out + (tmp_path / "demo.log").read_text())
+    assert zwave_processes() <= leaked  # the demo ended the node processes it started
+
+
+@needs_mosquitto
+def test_without_node_the_zwave_locks_are_skipped_saying_why(tmp_path: Path) -> None:
+    """A PATH without node (as tests/test_zwave_js_server.py): one line says why, the rest
+    runs as it does without them, and the exit status does not depend on node."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = os.environ | {"PATH": str(bare)}  # mosquitto is found at /usr/sbin/mosquitto
+    done = demo("--no-tui", "--duration", "8", "--state-dir", str(tmp_path / "s"), env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    why = "node is not installed (not found on PATH); install node >= 20"
+    assert f"zwave   Z-Wave locks skipped: {why}" in out
+    assert f"z-wave: Z-Wave locks skipped: {why}" in out
+    assert "converged: 18 of 18 slots in sync" in out  # the Z-Wave locks are not in the site
+    assert "porch" not in out and "cellar" not in out
+    assert summary_line(out).endswith("nothing lost")
+    assert "Traceback" not in done.stderr
 
 
 # -- the dashboard, in a real pseudo-terminal ---------------------------------------------------

@@ -13,7 +13,7 @@ import trio
 from trio_locksync import Pin
 from trio_locksync.cli import default_state_dir, main
 from trio_locksync.cli._board import Board
-from trio_locksync.cli._config import Behaviour, ConfigError, Kind, load_config
+from trio_locksync.cli._config import Behaviour, ConfigError, Kind, demo_options, load_config
 from trio_locksync.cli._events import (
     DoorChanged,
     FaultChanged,
@@ -23,10 +23,13 @@ from trio_locksync.cli._events import (
     SiteOpened,
     SlotChanged,
     TimerArmed,
+    ZWaveChanged,
+    ZWaveState,
 )
 from trio_locksync.cli._output import JsonLines, PlainLog
 from trio_locksync.cli._schedule import FAULT_AT, down_time, fault_plan, visit_plan
 from trio_locksync.cli._summary import Summary
+from trio_locksync.cli._zwave import ZWAVE_MIN_DURATION, zwave_unavailable
 from trio_locksync.testing._mqtt_broker import parse_address
 
 
@@ -52,7 +55,11 @@ def test_shipped_config_has_every_behaviour_and_hides_its_pins() -> None:
         ('[[locks]]\nname = "a"\nslots = { 1 = "12" }\n', "slot 1: not a valid PIN"),
         ('[[locks]]\nname = "a"\nslots = { 1 = 1234 }\n', "a PIN must be a string"),
         ('[[locks]]\nname = "a b"\nslots = { 1 = "" }\n', "plain identifier"),
-        ('[[locks]]\nname = "a"\nkind = "zwave"\nslots = { 1 = "" }\n', "zwave"),
+        ('[[locks]]\nname = "a"\nkind = "zigbee2"\nslots = { 1 = "" }\n', "zigbee2"),
+        (
+            '[[locks]]\nname = "a"\nkind = "zwave"\nbehaviour = "flaky"\nslots = { 1 = "" }\n',
+            "a zwave lock is 'readable' or 'masked'",
+        ),
         ("autolock_seconds = 5\n", "locks"),
     ],
 )
@@ -186,3 +193,52 @@ async def test_dashboard_draws_every_panel() -> None:
     assert "SUSPENDED" in text and "lock unreachable" in text
     assert "locks in  7.0 s" in text and "offline" in text
     assert "in 30.0 s" in text and "broker restart" in text
+
+
+async def test_why_a_run_has_no_zwave_locks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    options = demo_options(duration=60, state_dir=tmp_path, zwave=False)
+    assert await zwave_unavailable(options) == "--no-zwave"
+    short = demo_options(duration=ZWAVE_MIN_DURATION - 1, state_dir=tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node here: that is the reason given first
+    assert (await zwave_unavailable(short) or "").startswith("node is not installed")
+    monkeypatch.undo()
+    if (await zwave_unavailable(demo_options(duration=60, state_dir=tmp_path))) is None:
+        assert "too short" in (await zwave_unavailable(short) or "")
+    without = load_config().without(Kind.ZWAVE)
+    assert {spec.kind for spec in without.locks} == {Kind.ZIGBEE, Kind.VIRTUAL}
+
+
+def test_summary_says_what_became_of_the_zwave_locks() -> None:
+    assert not any(line.startswith("z-wave") for line in summary().lines())  # none in config
+    skipped = summary(zwave_state="skipped", zwave="node is not installed")
+    assert "z-wave: Z-Wave locks skipped: node is not installed" in skipped.lines()
+    starting = summary(zwave_state="starting", zwave="installing")
+    assert "z-wave: not up when the run ended (installing)" in starting.lines()
+    up = summary(zwave_state="up", zwave="server up; 2 locks driven", zwave_checked=6)
+    assert (
+        "z-wave: server up; 2 locks driven; 6 slots in sync checked against a fresh read "
+        "and the mock lock" in up.lines()
+    )
+
+
+async def test_board_and_dashboard_show_the_zwave_locks() -> None:
+    rich = pytest.importorskip("rich.console")
+    from trio_locksync.cli._dashboard import render
+
+    board = Board(duration=60)
+    board.apply(SiteOpened((("porch", "zwave"),)))
+    line = board.apply(ZWaveChanged(ZWaveState.STARTING, "starting the server"))
+    assert line is not None and line.text == "Z-Wave locks starting: starting the server"
+    board.apply(ZWaveChanged(ZWaveState.UP, "server up"))
+    board.apply(ZWaveChanged(ZWaveState.UP, "2 locks driven"))
+    assert (board.zwave_state, board.zwave) == ("up", "server up; 2 locks driven")
+    board.apply(DoorChanged("porch", False, "keypad, user 2"))
+    console = rich.Console(record=True, width=140, force_terminal=True)
+    console.print(render(board))
+    text = console.export_text()
+    assert "Z-Wave JS Server" in text and "UP" in text and "Z-Wave" in text
+    skipped = Board(duration=60)
+    line = skipped.apply(ZWaveChanged(ZWaveState.SKIPPED, "--no-zwave"))
+    assert line is not None and line.text == "Z-Wave locks skipped: --no-zwave"

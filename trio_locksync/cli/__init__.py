@@ -2,7 +2,8 @@
 
 ``trio-locksync demo`` runs a whole simulated site on embedded defaults — an ISY-style
 controller streaming door events, Zigbee locks behind a simulated Zigbee2MQTT on an MQTT broker,
-``VirtualLock``s with their quirks, PINs from a shipped config, autolock timers — injects faults
+Z-Wave locks on the real Z-Wave JS Server (when node >= 20 is installed), ``VirtualLock``s with
+their quirks, PINs from a shipped config, autolock timers — injects faults
 on a schedule it shows, and prints a summary. Run it again with the same ``--state-dir`` and it
 resumes what the last run left."""
 
@@ -72,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, metavar="FILE",
         help="a site config (TOML, the shape of the shipped demo_site.toml)",
     )  # fmt: skip
+    demo.add_argument(
+        "--no-zwave", action="store_true",
+        help="run without the Z-Wave locks (by default they run on the real Z-Wave JS Server "
+        "when node >= 20 is installed, and are skipped, saying why, when it is not)",
+    )  # fmt: skip
     demo.add_argument("--seed", type=int, default=2026, help=argparse.SUPPRESS)
     return parser
 
@@ -100,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             broker=BrokerKind(args.broker),
             mqtt=args.mqtt,
             seed=args.seed,
+            zwave=not args.no_zwave,
         )
     except ConfigError as exc:
         print(f"trio-locksync demo: {exc}", file=sys.stderr)

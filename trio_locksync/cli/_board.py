@@ -35,6 +35,8 @@ from ._events import (
     TimerResumed,
     TimerRetry,
     TimersRecovered,
+    ZWaveChanged,
+    ZWaveState,
 )
 
 __all__ = ["Board", "DemoLine", "DoorView", "FaultView", "Tally"]
@@ -128,6 +130,9 @@ class Board:
         self.tally = Tally()
         self.recent: collections.deque[DemoLine] = collections.deque(maxlen=8)
         self.stopping = ""
+        #: the Z-Wave locks' state ("" while none was said) and what it said
+        self.zwave_state = ""
+        self.zwave = ""
 
     def elapsed(self) -> float:
         return trio.current_time() - self.start
@@ -228,6 +233,13 @@ class Board:
                 return self._line("mqtt", text, status=status, detail=detail)
             case StoreFigures(writes, failures):
                 tally.store_writes, tally.store_failures = writes, failures
+            case ZWaveChanged(state, detail):
+                up_again = state is ZWaveState.UP and self.zwave_state == state.value
+                self.zwave = f"{self.zwave}; {detail}" if up_again else detail
+                self.zwave_state = state.value
+                word = {ZWaveState.SKIPPED: "skipped", ZWaveState.STARTING: "starting"}
+                text = f"Z-Wave locks {word.get(state, 'up')}: {detail}"
+                return self._line("zwave", text, state=state.value, detail=detail)
             case FaultsPlanned(faults):
                 self.faults = [FaultView(at, label) for at, label in faults]
             case FaultChanged(index, state, note):

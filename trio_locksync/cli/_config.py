@@ -41,6 +41,9 @@ class Kind(enum.Enum):
     ZIGBEE = "zigbee"
     #: a ``VirtualLock``; its door reports through the ISY controller's event stream
     VIRTUAL = "virtual"
+    #: a mock lock of zwave-js's mock controller behind the real Z-Wave JS Server (node >= 20),
+    #: driven by ``ZWaveJsLock`` over its websocket; "readable" or "masked" only
+    ZWAVE = "zwave"
 
 
 class Behaviour(enum.Enum):
@@ -82,6 +85,10 @@ class SiteConfig:
     def with_kind(self, kind: Kind) -> list[LockSpec]:
         return [spec for spec in self.locks if spec.kind is kind]
 
+    def without(self, kind: Kind) -> SiteConfig:
+        """The site without its locks of ``kind``."""
+        return attrs.evolve(self, locks=tuple(s for s in self.locks if s.kind is not kind))
+
 
 @final
 @attrs.frozen(kw_only=True)
@@ -97,6 +104,8 @@ class DemoOptions:
     #: seconds an autolock timer runs
     autolock_seconds: float
     seed: int = 2026
+    #: run the site's Z-Wave locks on the real Z-Wave JS Server if node >= 20 is here
+    zwave: bool = True
 
 
 def demo_options(
@@ -108,6 +117,7 @@ def demo_options(
     broker: BrokerKind = BrokerKind.AUTO,
     mqtt: str | None = None,
     seed: int = 2026,
+    zwave: bool = True,
 ) -> DemoOptions:
     """The run's options: ``config`` read (the shipped one if None; :class:`ConfigError`),
     ``autolock`` None resolved to the config's seconds scaled to ``duration``."""
@@ -122,6 +132,7 @@ def demo_options(
         mqtt=mqtt,
         autolock_seconds=autolock,
         seed=seed,
+        zwave=zwave,
     )
 
 
@@ -163,9 +174,14 @@ def _lock(entry: Mapping[str, Any]) -> LockSpec:
             raise ValueError(f"lock {name!r} slot {key}: not a valid PIN") from None
     if not slots:
         raise ValueError(f"lock {name!r} manages no slot")
-    return LockSpec(
-        name=name,
-        kind=Kind(entry.get("kind", "virtual")),
-        behaviour=Behaviour(entry.get("behaviour", "readable")),
-        slots=slots,
-    )
+    kind = Kind(entry.get("kind", "virtual"))
+    behaviour = Behaviour(entry.get("behaviour", "readable"))
+    if kind is Kind.ZWAVE and behaviour not in _ZWAVE_BEHAVIOURS:
+        raise ValueError(
+            f"lock {name!r}: a zwave lock is 'readable' or 'masked' (the mock's locks)"
+        )
+    return LockSpec(name=name, kind=kind, behaviour=behaviour, slots=slots)
+
+
+#: the behaviours the mock controller's locks have (``MockNode.PLAIN`` and ``MockNode.MASKING``)
+_ZWAVE_BEHAVIOURS = (Behaviour.READABLE, Behaviour.MASKED)

@@ -95,7 +95,7 @@ def _doors(board: Board) -> RenderableType:
             if door.timer_at is None
             else Text(f"locks in {max(0.0, door.timer_at - now):4.1f} s", "cyan")
         )
-        via = "Z2M" if door.kind == "zigbee" else "ISY"
+        via = {"zigbee": "Z2M", "zwave": "Z-Wave"}.get(door.kind, "ISY")
         table.add_row(name, Text(via, "dim"), bolt, timer)
     return Panel(table, title="doors and autolock timers", border_style="blue")
 
@@ -118,6 +118,11 @@ def _links(board: Board) -> RenderableType:
     table.add_row(
         "", f"{_n(t.mqtt_connections, 'connection')}, {_n(t.mqtt_reconnects, 'reconnect')}"
     )
+    if board.zwave_state:
+        state = board.zwave_state.upper()
+        style = {"UP": "green", "STARTING": "yellow"}.get(state, "dim")
+        table.add_row("Z-Wave JS Server", Text(state, style))
+        table.add_row("", Text(board.zwave, "dim", overflow="ellipsis", no_wrap=True))
     table.add_row("store", f"{t.store_writes} durable writes, {t.store_failures} failures")
     table.add_row(
         "autolock",

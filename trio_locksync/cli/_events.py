@@ -34,6 +34,8 @@ __all__ = [
     "TimerResumed",
     "TimerRetry",
     "TimersRecovered",
+    "ZWaveChanged",
+    "ZWaveState",
 ]
 
 
@@ -43,6 +45,15 @@ class FaultState(enum.Enum):
     UPCOMING = "upcoming"
     NOW = "now"
     DONE = "done"
+    SKIPPED = "skipped"
+
+
+class ZWaveState(enum.Enum):
+    """Where the site's Z-Wave locks are: the real Z-Wave JS Server starting (installed first
+    if needed), up (the site drives the locks), or skipped (why, in the detail)."""
+
+    STARTING = "starting"
+    UP = "up"
     SKIPPED = "skipped"
 
 
@@ -236,6 +247,15 @@ class FaultChanged:
     note: str = ""
 
 
+@final
+@attrs.frozen
+class ZWaveChanged:
+    """The Z-Wave locks moved to ``state``; ``detail`` says how (or why they were skipped)."""
+
+    state: ZWaveState
+    detail: str
+
+
 DemoEvent = (
     RunBegan
     | BrokerUp
@@ -258,4 +278,5 @@ DemoEvent = (
     | StoreFigures
     | FaultsPlanned
     | FaultChanged
+    | ZWaveChanged
 )

@@ -19,12 +19,13 @@ from ..core import ChangeFeed, StateTable
 from ..store import open_store
 from ..testing import open_mqtt_broker
 from ._board import Board
-from ._config import DemoOptions
-from ._events import BrokerUp, DemoEvent, Info, RunBegan, Stopping
+from ._config import DemoOptions, Kind
+from ._events import BrokerUp, DemoEvent, Info, RunBegan, Stopping, ZWaveChanged, ZWaveState
 from ._schedule import play
 from ._site import open_site
 from ._summary import SiteFigures, Summary, check_disk, gather, summarise
 from ._world import open_world
+from ._zwave import zwave_unavailable
 
 __all__ = ["Show", "run_demo"]
 
@@ -136,6 +137,11 @@ async def _run(
     options: DemoOptions, run: int, events: ChangeFeed[DemoEvent], ending: _Ending
 ) -> _Ran:
     start = ending.start
+    if options.site.with_kind(Kind.ZWAVE):
+        skipped = await zwave_unavailable(options)
+        if skipped is not None:  # said once; the run is then the one without them
+            events.publish(ZWaveChanged(ZWaveState.SKIPPED, skipped))
+            options = attrs.evolve(options, site=options.site.without(Kind.ZWAVE))
     with tempfile.TemporaryDirectory(prefix="trio-locksync-demo-") as scratch:
         async with open_mqtt_broker(Path(scratch), options.broker, external=options.mqtt) as broker:
             events.publish(BrokerUp(f"{broker.kind.value} on {broker.host}:{broker.port}"))

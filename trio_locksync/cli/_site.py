@@ -1,5 +1,6 @@
 """The demo site's software — what a user of the library writes: one MQTT bridge, a
-``Zigbee2MqttLock`` per Zigbee lock, a credential engine per lock (desired PINs from the
+``Zigbee2MqttLock`` per Zigbee lock, a Z-Wave JS client with a ``ZWaveJsLock`` per Z-Wave lock
+(once its server is up: :mod:`._zwave`), a credential engine per lock (desired PINs from the
 config, what was last written remembered on disk), the ISY event stream, the autolock timers,
 and a store for the site's own records. Every change is published as an event (see
 :mod:`._events`); the site's records are its own reduction of the events it published."""
@@ -13,14 +14,15 @@ from typing import Any, final
 import attrs
 import trio
 
-from ..core import Backoff, ChangeFeed, Jitter, Watched
-from ..credentials import LockProvider, LockSync, SlotChange, open_lock_sync
+from ..core import ChangeFeed, Watched
+from ..credentials import LockProvider, LockSync, SlotChange
 from ..eventstream import EventStream, IsyEvent, StatusChange, open_isy_event_stream
 from ..mqtt import MqttBridge, MqttStatus, MqttStatusChange, open_mqtt_bridge
 from ..providers.zigbee2mqtt import EventSource, LockAction, LockEvent, Zigbee2MqttLock
 from ..store import Store, open_store
 from ..testing import MqttBroker
 from ._config import FAST, Behaviour, DemoOptions, Kind, LockSpec
+from ._engines import engine_for
 from ._events import (
     DemoEvent,
     DoorChanged,
@@ -35,21 +37,11 @@ from ._events import (
 )
 from ._timers import DoorTimers, open_door_timers
 from ._world import World, door_value
+from ._zwave import ZWaveLocks
 
-__all__ = ["Reporter", "Site", "SiteRecords", "open_site"]
+__all__ = ["Reporter", "Site", "SiteRecords", "masked_remembered", "open_site"]
 
 _HAND_LOCKS = (EventSource.MANUAL, EventSource.KEYPAD)
-#: full reads of the lock that goes offline: its 2 s outage (a 15 s run) is seen
-_OFFLINE_DRIFT = 0.5
-
-
-def _unreachable_retry(duration: float) -> Backoff:
-    """Re-probes of an offline lock, scaled to the run: 2 s doubling to 5 s at 60 s (a 12 s
-    run: 0.5 s to 1 s), so the gate is back in sync well before the run ends (the library's
-    default, 60 s doubling to 30 min, is for real sites)."""
-    initial = min(2.0, max(0.5, duration / 30))
-    maximum = max(initial, min(5.0, duration / 12))
-    return Backoff(initial=initial, maximum=maximum, jitter=Jitter.NONE)
 
 
 @final
@@ -141,8 +133,10 @@ class Site:
     bridge: MqttBridge
     stream: EventStream[IsyEvent]
     zigbee: Mapping[str, Zigbee2MqttLock]
-    engines: Mapping[str, LockSync]
+    #: every lock's engine; the Z-Wave locks' join once their server is up
+    engines: dict[str, LockSync]
     timers: DoorTimers
+    zwave: ZWaveLocks
 
     def publish(self, event: DemoEvent) -> None:
         """Report ``event`` (see :class:`Reporter`)."""
@@ -150,7 +144,7 @@ class Site:
 
     # -- followers --------------------------------------------------------------------------
 
-    async def follow_zigbee(self, name: str, events: AsyncIterator[LockEvent]) -> None:
+    async def follow_lock(self, name: str, events: AsyncIterator[LockEvent]) -> None:
         """The lock's own events: a keypad unlock arms its autolock, a hand lock cancels it."""
         async for event in events:
             how = event.source.value + ("" if event.slot is None else f", user {event.slot}")
@@ -206,8 +200,9 @@ class Site:
         return stats.sets + stats.clears
 
     def masked_writes(self) -> int:
-        locks = self.options.site.locks
-        return sum(self.slot_writes(s.name) for s in locks if s.behaviour is Behaviour.MASKED)
+        """Writes to the masked slots this run (the Z-Wave mock forgets its codes between
+        runs: its slots are not counted)."""
+        return sum(self.slot_writes(spec.name) for spec in masked_remembered(self.options))
 
     async def save_now(self) -> None:
         """Write the site's records now."""
@@ -265,8 +260,10 @@ async def open_site(
         engines: dict[str, LockSync] = {}
         engine_changes: dict[str, AsyncIterator[SlotChange]] = {}
         for spec in config.locks:
+            if spec.kind is Kind.ZWAVE:
+                continue  # once its server is up (ZWaveLocks.run)
             engine = engines[spec.name] = await enter(
-                _engine(spec, providers[spec.name], stores[spec.name], options)
+                engine_for(spec, providers[spec.name], stores[spec.name], options)
             )
             engine_changes[spec.name] = engine.changes()
         reporter = Reporter(
@@ -276,10 +273,13 @@ async def open_site(
             (site_store, *stores.values()),
             set(),
         )
+        zwave = ZWaveLocks(world.zwave, options, stores, reporter.publish)
 
         async def lock_door(name: str) -> None:
             if name in zigbee:
                 await zigbee[name].lock()
+            elif name in world.zwave.nodes:
+                await zwave.lock_door(name)
             else:
                 world.lock_virtual_door(name)
 
@@ -291,18 +291,20 @@ async def open_site(
             running=reporter.running,
             publish=reporter.publish,
         ) as timers:
-            site = Site(options, reporter, world, bridge, stream, zigbee, engines, timers)
+            site = Site(options, reporter, world, bridge, stream, zigbee, engines, timers, zwave)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(site.follow_mqtt, mqtt_changes)
                 nursery.start_soon(site.follow_stream_status, stream_changes)
                 nursery.start_soon(site.follow_stream)
                 for name, lock_events in zigbee_events.items():
-                    nursery.start_soon(site.follow_zigbee, name, lock_events)
+                    nursery.start_soon(site.follow_lock, name, lock_events)
                 for name, engine in engines.items():
                     nursery.start_soon(site.follow_engine, name, engine, engine_changes[name])
+                nursery.start_soon(zwave.run, engines, site.follow_lock, site.follow_engine)
                 await timers.recover()
                 reporter.up.set()
                 yield site
+                await zwave.close()  # its followers, engines (flushed) and client, in order
                 nursery.cancel_scope.cancel()
         # the timers closed: no timer can fire any more, the file holds what is left running
         await site_store.save(reporter.snapshot(clean_exit=True))
@@ -320,28 +322,7 @@ def _zigbee_lock(bridge: MqttBridge, spec: LockSpec) -> Zigbee2MqttLock:
     )
 
 
-def _engine(
-    spec: LockSpec, provider: LockProvider, store: Store, options: DemoOptions
-) -> contextlib.AbstractAsyncContextManager[LockSync]:
-    """Keep ``spec``'s slots as configured, with one engine for the whole run: a lock that
-    drops off the network is re-probed on a backoff scaled to the run and read again once
-    back."""
-    retry = _unreachable_retry(options.duration)
-    # full reads often (the demo shows a lock going offline), the one that goes offline more
-    # often still, so that three failed reads fall inside its (compressed) outage
-    drift = max(2.0, options.duration / 20)
-    if spec.behaviour is Behaviour.OFFLINE:
-        drift = min(drift, _OFFLINE_DRIFT)
-    # the PINs as open_lock_sync takes them: revealed here, handed to the engine only
-    desired = {slot: None if pin is None else pin.reveal() for slot, pin in spec.slots.items()}
-    return open_lock_sync(
-        provider,
-        desired,
-        store=store,
-        operation_spacing=0.05,
-        pending_ttl=2.0,
-        retry_interval=0.5,
-        suspended_retry=Backoff(initial=2.0, maximum=5.0, jitter=Jitter.NONE),
-        unreachable_retry=retry,
-        drift_interval=drift,
-    )
+def masked_remembered(options: DemoOptions) -> list[LockSpec]:
+    """The masked locks that keep their codes between runs (not the Z-Wave mock's)."""
+    masked = [spec for spec in options.site.locks if spec.behaviour is Behaviour.MASKED]
+    return [spec for spec in masked if spec.kind is not Kind.ZWAVE]

@@ -14,9 +14,8 @@ import trio
 from ..credentials import SyncState
 from ..store import open_store
 from ._board import Board
-from ._config import Behaviour
-from ._events import FaultState
-from ._site import Site
+from ._events import FaultState, ZWaveState
+from ._site import Site, masked_remembered
 from ._world import door_value
 
 __all__ = ["SiteFigures", "Summary", "check_disk", "gather", "summarise"]
@@ -32,6 +31,8 @@ class SiteFigures:
     not_in_sync: tuple[str, ...] = ()
     masked_slots: int = 0
     masked_writes: int = 0
+    #: Z-Wave slots checked against a fresh read and the mock lock
+    zwave_checked: int = 0
     checks: Mapping[str, bool] = attrs.field(factory=dict)
 
 
@@ -57,6 +58,10 @@ class Summary:
     #: (label, state, note) of each scheduled fault
     faults: tuple[tuple[str, str, str], ...] = ()
     tally: Mapping[str, int] = attrs.field(factory=dict)
+    #: the Z-Wave locks' state ("" when the config has none) and what it said
+    zwave_state: str = ""
+    zwave: str = ""
+    zwave_checked: int = 0
 
     def _left_running(self) -> str:
         if self.previous_timers is None:
@@ -91,6 +96,7 @@ class Summary:
             f"{t['live']} live",
             f"mqtt ({self.broker}): {_n(t['mqtt_connections'], 'connection')}, "
             f"{_n(t['mqtt_reconnects'], 'reconnect')}",
+            *self._zwave_lines(),
             self._faults_line(),
             f"store: {t['store_writes']} durable writes, {t['store_failures']} failures",
         ]  # fmt: skip
@@ -118,6 +124,18 @@ class Summary:
             f"{resumed}; {lost}"
         )
         return lines
+
+    def _zwave_lines(self) -> list[str]:
+        if self.zwave_state == ZWaveState.SKIPPED.value:
+            return [f"z-wave: Z-Wave locks skipped: {self.zwave}"]
+        if self.zwave_state == ZWaveState.STARTING.value:
+            return [f"z-wave: not up when the run ended ({self.zwave})"]
+        if self.zwave_state == ZWaveState.UP.value:
+            return [
+                f"z-wave: {self.zwave}; {self.zwave_checked} slots in sync checked against a "
+                "fresh read and the mock lock"
+            ]
+        return []
 
     def _faults_line(self) -> str:
         done = [label for label, state, _ in self.faults if state == FaultState.DONE.value]
@@ -176,13 +194,16 @@ async def gather(site: Site) -> SiteFigures:
             else:
                 reason = engine.reason(slot)
                 not_in_sync.append(f"{name} slot {slot} {state.name} ({reason})")
-    locks = site.options.site.locks
+    zwave_checked, zwave_held = await site.zwave.verify(site.engines)
+    if zwave_checked:
+        checks["Z-Wave slots in sync hold their PIN (a fresh read, the mock lock)"] = zwave_held
     return SiteFigures(
         slots_total=total,
         slots_in_sync=in_sync,
         not_in_sync=tuple(not_in_sync),
-        masked_slots=sum(len(s.slots) for s in locks if s.behaviour is Behaviour.MASKED),
+        masked_slots=sum(len(spec.slots) for spec in masked_remembered(site.options)),
         masked_writes=site.masked_writes(),
+        zwave_checked=zwave_checked,
         checks=checks,
     )
 
@@ -231,4 +252,7 @@ def summarise(
         checks=checks | dict(disk),
         faults=tuple((f.label, f.state.value, f.note) for f in board.faults),
         tally=attrs.asdict(tally),
+        zwave_state=board.zwave_state,
+        zwave=board.zwave,
+        zwave_checked=figures.zwave_checked,
     )

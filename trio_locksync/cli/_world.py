@@ -1,5 +1,6 @@
 """The simulated hardware the demo site talks to: the ISY controller reporting the doors of the
-virtual locks, the simulated Zigbee2MQTT with the Zigbee locks, and the ``VirtualLock``s.
+virtual locks, the simulated Zigbee2MQTT with the Zigbee locks, the ``VirtualLock``s, and the
+real Z-Wave JS Server on zwave-js's mock controller with the Z-Wave locks (:mod:`._zwave`).
 
 The hardware outlives a run of the site: the codes each lock holds and whether its door is
 locked are kept in ``hardware.json`` under the state dir (the locks' own memory; it holds
@@ -27,6 +28,7 @@ from ..testing.zigbee2mqtt import (
 )
 from ._config import FAST, Behaviour, DemoOptions, Kind, LockSpec, SiteConfig
 from ._events import DemoEvent
+from ._zwave import ZWaveHardware
 
 __all__ = ["World", "door_value", "open_world"]
 
@@ -82,6 +84,9 @@ async def open_world(
             heartbeat=30.0,
         )
         await nursery.start(controller.serve)
+        zwave = ZWaveHardware(config.with_kind(Kind.ZWAVE), events.publish)
+        if zwave.nodes:
+            nursery.start_soon(zwave.run)  # in the background: the rest never waits for it
         async with open_zigbee2mqtt_simulator(
             broker.host,
             broker.port,
@@ -105,6 +110,7 @@ async def open_world(
                     for n, spec in enumerate(virtual)
                 },
                 devices,
+                zwave,
                 seed=seed,
             )
             async with trio.open_nursery() as saver:
@@ -156,6 +162,7 @@ class World:
         controller: IsyController,
         virtual: dict[str, VirtualLock],
         devices: dict[str, SimulatedZigbeeLock],
+        zwave: ZWaveHardware,
         *,
         seed: int,
     ) -> None:
@@ -168,6 +175,7 @@ class World:
         self.controller = controller
         self.virtual = virtual
         self.devices = devices
+        self.zwave = zwave
 
     def snapshot(self) -> dict[str, Any]:
         """The hardware's memory: codes per lock, and which doors are locked."""
@@ -183,19 +191,27 @@ class World:
 
     # -- what people do at the doors --------------------------------------------------------
 
-    def keypad_unlock(self, name: str) -> None:
-        """Someone opens door ``name`` with a code at its keypad."""
+    def _user(self, name: str) -> int:
         spec = self.config.lock(name)
-        user = self.rng.choice([s for s, pin in spec.slots.items() if pin is not None])
-        if spec.kind is Kind.ZIGBEE:
+        return self.rng.choice([s for s, pin in spec.slots.items() if pin is not None])
+
+    async def keypad_unlock(self, name: str) -> None:
+        """Someone opens door ``name`` with a code at its keypad."""
+        kind, user = self.config.lock(name).kind, self._user(name)
+        if kind is Kind.ZIGBEE:
             self.devices[name].keypad_unlock(user=user)
+        elif kind is Kind.ZWAVE:
+            await self.zwave.keypad_unlock(name, user)
         else:
             self.controller.set_status(self.nodes[name], door_value(False))
 
-    def manual_lock(self, name: str) -> None:
-        """Someone locks door ``name`` by hand (the thumb turn)."""
-        if self.config.lock(name).kind is Kind.ZIGBEE:
+    async def manual_lock(self, name: str) -> None:
+        """Someone locks door ``name`` by hand (the thumb turn; a Z-Wave lock: at its keypad)."""
+        kind = self.config.lock(name).kind
+        if kind is Kind.ZIGBEE:
             self.devices[name].manual_lock()
+        elif kind is Kind.ZWAVE:
+            await self.zwave.keypad_lock(name, self._user(name))
         else:
             self.controller.set_status(self.nodes[name], door_value(True))
 
