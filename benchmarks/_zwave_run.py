@@ -12,8 +12,8 @@ import trio
 from _zwave_driver import DriverCounts, process_cpu_s
 
 from trio_locksync.credentials import SyncState, open_lock_sync
-from trio_locksync.providers.zwave_js import ZWaveJsStatus, open_zwave_js
-from trio_locksync.testing.zwave_js import MockNode, open_zwave_js_server
+from trio_locksync.providers.zwave_js import ZWaveJsClient, ZWaveJsStatus, open_zwave_js
+from trio_locksync.testing.zwave_js import MockNode, ZWaveJsServer, open_zwave_js_server
 
 USERS = 30
 #: seconds a case may take to settle beyond its spacing bound before it is called unsettled
@@ -64,8 +64,8 @@ def full_refresh_commands(slots: int, users: int = USERS) -> int:
 
 async def _one_lock(
     slots: int,
-    client: object,
-    server: object,
+    client: ZWaveJsClient,
+    server: ZWaveJsServer,
     node: int,
     kind: MockNode,
     args: argparse.Namespace,
@@ -73,7 +73,7 @@ async def _one_lock(
     outcomes: list[LockOutcome],
 ) -> None:
     desired: dict[int, str | None] = {s: pin_for(node, s) for s in range(1, slots + 1)}
-    lock = client.lock(node, slots=desired)  # type: ignore[attr-defined]
+    lock = client.lock(node, slots=desired)
     tx0 = driver.commands_tx(node)
     bound = (needed_operations(slots, kind) - 1) * args.spacing
     start = trio.current_time()
@@ -90,7 +90,7 @@ async def _one_lock(
     verified = 0
     for slot, pin in desired.items():
         if states[slot] is SyncState.IN_SYNC:
-            verified += await server.slot(node, slot) == (1, pin)  # type: ignore[attr-defined]
+            verified += await server.slot(node, slot) == (1, pin)
     await trio.sleep(0.2)  # the driver's last statistics event
     outcomes.append(
         LockOutcome(

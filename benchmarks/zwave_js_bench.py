@@ -28,8 +28,11 @@ What is measured, and how:
 * *Commands*: ``ZWaveJsLock.commands``, every command our lock sent the server for the node
   (``getUsersCount``, one User Code ``get`` per slot read, ``set_value``); *driver TX*: the
   zwave-js driver's own ``commandsTX`` for the node (from the server's ``statistics updated``
-  events, read on a bare websocket of the benchmark's), which also counts the driver's
-  follow-ups (Supervision, verifying Gets). *Full-refresh design*: a manager that reads every
+  events, read on a bare websocket of the benchmark's), which also counts the driver's own
+  verifying Get 5 s after each User Code ``set_value`` (zwave-js ``UserCodeCC``
+  ``SET_VALUE_HOOKS`` -> ``schedulePoll``, ``timeouts.refreshValue``), dropped when a report
+  of the expected code arrives first: our read-back does that on a readable lock, never on a
+  masking one (``**********`` is not the code). *Full-refresh design*: a manager that reads every
   user code with ``refresh_cc_values`` on each pass (User Code CC v1: one Get per user,
   zwave-js ``UserCodeCC.refreshValues``): **assumed** one pass to learn the lock, one Set per
   slot, one pass to verify — 2 x users + S commands per lock, best case (no retry, no timer
@@ -208,8 +211,10 @@ def render_markdown(r: Report) -> str:
         f"median (range). *Bound*: (one full read + a set and a read-back per slot, + a clear "
         f"and read-back of the masked slot 1 on masking locks, minus 1) x spacing. *Commands*: "
         f"what our lock sent the server for the node; *driver TX*: the zwave-js driver's "
-        f"`commandsTX` for it. *Full refresh*: (2 x {r.users} Gets + S Sets) / S, assumed "
-        f"(a `refresh_cc_values` pass to learn, one Set per slot, a pass to verify)."
+        f"`commandsTX` for it (+ its own verifying Get after a set our read-back did not "
+        f"answer: every set on a masking lock). *Full refresh*: (2 x {r.users} Gets + S Sets) "
+        f"/ S, assumed (a `refresh_cc_values` pass to learn, one Set per slot, a pass to "
+        f"verify)."
     )
     rows = [
         [
