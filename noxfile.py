@@ -54,7 +54,16 @@ def typing(session: nox.Session) -> None:
 
 
 #: ``benchmarks/<name>_bench.py``, in the order ``nox -s bench`` runs them
-BENCHMARKS = ("store", "autolock", "sync", "eventstream", "mqtt", "zigbee2mqtt", "storm")
+BENCHMARKS = (
+    "store",
+    "autolock",
+    "sync",
+    "eventstream",
+    "mqtt",
+    "zigbee2mqtt",
+    "zwave_js",
+    "storm",
+)
 
 
 @nox.session(python=PYTHON)

@@ -30,6 +30,8 @@ _HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
 #: seconds between polls while a process starts
 _POLL = 0.05
+#: the node id of the first extra lock of ``open_zwave_js_server(locks=N)`` (``locks.cjs``)
+FIRST_EXTRA_NODE = 5
 
 
 class MockNode(enum.IntEnum):
@@ -55,7 +57,13 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
     _OPENED_BY = "open_zwave_js_server()"
 
     def __init__(
-        self, nursery: trio.Nursery, install: Path, directory: Path, keep_cache: bool
+        self,
+        nursery: trio.Nursery,
+        install: Path,
+        directory: Path,
+        keep_cache: bool,
+        locks: int = 0,
+        lock_users: int = 30,
     ) -> None:
         self._nursery = nursery
         self._install = install
@@ -63,6 +71,8 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
         #: the block's private directory: logs and the server's storage cache
         self.directory = directory
         self._keep_cache = keep_cache
+        self._locks = locks
+        self._lock_users = lock_users
         self.port = free_port(_HOST)
         #: the mock controller's serial port (TCP), which the server connects to
         self.serial_port = free_port(_HOST)
@@ -84,6 +94,14 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
     def url(self) -> str:
         """``ws://127.0.0.1:<port>``: the Z-Wave JS Server's websocket."""
         return f"ws://{_HOST}:{self.port}"
+
+    @property
+    def extra_locks(self) -> tuple[tuple[int, MockNode], ...]:
+        """The extra mock locks of ``open_zwave_js_server(locks=N)``: ``(node id, kind)``,
+        ids from 5 up, alternately a :attr:`MockNode.PLAIN` and a :attr:`MockNode.MASKING`
+        lock (as those, but with ``lock_users`` user codes; slot 1 holds 1234 at start)."""
+        kinds = (MockNode.PLAIN, MockNode.MASKING)
+        return tuple((FIRST_EXTRA_NODE + i, kinds[i % 2]) for i in range(self._locks))
 
     @property
     def running(self) -> bool:
@@ -109,6 +127,8 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
             "ZWJS_DIR": str(self._install),
             "ZWJS_CONTROL_PORT": str(self.control_port),
             "ZWJS_CACHE_DIR": str(self.cache_dir),
+            "ZWJS_BENCH_LOCKS": str(self._locks),
+            "ZWJS_BENCH_USERS": str(self._lock_users),
         }
 
     async def _start(self, name: str, argv: list[str], log: Path) -> Child:
@@ -187,14 +207,16 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
             await self._server.end(kill=not graceful)
 
     async def wait_nodes_ready(self, *, battery: bool = False) -> None:
-        """Return once the driver has interviewed the mock locks: :attr:`MockNode.PLAIN` and
-        :attr:`MockNode.MASKING` ``ready``, and the sleeping :attr:`MockNode.BATTERY` known
-        asleep — a battery lock is interviewed only when it wakes (as a real one), so by
-        default it stays not ready. ``battery``: wake it (if needed) and wait until it is
-        ``ready`` too (about 4 s more). :class:`ZWaveJsUnavailable` saying which nodes are
-        missing after :data:`READY_TIMEOUT` s (wrap it in ``trio.fail_after`` to wait less)."""
+        """Return once the driver has interviewed the mock locks: :attr:`MockNode.PLAIN`,
+        :attr:`MockNode.MASKING` and the :attr:`extra_locks` ``ready``, and the sleeping
+        :attr:`MockNode.BATTERY` known asleep — a battery lock is interviewed only when it
+        wakes (as a real one), so by default it stays not ready. ``battery``: wake it (if
+        needed) and wait until it is ``ready`` too (about 4 s more). :class:`ZWaveJsUnavailable`
+        saying which nodes are missing after :data:`READY_TIMEOUT` s (wrap it in
+        ``trio.fail_after`` to wait less)."""
         status = ["connecting"]
-        plain = frozenset({MockNode.PLAIN.value, MockNode.MASKING.value})
+        extra = {node for node, _ in self.extra_locks}
+        plain = frozenset({MockNode.PLAIN.value, MockNode.MASKING.value, *extra})
         with trio.move_on_after(READY_TIMEOUT) as waiting:
             if battery:
                 async with trio.open_nursery() as nursery:
@@ -279,11 +301,17 @@ def _read(log: Path, offset: int) -> str:
 
 @asynccontextmanager
 async def open_zwave_js_server(
-    *, cache_dir: Path | None = None, start_timeout: float = 90.0, keep_cache: bool = False
+    *,
+    cache_dir: Path | None = None,
+    start_timeout: float = 90.0,
+    keep_cache: bool = False,
+    locks: int = 0,
+    lock_users: int = 30,
 ) -> AsyncIterator[ZWaveJsServer]:
     """The real Z-Wave JS Server on zwave-js's mock controller with the mock locks of
     :class:`MockNode`, for the block; yields once the server listens (then
-    :meth:`~ZWaveJsServer.wait_nodes_ready`).
+    :meth:`~ZWaveJsServer.wait_nodes_ready`). ``locks``: that many more mock locks (for
+    benchmarks; :attr:`~ZWaveJsServer.extra_locks`), each with ``lock_users`` user codes.
 
     Installs the pinned versions first if needed (:func:`install_zwave_js`, ``cache_dir``; in
     a worker thread: a cancel waits for it). Everything is on free loopback ports (websocket,
@@ -301,10 +329,14 @@ async def open_zwave_js_server(
             await server.wait_nodes_ready()
             async with open_zwave_js(server.url) as client: ...
     """
+    if not (0 <= locks <= 200 and 1 <= lock_users <= 255):
+        raise ValueError(f"locks must be 0..200 and lock_users 1..255, got {locks}, {lock_users}")
     install = await trio.to_thread.run_sync(install_zwave_js, cache_dir)
     with tempfile.TemporaryDirectory(prefix="trio-locksync-zwave-js-") as directory:
         async with trio.open_nursery() as nursery:
-            server = ZWaveJsServer._create(nursery, install, Path(directory), keep_cache)
+            server = ZWaveJsServer._create(
+                nursery, install, Path(directory), keep_cache, locks, lock_users
+            )
             try:
                 with trio.move_on_after(start_timeout) as starting:
                     await server._start_mock()

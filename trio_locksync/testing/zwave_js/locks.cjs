@@ -3,6 +3,8 @@
 //   node 2: plain User Code CC v1 lock, 10 slots, readable codes, unsupervised, Door Lock (mains)
 //   node 3: the same + Supervision, masked codes, rejects duplicate codes (Notification 6/15)
 //   node 4: sleeping battery lock (Wake Up CC, Battery); wakes only when told via the control port
+//   nodes 5..4+$ZWJS_BENCH_LOCKS (default none; for the benchmark): alternately a plain (5, 7, ...)
+//   and a masking (6, 8, ...) lock as nodes 2 and 3, each with $ZWJS_BENCH_USERS slots (default 30)
 // Every node also has the quirks the stock mock lacks: going dead (no ACK) and back, losing the
 // next N User Code Gets, and deleting a code some seconds after a successful Set (zwave-js #9188).
 //
@@ -22,6 +24,9 @@ const http = require("node:http");
 
 const CONTROL_PORT = Number(process.env.ZWJS_CONTROL_PORT || 5556);
 const SLOTS = 10;
+const BENCH_LOCKS = Number(process.env.ZWJS_BENCH_LOCKS || 0);
+const BENCH_USERS = Number(process.env.ZWJS_BENCH_USERS || 30);
+const FIRST_BENCH_NODE = 5;
 // what a dead node cannot do: send anything
 const AT_THE_DOOR = new Set(["/keypad", "/notify", "/program", "/wakeup"]);
 
@@ -112,9 +117,9 @@ module.exports.default = ({ require }) => {
   };
   // Last of the custom behaviours (after a duplicate refusal has answered): zwave-js #9188, a lock
   // that reports success and deletes the code ~50 s later ("Single user code deleted", 6/13).
-  const lateDelete = {
+  const lateDelete = (users) => ({
     handleCC(controller, self, cc) {
-      if (!(cc instanceof UserCodeCCSet) || cc.userIdStatus === 0 || cc.userId < 1 || cc.userId > SLOTS) return;
+      if (!(cc instanceof UserCodeCCSet) || cc.userIdStatus === 0 || cc.userId < 1 || cc.userId > users) return;
       const armed = st(self, "Mock_deleteLater") ?? new Map();
       const seconds = armed.get(cc.userId);
       if (seconds === undefined) return;
@@ -127,7 +132,7 @@ module.exports.default = ({ require }) => {
       }, seconds * 1000).unref();
       // undefined: the stock behaviour stores the code and answers
     },
-  };
+  });
   const masked = {
     handleCC(controller, self, cc) {
       if (!(cc instanceof UserCodeCCGet)) return;
@@ -138,10 +143,10 @@ module.exports.default = ({ require }) => {
       return { action: "sendCC", cc: report };
     },
   };
-  const rejectDuplicates = {
+  const rejectDuplicates = (users) => ({
     async handleCC(controller, self, cc) {
       if (!(cc instanceof UserCodeCCSet) || cc.userIdStatus === 0) return;
-      for (let i = 1; i <= SLOTS; i++) {
+      for (let i = 1; i <= users; i++) {
         if (i !== cc.userId && st(self, `UserCode_userIdStatus_${i}`) === 1
             && codeText(st(self, `UserCode_userCode_${i}`)) === codeText(cc.userCode)) {
           await notify(controller, self, 15, cc.userId);
@@ -149,24 +154,31 @@ module.exports.default = ({ require }) => {
         }
       }
     },
-  };
-  const uc = { ccId: CommandClasses["User Code"], version: 1, numUsers: SLOTS };
+  });
+  const uc = (users) => ({ ccId: CommandClasses["User Code"], version: 1, numUsers: users });
   const notif = { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false,
                   notificationTypesAndEvents: { 6: [1, 2, 3, 4, 5, 6, 9, 13, 14, 15] } };
   const doorLock = { ccId: CommandClasses["Door Lock"], version: 4 };
-  const lockCaps = (extra) => ({
+  const lockCaps = (extra, users = SLOTS) => ({
     genericDeviceClass: 0x40, specificDeviceClass: 0x03,
-    commandClasses: [CommandClasses.Version, CommandClasses["Manufacturer Specific"], uc, notif, ...extra],
+    commandClasses: [CommandClasses.Version, CommandClasses["Manufacturer Specific"], uc(users), notif, ...extra],
   });
+  const plainLock = (id, users = SLOTS) =>
+    ({ id, capabilities: lockCaps([doorLock], users), behaviors: [quirks, lateDelete(users)] });
+  const maskingLock = (id, users = SLOTS) =>
+    ({ id, capabilities: lockCaps([doorLock, CommandClasses.Supervision], users),
+       behaviors: [quirks, masked, rejectDuplicates(users), lateDelete(users)] });
+  const benchLocks = Array.from({ length: BENCH_LOCKS }, (_, i) =>
+    (i % 2 === 0 ? plainLock : maskingLock)(FIRST_BENCH_NODE + i, BENCH_USERS));
   return {
     controller: { behaviors: [makeSplitter()] },
     nodes: [
-      { id: 2, capabilities: lockCaps([doorLock]), behaviors: [quirks, lateDelete] },
-      { id: 3, capabilities: lockCaps([doorLock, CommandClasses.Supervision]),
-        behaviors: [quirks, masked, rejectDuplicates, lateDelete] },
+      plainLock(2),
+      maskingLock(3),
       { id: 4, capabilities: { ...lockCaps([{ ccId: CommandClasses["Wake Up"], version: 2 }, CommandClasses.Battery]),
                                isListening: false, isFrequentListening: false },
-        behaviors: [quirks, lateDelete] },
+        behaviors: [quirks, lateDelete(SLOTS)] },
+      ...benchLocks,
     ],
     onInit(controller, nodes) {
       mockController = controller;
