@@ -5,6 +5,9 @@ bounded by the operation timeout, reachability checked first, failures classifie
 * A dead node gets one ``node.ping`` per operation: no answer → LockDisconnected.
 * A sleeping battery node (status asleep, not listening): the operation waits for its wake up
   within ``operation_timeout``, then LockDisconnected whose reason says "asleep".
+* A node not yet ``ready`` (its interview runs: after a server restart, or a battery lock's
+  first wake up) has no User Code CC yet (302, §6): the operation waits for ``ready`` within
+  ``operation_timeout``, then LockDisconnected saying "not yet interviewed".
 * No connection (after the first) → LockDisconnected; before the first, wait for it.
 """
 
@@ -28,7 +31,11 @@ from ._values import USER_CODE_CC, slot_credential
 if TYPE_CHECKING:
     from ._client import ZWaveJsClient
 
-__all__ = ["NodeLink"]
+__all__ = ["ASLEEP", "NOT_READY", "NodeLink"]
+
+#: what an operation may wait for, as its LockDisconnected reason says it
+ASLEEP = "asleep (a battery lock): no wake up"
+NOT_READY = "not yet interviewed: not ready"
 
 
 @final
@@ -44,7 +51,8 @@ class NodeLink:
         self.counts = counts
         #: the lock's users count, once asked
         self.users: int | None = None
-        self._asleep = False
+        #: what the operation in progress waits for ("" none): ASLEEP or NOT_READY
+        self._waiting = ""
         self._changed = trio.Event()
 
     def poke(self) -> None:
@@ -61,17 +69,16 @@ class NodeLink:
         """Bound one operation by the operation timeout: a sleeping node that did not wake up
         is LockDisconnected saying "asleep"; anything else that took too long
         LockOperationFailed. Counts disconnects and refusals."""
-        self._asleep = False
+        self._waiting = ""
         try:
             with trio.fail_after(self.timeout):
                 yield
         except trio.TooSlowError:
-            if self._asleep:
-                self.counts.asleep += 1
+            if self._waiting:
+                self.counts.asleep += self._waiting == ASLEEP
                 self.counts.disconnects += 1
                 raise LockDisconnected(
-                    f"node {self.node_id} is asleep (a battery lock): no wake up within "
-                    f"{self.timeout:g} s",
+                    f"node {self.node_id} is {self._waiting} within {self.timeout:g} s",
                     slot=slot,
                 ) from None
             raise LockOperationFailed(
@@ -84,7 +91,7 @@ class NodeLink:
             self.counts.rejected += 1
             raise
         finally:
-            self._asleep = False
+            self._waiting = ""
 
     async def reachable(self, slot: int | None) -> None:
         """Wait for the first connection, and for a sleeping node's wake up; raise
@@ -103,9 +110,13 @@ class NodeLink:
                 raise LockDisconnected(f"node {self.node_id} is dead", slot=slot)
         while True:
             node = client.node(self.node_id)
-            if node is None or node.status is not NodeStatus.ASLEEP or node.listening:
+            if node is not None and node.status is NodeStatus.ASLEEP and not node.listening:
+                self._waiting = ASLEEP
+            elif node is not None and not node.ready:
+                self._waiting = NOT_READY
+            else:
+                self._waiting = ""
                 return
-            self._asleep = True
             await self._changed.wait()
 
     async def users_count(self) -> int:
