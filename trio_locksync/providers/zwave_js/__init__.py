@@ -14,6 +14,8 @@ Protocol facts and their upstream sources: /work/shared/zwave_js.md (cited by se
 
 from ._client import ZWaveJsClient as ZWaveJsClient
 from ._client import open_zwave_js as open_zwave_js
+from ._counts import ZWaveJsLockStatistics as ZWaveJsLockStatistics
+from ._counts import ZWaveJsStatistics as ZWaveJsStatistics
 from ._errors import ZWaveJsClosed as ZWaveJsClosed
 from ._errors import ZWaveJsCommandError as ZWaveJsCommandError
 from ._errors import ZWaveJsConnectionLost as ZWaveJsConnectionLost
@@ -33,7 +35,9 @@ __all__ = [
     "ZWaveJsConnectionLost",
     "ZWaveJsError",
     "ZWaveJsLock",
+    "ZWaveJsLockStatistics",
     "ZWaveJsRefused",
+    "ZWaveJsStatistics",
     "ZWaveJsStatus",
     "ZWaveJsStatusChange",
     "ZWaveNode",

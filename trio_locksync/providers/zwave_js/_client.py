@@ -13,7 +13,7 @@ fresh dump: there is no resume (§1.2). Commands in flight when a socket is lost
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, final
 
@@ -23,6 +23,7 @@ import trio_websocket
 from ...core import (
     AttemptOutcome,
     Backoff,
+    ChangeFeed,
     HandshakeUnanswered,
     NoPublicConstructor,
     ReconnectAction,
@@ -37,12 +38,14 @@ from ...core import (
     websocket_handshake,
 )
 from ._connection import Connection, HandshakeRefused
+from ._counts import ClientCounts, ZWaveJsStatistics
 from ._errors import (
     ZWaveJsClosed,
     ZWaveJsCommandError,
     ZWaveJsRefused,
 )
-from ._events import Event
+from ._events import DumpApplied, Event, NodeNews
+from ._lock import ZWaveJsLock
 from ._model import Nodes, ZWaveNode
 from ._protocol import Command, CommandFailed, FrameError
 from ._status import TRANSITIONS, ZWaveJsStatus, ZWaveJsStatusChange
@@ -51,6 +54,8 @@ __all__ = ["ZWaveJsClient", "open_zwave_js"]
 
 logger = logging.getLogger("trio_locksync.zwave_js")
 _S = ZWaveJsStatus
+#: node news each lock may fall behind before the oldest is dropped (they are hints)
+NEWS_BACKLOG = 10_000
 
 
 @final
@@ -88,12 +93,10 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         )
         self._nodes = Nodes()
         self._connection: Connection | None = None
-        self._listeners: list[Callable[[Event | None], None]] = []
+        self._news = ChangeFeed[NodeNews](backlog=NEWS_BACKLOG)
         self._failure: ZWaveJsRefused | None = None
         self._nursery: trio.Nursery | None = None
-        self.attempts = 0
-        self.connections = 0
-        self.commands = 0
+        self._counts = ClientCounts()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -127,12 +130,16 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         return await self._status.wait(*statuses)
 
     def node(self, node_id: int) -> ZWaveNode | None:
-        """The node as the server last told us (a frozen snapshot), None if the last dump has
-        no such node."""
+        """The node ``node_id`` as the server last told us: a frozen snapshot (a later event
+        makes a new one; this one never changes), or None when the last dump has no such node
+        (or no dump came yet). Built from the last state dump and moved by live events; while
+        the client is not CONNECTED it is what the last connection said (see
+        :attr:`stale_since`), and every reconnect replaces it from a fresh dump. A node that is
+        not ``ready`` has no values yet (unknown, not empty). Never blocks, never sends."""
         return self._nodes.get(node_id)
 
     def nodes(self) -> list[ZWaveNode]:
-        """Every node of the last dump, as now."""
+        """Every node of the last dump, as :meth:`node` gives each."""
         return self._nodes.all()
 
     @property
@@ -140,25 +147,16 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         """The driver said every node finished its interview."""
         return self._nodes.all_ready
 
-    def statistics(self) -> dict[str, int]:
-        """Counters: attempts, connections, commands, frames, bad frames, pongs, ping
-        timeouts (the last three of the current connection)."""
-        c = self._connection
-        return {
-            "attempts": self.attempts,
-            "connections": self.connections,
-            "commands": self.commands,
-            "frames": 0 if c is None else c.frames,
-            "bad_frames": 0 if c is None else c.bad_frames,
-            "pongs": 0 if c is None else c.pongs,
-            "ping_timeouts": 0 if c is None else c.ping_timeouts,
-        }
+    def statistics(self) -> ZWaveJsStatistics:
+        """The client's counters since the block was entered (see
+        :class:`ZWaveJsStatistics`). Never blocks."""
+        return self._counts.snapshot(status=self._status.current)
 
-    async def command(self, name: str, /, **args: Any) -> dict[str, Any]:
+    async def command(self, name: str, /, **args: object) -> dict[str, object]:
         """Send one command and return its ``result`` object; see :meth:`send`."""
-        return await self.send(Command(name, args))
+        return await self.send(Command(name, dict(args)))
 
-    async def send(self, command: Command) -> dict[str, Any]:
+    async def send(self, command: Command) -> dict[str, object]:
         """Send ``command`` once CONNECTED (waiting for it) and return its ``result``, all
         within ``command_timeout`` (``trio.TooSlowError``). Raises
         :class:`ZWaveJsCommandError` (``success: false``), :class:`ZWaveJsConnectionLost`
@@ -175,22 +173,30 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
             await self._status.wait(_S.CONNECTED)
         connection = self._connection
         assert connection is not None
-        self.commands += 1
+        self._counts.commands += 1
         result = await connection.send(command)
         if isinstance(result, CommandFailed):
+            self._counts.command_errors += 1
             raise ZWaveJsCommandError(
                 command.name, result.error_code, result.zwave_code, result.message
             )
         return result.result
 
-    def lock(self, node_id: int, *, slots: Any = None, **options: Any) -> Any:
-        """The lock at ``node_id`` as a :class:`~trio_locksync.LockProvider` (see
-        :class:`~._lock.ZWaveJsLock`)."""
-        from ._lock import ZWaveJsLock
-
+    def lock(
+        self,
+        node_id: int,
+        *,
+        slots: Iterable[int] | None = None,
+        operation_timeout: float = 30.0,
+    ) -> ZWaveJsLock:
+        """The lock at ``node_id`` as a :class:`~trio_locksync.LockProvider` and
+        :class:`~trio_locksync.LockEventProvider` for the rest of the block (see
+        :class:`ZWaveJsLock` for ``slots`` and ``operation_timeout``). It follows the node's
+        events from this call on; its task runs in the client's nursery. Raises ValueError for
+        a bad argument, :class:`ZWaveJsClosed` outside the block."""
         if self._nursery is None or self._status.closed:
             raise ZWaveJsClosed(f"zwave-js client {self.url} is not running")
-        lock = ZWaveJsLock._create(self, node_id, slots=slots, **options)
+        lock = ZWaveJsLock._create(self, node_id, slots=slots, operation_timeout=operation_timeout)
         self._nursery.start_soon(lock._run)
         return lock
 
@@ -199,16 +205,15 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
 
     # -- what locks hook into ----------------------------------------------------------------
 
-    def _listen(self, listener: Callable[[Event | None], None]) -> None:
-        """``listener(event)`` for every live event, ``listener(None)`` after every dump."""
-        self._listeners.append(listener)
+    @property
+    def _connections(self) -> int:
+        """Connections made so far (0: still the first attempt)."""
+        return self._counts.connections
 
-    def _publish(self, event: Event | None) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("zwave-js %s: a listener raised", self.url)
+    def _subscribe(self) -> Subscription[NodeNews]:
+        """Every live event from now on, and a :class:`DumpApplied` after every dump, in the
+        order the reader saw them (the node model is already moved when one is read)."""
+        return self._news.subscribe()
 
     def _closed_error(self, statuses: tuple[ZWaveJsStatus, ...]) -> ZWaveJsClosed:
         waiting = " or ".join(s.name for s in statuses)
@@ -217,7 +222,7 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
     # -- the loop ----------------------------------------------------------------------------
 
     def _move(self, status: ZWaveJsStatus, detail: str) -> None:
-        change = self._status.move(status, detail, connection=self.connections)
+        change = self._status.move(status, detail, connection=self._counts.connections)
         if change is not None:
             level = logging.WARNING if status is _S.REFUSED else logging.DEBUG
             logger.log(
@@ -240,7 +245,7 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
 
     async def _attempt(self) -> tuple[AttemptOutcome, str]:
         """One socket, from connect to its loss; never raises ``Exception``."""
-        self.attempts += 1
+        self._counts.attempts += 1
         transport: trio.abc.Stream | None = None
         try:
             async with open_service_nursery() as ws_nursery:
@@ -257,15 +262,16 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
                         )
                         self._policy.answered()
                         connection = Connection(
-                            self.connections + 1,
+                            self._counts.connections + 1,
                             ws,
                             on_dump=self._on_dump,
                             on_event=self._on_event,
                             ping_interval=self._ping_interval,
                             ping_timeout=self._ping_timeout,
+                            counts=self._counts,
                         )
                         await connection.handshake(_agent())
-                    self.connections += 1
+                    self._counts.connections += 1
                     self._connection = connection
                     self._move(_S.SYNCING, f"connection {connection.number}: reading the dump")
                     lost = await connection.serve()
@@ -294,18 +300,20 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
 
     def _on_dump(self, state: dict[str, Any]) -> None:
         self._nodes.load(state)
+        self._counts.dumps += 1
         self._policy.live(trio.current_time())
         self._move(_S.CONNECTED, f"dump applied: {len(self._nodes)} nodes")
-        self._publish(None)
+        self._news.publish(DumpApplied(self._counts.connections))
 
     def _on_event(self, event: Event) -> None:
         self._nodes.apply(event)
-        self._publish(event)
+        self._news.publish(event)
 
     def _close(self) -> None:
         if self._connection is not None:
             self._connection.lose("client closed")
-        self._status.close(_S.DISCONNECTED, "block exited", connection=self.connections)
+        self._news.end()
+        self._status.close(_S.DISCONNECTED, "block exited", connection=self._counts.connections)
 
 
 def _agent() -> str:

@@ -17,6 +17,7 @@ import trio
 import trio_websocket
 
 from ...core import StateTable
+from ._counts import ClientCounts
 from ._errors import ZWaveJsConnectionLost
 from ._events import Event, parse_event
 from ._protocol import (
@@ -84,6 +85,7 @@ class Connection:
         on_event: Callable[[Event], None],
         ping_interval: float,
         ping_timeout: float,
+        counts: ClientCounts,
     ) -> None:
         self.number = number
         self.ws = ws
@@ -99,10 +101,8 @@ class Connection:
         self.schema = 0
         #: why the socket was lost (the first reason), once LOST
         self.lost_reason = ""
-        self.frames = 0
-        self.bad_frames = 0
-        self.pongs = 0
-        self.ping_timeouts = 0
+        #: the client's counters (frames, bad frames, events, pongs, ping timeouts)
+        self._counts = counts
 
     @property
     def state(self) -> LinkState:
@@ -199,7 +199,7 @@ class Connection:
             )
 
     def _on_frame(self, message: str | bytes) -> None:
-        self.frames += 1
+        self._counts.frames += 1
         try:
             frame = decode_frame(message)
             kind = frame.get("type")
@@ -216,10 +216,11 @@ class Connection:
                 return
             event = parse_event(frame)
         except FrameError as exc:
-            self.bad_frames += 1
-            logger.warning("zwave-js: bad frame #%d skipped (%s)", self.frames, exc)
+            self._counts.bad_frames += 1
+            logger.warning("zwave-js: a bad frame skipped (%s)", exc)
             return
         if event is not None:
+            self._counts.events += 1
             self._on_event(event)
 
     async def _keepalive(self) -> None:
@@ -231,7 +232,7 @@ class Connection:
                 except trio_websocket.ConnectionClosed:
                     return  # the reader reports it
             if scope.cancelled_caught:
-                self.ping_timeouts += 1
+                self._counts.ping_timeouts += 1
                 self.lose(f"no pong within {self._ping_timeout:g} s")
                 return
-            self.pongs += 1
+            self._counts.pongs += 1

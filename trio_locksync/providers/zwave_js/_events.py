@@ -25,7 +25,9 @@ from ._values import ABSENT, wrap_value
 
 __all__ = [
     "AllNodesReady",
+    "DumpApplied",
     "Event",
+    "NodeNews",
     "NodeReady",
     "NodeStatus",
     "NodeStatusChanged",
@@ -118,6 +120,19 @@ class AllNodesReady:
 
 
 Event = ValueChanged | Notification | NodeStatusChanged | NodeReady | AllNodesReady
+
+
+@final
+@attrs.frozen
+class DumpApplied:
+    """Not a server event: the client applied connection ``connection``'s state dump (every
+    node may have changed; a replay, so nothing in it is an event)."""
+
+    connection: int
+
+
+#: what the client's node feed carries to its locks: live events, and a mark after each dump
+NodeNews = Event | DumpApplied
 
 
 def _int(value: object) -> int | None:

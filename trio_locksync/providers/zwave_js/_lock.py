@@ -9,26 +9,24 @@
   ``DUPLICATE_WINDOW``); 5 and zwave 322 a permanent per-slot refusal (CodeRejected), never a
   disconnect. Clears: ``set_value userIdStatus[k] = 0``. ``userIdStatus`` is never written to
   enable a slot (it re-sends the cached, maybe masked, code: §3.1).
-* Reachability: a dead node, 200/201/202/204/215, ``node_not_found`` or no connection →
-  LockDisconnected; a node back (``alive``/``wake up``/``ready``/a dump) gets one read of its
-  lowest slot, pushed through :meth:`updates`. A sleeping node: operations wait for its wake up
-  within ``operation_timeout``, then LockDisconnected saying "asleep".
+* Reachability (:mod:`~._link`): a dead node, 200/201/202/204/215, ``node_not_found`` or no
+  connection → LockDisconnected; a node back (``alive``/``wake up``/``ready``/a dump) gets one
+  read of its lowest slot, pushed through :meth:`updates` (:mod:`~._watch`). A sleeping node:
+  operations wait for its wake up within ``operation_timeout``, then LockDisconnected saying
+  "asleep".
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-from collections.abc import Collection, Iterable, Iterator
-from typing import Any, final
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, final
 
 import trio
 
-from ...core import ChangeFeed, NoPublicConstructor, Pin, Subscription
+from ...core import NoPublicConstructor, Pin, Subscription
 from ...credentials import (
     CodeRejected,
-    LockDisconnected,
     LockEvent,
     LockOperationFailed,
     LockState,
@@ -36,17 +34,19 @@ from ...credentials import (
     SlotUpdate,
     WriteResult,
 )
-from ._access import CODE_ADDED, CODE_DELETED, DUPLICATE_CODE, is_access_control, lock_event
-from ._errors import ZWaveJsCommandError, ZWaveJsConnectionLost
-from ._events import Event, NodeReady, NodeStatus, NodeStatusChanged, Notification, ValueChanged
-from ._outcomes import DOOR_LOCK_CC, DUPLICATE_WINDOW, classify, slot_number
-from ._protocol import Command, FrameError, SetValueStatus, set_value_status
-from ._status import ZWaveJsStatus
-from ._values import USER_CODE_CC, slot_credential
+from ._counts import LockCounts, ZWaveJsLockStatistics
+from ._link import NodeLink
+from ._outcomes import DOOR_LOCK_CC, DUPLICATE_WINDOW, slot_number
+from ._protocol import Command, SetValueStatus
+from ._values import USER_CODE_CC
+from ._watch import NodeWatch
+
+if TYPE_CHECKING:
+    from ._client import ZWaveJsClient
 
 __all__ = ["ZWaveJsLock"]
 
-logger = logging.getLogger("trio_locksync.zwave_js")
+_ACCEPTED = (SetValueStatus.SUCCESS, SetValueStatus.SUCCESS_UNSUPERVISED)
 
 
 @final
@@ -59,14 +59,15 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
     asked once with ``getUsersCount``). Pass the slots you manage: a full read costs one radio
     round trip per slot. A slot beyond the users count is refused per slot (a set raises
     CodeRejected at once, a clear is NO_CHANGE, a read of it alone LockOperationFailed, a full
-    read leaves it out), never a lock-wide failure.
+    read leaves it out), never a lock-wide failure. ``operation_timeout`` bounds every
+    operation, including the wait for a sleeping lock's wake up.
     """
 
     _OPENED_BY = "ZWaveJsClient.lock()"
 
     def __init__(
         self,
-        client: Any,
+        client: ZWaveJsClient,
         node_id: int,
         *,
         slots: Iterable[int] | None = None,
@@ -74,25 +75,16 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
     ) -> None:
         if isinstance(node_id, bool) or not isinstance(node_id, int) or node_id < 1:
             raise ValueError(f"node_id must be an int >= 1, got {node_id!r}")
-        self._client = client
         self.node_id = node_id
         self._slots = None if slots is None else frozenset(slot_number(s) for s in slots)
         if self._slots is not None and not self._slots:
             raise ValueError("slots must name at least one slot (or None: every slot)")
         if not (operation_timeout > 0 and math.isfinite(operation_timeout)):
             raise ValueError(f"operation_timeout must be positive, got {operation_timeout!r}")
-        self._timeout = operation_timeout
-        self._users: int | None = None
-        self._updates = ChangeFeed[SlotUpdate](backlog=1000)
-        self._events = ChangeFeed[LockEvent](backlog=1000)
-        self._pushed: dict[int, SlotCredential] = {}
-        self._duplicate: trio.Event | None = None
-        self._probe_send, self._probe_receive = trio.open_memory_channel[int | None](math.inf)
-        self._asleep = False
-        self._changed = trio.Event()
-        #: operations sent to the server (commands), for the benchmark and the tests
-        self.commands = 0
-        client._listen(self._on_event)
+        self._client = client
+        self._counts = LockCounts()
+        self._link = NodeLink(client, node_id, operation_timeout, self._counts)
+        self._watch = NodeWatch(self._link, self._slots, client._subscribe())
 
     def __repr__(self) -> str:
         return f"<ZWaveJsLock node {self.node_id}>"
@@ -107,7 +99,16 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
     @property
     def users_count(self) -> int | None:
         """The lock's number of user code slots, once asked (``getUsersCount``)."""
-        return self._users
+        return self._link.users
+
+    @property
+    def commands(self) -> int:
+        """Commands sent to the server for this lock so far (radio operations and more)."""
+        return self._counts.commands
+
+    def statistics(self) -> ZWaveJsLockStatistics:
+        """The lock's counters (see :class:`ZWaveJsLockStatistics`). Never blocks."""
+        return self._counts.snapshot(users_count=self._link.users or 0)
 
     @property
     def lock_state(self) -> LockState:
@@ -122,31 +123,32 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
 
     def updates(self) -> Subscription[SlotUpdate]:
         """Every slot change the lock reports from now on (hints: the engine decides)."""
-        return self._updates.subscribe()
+        return self._watch.updates.subscribe()
 
     def events(self) -> Subscription[LockEvent]:
         """Every lock/unlock event from now on, from live Access Control notifications only
         (a dump never makes one)."""
-        return self._events.subscribe()
+        return self._watch.events.subscribe()
 
     # -- the provider interface --------------------------------------------------------------
 
     async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
         """One ``get`` per slot (None: ``slots=``, or every slot the lock has)."""
         wanted = None if slots is None else sorted({self._check(s) for s in slots})
-        with self._deadline(None):
-            await self._reachable(None)
-            users = await self._users_count()
+        link = self._link
+        with link.deadline(None):
+            await link.reachable(None)
+            users = await link.users_count()
             if wanted is None:
                 wanted = sorted(self._slots) if self._slots is not None else []
                 wanted = wanted or list(range(1, users + 1))
                 wanted = [s for s in wanted if s <= users]
             elif len(wanted) == 1 and wanted[0] > users:
-                raise LockOperationFailed(self._beyond(wanted[0]), slot=wanted[0])
+                raise LockOperationFailed(link.beyond(wanted[0]), slot=wanted[0])
             result: dict[int, SlotCredential] = {}
             for slot in wanted:
                 if slot <= users:
-                    result[slot] = await self._read_one(slot)
+                    result[slot] = await link.read_one(slot)
             return result
 
     async def set_code(self, slot: int, pin: Pin) -> WriteResult:
@@ -154,35 +156,41 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
         self._check(slot)
         if not isinstance(pin, Pin):
             raise TypeError(f"pin must be a Pin, not {type(pin).__name__}")
-        with self._deadline(slot):
-            await self._reachable(slot)
-            if slot > await self._users_count():
-                raise CodeRejected(self._beyond(slot), slot=slot)
-            self._duplicate = duplicate = trio.Event()
+        link = self._link
+        with link.deadline(slot):
+            await link.reachable(slot)
+            if slot > await link.users_count():
+                raise CodeRejected(link.beyond(slot), slot=slot)
+            self._watch.duplicate = duplicate = trio.Event()
             try:
+                self._counts.sets += 1
                 command = Command.set_value(
                     self.node_id, USER_CODE_CC, "userCode", slot, pin.reveal()
                 )
-                status, message = await self._set(command, slot)
+                status, message = await link.set(command, slot)
                 if status == SetValueStatus.FAIL:
                     with trio.move_on_after(DUPLICATE_WINDOW):
                         await duplicate.wait()
                     if duplicate.is_set():
-                        raise CodeRejected("duplicate code: the lock holds it in another slot")
+                        raise CodeRejected(
+                            "duplicate code: the lock holds it in another slot", slot=slot
+                        )
                     raise CodeRejected(f"node {self.node_id} refused the code (Fail)", slot=slot)
             finally:
-                self._duplicate = None
+                self._watch.duplicate = None
             return self._judge(status, message, slot)
 
     async def clear_code(self, slot: int) -> WriteResult:
         """``set_value userIdStatus[slot] = 0``: OPTIMISTIC (NO_CHANGE beyond the users count)."""
         self._check(slot)
-        with self._deadline(slot):
-            await self._reachable(slot)
-            if slot > await self._users_count():
+        link = self._link
+        with link.deadline(slot):
+            await link.reachable(slot)
+            if slot > await link.users_count():
                 return WriteResult.NO_CHANGE
+            self._counts.clears += 1
             command = Command.set_value(self.node_id, USER_CODE_CC, "userIdStatus", slot, 0)
-            status, message = await self._set(command, slot)
+            status, message = await link.set(command, slot)
             if status == SetValueStatus.FAIL:
                 raise LockOperationFailed(f"node {self.node_id} refused the clear", slot=slot)
             return self._judge(status, message, slot)
@@ -198,11 +206,13 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
         await self._door(0)
 
     async def _door(self, mode: int) -> None:
-        with self._deadline(None):
-            await self._reachable(None)
+        link = self._link
+        with link.deadline(None):
+            await link.reachable(None)
+            self._counts.door += 1
             command = Command.set_value(self.node_id, DOOR_LOCK_CC, "targetMode", None, mode)
-            status, message = await self._set(command, None)
-            if status not in (SetValueStatus.SUCCESS, SetValueStatus.SUCCESS_UNSUPERVISED):
+            status, message = await link.set(command, None)
+            if status not in _ACCEPTED:
                 raise LockOperationFailed(
                     f"node {self.node_id}: Door Lock set answered status {status} {message}"
                 )
@@ -215,186 +225,13 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
             raise ValueError(f"slot {slot} is not one of node {self.node_id}'s slots")
         return slot
 
-    def _beyond(self, slot: int) -> str:
-        return f"node {self.node_id}: slot {slot} is beyond the lock's {self._users} user codes"
-
-    @contextlib.contextmanager
-    def _deadline(self, slot: int | None) -> Iterator[None]:
-        """Bound one operation by ``operation_timeout``: a sleeping node that did not wake up
-        is LockDisconnected saying "asleep"; anything else that took too long
-        LockOperationFailed."""
-        self._asleep = False
-        try:
-            with trio.fail_after(self._timeout):
-                yield
-        except trio.TooSlowError:
-            if self._asleep:
-                raise LockDisconnected(
-                    f"node {self.node_id} is asleep (a battery lock): no wake up within "
-                    f"{self._timeout:g} s",
-                    slot=slot,
-                ) from None
-            raise LockOperationFailed(
-                f"node {self.node_id}: no answer within {self._timeout:g} s", slot=slot
-            ) from None
-        finally:
-            self._asleep = False
-
-    async def _reachable(self, slot: int | None) -> None:
-        """Wait for the first connection, and for a sleeping node's wake up; raise
-        LockDisconnected for a dead node (after one ping) or a lost connection."""
-        client = self._client
-        if client.status is not ZWaveJsStatus.CONNECTED:
-            if client.connections > 0:
-                raise LockDisconnected(f"the Z-Wave JS Server connection is {client.status}")
-            await client.wait_status(ZWaveJsStatus.CONNECTED)
-        node = client.node(self.node_id)
-        if node is None:
-            raise LockDisconnected(f"the server has no node {self.node_id}", slot=slot)
-        if node.status is NodeStatus.DEAD:
-            answer = await self._send(Command("node.ping", {"nodeId": self.node_id}), slot)
-            if answer.get("responded") is not True:
-                raise LockDisconnected(f"node {self.node_id} is dead", slot=slot)
-        while True:
-            node = client.node(self.node_id)
-            if node is None or node.status is not NodeStatus.ASLEEP or node.listening:
-                return
-            self._asleep = True
-            await self._changed.wait()
-
-    async def _users_count(self) -> int:
-        if self._users is None:
-            command = Command.invoke_cc_api(self.node_id, USER_CODE_CC, "getUsersCount", [])
-            answer = await self._send(command, None)
-            count = answer.get("response")
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise LockOperationFailed(f"node {self.node_id} reported no user code slots")
-            self._users = count
-        return self._users
-
-    async def _read_one(self, slot: int) -> SlotCredential:
-        command = Command.invoke_cc_api(self.node_id, USER_CODE_CC, "get", [slot])
-        answer = await self._send(command, slot)
-        response = answer.get("response")
-        if not isinstance(response, dict):
-            raise LockOperationFailed(f"node {self.node_id} gave no User Code report", slot=slot)
-        reading = slot_credential(response.get("userIdStatus"), response.get("userCode"))
-        if reading is None:
-            raise LockOperationFailed(f"node {self.node_id} reported no status", slot=slot)
-        return reading
-
-    async def _set(self, command: Command, slot: int | None) -> tuple[int, str]:
-        answer = await self._send(command, slot)
-        try:
-            status, message = set_value_status(answer)
-        except FrameError as exc:
-            raise LockOperationFailed(f"node {self.node_id}: {exc}", slot=slot) from None
-        if status == SetValueStatus.INVALID_VALUE and slot is not None:
-            raise CodeRejected(f"node {self.node_id}: invalid value: {message}", slot=slot)
-        return status, message
-
     def _judge(self, status: int, message: str, slot: int) -> WriteResult:
-        if status in (SetValueStatus.SUCCESS, SetValueStatus.SUCCESS_UNSUPERVISED):
-            return WriteResult.OPTIMISTIC
-        if status == SetValueStatus.WORKING:
+        if status in _ACCEPTED or status == SetValueStatus.WORKING:
             return WriteResult.OPTIMISTIC
         raise LockOperationFailed(
             f"node {self.node_id}: set answered status {status} {message}".rstrip(), slot=slot
         )
 
-    async def _send(self, command: Command, slot: int | None) -> dict[str, Any]:
-        self.commands += 1
-        try:
-            result: dict[str, Any] = await self._client._request(command)
-            return result
-        except ZWaveJsConnectionLost as exc:
-            raise LockDisconnected(str(exc), slot=slot) from None
-        except ZWaveJsCommandError as exc:
-            raise classify(exc, self.node_id, slot) from None
-
-    # -- events and the probe task -----------------------------------------------------------
-
-    def _on_event(self, event: Event | None) -> None:
-        """[the client's reader] ``None``: a fresh dump (the node may be back); else a live
-        event. Never raises for bad input."""
-        self._changed.set()
-        self._changed = trio.Event()
-        if event is None:
-            self._probe_send.send_nowait(None)
-            return
-        if getattr(event, "node_id", None) != self.node_id:
-            return
-        if isinstance(event, ValueChanged):
-            if event.cc == USER_CODE_CC and isinstance(event.key, int):
-                self._value_changed(event)
-        elif isinstance(event, Notification):
-            self._notified(event)
-        elif isinstance(event, NodeStatusChanged):
-            if event.status in (NodeStatus.ALIVE, NodeStatus.AWAKE):
-                self._probe_send.send_nowait(None)
-        elif isinstance(event, NodeReady):
-            self._probe_send.send_nowait(None)
-
-    def _value_changed(self, event: ValueChanged) -> None:
-        slot = event.key
-        assert isinstance(slot, int)
-        if self._slots is not None and slot not in self._slots:
-            return
-        # userIdStatus comes before userCode (§4): push on the code, or on a status of 0
-        # (empty whatever the code); a removal makes the slot unknown: nothing to push.
-        if event.prop == "userIdStatus" and event.new_value != 0:
-            return
-        if event.prop not in ("userIdStatus", "userCode"):
-            return
-        node = self._client.node(self.node_id)
-        if node is None:
-            return
-        reading = slot_credential(
-            node.value(USER_CODE_CC, "userIdStatus", slot),
-            node.value(USER_CODE_CC, "userCode", slot),
-        )
-        if reading is None or self._pushed.get(slot) == reading:
-            return
-        self._pushed[slot] = reading
-        self._updates.publish(SlotUpdate(slot, reading))
-
-    def _notified(self, note: Notification) -> None:
-        if not is_access_control(note):
-            return
-        if note.event == DUPLICATE_CODE and self._duplicate is not None:
-            self._duplicate.set()
-        elif (
-            note.event in (CODE_ADDED, CODE_DELETED)
-            and note.user_id
-            and (self._slots is None or note.user_id in self._slots)
-        ):
-            self._pushed.pop(note.user_id, None)
-            self._probe_send.send_nowait(note.user_id)
-        event = lock_event(note, trio.current_time())
-        if event is not None:
-            self._events.publish(event)
-
     async def _run(self) -> None:
-        """[a task in the client's nursery] Probe a slot when the node may be back (one read
-        of its lowest slot) or a keypad change names one; push what it reads."""
-        try:
-            async for slot in self._probe_receive:
-                await self._probe(slot)
-        finally:
-            self._updates.end()
-            self._events.end()
-
-    async def _probe(self, slot: int | None) -> None:
-        if slot is None:
-            slot = min(self._slots) if self._slots is not None else 1
-        try:
-            with self._deadline(slot):
-                await self._reachable(slot)
-                if slot > await self._users_count():
-                    return
-                reading = await self._read_one(slot)
-        except (LockDisconnected, LockOperationFailed) as exc:
-            logger.debug("zwave-js node %d: probe of slot %d failed: %s", self.node_id, slot, exc)
-            return
-        self._pushed[slot] = reading
-        self._updates.publish(SlotUpdate(slot, reading))
+        """[a task in the client's nursery] The lock's news and probes (:mod:`~._watch`)."""
+        await self._watch.run()

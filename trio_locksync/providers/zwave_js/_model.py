@@ -46,9 +46,11 @@ class ZWaveNode:
     status: NodeStatus
     ready: bool
     listening: bool
-    values: Mapping[ValueKey, Any] = attrs.field(factory=dict, repr=lambda v: f"<{len(v)} values>")
+    values: Mapping[ValueKey, object] = attrs.field(
+        factory=dict, repr=lambda v: f"<{len(v)} values>"
+    )
 
-    def value(self, cc: int, prop: str, key: str | int | None = None, endpoint: int = 0) -> Any:
+    def value(self, cc: int, prop: str, key: str | int | None = None, endpoint: int = 0) -> object:
         """One value, :data:`~._values.ABSENT` if unknown."""
         return self.values.get((cc, endpoint, prop, key), ABSENT)
 
@@ -59,7 +61,7 @@ def node_from_dump(entry: Mapping[str, Any]) -> ZWaveNode:
     if not isinstance(node_id, int) or isinstance(node_id, bool):
         raise FrameError("a dumped node without a nodeId")
     ready = entry.get("ready") is True
-    values: dict[ValueKey, Any] = {}
+    values: dict[ValueKey, object] = {}
     if ready:
         for item in entry.get("values") or ():
             if not isinstance(item, dict):
