@@ -373,3 +373,17 @@ async def test_desired_change_after_an_unconfirmed_write_expired_is_not_judged_o
         nursery.cancel_scope.cancel()
     assert [r for r in reports if r[0] is IN and r[1]] == []
     assert provider.lock.codes == {}
+
+
+def test_a_credential_error_can_say_more_precisely_what_failed_and_survives_pickling() -> None:
+    """A sleeping battery lock is unreachable for now, not broken: the provider says so
+    (``what="lock asleep"``) and the engine's slot reason opens with it."""
+    import pickle
+
+    from trio_locksync import LockDisconnected
+
+    error = LockDisconnected("node 4 is asleep", slot=3, what="lock asleep")
+    assert str(error) == "lock asleep on slot 3: node 4 is asleep"
+    again = pickle.loads(pickle.dumps(error))
+    assert (str(again), again.what, again.slot) == (str(error), "lock asleep", 3)
+    assert str(LockDisconnected("gone")) == "lock unreachable: gone"

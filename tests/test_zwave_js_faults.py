@@ -192,6 +192,9 @@ async def test_sleeping_battery_lock_waits_for_its_wake_up_and_times_out_as_asle
         with trio.fail_after(10), pytest.raises(LockDisconnected) as caught:
             await short.read_slots([1])
         assert "asleep" in caught.value.reason and "unreachable" not in caught.value.reason
+        # the whole message (what the engine's slot reason opens with) says asleep too
+        assert str(caught.value).startswith("lock asleep: node 4 is asleep")
+        assert "unreachable" not in str(caught.value)
         assert short.statistics().asleep == 1
         assert short.commands == 0  # nothing sent to a sleeping node
 

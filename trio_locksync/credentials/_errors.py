@@ -23,10 +23,16 @@ class CredentialError(LockSyncError):
     is, so a provider must never put a PIN in it.
     """
 
-    #: what failed, as the message's opening words
+    #: what failed, as the message's opening words (the class's, unless ``what=`` says more
+    #: precisely, e.g. ``LockDisconnected(..., what="lock asleep")`` for a sleeping battery
+    #: lock: unreachable for now, and not because anything is wrong)
     what = "credential operation failed"
 
-    def __init__(self, reason: str = "", *, slot: int | None = None) -> None:
+    def __init__(
+        self, reason: str = "", *, slot: int | None = None, what: str | None = None
+    ) -> None:
+        if what is not None:
+            self.what = what
         where = "" if slot is None else f" on slot {slot}"
         because = f": {reason}" if reason else ""
         super().__init__(f"{self.what}{where}{because}")
@@ -35,7 +41,7 @@ class CredentialError(LockSyncError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The default would call cls(message): the slot would be lost and the text doubled.
-        return (functools.partial(type(self), slot=self.slot), (self.reason,))
+        return (functools.partial(type(self), slot=self.slot, what=self.what), (self.reason,))
 
 
 @final

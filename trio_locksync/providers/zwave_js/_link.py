@@ -80,6 +80,7 @@ class NodeLink:
                 raise LockDisconnected(
                     f"node {self.node_id} is {self._waiting} within {self.timeout:g} s",
                     slot=slot,
+                    what="lock asleep" if self._waiting == ASLEEP else None,
                 ) from None
             raise LockOperationFailed(
                 f"node {self.node_id}: no answer within {self.timeout:g} s", slot=slot
