@@ -351,3 +351,13 @@ def test_slot_readings() -> None:
     crlf = {"type": "Buffer", "data": [55, 48, 51, 48, 10, 13]}
     assert slot_credential(1, crlf) == SlotCredential.known("7030")
     assert slot_credential(ABSENT, "1234") is None  # status never read: unknown
+
+
+def test_a_slot_that_is_not_enabled_is_never_read_as_its_code() -> None:
+    """zwave_js.md §2: ``userIdStatus`` 2 Disabled, 3 Messaging, 4 PassageMode — the code is
+    there but does not open the door as an enabled one: never ``known`` (the engine would call
+    a disabled slot in sync); 0 is empty, 1 with a real code known."""
+    assert slot_credential(1, "1234") == SlotCredential.known("1234")
+    assert slot_credential(0, "1234") == SlotCredential.empty()
+    for status in (2, 3, 4, 0xFE):
+        assert slot_credential(status, "1234") == SlotCredential.unreadable()

@@ -210,6 +210,11 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         """Connections made so far (0: still the first attempt)."""
         return self._counts.connections
 
+    @property
+    def _dumps(self) -> int:
+        """State dumps applied so far (0: the nodes are not known yet)."""
+        return self._counts.dumps
+
     def _subscribe(self) -> Subscription[NodeNews]:
         """Every live event from now on, and a :class:`DumpApplied` after every dump, in the
         order the reader saw them (the node model is already moved when one is read)."""

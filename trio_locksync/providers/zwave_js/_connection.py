@@ -221,7 +221,11 @@ class Connection:
             return
         if event is not None:
             self._counts.events += 1
-            self._on_event(event)
+            try:
+                self._on_event(event)
+            except FrameError as exc:  # e.g. a ready event whose nodeState is malformed
+                self._counts.bad_frames += 1
+                logger.warning("zwave-js: a bad event skipped (%s)", exc)
 
     async def _keepalive(self) -> None:
         while True:

@@ -17,11 +17,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, final
 
+import attrs
 import trio
 
 from ...credentials import CodeRejected, LockDisconnected, LockOperationFailed, SlotCredential
 from ._counts import LockCounts
-from ._errors import ZWaveJsCommandError, ZWaveJsConnectionLost
+from ._errors import ZWaveJsCommandError, ZWaveJsError
 from ._events import NodeStatus
 from ._outcomes import classify
 from ._protocol import Command, FrameError, SetValueStatus, set_value_status
@@ -39,6 +40,16 @@ NOT_READY = "not yet interviewed: not ready"
 
 
 @final
+@attrs.define
+class Waiting:
+    """What one operation waits for ("" nothing): :data:`ASLEEP` or :data:`NOT_READY`. One per
+    operation, so that a probe and the engine's operation on the same lock never read each
+    other's reason."""
+
+    reason: str = ""
+
+
+@final
 class NodeLink:
     """The commands of node ``node_id`` over ``client``, counted in ``counts``."""
 
@@ -51,8 +62,6 @@ class NodeLink:
         self.counts = counts
         #: the lock's users count, once asked
         self.users: int | None = None
-        #: what the operation in progress waits for ("" none): ASLEEP or NOT_READY
-        self._waiting = ""
         self._changed = trio.Event()
 
     def poke(self) -> None:
@@ -65,22 +74,23 @@ class NodeLink:
         return f"node {self.node_id}: slot {slot} is beyond the lock's {self.users} user codes"
 
     @contextlib.contextmanager
-    def deadline(self, slot: int | None) -> Iterator[None]:
+    def deadline(self, slot: int | None) -> Iterator[Waiting]:
         """Bound one operation by the operation timeout: a sleeping node that did not wake up
         is LockDisconnected saying "asleep"; anything else that took too long
-        LockOperationFailed. Counts disconnects and refusals."""
-        self._waiting = ""
+        LockOperationFailed. Counts disconnects and refusals. Yields the operation's own
+        :class:`Waiting`, for :meth:`reachable`."""
+        waiting = Waiting()
         try:
             with trio.fail_after(self.timeout):
-                yield
+                yield waiting
         except trio.TooSlowError:
-            if self._waiting:
-                self.counts.asleep += self._waiting == ASLEEP
+            if waiting.reason:
+                self.counts.asleep += waiting.reason == ASLEEP
                 self.counts.disconnects += 1
                 raise LockDisconnected(
-                    f"node {self.node_id} is {self._waiting} within {self.timeout:g} s",
+                    f"node {self.node_id} is {waiting.reason} within {self.timeout:g} s",
                     slot=slot,
-                    what="lock asleep" if self._waiting == ASLEEP else None,
+                    what="lock asleep" if waiting.reason == ASLEEP else None,
                 ) from None
             raise LockOperationFailed(
                 f"node {self.node_id}: no answer within {self.timeout:g} s", slot=slot
@@ -91,17 +101,19 @@ class NodeLink:
         except CodeRejected:
             self.counts.rejected += 1
             raise
-        finally:
-            self._waiting = ""
 
-    async def reachable(self, slot: int | None) -> None:
-        """Wait for the first connection, and for a sleeping node's wake up; raise
-        LockDisconnected for a dead node (after one ping) or a lost connection."""
+    async def reachable(self, slot: int | None, waiting: Waiting) -> None:
+        """Wait for the first dump, and for a sleeping node's wake up (saying so in
+        ``waiting``); raise LockDisconnected for a dead node (after one ping) or a connection
+        lost after the first dump."""
         client = self.client
         if client.status is not ZWaveJsStatus.CONNECTED:
-            if client._connections > 0:
+            if client._dumps > 0:
                 raise LockDisconnected(f"the Z-Wave JS Server connection is {client.status}")
-            await client.wait_status(ZWaveJsStatus.CONNECTED)
+            try:
+                await client.wait_status(ZWaveJsStatus.CONNECTED)
+            except ZWaveJsError as exc:  # the client gave up or closed
+                raise LockDisconnected(str(exc), slot=slot) from None
         node = client.node(self.node_id)
         if node is None:
             raise LockDisconnected(f"the server has no node {self.node_id}", slot=slot)
@@ -112,11 +124,11 @@ class NodeLink:
         while True:
             node = client.node(self.node_id)
             if node is not None and node.status is NodeStatus.ASLEEP and not node.listening:
-                self._waiting = ASLEEP
+                waiting.reason = ASLEEP
             elif node is not None and not node.ready:
-                self._waiting = NOT_READY
+                waiting.reason = NOT_READY
             else:
-                self._waiting = ""
+                waiting.reason = ""
                 return
             await self._changed.wait()
 
@@ -160,7 +172,7 @@ class NodeLink:
         self.counts.commands += 1
         try:
             return await self.client._request(command)
-        except ZWaveJsConnectionLost as exc:
-            raise LockDisconnected(str(exc), slot=slot) from None
         except ZWaveJsCommandError as exc:
             raise classify(exc, self.node_id, slot) from None
+        except ZWaveJsError as exc:  # the connection was lost, or the client gave up/closed
+            raise LockDisconnected(str(exc), slot=slot) from None

@@ -136,20 +136,24 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
         """One ``get`` per slot (None: ``slots=``, or every slot the lock has)."""
         wanted = None if slots is None else sorted({self._check(s) for s in slots})
         link = self._link
-        with link.deadline(None):
-            await link.reachable(None)
+        with link.deadline(None) as waiting:
+            await link.reachable(None, waiting)
             users = await link.users_count()
-            if wanted is None:
-                wanted = sorted(self._slots) if self._slots is not None else []
-                wanted = wanted or list(range(1, users + 1))
-                wanted = [s for s in wanted if s <= users]
-            elif len(wanted) == 1 and wanted[0] > users:
-                raise LockOperationFailed(link.beyond(wanted[0]), slot=wanted[0])
-            result: dict[int, SlotCredential] = {}
-            for slot in wanted:
-                if slot <= users:
+        if wanted is None:
+            wanted = sorted(self._slots) if self._slots is not None else []
+            wanted = wanted or list(range(1, users + 1))
+            wanted = [s for s in wanted if s <= users]
+        elif len(wanted) == 1 and wanted[0] > users:
+            raise LockOperationFailed(link.beyond(wanted[0]), slot=wanted[0])
+        result: dict[int, SlotCredential] = {}
+        for slot in wanted:
+            if slot <= users:
+                # Each Get its own operation timeout: a lock of 250 slots at ~1 s a Get
+                # (zwave_js.md §2) must not fail its full read as one 30 s operation.
+                with link.deadline(slot) as waiting:
+                    await link.reachable(slot, waiting)
                     result[slot] = await link.read_one(slot)
-            return result
+        return result
 
     async def set_code(self, slot: int, pin: Pin) -> WriteResult:
         """``set_value userCode[slot]``: OPTIMISTIC on 254/255 (the engine reads back)."""
@@ -157,8 +161,8 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
         if not isinstance(pin, Pin):
             raise TypeError(f"pin must be a Pin, not {type(pin).__name__}")
         link = self._link
-        with link.deadline(slot):
-            await link.reachable(slot)
+        with link.deadline(slot) as waiting:
+            await link.reachable(slot, waiting)
             if slot > await link.users_count():
                 raise CodeRejected(link.beyond(slot), slot=slot)
             self._watch.duplicate = duplicate = trio.Event()
@@ -184,8 +188,8 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
         """``set_value userIdStatus[slot] = 0``: OPTIMISTIC (NO_CHANGE beyond the users count)."""
         self._check(slot)
         link = self._link
-        with link.deadline(slot):
-            await link.reachable(slot)
+        with link.deadline(slot) as waiting:
+            await link.reachable(slot, waiting)
             if slot > await link.users_count():
                 return WriteResult.NO_CHANGE
             self._counts.clears += 1
@@ -207,8 +211,8 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
 
     async def _door(self, mode: int) -> None:
         link = self._link
-        with link.deadline(None):
-            await link.reachable(None)
+        with link.deadline(None) as waiting:
+            await link.reachable(None, waiting)
             self._counts.door += 1
             command = Command.set_value(self.node_id, DOOR_LOCK_CC, "targetMode", None, mode)
             status, message = await link.set(command, None)

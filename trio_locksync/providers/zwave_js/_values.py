@@ -107,10 +107,15 @@ def decode_code(raw: object) -> str | None:
     return None
 
 
+#: ``userIdStatus`` Enabled (driver ``UserIDStatus``, zwave_js.md §2)
+ENABLED = 1
+
+
 def slot_credential(status: object, code: object) -> SlotCredential | None:
     """One slot read from its ``userIdStatus`` and ``userCode`` values (zwave_js.md §2
-    "Interpreting a slot", §8): status 0 → empty; status ≠ 0 with a code that is missing, ``""``,
-    all ``*`` or not a valid PIN → unreadable; otherwise known. None: the status is unknown
+    "Interpreting a slot", §8): status 0 → empty; status 1 (Enabled) with a code that is
+    missing, ``""``, all ``*`` or not a valid PIN → unreadable, otherwise known; any other
+    status (Disabled, Messaging, …) → unreadable. None: the status is unknown
     (never read: :data:`ABSENT`), so nothing can be said — not empty."""
     if isinstance(status, Absent) or status is None:
         return None
@@ -118,6 +123,11 @@ def slot_credential(status: object, code: object) -> SlotCredential | None:
         return None
     if status == 0:
         return SlotCredential.empty()
+    if status != ENABLED:
+        # Disabled (2), Messaging (3), PassageMode (4), …: a code is there but does not open
+        # the door as an enabled one does — never report it as the code (the engine would
+        # call a disabled slot in sync).
+        return SlotCredential.unreadable()
     text = None if isinstance(code, Absent) else decode_code(code)
     if text is None:
         return SlotCredential.unreadable()

@@ -19,14 +19,9 @@ from typing import final
 import trio
 
 from ...core import ChangeFeed, Subscription
-from ...credentials import (
-    LockDisconnected,
-    LockEvent,
-    LockOperationFailed,
-    SlotCredential,
-    SlotUpdate,
-)
+from ...credentials import CredentialError, LockEvent, SlotCredential, SlotUpdate
 from ._access import CODE_ADDED, CODE_DELETED, DUPLICATE_CODE, is_access_control, lock_event
+from ._errors import ZWaveJsError
 from ._events import (
     DumpApplied,
     NodeNews,
@@ -62,7 +57,9 @@ class NodeWatch:
         #: set by a notification 6/15 while a set is in flight (see ZWaveJsLock.set_code)
         self.duplicate: trio.Event | None = None
         self._pushed: dict[int, SlotCredential] = {}
+        # Bounded by the slots (plus None): _want_probe queues each at most once.
         self._probe_send, self._probe_receive = trio.open_memory_channel[int | None](math.inf)
+        self._queued: set[int | None] = set()
 
     async def run(self) -> None:
         """Follow the news and probe what it calls for, until the client's block ends."""
@@ -81,7 +78,7 @@ class NodeWatch:
         link = self._link
         link.poke()
         if isinstance(news, DumpApplied):
-            self._probe_send.send_nowait(None)
+            self._want_probe(None)
             return
         if getattr(news, "node_id", None) != link.node_id:
             return
@@ -92,9 +89,9 @@ class NodeWatch:
             self._notified(news)
         elif isinstance(news, NodeStatusChanged):
             if news.status in (NodeStatus.ALIVE, NodeStatus.AWAKE):
-                self._probe_send.send_nowait(None)
+                self._want_probe(None)
         elif isinstance(news, NodeReady):
-            self._probe_send.send_nowait(None)
+            self._want_probe(None)
 
     def _push(self, slot: int, reading: SlotCredential) -> None:
         self._pushed[slot] = reading
@@ -134,14 +131,23 @@ class NodeWatch:
             and (self._slots is None or note.user_id in self._slots)
         ):
             self._pushed.pop(note.user_id, None)
-            self._probe_send.send_nowait(note.user_id)
+            self._want_probe(note.user_id)
         event = lock_event(note, trio.current_time())
         if event is not None:
             self._link.counts.events += 1
             self.events.publish(event)
 
+    def _want_probe(self, slot: int | None) -> None:
+        """Queue one probe of ``slot`` (None: the lowest managed), unless one is queued already:
+        the queue holds each slot at most once, so a flapping server cannot grow it."""
+        if slot in self._queued:
+            return
+        self._queued.add(slot)
+        self._probe_send.send_nowait(slot)
+
     async def _probes(self) -> None:
         async for slot in self._probe_receive:
+            self._queued.discard(slot)
             await self._probe(slot)
 
     async def _probe(self, slot: int | None) -> None:
@@ -150,13 +156,15 @@ class NodeWatch:
         if slot is None:
             slot = min(self._slots) if self._slots is not None else 1
         try:
-            with link.deadline(slot):
-                await link.reachable(slot)
+            with link.deadline(slot) as waiting:
+                await link.reachable(slot, waiting)
                 if slot > await link.users_count():
                     return
                 link.counts.probes += 1
                 reading = await link.read_one(slot)
-        except (LockDisconnected, LockOperationFailed) as exc:
+        except (CredentialError, ZWaveJsError) as exc:
+            # Any refusal (a stale users count: CodeRejected), a client that gave up: a probe
+            # is a hint; it never takes the client's block down.
             logger.debug("zwave-js node %d: probe of slot %d failed: %s", link.node_id, slot, exc)
             return
         self._push(slot, reading)
