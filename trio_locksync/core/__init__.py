@@ -42,6 +42,7 @@ from ._threads import RunBlocking as RunBlocking
 from ._threads import worker_thread_runner as worker_thread_runner
 from ._watch import Watched as Watched
 from ._ws_transport import HandshakeUnanswered as HandshakeUnanswered
+from ._ws_transport import closed_reason as closed_reason
 from ._ws_transport import leaf_exceptions as leaf_exceptions
 from ._ws_transport import open_socket as open_socket
 from ._ws_transport import raised_at as raised_at
@@ -89,6 +90,7 @@ __all__ = [
     "check_finite_not_negative",
     "check_headers",
     "check_positive",
+    "closed_reason",
     "leaf_exceptions",
     "mask_pin",
     "merge_headers",

@@ -17,6 +17,7 @@ from ._ws_url import Target
 __all__ = [
     "EndSignallingStream",
     "HandshakeUnanswered",
+    "closed_reason",
     "leaf_exceptions",
     "open_socket",
     "raised_at",
@@ -122,3 +123,12 @@ async def websocket_handshake(
             max_message_size=max_message_size,
         )
     raise HandshakeUnanswered
+
+
+def closed_reason(exc: trio_websocket.ConnectionClosed) -> str:
+    """Why a websocket ended, in words for a status change: "closed by server (1006
+    ABNORMAL_CLOSURE)", or "connection closed" when no close frame said why."""
+    reason = exc.reason
+    if reason is None:
+        return "connection closed"
+    return f"closed by server ({reason.code} {reason.name})"

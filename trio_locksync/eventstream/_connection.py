@@ -20,7 +20,7 @@ import attrs
 import trio
 import trio_websocket
 
-from ..core import BoundedBuffer, QuietReason, QuietWindow, StateTable
+from ..core import BoundedBuffer, QuietReason, QuietWindow, StateTable, closed_reason
 from ._errors import FrameDecodeError
 from ._models import EventStreamStatistics, StreamEvent
 from ._options import Message, StreamSettings
@@ -169,11 +169,7 @@ class Connection(Generic[T]):
                 message = await self.ws.get_message()
                 self._on_frame(message)
         except trio_websocket.ConnectionClosed as exc:
-            reason = exc.reason
-            if reason is None:
-                self.lose("connection closed")
-            else:
-                self.lose(f"closed by server ({reason.code} {reason.name})")
+            self.lose(closed_reason(exc))
 
     def _on_frame(self, message: Message) -> None:
         """Handle one frame synchronously, so states and order match arrival exactly."""

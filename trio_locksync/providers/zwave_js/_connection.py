@@ -16,7 +16,7 @@ from typing import Any
 import trio
 import trio_websocket
 
-from ...core import StateTable
+from ...core import StateTable, closed_reason
 from ._counts import ClientCounts
 from ._errors import ZWaveJsConnectionLost
 from ._events import Event, parse_event
@@ -193,10 +193,7 @@ class Connection:
                 message = await self.ws.get_message()
                 self._on_frame(message)
         except trio_websocket.ConnectionClosed as exc:
-            reason = exc.reason
-            self.lose(
-                "connection closed" if reason is None else f"closed ({reason.code} {reason.name})"
-            )
+            self.lose(closed_reason(exc))
 
     def _on_frame(self, message: str | bytes) -> None:
         self._counts.frames += 1
