@@ -12,6 +12,7 @@ fresh dump: there is no resume (§1.2). Commands in flight when a socket is lost
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -322,9 +323,12 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
 
 
 def _agent() -> str:
-    from ... import __version__  # at call time: the package imports its providers lazily
-
-    return __version__
+    """Our version for the server's user agent (from the installed distribution: importing the
+    package's top level from here would be an import running back up)."""
+    try:
+        return importlib.metadata.version("trio-locksync")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown"
 
 
 @asynccontextmanager

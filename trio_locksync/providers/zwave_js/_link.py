@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 import attrs
 import trio
@@ -24,13 +24,11 @@ from ...credentials import CodeRejected, LockDisconnected, LockOperationFailed, 
 from ._counts import LockCounts
 from ._errors import ZWaveJsCommandError, ZWaveJsError
 from ._events import NodeStatus
+from ._host import NodeHost
 from ._outcomes import classify
 from ._protocol import Command, FrameError, SetValueStatus, set_value_status
 from ._status import ZWaveJsStatus
 from ._values import USER_CODE_CC, slot_credential
-
-if TYPE_CHECKING:
-    from ._client import ZWaveJsClient
 
 __all__ = ["ASLEEP", "NOT_READY", "NodeLink"]
 
@@ -53,9 +51,7 @@ class Waiting:
 class NodeLink:
     """The commands of node ``node_id`` over ``client``, counted in ``counts``."""
 
-    def __init__(
-        self, client: ZWaveJsClient, node_id: int, timeout: float, counts: LockCounts
-    ) -> None:
+    def __init__(self, client: NodeHost, node_id: int, timeout: float, counts: LockCounts) -> None:
         self.client = client
         self.node_id = node_id
         self.timeout = timeout

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, final
+from typing import final
 
 import trio
 
@@ -35,14 +35,12 @@ from ...credentials import (
     WriteResult,
 )
 from ._counts import LockCounts, ZWaveJsLockStatistics
+from ._host import NodeHost
 from ._link import NodeLink
 from ._outcomes import DOOR_LOCK_CC, DUPLICATE_WINDOW, slot_number
 from ._protocol import Command, SetValueStatus
 from ._values import USER_CODE_CC
 from ._watch import NodeWatch
-
-if TYPE_CHECKING:
-    from ._client import ZWaveJsClient
 
 __all__ = ["ZWaveJsLock"]
 
@@ -67,7 +65,7 @@ class ZWaveJsLock(metaclass=NoPublicConstructor):
 
     def __init__(
         self,
-        client: ZWaveJsClient,
+        client: NodeHost,
         node_id: int,
         *,
         slots: Iterable[int] | None = None,
