@@ -361,3 +361,60 @@ def test_a_slot_that_is_not_enabled_is_never_read_as_its_code() -> None:
     assert slot_credential(0, "1234") == SlotCredential.empty()
     for status in (2, 3, 4, 0xFE):
         assert slot_credential(status, "1234") == SlotCredential.unreadable()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nesting past the recursion limit
+        '{"type": "event", "n": NaN}',
+        '{"type": "event", "n": Infinity}',
+        '{"type": "event", "n": ' + "9" * 5000 + "}",
+        "[1, 2]",
+        b"\xff\xfe not utf-8",
+    ],
+)
+def test_hostile_frames_are_frame_errors_never_anything_else(text: str | bytes) -> None:
+    """Whatever the socket carries, decode_frame says FrameError (the reader skips and counts
+    it) — never a RecursionError or a float('nan') that escapes and ends the client."""
+    with pytest.raises(FrameError):
+        decode_frame(text)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"source": "node", "event": "value updated", "nodeId": "2", "args": []},
+        {"source": "node", "event": "notification", "nodeId": 2, "args": {"parameters": 7}},
+        {"source": "node", "event": "ready", "nodeId": 2, "nodeState": "x"},
+        {"source": "node", "event": "dead", "nodeId": None},
+        {"source": ["node"], "event": {}},
+    ],
+)
+def test_events_of_the_wrong_types_are_frame_errors_or_ignored(event: dict[str, object]) -> None:
+    from trio_locksync.providers.zwave_js._events import parse_event
+
+    try:
+        parse_event({"type": "event", "event": event})
+    except FrameError:
+        pass
+
+
+async def test_entering_and_leaving_the_client_at_any_moment_leaves_nothing_running() -> None:
+    """The client's block entered and left 200 times, at every point of its first attempt
+    (against a loopback port where nobody listens): each exit returns, nothing outlives it."""
+    import socket
+
+    import trio
+
+    from trio_locksync.providers.zwave_js import ZWaveJsStatus, open_zwave_js
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: connections are refused
+    with trio.fail_after(60):
+        for i in range(200):
+            async with open_zwave_js(f"ws://127.0.0.1:{port}") as client:
+                for _ in range(i % 4):
+                    await trio.lowlevel.checkpoint()
+            assert client.status is ZWaveJsStatus.DISCONNECTED

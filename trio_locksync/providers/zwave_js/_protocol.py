@@ -99,11 +99,16 @@ class ServerVersion:
     max_schema: int
 
 
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode_frame(text: str | bytes) -> dict[str, Any]:
     """One frame as a JSON object (FrameError otherwise, without the text)."""
     try:
-        frame = json.loads(text)
-    except ValueError:
+        frame = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        # not JSON, NaN/Infinity, a 5,000-digit number, nesting past the recursion limit
         raise FrameError("a frame that is not JSON") from None
     if not isinstance(frame, dict):
         raise FrameError("a frame that is not a JSON object")
