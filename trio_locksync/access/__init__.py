@@ -1,0 +1,1 @@
+"""Access plans: grants, windows, schedules and use limits over many locks' engines."""
