@@ -120,7 +120,7 @@ async def open_access_plan(
                 for lock, sync in syncs.items():
                     nursery.start_soon(plan._find_slots, lock)
                     if sync.reports_events:
-                        # Subscribed here, before the block runs: an unlock right after open is counted.
+                        # Subscribed before the block runs: an unlock just after open counts.
                         nursery.start_soon(plan._count_uses, lock, sync.events())
                 try:
                     yield plan
