@@ -26,14 +26,15 @@ from __future__ import annotations
 import datetime
 import heapq
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, final
 
 import attrs
 
-from ..core import InvalidTransition
+from ..core import InvalidTransition, Pin
 from ._effects import Assignment, Changed, Desire, Effect, NeedSlots, Save
-from ._grant import Grant, grant_from_json, grant_to_json
+from ._grant import Grant, grant_to_json
+from ._persist import read_entry, slot_number, slots_in
 from ._state import MOVES, TERMINAL, AccessChange, AccessState, from_phase
 from ._windows import Phase, Validity
 
@@ -48,6 +49,8 @@ class _Entry:
     revoked: bool
     on: dict[str, Assignment]
     next_edge: datetime.datetime | None = None
+    #: its stored form, made once per change (None: changed since)
+    json: dict[str, Any] | None = None
 
 
 @final
@@ -64,6 +67,8 @@ class PlanMachine:
         self.pool: dict[str, set[int]] = {lock: set() for lock in self.locks}
         #: lock -> the grants waiting for a slot there (WAITING or NO_SLOT), in grant order
         self._slotless: dict[str, dict[str, None]] = {lock: {} for lock in self.locks}
+        #: lock -> PIN -> the live (not final) grant with that PIN there
+        self._pins: dict[str, dict[Pin, str]] = {lock: {} for lock in self.locks}
         self._edges: list[tuple[datetime.datetime, int, str]] = []
         self._order = itertools.count()
         #: the grant whose edge :meth:`tick` just took off the heap (its next one goes back on)
@@ -113,12 +118,8 @@ class PlanMachine:
 
     def duplicate(self, grant: Grant, lock: str) -> str | None:
         """The other live grant on ``lock`` with ``grant``'s PIN, if any."""
-        for name, entry in self._entries.items():
-            if name == grant.name or lock not in entry.on:
-                continue
-            if entry.on[lock].state not in TERMINAL and entry.grant.pin == grant.pin:
-                return name
-        return None
+        holder = self._pins[lock].get(grant.pin)
+        return None if holder == grant.name else holder
 
     def shortfall(self, grant: Grant) -> dict[str, int]:
         """Per lock, how many slots beyond its pool ``grant`` would need (its own slot, if a
@@ -138,11 +139,16 @@ class PlanMachine:
         """Add ``grant``, or replace the grant of its name (its slots are kept on the locks
         both are for; its uses start again; a lock it is no longer for loses its code)."""
         effects: list[Effect] = []
-        old = self._entries.pop(grant.name, None)
+        old = self._entries.get(grant.name)
+        if old is not None and old.grant == grant and not old.revoked:
+            return []  # the same grant again: its uses and states are kept
+        self._entries.pop(grant.name, None)
         kept: dict[str, int] = {}
         if old is not None:
             for lock, a in old.on.items():
                 self._slotless[lock].pop(grant.name, None)
+                if self._pins[lock].get(old.grant.pin) == grant.name:
+                    del self._pins[lock][old.grant.pin]
                 if a.slot is not None:
                     if grant.for_lock(lock):
                         kept[lock] = a.slot
@@ -159,6 +165,7 @@ class PlanMachine:
                 self._holders[lock][slot] = grant.name
             else:
                 self._slotless[lock][grant.name] = None
+            self._pins[lock][grant.pin] = grant.name
             entry.on[lock] = Assignment(AccessState.WAITING, "waiting for a slot", slot, grant.uses)
         effects += self._settle(now, entry, announce_all=True)
         effects += self._hand_out(now)
@@ -172,6 +179,7 @@ class PlanMachine:
         if entry.revoked:
             return []
         entry.revoked = True
+        entry.json = None
         return [*self._settle(now, entry), *self._hand_out(now), Save()]
 
     def tick(self, now: datetime.datetime) -> list[Effect]:
@@ -198,12 +206,19 @@ class PlanMachine:
         if a.uses_left is None or a.uses_left == 0 or a.state in TERMINAL:
             return []
         a.uses_left -= 1
+        entry.json = None
         return [*self._settle(now, entry), *self._hand_out(now), Save()]
 
-    def offer(self, now: datetime.datetime, lock: str, slots: Iterable[int]) -> list[Effect]:
-        """``slots`` of ``lock`` were found free (empty, not managed): waiting grants take them
-        in grant order; the rest join the pool."""
-        free = set(slots) - self.plan_slots(lock)
+    def offer(
+        self, now: datetime.datetime, lock: str, slots: Iterable[int], *, keep: bool = False
+    ) -> list[Effect]:
+        """``slots`` of ``lock`` were just found free (empty, not managed): waiting grants take
+        them in grant order. With ``keep`` the rest join the pool (the caller takes them on at
+        once); without, they are left alone — a slot the plan has not taken on is read again
+        before it is used, since a code may be programmed into it at the door meanwhile."""
+        free = sorted(set(slots) - self.plan_slots(lock))
+        if not keep:
+            free = free[: len(self._slotless[lock])]
         if not free:
             return []
         self.pool[lock].update(free)
@@ -230,21 +245,31 @@ class PlanMachine:
 
     # -- restoring and persisting ----------------------------------------------------------
 
-    def restore(self, raw: Mapping[str, Any]) -> int:
+    def restore(self, raw: Mapping[str, Any], reserved: Mapping[str, Collection[int]]) -> int:
         """Load what :meth:`to_json` wrote (before any input); returns the entries dropped as
-        malformed (each one logged by the caller, by name only)."""
+        malformed (the caller logs them, by count). ``reserved`` are the slots each engine
+        manages outside the plan: never the plan's, whatever the file says. A dropped entry's
+        slots go to the pool (its code is removed). ValueError if the file is not a plan."""
+        grants, pool = raw.get("grants", {}), raw.get("pool", {})
+        if not isinstance(grants, dict) or not isinstance(pool, dict):
+            raise ValueError("grants and pool must be mappings")
         dropped = 0
-        for name, value in dict(raw.get("grants", {})).items():
+        orphans: list[tuple[str, int]] = []
+        for name, value in grants.items():
             try:
-                entry = self._restore_entry(name, value)
-            except (KeyError, TypeError, ValueError):
+                grant, revoked, on, slots = read_entry(
+                    name, value, self.locks, self._holders, reserved
+                )
+            except (KeyError, TypeError, ValueError, AttributeError):
                 dropped += 1
+                orphans += slots_in(value)
                 continue
-            self._entries[name] = entry
-        for lock, slots in dict(raw.get("pool", {})).items():
+            validity = Validity(grant.starts, grant.ends, grant.weekly, self.tz)
+            self._commit(name, _Entry(grant, validity, revoked, on), slots)
+        for lock, slots in [*pool.items(), *((lock, [slot]) for lock, slot in orphans)]:
             if lock in self.pool and isinstance(slots, list):
-                held = set(self._holders[lock])
-                self.pool[lock].update(s for s in slots if isinstance(s, int) and s not in held)
+                taken = set(self._holders[lock]) | set(reserved.get(lock, ()))
+                self.pool[lock].update(s for s in slots if slot_number(s) and s not in taken)
         return dropped
 
     def resume(self, now: datetime.datetime) -> list[Effect]:
@@ -262,50 +287,35 @@ class PlanMachine:
         return effects
 
     def to_json(self) -> dict[str, Any]:
-        """The plan's durable state (fresh objects: safe to hand to a store)."""
+        """The plan's durable state (safe to hand to a store: an entry's stored form is made
+        afresh whenever the entry changes, never mutated after)."""
         grants = {}
         for name, entry in self._entries.items():
-            as_json = grant_to_json(entry.grant)
-            as_json["revoked"] = entry.revoked
-            as_json["on"] = {
-                lock: {"slot": a.slot, "uses_left": a.uses_left, "state": a.state.value}
-                for lock, a in entry.on.items()
-            }
-            grants[name] = as_json
+            if entry.json is None:
+                as_json = grant_to_json(entry.grant)
+                as_json["revoked"] = entry.revoked
+                as_json["on"] = {
+                    lock: {"slot": a.slot, "uses_left": a.uses_left, "state": a.state.value}
+                    for lock, a in entry.on.items()
+                }
+                entry.json = as_json
+            grants[name] = entry.json
         pool = {lock: sorted(slots) for lock, slots in self.pool.items() if slots}
         return {"grants": grants, "pool": pool}
 
     # -- the rules ------------------------------------------------------------------------
 
-    def _restore_entry(self, name: str, value: Any) -> _Entry:
-        grant = grant_from_json(name, value)
-        revoked = value.get("revoked", False)
-        if not isinstance(revoked, bool):
-            raise ValueError("revoked")
-        entry = _Entry(
-            grant, Validity(grant.starts, grant.ends, grant.weekly, self.tz), revoked, {}
-        )
-        for lock, a in dict(value.get("on", {})).items():
-            if lock not in self._holders or not grant.for_lock(lock):
-                continue  # a lock no longer in the plan: forgotten
-            state = AccessState(a["state"])
-            slot, uses_left = a["slot"], a["uses_left"]
-            if slot is not None and (not isinstance(slot, int) or slot in self._holders[lock]):
-                raise ValueError("slot")
-            if uses_left is not None and (not isinstance(uses_left, int) or uses_left < 0):
-                raise ValueError("uses_left")
-            if state in TERMINAL:
-                slot = None
-            if slot is not None:
-                self._holders[lock][slot] = name
-            elif state not in TERMINAL:
+    def _commit(self, name: str, entry: _Entry, slots: Mapping[str, int]) -> None:
+        """Enter a restored entry into the tables."""
+        self._entries[name] = entry
+        for lock, a in entry.on.items():
+            if a.state in TERMINAL:
+                continue
+            self._pins[lock].setdefault(entry.grant.pin, name)
+            if lock in slots:
+                self._holders[lock][slots[lock]] = name
+            else:
                 self._slotless[lock][name] = None
-            entry.on[lock] = Assignment(state, "restored", slot, uses_left)
-        for lock in self._locks_of(grant):  # a lock added to the plan since
-            if lock not in entry.on:
-                entry.on[lock] = Assignment(AccessState.WAITING, "new lock", None, grant.uses)
-                self._slotless[lock][name] = None
-        return entry
 
     def _locks_of(self, grant: Grant) -> list[str]:
         return [lock for lock in self.locks if grant.for_lock(lock)]
@@ -322,6 +332,7 @@ class PlanMachine:
                 pool.discard(slot)
                 entry = self._entries[name]
                 entry.on[lock].slot = slot
+                entry.json = None
                 self._holders[lock][slot] = name
                 effects += self._settle(now, entry, only=lock)
         return effects
@@ -385,15 +396,19 @@ class PlanMachine:
         if target not in MOVES.get(a.state, frozenset()):
             raise InvalidTransition(f"grant {name!r} on {lock!r}", a.state, target)
         a.state, a.reason = target, why
+        entry = self._entries[name]
+        entry.json = None
         effects: list[Effect] = [Changed(AccessChange(name, lock, target, why))]
         if target in TERMINAL:
             self._slotless[lock].pop(name, None)
+            if self._pins[lock].get(entry.grant.pin) == name:
+                del self._pins[lock][entry.grant.pin]
         if a.slot is not None:
             if target in TERMINAL:
                 effects += self._free(lock, a.slot)
                 a.slot = None
             else:
-                effects.append(self._desire(self._entries[name], lock, a))
+                effects.append(self._desire(entry, lock, a))
         return effects
 
     @staticmethod

@@ -96,9 +96,7 @@ async def open_access_plan(
     machine = PlanMachine(list(syncs), zone)
     async with open_store(path, version=_VERSION, run_blocking=run_blocking) as store:
         raw = await store.load()
-        if raw is not None and not (
-            isinstance(raw, dict) and isinstance(raw.get("grants", {}), dict)
-        ):
+        if raw is not None and not isinstance(raw, dict):
             raise StoreCorruptError(store.path, "not an access plan (no mapping of grants)")
         finders = {
             lock: SlotFinder(ranges[lock], batch=survey_batch, resurvey_interval=resurvey_interval)
@@ -106,11 +104,17 @@ async def open_access_plan(
         }
         plan = AccessPlan._create(syncs, machine, store, now, finders)
         if raw is not None:
-            plan.dropped = machine.restore(raw)
+            # the slots each engine was opened with are its owner's, whatever the file says
+            reserved = {lock: set(sync.slots) for lock, sync in syncs.items()}
+            try:
+                plan.dropped = machine.restore(raw, reserved)
+            except ValueError:
+                raise StoreCorruptError(store.path, "not an access plan (grants, pool)") from None
             if plan.dropped:
                 logger.warning(
                     "access plan: %d malformed grant(s) dropped from the file", plan.dropped
                 )
+            _warn_uncounted(machine, syncs)
         moves = [c for c in plan._apply(machine.resume(now())) if c.reason != "restored"]
         plan.recovered = tuple(moves)
         await plan._save()
@@ -132,3 +136,16 @@ async def open_access_plan(
             if plan._interpreter.dirty:
                 plan._interpreter.dirty = False
                 store.delay_save(machine.to_json, 0.0)
+
+
+def _warn_uncounted(machine: PlanMachine, syncs: Mapping[str, LockSync]) -> None:
+    """A use-limited grant restored onto a lock that no longer reports unlocks: say so."""
+    for name in machine.names():
+        for lock, a in machine.assignments(name).items():
+            if a.uses_left is not None and not syncs[lock].reports_events:
+                logger.warning(
+                    "grant %r: lock %s does not report keypad unlocks; its uses cannot be "
+                    "counted there",
+                    name,
+                    lock,
+                )

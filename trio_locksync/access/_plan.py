@@ -28,7 +28,7 @@ from ..credentials import (
     LockSync,
     SyncState,
 )
-from ..store import Store
+from ..store import Store, StoreWriteError
 from ._errors import (
     AccessPlanClosed,
     DuplicatePin,
@@ -144,12 +144,12 @@ class AccessPlan(metaclass=NoPublicConstructor):
                     continue
                 if result.exhausted and len(result.free) < count:
                     raise NoFreeSlot(grant.name, lock, result.detail)
-                found[lock] = result.free
+                found[lock] = result.free[:count]
             for lock in locks:  # the surveys may have shown codes the plan does not manage
                 self._check_duplicate(grant, lock)
             now = self._now()
-            for lock, free in found.items():
-                self._apply(self._machine.offer(now, lock, free))
+            for lock, free in found.items():  # taken on at once, by this grant or waiting ones
+                self._apply(self._machine.offer(now, lock, free, keep=True))
             self._apply(self._machine.grant(now, grant))
             await self._save()
 
@@ -158,9 +158,8 @@ class AccessPlan(metaclass=NoPublicConstructor):
         once that is on disk. :class:`UnknownGrant` if there is no such grant."""
         self._check_open()
         self._known(name)
-        async with self._serial:
-            self._apply(self._machine.revoke(self._now(), name))
-            await self._save()
+        self._apply(self._machine.revoke(self._now(), name))
+        await self._save()
 
     def status(self, name: str) -> dict[str, AccessState]:
         """Lock name → the grant's :class:`AccessState` there (:class:`UnknownGrant`)."""
@@ -206,15 +205,16 @@ class AccessPlan(metaclass=NoPublicConstructor):
         on (verified empty by the engine) and may hand it to a grant afterwards."""
         self._check_open()
         sync = self._sync(lock)
-        async with self._serial:
-            if slot in sync.slots:
-                raise ValueError(
-                    f"slot {slot} of {lock!r} is managed; only unmanaged codes are cleared"
-                )
-            self._apply(self._machine.offer(self._now(), lock, [slot]))
-            if slot not in sync.slots:  # nothing took it: the engine empties it
-                sync.take(slot, None)
-            await self._save()
+        if slot not in self._finders[lock].candidates:
+            raise ValueError(f"slot {slot!r} is not among the plan's candidate slots of {lock!r}")
+        if slot in sync.slots:
+            raise ValueError(
+                f"slot {slot} of {lock!r} is managed; only unmanaged codes are cleared"
+            )
+        self._apply(self._machine.offer(self._now(), lock, [slot], keep=True))
+        if slot not in sync.slots:  # no waiting grant took it: the engine empties it
+            sync.take(slot, None)
+        await self._save()
 
     async def wait_settled(self) -> None:
         """Wait until no reachable lock has a slot search to make or in progress and every
@@ -304,11 +304,19 @@ class AccessPlan(metaclass=NoPublicConstructor):
         self._progress.set()
         self._progress = trio.Event()
 
-    async def _save(self) -> None:
+    async def _save(self, *, background: bool = False) -> None:
+        """Write the plan's file if it changed. A failed write raises StoreWriteError to a
+        caller of grant()/revoke(); a background task logs it instead: either way the store
+        keeps the data and retries it (a full disk must not end the plan)."""
         if self._interpreter.dirty:
             self._interpreter.dirty = False
             self._saves += 1
-            await self._store.save(self._machine.to_json())
+            try:
+                await self._store.save(self._machine.to_json())
+            except StoreWriteError as exc:
+                if not background:
+                    raise
+                logger.warning("access plan: %s; kept and retried", exc)
 
     def _save_soon(self) -> None:
         if self._interpreter.dirty:
@@ -351,11 +359,18 @@ class AccessPlan(metaclass=NoPublicConstructor):
                             lock,
                         )
                 continue
+            sync = self._syncs[lock]
+            if event.slot in sync.slots and sync.state(event.slot) not in _CHARGEABLE:
+                # A write to the slot is pending: the unlock may be the code of the grant that
+                # held the slot before. Not charged to the new holder.
+                if self._machine.holder(lock, event.slot) is not None:
+                    self._uncounted += 1
+                continue
             effects = self._machine.unlocked(self._now(), lock, event.slot)
             if effects:
                 self._uses_counted += 1
                 self._apply(effects)
-                await self._save()  # a use is on disk before the next one is counted
+                await self._save(background=True)  # on disk before the next use is counted
 
     def _has_limited(self, lock: str) -> bool:
         for name in self._machine.names():
@@ -368,7 +383,6 @@ class AccessPlan(metaclass=NoPublicConstructor):
         """When grants wait for a slot of ``lock``: survey it, offer what is free, or say there
         is none; an unreachable lock is tried again later (30 s doubling to 30 min)."""
         sync, finder = self._syncs[lock], self._finders[lock]
-        moved = sync.changes()
         retry = _RESURVEY_FIRST
         while True:
             await self._need[lock].wait()
@@ -380,12 +394,20 @@ class AccessPlan(metaclass=NoPublicConstructor):
                 self._in_search.discard(lock)
                 self._progressed()
             if result is None:
+                # Woken by the engine's next move (the lock may be back) or after the delay;
+                # subscribed now, so only moves from now on count.
+                moved = sync.changes()
                 with trio.move_on_after(retry):
-                    await moved.__anext__()  # the engine moved: the lock may be back
+                    await moved.__anext__()
                 retry = min(retry * 2, _RESURVEY_MAX)
                 self._need[lock].set()
-            else:
-                retry = _RESURVEY_FIRST
+                continue
+            retry = _RESURVEY_FIRST
+            if result.exhausted and self._machine.waiting(lock):
+                # NO_SLOT: a slot may free up at the door; look again after the interval
+                with trio.move_on_after(finder.resurvey_interval):
+                    await self._need[lock].wait()
+                self._need[lock].set()
 
     async def _search(self, lock: str, sync: LockSync, finder: SlotFinder) -> Found | None:
         """One search for the grants waiting on ``lock``; None if the lock could not be read."""
@@ -398,15 +420,20 @@ class AccessPlan(metaclass=NoPublicConstructor):
             except (LockDisconnected, LockOperationFailed) as exc:
                 why = f"lock not read yet ({type(exc).__name__}); a slot is found when it answers"
                 self._apply(self._machine.unreachable(lock, why))
-                await self._save()
+                await self._save(background=True)
                 return None
             now = self._now()
             if result.free:
                 self._apply(self._machine.offer(now, lock, result.free))
             if result.exhausted and self._machine.waiting(lock):
                 self._apply(self._machine.exhausted(now, lock, result.detail))
-            await self._save()
+            await self._save(background=True)
             return result
+
+
+#: engine states of a slot in which a keypad unlock naming it is its holder's use: verified, or
+#: being read (after a restart); never while a write to it is pending or failing
+_CHARGEABLE = frozenset({SyncState.IN_SYNC, SyncState.LOADING})
 
 
 def settled(sync: LockSync) -> bool:

@@ -11,13 +11,13 @@ engine (``unmanaged()``) and skipped — re-read only when the range runs out, a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import final
 
 import attrs
 import trio
 
-from ..credentials import CredentialKind, LockSync
+from ..credentials import CredentialKind, LockSync, SlotCredential
 
 __all__ = ["Found", "SlotFinder"]
 
@@ -40,7 +40,7 @@ class SlotFinder:
     def __init__(self, candidates: Sequence[int], *, batch: int, resurvey_interval: float) -> None:
         self.candidates = tuple(candidates)
         self._batch = batch
-        self._resurvey_interval = resurvey_interval
+        self.resurvey_interval = resurvey_interval
         self._last_pass = -math.inf
         #: survey operations made (each one engine operation)
         self.surveys = 0
@@ -53,7 +53,7 @@ class SlotFinder:
         managed = set(engine.slots)
         known = engine.unmanaged()
         now = trio.current_time()
-        again = now >= self._last_pass + self._resurvey_interval
+        again = now >= self._last_pass + self.resurvey_interval
         todo = [
             s
             for s in self.candidates
@@ -65,17 +65,38 @@ class SlotFinder:
         while todo and len(free) < count:
             size = max(self._batch, count - len(free))
             batch, todo = todo[:size], todo[size:]
-            self.surveys += 1
-            self.read += len(batch)
-            readings = await engine.survey(batch)
+            readings, beyond = await self._read(engine, batch)
             for slot in batch:
                 reading = readings.get(slot)
                 if reading is not None and reading.kind is CredentialKind.EMPTY:
                     free.append(slot)
+            if beyond:  # the lock has no slot this high: the range ends here for it
+                break
         if len(free) >= count:
-            return Found(tuple(free), False, "")
+            return Found(tuple(free[:count]), False, "")
         self._last_pass = now
         return Found(tuple(free), True, self._describe(engine, held))
+
+    async def _read(
+        self, engine: LockSync, batch: list[int]
+    ) -> tuple[Mapping[int, SlotCredential], bool]:
+        """Read ``batch``; a provider that refuses a slot it does not have (ValueError) is
+        read one slot at a time up to that slot. Returns the readings and whether the lock
+        ended inside the batch."""
+        self.surveys += 1
+        self.read += len(batch)
+        try:
+            return await engine.survey(batch), False
+        except ValueError:
+            pass
+        readings: dict[int, SlotCredential] = {}
+        for slot in batch:
+            self.surveys += 1
+            try:
+                readings.update(await engine.survey([slot]))
+            except ValueError:
+                return readings, True
+        return readings, False
 
     def _describe(self, engine: LockSync, held: set[int]) -> str:
         known = engine.unmanaged()
