@@ -459,6 +459,22 @@ class SlotHarness(RuleBasedStateMachine):
         ambiguous: bool,
         lag: bool,
     ) -> None:
+        """Carry ``work`` out against the fake lock and hand the outcome over; then apply the
+        deadlines that passed meanwhile, as the engine's worker does (its next ``next_work``
+        ticks first, with no checkpoint in between)."""
+        self._perform(work, operation, fault, lands=lands, ambiguous=ambiguous, lag=lag)
+        self.driver.tick(self.now)
+
+    def _perform(
+        self,
+        work: Work,
+        operation: Operation | None,
+        fault: str,
+        *,
+        lands: bool,
+        ambiguous: bool,
+        lag: bool,
+    ) -> None:
         error: Exception | None = {
             "disconnect": LockDisconnected("gone"),
             "failed": LockOperationFailed("jammed"),

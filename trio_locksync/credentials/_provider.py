@@ -33,6 +33,11 @@ class LockProvider(Protocol):
     async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
         """Read the given slots (None: every slot the lock has) and return a reading per slot.
 
+        The engine always names the slots (its managed ones, one read back, or a caller's
+        survey): it never walks the whole lock. A slot left out of the reading is one the lock
+        says nothing of: a managed one is unreported (a write-only lock), a surveyed one absent
+        from the survey's answer (a slot the lock does not have).
+
         A code the lock reports masked (empty data, all ``*``) is ``SlotCredential.unreadable()``,
         never ``empty()``. Raises LockDisconnected or LockOperationFailed; nothing is returned
         for part of a failed read.
