@@ -7,6 +7,7 @@
 * :func:`wall` / :func:`clock`: the plan's wall clock, derived from trio's (virtual) clock.
 * :class:`InlineRunner`: the plan's store writes on the trio thread (virtual time holds), each
   timed on the real clock.
+* :class:`NamedStepTimer`: the harness's step timer, also naming the task of the longest step.
 * :class:`TickTimer`: wraps one plan's edge step — ``_machine.tick(now)`` and the ``_apply``
   of its effects, the synchronous work of one wake-up of the plan's edge task — and times each
   on the real clock (internal attributes: this is a benchmark).
@@ -28,6 +29,7 @@ from random import Random
 from typing import Any, TypeVar
 
 import trio
+from _harness import StepTimer
 
 from trio_locksync import LockSync, VirtualLock, open_lock_sync
 from trio_locksync.access import AccessPlan, AccessState, Grant, Weekly
@@ -145,6 +147,20 @@ class InlineRunner:
             self.calls += 1
             self.total_s += took
             self.longest_s = max(self.longest_s, took)
+
+
+class NamedStepTimer(StepTimer):
+    """:class:`StepTimer` that also keeps the name of the task that took the longest step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.longest_task = ""
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        longest = self.max_step
+        super().after_task_step(task)
+        if self.max_step > longest:
+            self.longest_task = task.name
 
 
 @dataclass

@@ -65,6 +65,7 @@ from _access_site import (
     ZONE,
     Counters,
     InlineRunner,
+    NamedStepTimer,
     TickTimer,
     clock,
     holds_exactly_the_active_codes,
@@ -78,7 +79,6 @@ from _harness import (
     Machine,
     MemoryProbe,
     Spread,
-    StepTimer,
     bench_parser,
     blocks,
     describe_machine,
@@ -146,6 +146,7 @@ class Granting:
     grant_s: float
     settle_s: float
     longest_step_ms: float
+    longest_step_task: str
     saves: int
     surveys: int
     slots_read: int
@@ -175,6 +176,7 @@ class Month:
     states: dict[str, int]
     verified: bool
     longest_step_ms: float
+    longest_step_task: str
     steps: int
     edge_step: Spread
     longest_edge_step_edges: int
@@ -205,6 +207,7 @@ class Reopen:
     engine_reads: int
     lock_writes: int
     longest_step_ms: float
+    longest_step_task: str
     verified: bool
 
 
@@ -234,7 +237,7 @@ async def _month_run(
             path, syncs, now=clock, tz=TZ, slots=PLAN_SLOTS, run_blocking=runner
         ) as plan,
     ):
-        timer = StepTimer()
+        timer = NamedStepTimer()
         _say(f"granting {len(grants):,} grants on {len(locks)} locks")
         with instrumented(timer):
             began = time.perf_counter()
@@ -248,13 +251,14 @@ async def _month_run(
             grant_s=granted - began,
             settle_s=settled - granted,
             longest_step_ms=ms(timer.max_step),
+            longest_step_task=timer.longest_task,
             saves=before.saves,
             surveys=before.surveys,
             slots_read=before.slots_read,
             lock_writes=before.lock_writes,
             file_bytes=path.stat().st_size,
         )
-        ticks, timer = TickTimer(), StepTimer()
+        ticks, timer = TickTimer(), NamedStepTimer()
         runner.calls, runner.total_s, runner.longest_s = 0, 0.0, 0.0  # the month's writes only
         ticks.attach(plan)
         gc.collect()
@@ -292,6 +296,7 @@ async def _month_run(
         states=states,
         verified=verified,
         longest_step_ms=ms(timer.max_step),
+        longest_step_task=timer.longest_task,
         steps=timer.steps,
         edge_step=Spread.of([tick.seconds for tick in ticks.ticks]),
         longest_edge_step_edges=longest.edges,
@@ -310,7 +315,7 @@ async def _reopen(locks: dict[str, VirtualLock], drift: float, path: Path) -> Re
     virtual0 = trio.current_time()
     _say("reopening")
     async with open_engines(locks, drift_interval=drift) as syncs:
-        timer = StepTimer()
+        timer = NamedStepTimer()
         gc.collect()
         with instrumented(timer):
             began = time.perf_counter()
@@ -334,6 +339,7 @@ async def _reopen(locks: dict[str, VirtualLock], drift: float, path: Path) -> Re
         engine_reads=reads,
         lock_writes=writes - writes_before,
         longest_step_ms=ms(timer.max_step),
+        longest_step_task=timer.longest_task,
         verified=verified,
     )
 
@@ -382,6 +388,12 @@ def bench_memory(grants: Sequence[Grant], n_locks: int, drift: float, tmp: Path)
 # -- report ----------------------------------------------------------------------------------
 
 
+def _task(result: Granting | Month | Reopen) -> str:
+    """The task of the longest step, its name shortened (``LockSync._run``)."""
+    name = result.longest_step_task
+    return f"`{'.'.join(name.split('.')[-2:])}`" if name else "none"
+
+
 def _setup_section(s: Setup, g: Granting) -> list[str]:
     kinds = ", ".join(f"{kind} {count}" for kind, count in s.kinds.items())
     intro = (
@@ -395,7 +407,7 @@ def _setup_section(s: Setup, g: Granting) -> list[str]:
     rows = [
         ("granted one by one (real)", f"{g.grant_s:.2f} s"),
         ("then until settled (real)", f"{g.settle_s:.2f} s"),
-        ("longest trio step while granting", f"{g.longest_step_ms:.1f} ms"),
+        ("longest trio step while granting", f"{g.longest_step_ms:.1f} ms ({_task(g)})"),
         ("plan saves / surveys / slots read", f"{g.saves:,} / {g.surveys:,} / {g.slots_read:,}"),
         ("writes to the locks", f"{g.lock_writes:,}"),
         ("plan file", kib(g.file_bytes)),
@@ -436,8 +448,10 @@ def _steps_section(m: Month) -> list[str]:
     )
     notes = (
         f"Longest edge step: {m.longest_edge_step_edges:,} edges, "
-        f"{m.longest_edge_step_desires:,} desires. Longest step of any task: "
-        f"{m.longest_step_ms:.1f} ms (of {m.steps:,} steps). Longest store write: "
+        f"{m.longest_edge_step_desires:,} desires "
+        f"({1000 * m.edge_step.max_ms / max(1, m.longest_edge_step_desires):,.0f} µs per "
+        "desire). Longest step of any task: "
+        f"{m.longest_step_ms:.1f} ms, {_task(m)} (of {m.steps:,} steps). Longest store write: "
         f"{m.longest_store_write_ms:.1f} ms ({m.store_writes:,} writes, "
         f"{m.store_write_total_s:.1f} s in all)."
     )
@@ -473,7 +487,7 @@ def _reopen_section(r: Reopen) -> list[str]:
         ("virtual time until settled", f"{r.virtual_settle_s:g} s"),
         ("edges recovered at open", f"{r.recovered:,}"),
         ("engine reads / writes to locks", f"{r.engine_reads:,} / {r.lock_writes:,}"),
-        ("longest trio step", f"{r.longest_step_ms:,.0f} ms"),
+        ("longest trio step", f"{r.longest_step_ms:,.0f} ms ({_task(r)})"),
         ("every lock holds exactly the ACTIVE grants' codes", yes(r.verified)),
     ]
     intro = (
