@@ -7,6 +7,7 @@
 * :func:`wall` / :func:`clock`: the plan's wall clock, derived from trio's (virtual) clock.
 * :class:`InlineRunner`: the plan's store writes on the trio thread (virtual time holds), each
   timed on the real clock.
+* :class:`GcPauses`: the garbage collector's pauses (``gc.callbacks``), real time.
 * :class:`NamedStepTimer`: the harness's step timer, also naming the task of the longest step.
 * :class:`TickTimer`: wraps one plan's edge step — ``_machine.tick(now)`` and the ``_apply``
   of its effects, the synchronous work of one wake-up of the plan's edge task — and times each
@@ -19,11 +20,12 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import time
 import zoneinfo
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, fields
 from random import Random
 from typing import Any, TypeVar
@@ -149,6 +151,37 @@ class InlineRunner:
             self.longest_s = max(self.longest_s, took)
 
 
+@dataclass
+class GcPauses:
+    """The garbage collector's pauses while :meth:`watching` (``gc.callbacks``), real time: a
+    full collection over the site's millions of objects is a long step of whichever task
+    happened to allocate."""
+
+    collections: int = 0
+    full: int = 0
+    total_s: float = 0.0
+    longest_s: float = 0.0
+    _began: float = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        took = time.perf_counter() - self._began
+        self.collections += 1
+        self.full += info["generation"] == 2
+        self.total_s += took
+        self.longest_s = max(self.longest_s, took)
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        gc.callbacks.append(self)
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(self)
+
+
 class NamedStepTimer(StepTimer):
     """:class:`StepTimer` that also keeps the name of the task that took the longest step."""
 
@@ -168,6 +201,8 @@ class Tick:
     """One wake-up of the edge task that applied edges: real seconds, edges, desires."""
 
     seconds: float
+    #: of which ``_machine.tick(now)`` alone (the rest: the engines' ``set_desired``/``take``)
+    machine_seconds: float
     edges: int
     desires: int
 
@@ -181,21 +216,23 @@ class TickTimer:
     def attach(self, plan: AccessPlan) -> None:
         machine, interpreter = plan._machine, plan._interpreter
         tick, apply = machine.tick, plan._apply
-        began: list[tuple[float, int, int]] = []
+        began: list[tuple[float, float, int, int]] = []
 
         def timed_tick(now: datetime.datetime) -> Any:
-            began.append((time.perf_counter(), machine.edges_applied, interpreter.desires))
-            return tick(now)
+            start, edges = time.perf_counter(), machine.edges_applied
+            effects = tick(now)
+            began.append((start, time.perf_counter() - start, edges, interpreter.desires))
+            return effects
 
         def timed_apply(effects: Any) -> Any:
             out = apply(effects)
             if began:  # the _apply right after a tick (_edges: self._apply(machine.tick(now)))
-                start, edges, desires = began.pop()
+                start, in_machine, edges, desires = began.pop()
                 edges = machine.edges_applied - edges
                 if edges:
-                    self.ticks.append(
-                        Tick(time.perf_counter() - start, edges, interpreter.desires - desires)
-                    )
+                    took = time.perf_counter() - start
+                    desires = interpreter.desires - desires
+                    self.ticks.append(Tick(took, in_machine, edges, desires))
             return out
 
         machine.tick = timed_tick  # type: ignore[method-assign]

@@ -64,6 +64,7 @@ from _access_site import (
     TZ,
     ZONE,
     Counters,
+    GcPauses,
     InlineRunner,
     NamedStepTimer,
     TickTimer,
@@ -181,9 +182,19 @@ class Month:
     edge_step: Spread
     longest_edge_step_edges: int
     longest_edge_step_desires: int
+    #: of the longest edge step, the time in ``_machine.tick`` (the rest: handing out desires)
+    longest_edge_step_machine_ms: float
+    #: the edge step that applied the most edges: its edges, desires and real time
+    largest_edge_step_edges: int
+    largest_edge_step_desires: int
+    largest_edge_step_ms: float
     store_writes: int
     longest_store_write_ms: float
     store_write_total_s: float
+    gc_collections: int
+    gc_full: int
+    gc_longest_ms: float
+    gc_total_s: float
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,7 @@ class Reopen:
     lock_writes: int
     longest_step_ms: float
     longest_step_task: str
+    gc_longest_ms: float
     verified: bool
 
 
@@ -258,12 +270,12 @@ async def _month_run(
             lock_writes=before.lock_writes,
             file_bytes=path.stat().st_size,
         )
-        ticks, timer = TickTimer(), NamedStepTimer()
+        ticks, timer, pauses = TickTimer(), NamedStepTimer(), GcPauses()
         runner.calls, runner.total_s, runner.longest_s = 0, 0.0, 0.0  # the month's writes only
         ticks.attach(plan)
         gc.collect()
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        with instrumented(timer):
+        with instrumented(timer), pauses.watching():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(use_keypads, plan, locks, KEYPAD_EVERY, Random(days))
                 nursery.start_soon(_days, days)
@@ -275,6 +287,7 @@ async def _month_run(
         verified = holds_exactly_the_active_codes(plan, locks)
         states = state_counts(plan)
     longest = max(ticks.ticks, key=lambda tick: tick.seconds)
+    largest = max(ticks.ticks, key=lambda tick: (tick.edges, tick.seconds))
     writes = done.lock_writes + done.lock_clears
     month = Month(
         wall_s=wall,
@@ -301,9 +314,17 @@ async def _month_run(
         edge_step=Spread.of([tick.seconds for tick in ticks.ticks]),
         longest_edge_step_edges=longest.edges,
         longest_edge_step_desires=longest.desires,
+        longest_edge_step_machine_ms=ms(longest.machine_seconds),
+        largest_edge_step_edges=largest.edges,
+        largest_edge_step_desires=largest.desires,
+        largest_edge_step_ms=ms(largest.seconds),
         store_writes=runner.calls,
         longest_store_write_ms=ms(runner.longest_s),
         store_write_total_s=runner.total_s,
+        gc_collections=pauses.collections,
+        gc_full=pauses.full,
+        gc_longest_ms=ms(pauses.longest_s),
+        gc_total_s=pauses.total_s,
     )
     return granting, month, await _reopen(locks, drift, path)
 
@@ -315,9 +336,9 @@ async def _reopen(locks: dict[str, VirtualLock], drift: float, path: Path) -> Re
     virtual0 = trio.current_time()
     _say("reopening")
     async with open_engines(locks, drift_interval=drift) as syncs:
-        timer = NamedStepTimer()
+        timer, pauses = NamedStepTimer(), GcPauses()
         gc.collect()
-        with instrumented(timer):
+        with instrumented(timer), pauses.watching():
             began = time.perf_counter()
             async with open_access_plan(
                 path, syncs, now=clock, tz=TZ, slots=PLAN_SLOTS, run_blocking=InlineRunner()
@@ -340,6 +361,7 @@ async def _reopen(locks: dict[str, VirtualLock], drift: float, path: Path) -> Re
         lock_writes=writes - writes_before,
         longest_step_ms=ms(timer.max_step),
         longest_step_task=timer.longest_task,
+        gc_longest_ms=ms(pauses.longest_s),
         verified=verified,
     )
 
@@ -448,12 +470,15 @@ def _steps_section(m: Month) -> list[str]:
     )
     notes = (
         f"Longest edge step: {m.longest_edge_step_edges:,} edges, "
-        f"{m.longest_edge_step_desires:,} desires "
-        f"({1000 * m.edge_step.max_ms / max(1, m.longest_edge_step_desires):,.0f} µs per "
-        "desire). Longest step of any task: "
+        f"{m.longest_edge_step_desires:,} desires; {m.longest_edge_step_machine_ms:.1f} ms of it "
+        "in `_machine.tick`, the rest handing the desires to the engines. The step with the "
+        f"most edges: {m.largest_edge_step_edges:,} edges, {m.largest_edge_step_desires:,} "
+        f"desires, {m.largest_edge_step_ms:.1f} ms. Longest step of any task: "
         f"{m.longest_step_ms:.1f} ms, {_task(m)} (of {m.steps:,} steps). Longest store write: "
         f"{m.longest_store_write_ms:.1f} ms ({m.store_writes:,} writes, "
-        f"{m.store_write_total_s:.1f} s in all)."
+        f"{m.store_write_total_s:.1f} s in all). The garbage collector: {m.gc_collections:,} "
+        f"collections ({m.gc_full:,} full), longest pause {m.gc_longest_ms:.1f} ms, "
+        f"{m.gc_total_s:.1f} s in all — a pause lands in whichever step allocated."
     )
     return blocks(intro, spread_table("edge step", [("tick + apply", m.edge_step)]), notes)
 
@@ -488,6 +513,7 @@ def _reopen_section(r: Reopen) -> list[str]:
         ("edges recovered at open", f"{r.recovered:,}"),
         ("engine reads / writes to locks", f"{r.engine_reads:,} / {r.lock_writes:,}"),
         ("longest trio step", f"{r.longest_step_ms:,.0f} ms ({_task(r)})"),
+        ("longest garbage-collector pause", f"{r.gc_longest_ms:,.0f} ms"),
         ("every lock holds exactly the ACTIVE grants' codes", yes(r.verified)),
     ]
     intro = (
