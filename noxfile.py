@@ -58,6 +58,7 @@ BENCHMARKS = (
     "store",
     "autolock",
     "sync",
+    "access",
     "eventstream",
     "mqtt",
     "zigbee2mqtt",
