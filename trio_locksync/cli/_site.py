@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, final
+from typing import final
 
 import attrs
 import trio
@@ -19,7 +19,7 @@ from ..credentials import LockProvider, LockSync, SlotChange
 from ..eventstream import EventStream, IsyEvent, StatusChange, open_isy_event_stream
 from ..mqtt import MqttBridge, MqttStatus, MqttStatusChange, open_mqtt_bridge
 from ..providers.zigbee2mqtt import EventSource, LockAction, LockEvent, Zigbee2MqttLock
-from ..store import Store, open_store
+from ..store import open_store
 from ..testing import MqttBroker
 from ._config import FAST, Behaviour, DemoOptions, Kind, LockSpec
 from ._engines import engine_for
@@ -31,10 +31,9 @@ from ._events import (
     MqttLink,
     SiteOpened,
     SlotChanged,
-    StoreFigures,
     StreamLink,
-    TimerFired,
 )
+from ._records import Reporter, SiteRecords
 from ._timers import DoorTimers, open_door_timers
 from ._world import World, door_value
 from ._zwave import ZWaveLocks
@@ -42,83 +41,6 @@ from ._zwave import ZWaveLocks
 __all__ = ["Reporter", "Site", "SiteRecords", "masked_remembered", "open_site"]
 
 _HAND_LOCKS = (EventSource.MANUAL, EventSource.KEYPAD)
-
-
-@final
-@attrs.frozen
-class SiteRecords:
-    """The site's own records of what it heard: each door's bolt, and counts."""
-
-    doors: Mapping[str, bool | None]
-    fired: int = 0
-    replayed: int = 0
-    live: int = 0
-
-    def apply(self, event: DemoEvent) -> SiteRecords:
-        """The records after ``event``."""
-        match event:
-            case (
-                DoorChanged(lock, locked) | DoorReported(lock, locked) | DoorReplayed(lock, locked)
-            ):
-                doors = {**self.doors, lock: locked}
-                replayed = self.replayed + isinstance(event, DoorReplayed)
-                live = self.live + isinstance(event, DoorReported)
-                return attrs.evolve(self, doors=doors, replayed=replayed, live=live)
-            case TimerFired():
-                return attrs.evolve(self, fired=self.fired + 1)
-        return self
-
-
-@final
-@attrs.frozen(eq=False)
-class Reporter:
-    """The site's voice and memory: each event goes into the site's records (written to
-    ``site.json`` soon after, once the site is up) and out on the feed, with the stores'
-    figures when they changed."""
-
-    run: int
-    events: ChangeFeed[DemoEvent]
-    #: what the site heard, as it heard it
-    records: Watched[SiteRecords]
-    #: the site's own store first, then one per lock
-    stores: tuple[Store, ...]
-    #: the timers armed (or recovered) and not yet seen to fire or be cancelled
-    running: set[str]
-    #: set once every piece is open and the timers recovered
-    up: trio.Event = attrs.field(factory=trio.Event)
-    #: the stores' figures as last published
-    figures: Watched[StoreFigures] = attrs.field(factory=lambda: Watched(StoreFigures(0, 0)))
-
-    def publish(self, event: DemoEvent) -> None:
-        """Report ``event``."""
-        self.records.set(self.records.value.apply(event))
-        self.events.publish(event)
-        if self.up.is_set():
-            self.stores[0].delay_save(self.snapshot, 1.0)
-        self.store_figures()
-
-    def store_figures(self) -> StoreFigures:
-        """The stores' figures now (published if they changed)."""
-        stats = [store.statistics() for store in self.stores]
-        figures = StoreFigures(sum(s.writes for s in stats), sum(s.write_failures for s in stats))
-        if self.figures.set(figures):
-            self.events.publish(figures)
-        return figures
-
-    def snapshot(self, *, clean_exit: bool = False) -> dict[str, Any]:
-        """What ``site.json`` holds. ``clean_exit`` is True only in the last write of a run
-        that closed: a run that was killed left a count from up to two seconds before it
-        died, which proves nothing."""
-        records = self.records.value
-        return {
-            "run": self.run,
-            "doors": dict(records.doors),
-            "timers_running": len(self.running),
-            "clean_exit": clean_exit,
-            "fired": records.fired,
-            "replayed": records.replayed,
-            "live": records.live,
-        }
 
 
 @final
@@ -285,7 +207,8 @@ async def open_site(
 
         async with open_door_timers(
             state / "autolock.json",
-            seconds=options.autolock_seconds,
+            seconds=dict.fromkeys((spec.name for spec in config.locks), options.autolock_seconds),
+            backoff=FAST,
             doors=[spec.name for spec in config.locks],
             lock_door=lock_door,
             running=reporter.running,
