@@ -280,11 +280,7 @@ class Board:
     def _access(self, grant: str, lock: str, view: AccessView) -> DemoLine | None:
         before = self.access.get((grant, lock))
         self.access[grant, lock] = view
-        if before is not None and (before.state, before.reason, before.slot) == (
-            view.state,
-            view.reason,
-            view.slot,
-        ):
+        if before is not None and attrs.evolve(before, sync=view.sync) == view:
             return None  # the engine's state of the slot shows in the slot lines
         where = "" if view.slot is None else f" slot {view.slot}"
         edge = "" if view.next_edge is None else f"; next edge {view.next_edge}"

@@ -1,5 +1,6 @@
-"""The live terminal dashboard (``rich``, from the ``demo`` extra): per lock and slot the sync
-state and its reason, the doors with their autolock countdowns, the event stream and MQTT
+"""The live terminal dashboard (``rich``, from the ``demo`` extra): the access plan (people by
+locks: each grant's state on each lock, and its next edge), per lock and slot the sync state
+and its reason, the doors with their autolock countdowns, the event stream and MQTT
 links, store writes, the faults coming up, and the latest events. The dashboard owns the board:
 it applies the run's events as they come, and redraws four times a second (the countdowns
 move) from a trio task (rich's own refresh thread is not used)."""
@@ -30,6 +31,17 @@ _STATE_STYLE = {
     "SUSPENDED": "bold red",
 }
 _LINK_STYLE = {"CONNECTED": "green", "SYNCING": "yellow", "CONNECTING": "yellow"}
+#: each AccessState as a cell of the plan: a short word and its style
+_ACCESS_CELL = {
+    "ACTIVE": ("on", "green"),
+    "SCHEDULED": ("sched", "cyan"),
+    "OFF_HOURS": ("off-hrs", "blue"),
+    "WAITING": ("wait", "yellow"),
+    "NO_SLOT": ("NO SLOT", "bold red"),
+    "EXPIRED": ("expired", "dim"),
+    "USED_UP": ("used up", "magenta"),
+    "REVOKED": ("revoked", "dim"),
+}
 _FAULT_STYLE = {
     FaultState.UPCOMING: "cyan",
     FaultState.NOW: "bold yellow",
@@ -78,6 +90,35 @@ def _slots(board: Board) -> RenderableType:
     return Panel(table, title="credentials: per lock and slot", border_style="blue")
 
 
+def _plan(board: Board) -> RenderableType:
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
+    locks = sorted({lock for _, lock in board.access}, key=list(board.doors).index)
+    grants = list(dict.fromkeys(grant for grant, _ in board.access))
+    table.add_column("person", no_wrap=True)
+    for lock in locks:
+        table.add_column(lock[:8], no_wrap=True)
+    table.add_column("next edge", no_wrap=True)
+    for grant in grants:
+        cells: list[RenderableType] = [grant]
+        edges = []
+        for lock in locks:
+            view = board.access.get((grant, lock))
+            if view is None:
+                cells.append(Text("", "dim"))
+                continue
+            word, style = _ACCESS_CELL.get(view.state, (view.state.lower(), ""))
+            if view.state == "ACTIVE" and view.sync not in ("", "IN_SYNC"):
+                word, style = "on…", "yellow"  # the plan wants it there; not verified yet
+            if view.uses_left is not None and view.state == "ACTIVE":
+                word += f" {view.uses_left}x"
+            cells.append(Text(word, style))
+            if view.next_edge is not None:
+                edges.append(view.next_edge)
+        cells.append(Text(min(edges).replace("T", " ")[:16] if edges else "-", "dim"))
+        table.add_row(*cells)
+    return Panel(table, title="access plan: people by locks", border_style="blue")
+
+
 def _doors(board: Board) -> RenderableType:
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
     for column in ("door", "via", "bolt", "autolock"):
@@ -95,7 +136,7 @@ def _doors(board: Board) -> RenderableType:
             if door.timer_at is None
             else Text(f"locks in {max(0.0, door.timer_at - now):4.1f} s", "cyan")
         )
-        via = {"zigbee": "Z2M", "zwave": "Z-Wave"}.get(door.kind, "ISY")
+        via = {"zigbee2mqtt": "Z2M", "zwave": "Z-Wave"}.get(door.kind, "ISY")
         table.add_row(name, Text(via, "dim"), bolt, timer)
     return Panel(table, title="doors and autolock timers", border_style="blue")
 
@@ -166,7 +207,8 @@ def render(board: Board) -> RenderableType:
     body = Table.grid(expand=True, padding=(0, 1))
     body.add_column(ratio=1)
     body.add_column(width=56)  # the doors, links and faults keep their room; reasons shrink
-    body.add_row(_slots(board), Group(_doors(board), _links(board), _faults(board)))
+    left = Group(_plan(board), _slots(board)) if board.access else _slots(board)
+    body.add_row(left, Group(_doors(board), _links(board), _faults(board)))
     return Group(_header(board), body, _recent(board))
 
 

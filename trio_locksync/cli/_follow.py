@@ -8,6 +8,8 @@ nothing said between then and the start of the tasks (:meth:`Followers.start`) i
 
 from __future__ import annotations
 
+import datetime
+import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, final
 
@@ -37,18 +39,29 @@ __all__ = ["Followers", "access_event", "door_value"]
 _HAND_LOCKS = (EventSource.MANUAL, EventSource.KEYPAD)
 
 
-def door_value(locked: bool) -> str:
+def door_value(locked: bool) -> int:
     """The ISY status value of a door: 100 (locked) or 0."""
-    return "100" if locked else "0"
+    return 100 if locked else 0
 
 
-def access_event(plan: AccessPlan, grant: str, lock: str) -> AccessChanged:
-    """Grant ``grant`` on ``lock`` as the plan has it now, as an event (never a PIN)."""
+def access_event(
+    plan: AccessPlan, grant: str, lock: str, zone: datetime.tzinfo = datetime.UTC
+) -> AccessChanged:
+    """Grant ``grant`` on ``lock`` as the plan has it now, as an event (never a PIN); its next
+    edge in ``zone`` (the site's)."""
     detail = plan.detail(grant, lock)
-    edge = None if detail.next_edge is None else detail.next_edge.isoformat(timespec="minutes")
+    edge = detail.next_edge
+    edge_text = None if edge is None else edge.astimezone(zone).isoformat(timespec="minutes")
     sync = "" if detail.sync is None else detail.sync.name
     return AccessChanged(
-        grant, lock, detail.state.name, detail.reason, detail.slot, sync, edge, detail.uses_left
+        grant,
+        lock,
+        detail.state.name,
+        detail.reason,
+        detail.slot,
+        sync,
+        edge_text,
+        detail.uses_left,
     )
 
 
@@ -58,6 +71,7 @@ class Followers:
 
     def __init__(self, config: SiteConfig, reporter: Reporter) -> None:
         self._publish = reporter.publish
+        self._zone = zoneinfo.ZoneInfo(config.time_zone)
         self._tasks: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] = []
         #: the lock whose door each ISY node is
         self.lock_of_node = {spec.door: spec.name for spec in config.locks if spec.door}
@@ -161,6 +175,6 @@ class Followers:
     async def _plan(self, plan: AccessPlan, changes: AsyncIterator[AccessChange]) -> None:
         for grant in plan.grants():
             for lock in plan.status(grant):
-                self._publish(access_event(plan, grant, lock))
+                self._publish(access_event(plan, grant, lock, self._zone))
         async for change in changes:
-            self._publish(access_event(plan, change.grant, change.lock))
+            self._publish(access_event(plan, change.grant, change.lock, self._zone))

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, final
 
 import attrs
 
+from ..access import Grant, Weekly
 from ..core import Pin
 
 if TYPE_CHECKING:
-    from ..access import Grant
     from ._schema import LockConfig
 
 __all__ = ["GrantSpec", "Problems", "check_autolock", "parse_grants", "parse_slots"]
@@ -88,8 +88,6 @@ class GrantSpec:
 
     def grant(self) -> Grant:
         """The plan's grant."""
-        from ..access import Grant, Weekly
-
         return Grant(
             self.name,
             self.pin,
@@ -125,8 +123,6 @@ def _when(
 
 
 def _weekly(value: object, where: str, problems: Problems) -> tuple[str, ...]:
-    from ..access import Weekly
-
     texts = [value] if isinstance(value, str) else value
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
         problems.add(where, 'weekly must be a string ("mon-fri 09:00-12:00") or a list of them')

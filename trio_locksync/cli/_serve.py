@@ -66,6 +66,11 @@ def run_command(site: Path, state_dir: Path | None, *, check: bool) -> int:
             f"{len(config.autolock)} autolock rules; state dir {state}"
         )
         return 0
+    try:
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner-only: the plan holds PINs
+    except OSError as exc:
+        _say([f"state dir {state}: cannot create it ({exc.strerror})"], sys.stderr)
+        return 2
     handler = _log_to(sys.stderr)
     try:
         trio.run(serve, config, state)
