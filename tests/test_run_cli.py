@@ -556,3 +556,44 @@ async def test_a_real_run_lands_its_grants_and_stops_cleanly(tmp_path: Path) -> 
     }
     for path in state.glob("*.json"):  # owner-only: the plan's file holds PINs
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_the_readme_site_is_valid(tmp_path: Path) -> None:
+    """The whole ``site.toml`` of the README's "Running a real site" passes ``--check``."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Running a real site", 1)[1]
+    text = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    site = write_site(tmp_path, text.replace("/var/lib/trio-locksync", str(tmp_path / "state")))
+    env = os.environ | {"LOCKSYNC_MQTT_PASSWORD": "x", "LOCKSYNC_ISY_PASSWORD": "y"}
+    done = run(str(site), "--check", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "3 locks, 5 grants, 2 autolock rules" in done.stdout
+    unit = section.split("```ini\n", 1)[1].split("```", 1)[0]
+    assert "ExecStart=/opt/trio-locksync/bin/trio-locksync run /etc/trio-locksync/site.toml" in unit
+    assert "RestartPreventExitStatus=2" in unit and "KillSignal=SIGTERM" in unit
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_while_nothing_answers_stops_cleanly(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A broker that is not there (the bridge keeps retrying, the grants wait on surveys of
+    locks that do not answer) does not hold the stop: the signal closes every part, flushes
+    the state, exit 0."""
+    site = write_site(tmp_path, GOOD.format(port=1))
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "trio_locksync", "run", str(site), "--state-dir", str(state)]
+    process = await trio.lowlevel.open_process(argv, stderr=subprocess.PIPE)
+    child = Child(process)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(child.collect)
+        await wait_for(lambda: "site up: run 1" in child.text, "the site up", child, 30)
+        process.send_signal(sig)
+        with trio.fail_after(15):  # a grant surveying a lock that does not answer is cut short
+            code = await process.wait()
+    assert code == 0, child.text[-3000:]
+    assert "stopping (every part closes, every store flushes)" in child.text
+    assert "Traceback" not in child.text
+    assert json.loads((state / "site.json").read_text())["clean_exit"] is True
+    assert state.stat().st_mode & 0o777 == 0o700
+    assert {path.stat().st_mode & 0o777 for path in state.glob("*.json")} == {0o600}
