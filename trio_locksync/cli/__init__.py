@@ -6,9 +6,10 @@
 ``trio-locksync demo`` runs a whole simulated site on embedded defaults — an ISY-style
 controller streaming door events, Zigbee locks behind a simulated Zigbee2MQTT on an MQTT broker,
 Z-Wave locks on the real Z-Wave JS Server (when node >= 20 is installed), ``VirtualLock``s with
-their quirks, PINs from a shipped config, autolock timers — injects faults
-on a schedule it shows, and prints a summary. Run it again with the same ``--state-dir`` and it
-resumes what the last run left."""
+their quirks, grants from a shipped config kept on the locks by an access plan, autolock
+timers — through the same site runner as ``run``, injects faults on a schedule it shows, and
+prints a summary. Run it again with the same ``--state-dir`` and it resumes what the last run
+left."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="trio-locksync", description=__doc__.split("\n")[0])
+    parser = _Parser(
+        prog="trio-locksync", description="Keep smart locks in sync: run a site, or the demo."
+    )
     parser.add_argument("--version", action="version", version=f"trio-locksync {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(

@@ -18,25 +18,29 @@ from collections.abc import Callable, Collection, Mapping
 
 from ..access import AccessError, AccessPlan, AccessState
 from ._events import DemoEvent, Info
-from ._schema import SiteConfig
+from ._schema import LockKind, SiteConfig
 
 __all__ = ["apply_grants", "plan_slots"]
 
 logger = logging.getLogger("trio_locksync.site")
 
-#: the plan's candidate slots on a lock that names none
+#: the plan's candidate slots on a lock that names none: 1-30 (a Zigbee lock numbers its
+#: users from 0, and a 30-user one has no user 30: 1-29)
 DEFAULT_SLOTS = range(1, 31)
+DEFAULT_ZIGBEE_SLOTS = range(1, 30)
 
 
 def plan_slots(config: SiteConfig) -> Mapping[str, Collection[int]]:
-    """Each lock's candidate slots for the plan: its ``slots``, else 1-30 without its fixed
-    slots."""
-    return {
-        spec.name: spec.slots
-        if spec.slots is not None
-        else [slot for slot in DEFAULT_SLOTS if slot not in spec.fixed]
-        for spec in config.locks
-    }
+    """Each lock's candidate slots for the plan: its ``slots``, else the default range
+    without its fixed slots."""
+    chosen: dict[str, Collection[int]] = {}
+    for spec in config.locks:
+        if spec.slots is not None:
+            chosen[spec.name] = spec.slots
+            continue
+        default = DEFAULT_ZIGBEE_SLOTS if spec.kind is LockKind.ZIGBEE2MQTT else DEFAULT_SLOTS
+        chosen[spec.name] = [slot for slot in default if slot not in spec.fixed]
+    return chosen
 
 
 def name_held(plan: AccessPlan, name: str) -> bool:

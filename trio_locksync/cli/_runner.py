@@ -245,9 +245,9 @@ async def open_site(
             await provider.lock()
             follow.locked_by_autolock(name, provider)
 
-        seconds = (
-            config.autolock_seconds() if tune.autolock_seconds is None else (tune.autolock_seconds)
-        )
+        seconds = tune.autolock_seconds
+        if seconds is None:
+            seconds = config.autolock_seconds()
         timers = await enter(
             open_door_timers(
                 state_dir / "autolock.json",
