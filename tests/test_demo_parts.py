@@ -23,6 +23,7 @@ from trio_locksync.cli._config import (
 )
 from trio_locksync.cli._events import (
     AccessChanged,
+    DemoEvent,
     DoorChanged,
     FaultChanged,
     FaultsPlanned,
@@ -176,7 +177,7 @@ async def test_outputs_write_one_line_per_event() -> None:
     board = Board(duration=10)
     plain, lines = io.StringIO(), io.StringIO()
     outputs = (PlainLog(plain), JsonLines(lines))
-    events = [
+    events: list[DemoEvent] = [
         SiteOpened((("gate", "virtual"),)),
         SlotChanged("gate", 1, "IN_SYNC", "in sync"),
         SlotChanged("gate", 1, "IN_SYNC", "in sync"),  # no change: no line

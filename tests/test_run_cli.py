@@ -499,7 +499,7 @@ async def test_a_real_run_lands_its_grants_and_stops_cleanly(tmp_path: Path) -> 
         back = await z2m.add_lock("back_door", slots=10, expose_pin=True)
         site = write_site(tmp_path, real_site(broker.port, None if server is None else server.url))
 
-        async def landed(pins: set[str], gone: set[str] = frozenset()) -> bool:
+        async def landed(pins: set[str], gone: frozenset[str] = frozenset()) -> bool:
             for device in (front, back):
                 held = set(device.codes.values())
                 if not pins <= held or held & gone:
@@ -536,7 +536,9 @@ async def test_a_real_run_lands_its_grants_and_stops_cleanly(tmp_path: Path) -> 
                     child,
                 )
             else:
-                await wait_for(lambda: landed(set(), {ANNA}), "Anna's code removed", child, 90)
+                await wait_for(
+                    lambda: landed(set(), frozenset({ANNA})), "Anna's code removed", child, 90
+                )
                 await wait_for(lambda: "1 revoked" in child.text, "revoked", child)
             assert await stopped(child, nursery) == 0, child.text[-3000:]
             assert "Traceback" not in child.text
@@ -597,3 +599,106 @@ async def test_a_signal_while_nothing_answers_stops_cleanly(
     assert json.loads((state / "site.json").read_text())["clean_exit"] is True
     assert state.stat().st_mode & 0o777 == 0o700
     assert {path.stat().st_mode & 0o777 for path in state.glob("*.json")} == {0o600}
+
+
+# -- the runner's grants, in-process over VirtualLocks ------------------------------------------
+
+VIRTUAL = """
+[[locks]]
+name = "a"
+kind = "virtual"
+slots = "1-5"
+
+[[locks]]
+name = "b"
+kind = "virtual"
+slots = "1-5"
+"""
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (the caller bounds the wait)."""
+    while True:
+        if condition():
+            return
+        await trio.sleep(0.05)
+
+
+def virtual_site(*grants: tuple[str, str, int | None]) -> str:
+    text = VIRTUAL
+    for name, pin, uses in grants:
+        text += f'\n[[grants]]\nname = "{name}"\npin = "{pin}"\n'
+        text += "" if uses is None else f"uses = {uses}\n"
+    return text
+
+
+async def test_the_config_is_the_whole_truth_about_grants(tmp_path: Path) -> None:
+    """A grant the plan holds unchanged keeps its uses across a restart; a changed one is
+    granted anew (its uses start again); one the config no longer names is revoked, its code
+    off every lock."""
+    from trio_locksync import VirtualLock
+    from trio_locksync.access import AccessState
+    from trio_locksync.cli._events import Info
+    from trio_locksync.cli._runner import ExtraLock, Tuning, open_site
+    from trio_locksync.core import ChangeFeed
+    from trio_locksync.credentials import SyncState
+
+    locks = {name: VirtualLock(slots=6) for name in ("a", "b")}
+    tuning = Tuning(engine={"operation_spacing": 0.0, "retry_interval": 0.1, "pending_ttl": 0.5})
+    state = tmp_path / "state"
+
+    async def session(text: str, then: Callable[[Any], Awaitable[None]]) -> list[str]:
+        config = parse_site(text, "site.toml", demo=True)
+        events: ChangeFeed[Any] = ChangeFeed()
+        said: list[str] = []
+
+        async def listen() -> None:
+            async for event in events.subscribe():
+                if isinstance(event, Info):
+                    said.append(event.text)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(listen)
+            extra = {name: ExtraLock(lock) for name, lock in locks.items()}
+            async with open_site(config, state, events, tuning=tuning, extra=extra) as site:
+                with trio.fail_after(20):
+                    await until(lambda: any(text.startswith("grants applied") for text in said))
+                    await then(site)
+            events.end()
+        return said
+
+    async def settled(site: Any, grant: str) -> Any:
+        while True:
+            details = [site.plan.detail(grant, lock) for lock in locks]
+            if all(d.state is AccessState.ACTIVE and d.sync is SyncState.IN_SYNC for d in details):
+                return details
+            await trio.sleep(0.05)
+
+    async def use_once(site: Any) -> None:
+        await settled(site, "Anna")
+        courier = await settled(site, "courier")
+        assert [d.uses_left for d in courier] == [2, 2]
+        locks["a"].keypad_unlock(courier[0].slot)
+        await until(lambda: site.plan.detail("courier", "a").uses_left == 1)
+
+    first = await session(virtual_site(("Anna", ANNA, None), ("courier", GUEST, 2)), use_once)
+    assert "grants applied: 2 granted, 0 unchanged, 0 revoked" in first[-1]
+    assert all(
+        ANNA in lock.codes.values() and GUEST in lock.codes.values() for lock in locks.values()
+    )
+
+    async def uses_kept(site: Any) -> None:
+        assert site.plan.detail("courier", "a").uses_left == 1  # unchanged: kept as it was
+        assert site.plan.detail("courier", "b").uses_left == 2
+
+    again = await session(virtual_site(("Anna", ANNA, None), ("courier", GUEST, 2)), uses_kept)
+    assert "grants applied: 0 granted, 2 unchanged, 0 revoked" in again[-1]
+
+    async def anna_gone(site: Any) -> None:
+        assert set(site.plan.status("Anna").values()) == {AccessState.REVOKED}
+        assert [site.plan.detail("courier", lock).uses_left for lock in locks] == [3, 3]
+        await until(lambda: not any(ANNA in lock.codes.values() for lock in locks.values()))
+
+    last = await session(virtual_site(("courier", GUEST, 3)), anna_gone)
+    assert "grants applied: 1 granted, 0 unchanged, 1 revoked" in last[-1]
+    assert all(GUEST in lock.codes.values() for lock in locks.values())
