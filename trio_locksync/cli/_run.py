@@ -1,7 +1,10 @@
 """One run of the demo, start to finish, as one flow: the broker, the simulated hardware, the
-site, the schedule of faults and visits, then a clean stop — at ``--duration`` or at Ctrl-C
-alike — with everything flushed and the summary gathered. Every part publishes its events on
-one feed; the board's owner (the output, given as ``show``) reduces them."""
+site — the same site runner as ``trio-locksync run`` (:mod:`._runner`), on the demo's config
+with the simulators' addresses filled in (:func:`site_config`) and its ``VirtualLock`` objects
+handed over as extra locks — the schedule of faults and visits, then a clean stop — at
+``--duration`` or at Ctrl-C alike — with everything flushed and the summary gathered. Every
+part publishes its events on one feed; the board's owner (the output, given as ``show``)
+reduces them."""
 
 from __future__ import annotations
 
@@ -20,13 +23,13 @@ from ..store import open_store
 from ..testing import MqttBroker, open_mqtt_broker
 from ._board import Board
 from ._config import DemoOptions
-from ._engines import demo_tuning
 from ._events import BrokerUp, DemoEvent, Info, RunBegan, Stopping, ZWaveChanged, ZWaveState
 from ._links import IsySettings, MqttSettings, ZWaveSettings
 from ._runner import ExtraLock, open_site
 from ._schedule import play
 from ._schema import LockKind, SiteConfig
 from ._summary import SiteFigures, Summary, check_disk, summarise
+from ._tuning import demo_tuning
 from ._verify import gather
 from ._world import World, open_world
 from ._zwave import zwave_unavailable

@@ -5,7 +5,7 @@ lock, the ISY event stream for the doors, a credential engine per lock (its memo
 access plan over those engines with the config's grants applied, the autolock timers — and
 follows every part, publishing each change as an event (:mod:`._events`).
 
-The demo hands it its ``VirtualLock``\\s as extra providers (:class:`ExtraLock`) and a
+The demo hands it its ``VirtualLock`` objects as extra providers (:class:`ExtraLock`) and a
 :class:`Tuning` scaled to its run; ``run`` uses the library's defaults."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Tuning:
 @final
 @attrs.frozen
 class ExtraLock:
-    """A lock the caller provides (the demo's ``VirtualLock``\\s): its provider, and how the
+    """A lock the caller provides (the demo's ``VirtualLock`` objects): its provider, and how the
     autolock locks its door (None: it has no lock command)."""
 
     provider: LockProvider
