@@ -231,7 +231,10 @@ async def test_dashboard_draws_every_panel() -> None:
         "latest events",
     ):
         assert title in text
-    assert "sched" in text and "2026-12-19 15:00" in text and "on…" in text
+    assert "sched" in text and "12-19 15:00" in text and "on… 2x" in text
+    # the engine's word on the slot reaches the plan's view: on it now
+    board.apply(SlotChanged("front_door", 1, "IN_SYNC", "in sync"))
+    assert board.access["Anna", "front_door"].sync == "IN_SYNC"
     assert "SUSPENDED" in text and "lock unreachable" in text
     assert "locks in  7.0 s" in text and "offline" in text
     assert "in 30.0 s" in text and "broker restart" in text

@@ -199,6 +199,9 @@ class Board:
                 if self.slots.get((lock, slot)) == (state, reason):
                     return None
                 self.slots[lock, slot] = (state, reason)
+                for key, view in self.access.items():  # the grant's code there: on it yet?
+                    if key[1] == lock and view.slot == slot:
+                        self.access[key] = attrs.evolve(view, sync=state)
                 text = f"{lock} slot {slot}: {state} ({reason})"
                 return self._line("slot", text, lock=lock, slot=slot, state=state, reason=reason)
             case DoorChanged(lock, locked, how):

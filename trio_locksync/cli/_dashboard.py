@@ -35,7 +35,7 @@ _LINK_STYLE = {"CONNECTED": "green", "SYNCING": "yellow", "CONNECTING": "yellow"
 _ACCESS_CELL = {
     "ACTIVE": ("on", "green"),
     "SCHEDULED": ("sched", "cyan"),
-    "OFF_HOURS": ("off-hrs", "blue"),
+    "OFF_HOURS": ("off", "blue"),
     "WAITING": ("wait", "yellow"),
     "NO_SLOT": ("NO SLOT", "bold red"),
     "EXPIRED": ("expired", "dim"),
@@ -72,17 +72,32 @@ def _header(board: Board) -> RenderableType:
     return grid
 
 
+def _rows(board: Board) -> list[tuple[str, str, str, str]]:
+    """``(lock, slots, state, reason)``: the slots of a lock in sync as one row, each other
+    slot on a row of its own (so that 8 locks with 30-odd slots fit the screen)."""
+    rows: list[tuple[str, str, str, str]] = []
+    by_lock: dict[str, list[tuple[int, str, str]]] = {}
+    for (lock, slot), (state, reason) in sorted(board.slots.items()):
+        by_lock.setdefault(lock, []).append((slot, state, reason))
+    for lock, slots in by_lock.items():
+        synced = [str(slot) for slot, state, _ in slots if state == "IN_SYNC"]
+        if synced:
+            rows.append((lock, ",".join(synced), "IN_SYNC", "in sync"))
+        rows += [(lock, str(n), state, why) for n, state, why in slots if state != "IN_SYNC"]
+    return rows
+
+
 def _slots(board: Board) -> RenderableType:
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
     table.add_column("lock", no_wrap=True)
-    table.add_column("slot", justify="right")
+    table.add_column("slots", justify="right", no_wrap=True, overflow="ellipsis", max_width=14)
     table.add_column("state", no_wrap=True)
     table.add_column("reason (never a PIN)", overflow="ellipsis", no_wrap=True, ratio=1)
     last = ""
-    for (lock, slot), (state, reason) in sorted(board.slots.items()):
+    for lock, slots, state, reason in _rows(board):
         table.add_row(
             lock if lock != last else "",
-            str(slot),
+            slots,
             Text(state, _STATE_STYLE.get(state, "")),
             Text(reason, "dim"),
         )
@@ -91,20 +106,28 @@ def _slots(board: Board) -> RenderableType:
 
 
 def _plan(board: Board) -> RenderableType:
+    """Locks down, people across (each with the next edge of their window under the name):
+    each grant's state on each lock, in a word."""
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
-    locks = sorted({lock for _, lock in board.access}, key=list(board.doors).index)
+    order = list(board.doors)
+    locks = sorted(
+        {lock for _, lock in board.access},
+        key=lambda n: (n not in order, n in order and order.index(n)),
+    )
     grants = list(dict.fromkeys(grant for grant, _ in board.access))
-    table.add_column("person", no_wrap=True)
-    for lock in locks:
-        table.add_column(lock[:8], no_wrap=True)
-    table.add_column("next edge", no_wrap=True)
+    table.add_column("lock", no_wrap=True)
     for grant in grants:
-        cells: list[RenderableType] = [grant]
-        edges = []
-        for lock in locks:
+        edges = [v.next_edge for (g, _), v in board.access.items() if g == grant and v.next_edge]
+        edge = min(edges)[5:16].replace("T", " ") if edges else ""
+        table.add_column(
+            Text.assemble(grant, ("\n" + edge) if edge else "", style=""), no_wrap=True
+        )
+    for lock in locks:
+        cells: list[RenderableType] = [lock]
+        for grant in grants:
             view = board.access.get((grant, lock))
             if view is None:
-                cells.append(Text("", "dim"))
+                cells.append("")
                 continue
             word, style = _ACCESS_CELL.get(view.state, (view.state.lower(), ""))
             if view.state == "ACTIVE" and view.sync not in ("", "IN_SYNC"):
@@ -112,11 +135,8 @@ def _plan(board: Board) -> RenderableType:
             if view.uses_left is not None and view.state == "ACTIVE":
                 word += f" {view.uses_left}x"
             cells.append(Text(word, style))
-            if view.next_edge is not None:
-                edges.append(view.next_edge)
-        cells.append(Text(min(edges).replace("T", " ")[:16] if edges else "-", "dim"))
         table.add_row(*cells)
-    return Panel(table, title="access plan: people by locks", border_style="blue")
+    return Panel(table, title="access plan: people by locks (next edge)", border_style="blue")
 
 
 def _doors(board: Board) -> RenderableType:
