@@ -6,7 +6,8 @@ fails says so in one line per problem on stderr and exits 2, and has changed not
 ``--check`` stops there: 0 when all is well. Running, the site's changes and the library's own
 log lines go to stderr (``<time> <level> <logger>: <text>``; never a PIN) — under systemd, the
 journal. SIGINT or SIGTERM stops it cleanly: every part closes in order, every store flushes,
-exit 0."""
+exit 0. A failure once the site is up (a store that cannot write at the final flush) is one line
+and exit 1."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import logging
 import math
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
@@ -72,8 +74,9 @@ def run_command(site: Path, state_dir: Path | None, *, check: bool) -> int:
         _say([f"state dir {state}: cannot create it ({exc.strerror})"], sys.stderr)
         return 2
     handler = _log_to(sys.stderr)
+    up = threading.Event()
     try:
-        trio.run(serve, config, state)
+        trio.run(serve, config, state, up)
     except KeyboardInterrupt:  # only outside the run (it stops cleanly on SIGINT itself)
         return 0
     except Exception as exc:
@@ -81,7 +84,7 @@ def run_command(site: Path, state_dir: Path | None, *, check: bool) -> int:
         if known is None:
             raise
         _say([str(known).splitlines()[0] if str(known) else type(known).__name__], sys.stderr)
-        return 2
+        return 1 if up.is_set() else 2  # a failure once the site was up is not a start's
     finally:
         logging.getLogger("trio_locksync").removeHandler(handler)
     return 0
@@ -126,8 +129,9 @@ async def _watch(
         return
 
 
-async def serve(config: SiteConfig, state: Path) -> None:
-    """Run the site on ``state`` until SIGINT or SIGTERM; then close it cleanly."""
+async def serve(config: SiteConfig, state: Path, started: threading.Event | None = None) -> None:
+    """Run the site on ``state`` until SIGINT or SIGTERM; then close it cleanly. ``started``
+    is set once the site is up."""
     events = ChangeFeed[DemoEvent]()
     board = Board(duration=math.inf)
     startup, stop, up = trio.CancelScope(), trio.CancelScope(), trio.Event()
@@ -141,6 +145,8 @@ async def serve(config: SiteConfig, state: Path) -> None:
                         run = await _previous_run(state) + 1
                         async with open_site(config, state, events, run=run) as site:
                             up.set()
+                            if started is not None:
+                                started.set()
                             site.publish(Info(f"site up: run {run}, state in {state}"))
                             with stop:
                                 await trio.sleep_forever()
