@@ -15,11 +15,11 @@ import trio
 import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from trio_locksync.access._windows import Phase, Validity
 
 from tests.accesshelpers import clock, open_site, wall
 from trio_locksync import VirtualLock
 from trio_locksync.access import AccessState, DuplicatePin, Grant, NoFreeSlot, Weekly
+from trio_locksync.access._windows import Phase, Validity
 
 LOCKS = ("front", "back")
 UNMANAGED = (3, "0000")
@@ -46,14 +46,14 @@ grants = st.builds(
     st.none() | st.integers(0, 4 * 86400),
     st.none() | st.integers(3600, 3 * 86400),
     st.none() | st.sampled_from(SCHEDULES),
-    st.none() | st.integers(1, 2),
+    st.sampled_from([None, 1, 2, 3]),
 )
 steps = st.lists(
     st.one_of(
         grants,
         st.tuples(st.just("revoke"), st.sampled_from(["ann", "bo", "cy", "di"])),
         st.tuples(st.just("advance"), st.integers(1, 2 * 86400)),
-        st.tuples(st.just("unlock"), st.sampled_from(LOCKS), st.integers(1, 6)),
+        st.tuples(st.just("unlock"), st.sampled_from(LOCKS), st.integers(0, 5)),
         st.tuples(st.just("restart")),
     ),
     max_size=14,
@@ -85,7 +85,7 @@ def _check(site: Any, locks: dict[str, VirtualLock]) -> None:
 
 
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -125,9 +125,28 @@ async def _apply(site: Any, locks: dict[str, VirtualLock], step: tuple[Any, ...]
     elif step[0] == "revoke":
         if step[1] in plan.grants():
             await plan.revoke(step[1])
-            assert set(plan.status(step[1]).values()) <= {AccessState.REVOKED}
+            final = {AccessState.REVOKED, AccessState.EXPIRED, AccessState.USED_UP}
+            assert set(plan.status(step[1]).values()) <= final
     elif step[0] == "advance":
         await trio.sleep(step[1])
-    elif step[0] == "unlock" and step[2] in locks[step[1]].codes:
-        locks[step[1]].keypad_unlock(step[2])
+    elif step[0] == "unlock" and locks[step[1]].codes:
+        lock = step[1]
+        holders = {
+            d.slot: d
+            for n in plan.grants()
+            if lock in plan.status(n) and (d := plan.detail(n, lock)).slot is not None
+        }
+        # slots of use-limited grants first: an unlock mostly spends a use
+        held = sorted(
+            locks[lock].codes,
+            key=lambda s: (s not in holders or holders[s].uses_left is None, s),
+        )
+        slot = held[step[2] % len(held) if step[2] < 3 else 0]
+        holder = holders[slot].grant if slot in holders else None
+        before = None if holder is None else plan.detail(holder, lock).uses_left
+        locks[lock].keypad_unlock(slot)
         await trio.sleep(0.1)
+        if holder is not None and before is not None:
+            after = plan.detail(holder, lock)
+            assert after.uses_left == before - 1, (holder, lock)
+            assert (after.state is AccessState.USED_UP) == (before == 1)

@@ -14,6 +14,13 @@ integrations (:class:`Zigbee2MqttLock`, with its states in
 :class:`LockEvent`).
 """
 
+from .access import AccessPlan as AccessPlan
+from .access import AccessState as AccessState
+from .access import DuplicatePin as DuplicatePin
+from .access import Grant as Grant
+from .access import NoFreeSlot as NoFreeSlot
+from .access import Weekly as Weekly
+from .access import open_access_plan as open_access_plan
 from .autolock import AutolockError as AutolockError
 from .autolock import AutolockPersistError as AutolockPersistError
 from .autolock import AutolockService as AutolockService
@@ -75,6 +82,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RECONNECT_BACKOFF",
+    "AccessPlan",
+    "AccessState",
     "AutolockError",
     "AutolockPersistError",
     "AutolockService",
@@ -84,11 +93,13 @@ __all__ = [
     "ClosedError",
     "CodeRejected",
     "CredentialError",
+    "DuplicatePin",
     "EventSource",
     "EventStream",
     "EventStreamError",
     "EventStreamRejected",
     "EventStreamStatus",
+    "Grant",
     "InvalidPinError",
     "IsyEvent",
     "Jitter",
@@ -103,6 +114,7 @@ __all__ = [
     "MqttError",
     "MqttMessage",
     "MqttStatus",
+    "NoFreeSlot",
     "Overflow",
     "Pin",
     "SlotChange",
@@ -118,11 +130,13 @@ __all__ = [
     "SyncState",
     "TimerState",
     "VirtualLock",
+    "Weekly",
     "WriteResult",
     "ZWaveJsClient",
     "ZWaveJsLock",
     "ZWaveJsStatus",
     "Zigbee2MqttLock",
+    "open_access_plan",
     "open_autolock",
     "open_event_stream",
     "open_isy_event_stream",

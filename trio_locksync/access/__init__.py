@@ -28,6 +28,7 @@ from ._plan import AccessPlanStatistics as AccessPlanStatistics
 from ._state import AccessChange as AccessChange
 from ._state import AccessState as AccessState
 from ._state import GrantOnLock as GrantOnLock
+from ._weekly import InvalidSchedule as InvalidSchedule
 from ._weekly import Weekly as Weekly
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "DuplicatePin",
     "Grant",
     "GrantOnLock",
+    "InvalidSchedule",
     "NoFreeSlot",
     "UnknownGrant",
     "UnknownLock",

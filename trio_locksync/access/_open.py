@@ -120,7 +120,8 @@ async def open_access_plan(
                 for lock, sync in syncs.items():
                     nursery.start_soon(plan._find_slots, lock)
                     if sync.reports_events:
-                        nursery.start_soon(plan._count_uses, lock)
+                        # Subscribed before the block runs: an unlock just after open counts.
+                        nursery.start_soon(plan._count_uses, lock, sync.events())
                 try:
                     yield plan
                 finally:

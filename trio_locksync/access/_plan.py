@@ -24,6 +24,7 @@ from ..credentials import (
     EventSource,
     LockAction,
     LockDisconnected,
+    LockEvent,
     LockOperationFailed,
     LockSync,
     SyncState,
@@ -359,10 +360,10 @@ class AccessPlan(metaclass=NoPublicConstructor):
                 self._apply(self._machine.tick(now))
                 self._save_soon()
 
-    async def _count_uses(self, lock: str) -> None:
+    async def _count_uses(self, lock: str, events: AsyncIterator[LockEvent]) -> None:
         """Keypad unlocks that name a slot count against the grant holding it there."""
         warned = False
-        async for event in self._syncs[lock].events():
+        async for event in events:
             if event.action is not LockAction.UNLOCK or event.source is not EventSource.KEYPAD:
                 continue
             if event.slot is None:
