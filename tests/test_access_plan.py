@@ -27,12 +27,13 @@ from trio_locksync.access import (
 from trio_locksync.credentials import SyncState
 
 H = datetime.timedelta(hours=1)
-A, S, E, U, R = (
+A, S, E, U, R, OFF = (
     AccessState.ACTIVE,
     AccessState.SCHEDULED,
     AccessState.EXPIRED,
     AccessState.USED_UP,
     AccessState.REVOKED,
+    AccessState.OFF_HOURS,
 )
 
 
@@ -76,6 +77,33 @@ async def test_a_window_opens_and_closes_at_its_exact_edges(
         assert site.plan.detail("guest", "front").slot is None  # given back
 
 
+async def test_a_fall_back_opening_in_the_repeated_hour_happens_once(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    # New York falls back on 2026-11-01 at 02:00 EDT: 01:30 happens twice; the opening is the
+    # first (05:30 UTC), and the window closes at 02:30 EST (07:30 UTC) — two hours, once.
+    lock = VirtualLock(slots=10)
+    starts = datetime.datetime(2026, 10, 31, 12, tzinfo=datetime.UTC)
+    async with open_site(tmp_path, {"door": lock}, tz="America/New_York") as site:
+        await trio.sleep(at(starts))
+        changes = site.plan.changes()
+        await site.plan.grant(Grant("night", "1122", weekly=Weekly.parse("sun 01:30-02:30")))
+        seen = []
+        async for change in changes:
+            seen.append((wall(trio.current_time()), change.state))
+            if len(seen) == 3:
+                break
+        utc = datetime.UTC
+        assert seen == [
+            (starts, OFF),
+            (datetime.datetime(2026, 11, 1, 5, 30, tzinfo=utc), A),
+            (datetime.datetime(2026, 11, 1, 7, 30, tzinfo=utc), OFF),
+        ]
+        assert site.plan.detail("night", "door").next_edge == datetime.datetime(
+            2026, 11, 8, 6, 30, tzinfo=utc
+        )
+
+
 async def test_weekly_hours_follow_dst_in_the_plans_zone(
     tmp_path: Path, autojump_clock: trio.abc.Clock
 ) -> None:
@@ -101,45 +129,55 @@ async def test_weekly_hours_follow_dst_in_the_plans_zone(
         ]
 
 
+#: a grant whose one edge at trio time 3600 (01:00 UTC on a Monday) is of each kind: the state
+#: before it, the state after it, and whether the code is on the lock after it
+EDGES = {
+    "starts": (Grant("g", "2468", starts=wall(3600)), S, A),
+    "ends": (Grant("g", "2468", ends=wall(3600)), A, E),
+    "weekly-opening": (Grant("g", "2468", weekly=Weekly.parse("mon 01:00-12:00")), OFF, A),
+    "weekly-closing": (Grant("g", "2468", weekly=Weekly.parse("sun,mon 00:00-01:00")), A, OFF),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EDGES))
 @pytest.mark.parametrize(
-    ("closed_at", "reopened_at", "recovered"),
+    ("closed_at", "reopened_at", "moved_at_open"),
     [
-        pytest.param(1800, 3000, [], id="restart-before-the-edge"),
-        pytest.param(1800, 3600, [A], id="reopened-on-the-edge"),
-        pytest.param(1800, 5400, [A], id="edge-passed-while-closed"),
-        pytest.param(3600.5, 5400, [], id="closed-just-after-applying-the-edge"),
+        pytest.param(1800, 3000, False, id="restart-before-the-edge"),
+        pytest.param(1800, 3600, True, id="reopened-on-the-edge"),
+        pytest.param(1800, 5400, True, id="edge-passed-while-closed"),
+        pytest.param(3600.5, 5400, False, id="closed-just-after-applying-the-edge"),
     ],
 )
 async def test_a_restart_neither_misses_nor_repeats_an_edge(
     tmp_path: Path,
     autojump_clock: trio.abc.Clock,
+    kind: str,
     closed_at: float,
     reopened_at: float,
-    recovered: list[AccessState],
+    moved_at_open: bool,
 ) -> None:
+    grant, before, after = EDGES[kind]
     lock = VirtualLock(slots=10)
-    grant = Grant("guest", "2468", starts=wall(3600), ends=wall(7200))
     async with open_site(tmp_path, {"front": lock}) as site:
         await site.plan.grant(grant)
+        assert site.plan.status("g") == {"front": before}
         await trio.sleep_until(closed_at)
         await site.plan.wait_settled()
     await trio.sleep_until(reopened_at)
     async with open_site(tmp_path, {"front": lock}) as site:
-        assert [c.state for c in site.plan.recovered] == recovered
+        assert [c.state for c in site.plan.recovered] == ([after] if moved_at_open else [])
         changes = site.plan.changes()
+        if reopened_at < 3600:
+            change = await changes.__anext__()
+            assert (trio.current_time(), change.state) == (3600, after)
         await site.plan.wait_settled()
-        assert codes(lock) == ({1: "2468"} if reopened_at >= 3600 else {})
-        states = []
-        async for change in changes:
-            states.append((trio.current_time(), change.state))
-            if change.state is E:
-                break
-        expected = [(3600.0, A)] if reopened_at < 3600 else []
-        assert states == [*expected, (7200, E)]
-    # a third open after everything: nothing left to apply, nothing applied again
+        assert site.plan.status("g") == {"front": after}
+        assert codes(lock) == ({1: "2468"} if after is A else {})
+    # opened again: nothing left to apply, nothing applied again
     async with open_site(tmp_path, {"front": lock}) as site:
         assert site.plan.recovered == ()
-        assert site.plan.status("guest") == {"front": E}
+        assert site.plan.status("g") == {"front": after}
 
 
 async def test_uses_are_counted_from_keypad_unlocks_and_survive_a_restart(

@@ -270,7 +270,7 @@ async def test_pending_optimistic_write_confirmed_by_reading_back_just_that_slot
         nursery.cancel_scope.cancel()
     # read at 0, set at 2 (answered OPTIMISTIC), read back at 4
     assert recorder.states(7) == [(0.0, OUT), (0.0, SYNCING), (2.0, PEND), (4.0, IN)]
-    assert provider.read_args == [None, [7]]  # the confirmation never scans all 30 slots
+    assert provider.read_args == [[7], [7]]  # neither the full read nor the confirmation scans 30
     assert engine.statistics().confirmed_by_read == 1
 
 

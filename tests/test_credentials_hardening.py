@@ -39,7 +39,7 @@ class Provider:
         self.set_returns: list[object] = []
         #: what read_slots returns instead of a reading (a provider bug), if anything
         self.read_returns: list[object] = []
-        #: read_slots(None) raises this
+        #: a read of more than one slot (the engine's full read of its slots) raises this
         self.full_read_raises: BaseException | None = None
         #: clear_code answers CONFIRMED but the code stays (masked: nobody can see it)
         self.clears_stick = False
@@ -50,7 +50,7 @@ class Provider:
         return False
 
     async def read_slots(self, slots: Collection[int] | None = None) -> Any:
-        if slots is None and self.full_read_raises is not None:
+        if (slots is None or len(slots) > 1) and self.full_read_raises is not None:
             await trio.lowlevel.checkpoint()
             raise self.full_read_raises
         result = await self.lock.read_slots(slots)
@@ -348,8 +348,13 @@ async def test_desired_change_after_an_unconfirmed_write_expired_is_not_judged_o
     the slot's content unknown, so it is cleared (and the clear confirmed) first."""
 
     class NoReadBack(Provider):
+        """Every read after the first (the full read at 0) fails."""
+
+        reads = 0
+
         async def read_slots(self, slots: Collection[int] | None = None) -> Any:
-            if slots is not None:
+            self.reads += 1
+            if self.reads > 1:
                 await trio.lowlevel.checkpoint()
                 raise LockOperationFailed("read-back timed out")
             return await super().read_slots(slots)

@@ -33,7 +33,7 @@ from trio_locksync.credentials import (
     SyncState,
     WriteResult,
 )
-from trio_locksync.credentials._driver import SyncDriver
+from trio_locksync.credentials._driver import FullRead, SyncDriver
 from trio_locksync.credentials._effects import Charged, Failure, OpKind
 from trio_locksync.credentials._engine import LockSync, open_lock_sync
 from trio_locksync.credentials._knowledge import WriteEvidence
@@ -51,8 +51,9 @@ PEND, SYNCING = SyncState.PENDING_CONFIRMATION, SyncState.SYNCING
 class Call(enum.Enum):
     """One provider call, as the lock saw it."""
 
-    READ_ALL = "read all"
-    READ_SLOT = "read slot"
+    #: a read (the engine never reads the whole lock: a full read names the managed slots, so
+    #: with one managed slot it is the same call as a read-back)
+    READ = "read"
     SET = "set"
     CLEAR = "clear"
 
@@ -74,7 +75,8 @@ class Counted:
         return False
 
     async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
-        self.calls.append(Call.READ_ALL if slots is None else Call.READ_SLOT)
+        assert slots is not None, "the engine never walks the whole lock"
+        self.calls.append(Call.READ)
         result = await self.lock.read_slots(slots)
         return {} if self.write_only else result
 
@@ -111,10 +113,10 @@ async def settle(engine: LockSync) -> None:
     ("optimistic", "calls"),
     [
         # the usual masked lock: its answers are ambiguous, each write is read back
-        (1.0, [Call.READ_ALL, Call.CLEAR, Call.SET, Call.READ_SLOT]),
+        (1.0, [Call.READ, Call.CLEAR, Call.SET, Call.READ]),
         # a masked lock that confirms its writes: nothing to read back; cleared first all the
         # same, since it has answered no set yet
-        (0.0, [Call.READ_ALL, Call.CLEAR, Call.SET]),
+        (0.0, [Call.READ, Call.CLEAR, Call.SET]),
     ],
 )
 async def test_masked_code_not_ours_is_cleared_then_set_once(
@@ -142,10 +144,10 @@ THREE = {1: "1234", 2: "2345", 3: "3456"}
     ("optimistic", "calls"),
     [
         # every slot: clear, set, read-back (a set over a masked code could not be verified)
-        (1.0, [Call.READ_ALL, *[Call.CLEAR, Call.SET, Call.READ_SLOT] * 3]),
+        (1.0, [Call.READ, *[Call.CLEAR, Call.SET, Call.READ] * 3]),
         # nothing known of the lock's answers at first: the first slot is cleared; its set is
         # CONFIRMED, so the others are set directly
-        (0.0, [Call.READ_ALL, Call.CLEAR, Call.SET, Call.SET, Call.SET]),
+        (0.0, [Call.READ, Call.CLEAR, Call.SET, Call.SET, Call.SET]),
     ],
 )
 async def test_masked_slots_of_a_lock_that_confirms_are_set_after_the_first(
@@ -175,7 +177,7 @@ async def test_a_confirmed_set_on_an_empty_slot_spares_the_masked_slots_a_clear(
     async with open_lock_sync(provider, THREE) as engine:
         await settle(engine)
         assert [engine.state(s) for s in THREE] == [IN, IN, IN]
-        assert provider.calls == [Call.READ_ALL, Call.SET, Call.SET, Call.SET]
+        assert provider.calls == [Call.READ, Call.SET, Call.SET, Call.SET]
     assert provider.lock.codes == THREE
 
 
@@ -191,11 +193,11 @@ async def test_the_last_answer_counts_when_a_lock_stops_confirming(
     async with open_lock_sync(provider, THREE) as engine:
         await settle(engine)
         assert [engine.state(s) for s in THREE] == [IN, IN, IN]
-        attempt = [Call.CLEAR, Call.SET, Call.READ_SLOT]
+        attempt = [Call.CLEAR, Call.SET, Call.READ]
         assert provider.calls == [
-            Call.READ_ALL,
+            Call.READ,
             *[Call.CLEAR, Call.SET],
-            *[Call.SET, Call.READ_SLOT, *attempt],
+            *[Call.SET, Call.READ, *attempt],
             *attempt,
         ]
         assert engine.statistics().slot_failures == 0
@@ -242,7 +244,7 @@ async def test_masked_code_remembered_as_ours_costs_no_write(
             await settle(engine)
             await trio.sleep(600)
             assert engine.state(1) is IN
-            assert provider.calls == [Call.READ_ALL]
+            assert provider.calls == [Call.READ]
             assert (engine.statistics().sets, engine.statistics().clears) == (0, 0)
 
 
@@ -255,7 +257,7 @@ async def test_masked_code_when_the_slot_should_be_empty_is_one_clear(
         await settle(engine)
         await trio.sleep(600)
         assert engine.state(1) is IN
-        assert provider.calls == [Call.READ_ALL, Call.CLEAR]
+        assert provider.calls == [Call.READ, Call.CLEAR]
     assert provider.lock.codes == {}
 
 
@@ -282,7 +284,7 @@ async def test_write_only_lock_is_set_without_a_clear(autojump_clock: trio.abc.C
     async with open_lock_sync(provider, {1: "1234"}, believed=True) as engine:
         await settle(engine)
         assert engine.state(1) is IN
-        assert provider.calls == [Call.READ_ALL, Call.SET, Call.READ_SLOT]
+        assert provider.calls == [Call.READ, Call.SET, Call.READ]
 
 
 async def test_a_lock_that_ignores_the_clear_is_charged_and_suspends_without_a_loop(
@@ -301,13 +303,13 @@ async def test_a_lock_that_ignores_the_clear_is_charged_and_suspends_without_a_l
         # clear at 2, read back at 4, charged at 62; retried at 64, 126: suspended at 186
         assert trio.current_time() == 186.0
         assert engine.reason(1).startswith("sync attempts exceeded (3 failures")
-        attempt = [Call.CLEAR, Call.READ_SLOT]
-        assert provider.calls == [Call.READ_ALL, *attempt, *attempt, *attempt]
+        attempt = [Call.CLEAR, Call.READ]
+        assert provider.calls == [Call.READ, *attempt, *attempt, *attempt]
         assert engine.statistics().slot_failures == 3
         before = len(provider.calls)
         await trio.sleep(3000)  # drift reads only, until the retry in 1 h
         assert writes(provider) == [Call.CLEAR] * 3
-        assert all(c is Call.READ_ALL for c in provider.calls[before:])
+        assert all(c is Call.READ for c in provider.calls[before:])
         await trio.sleep(700)  # the retry at 3786 probes with a clear too, never a set
         assert writes(provider) == [Call.CLEAR] * 4
     assert provider.lock.codes == {1: "9999"}
@@ -440,7 +442,9 @@ def test_driver_learns_from_answers_to_sets_only() -> None:
         retry_interval=2.0,
         drift_interval=600.0,
     )
-    driver.read(0.0, None, {1: SlotCredential.unreadable(), 2: SlotCredential.unreadable()})
+    driver.read(
+        0.0, FullRead((1, 2)), {1: SlotCredential.unreadable(), 2: SlotCredential.unreadable()}
+    )
     seen = [driver.write_evidence]
     assert driver.begin(0.0, 1).kind is OpKind.CLEAR_FIRST
     driver.written(1.0, 1, WriteResult.CONFIRMED)

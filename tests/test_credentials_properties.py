@@ -5,7 +5,8 @@ Each example is one ``trio.run(..., clock=MockClock(autojump_threshold=0))`` tha
 generated program: random lock behaviour (masked reads, lost writes, ambiguous answers, latency,
 failures, push on/off, seed), random initial codes and desired PINs, then a list of steps —
 sleep, change a slot's desired PIN, change a slot at the keypad, take the lock offline for a
-while (a change may aim at whichever slot the engine is busy with, and a desired PIN may be
+while, release a slot and take it again at once with a new desired PIN, survey the unmanaged
+slot (a change may aim at whichever slot the engine is busy with, and a desired PIN may be
 "whatever the lock holds now", to hit races with writes in flight). Then *the lock stops
 changing*: it is put back online, nothing changes the desired PINs or the keypad any more (the
 lock keeps its random failures, losses and ambiguous answers), and the engine is watched until
@@ -24,9 +25,10 @@ ground truth:
    slot is IN_SYNC or SUSPENDED and stays so, with its last change no later than
    T + :func:`settle_bound` (derived there from the engine's parameters).
 
-Also: operations never overlap and start at least ``operation_spacing`` apart; the unmanaged
-slot is never touched; a clean lock (no failures, no lost writes, no keypad changes, never
-offline) ends with every slot IN_SYNC.
+Also: operations (surveys too) never overlap and start at least ``operation_spacing`` apart;
+the unmanaged slot is never touched, and a survey that succeeds reads it as the lock shows it
+(a survey may fail only with LockDisconnected or LockOperationFailed); a clean lock (no
+failures, no lost writes, no keypad changes, never offline) ends with every slot IN_SYNC.
 
 Each bug these properties found has a minimal deterministic reproduction at the end of this
 file: a regression test once fixed, ``xfail(strict=True)`` while open, and while it is open the
@@ -51,6 +53,8 @@ from hypothesis import strategies as st
 
 from trio_locksync import Backoff, Jitter, Pin
 from trio_locksync.credentials import (
+    LockDisconnected,
+    LockOperationFailed,
     SlotCredential,
     SlotUpdate,
     SyncState,
@@ -192,7 +196,22 @@ class Offline:
     seconds: float
 
 
-Step = Sleep | SetDesired | Keypad | Offline
+@attrs.frozen
+class Retake:
+    """Release the slot and take it again at once (issue 22): a new machine, or the machine of
+    the write in flight."""
+
+    slot: int  # or BUSY
+    pin: str | None  # a shared PIN, OWN, HELD, or None
+    enabled: bool
+
+
+@attrs.frozen
+class SurveyUnmanaged:
+    """Survey the unmanaged slot (issue 22): one operation of the engine's worker."""
+
+
+Step = Sleep | SetDesired | Keypad | Offline | Retake | SurveyUnmanaged
 
 
 @attrs.frozen
@@ -262,6 +281,13 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         keypad_steps(masked, narrow),
         # Short spells trip the lock breaker or not; long ones see its re-probes.
         st.builds(Offline, st.floats(1, 20) | st.floats(20, 150)),
+        st.builds(
+            Retake,
+            st.integers(BUSY, SLOTS),
+            maybe_pin(narrow) | st.just(HELD),
+            st.booleans() | st.just(True),
+        ),
+        st.just(SurveyUnmanaged()),
     )
 
     def initial(slot: int) -> str | None:
@@ -421,6 +447,11 @@ class Watched:
             yield update
 
 
+def lock_reading(lock: VirtualLock, pin: str) -> SlotCredential:
+    """How ``lock`` shows a slot holding ``pin``."""
+    return SlotCredential.unreadable() if lock.masked else SlotCredential.known(pin)
+
+
 def busy_slot(engine: LockSync) -> int:
     busy = (SYNCING, SyncState.PENDING_CONFIRMATION)
     return next((s for s in range(1, SLOTS + 1) if engine.state(s) in busy), 1)
@@ -445,6 +476,7 @@ async def run_scenario(scenario: Scenario) -> None:
     world = World(scenario, lock)
     provider = Watched(lock, world)
     offline_spells = 0
+    retakes = surveys_read = surveys_failed = 0
 
     async def observe(engine: LockSync) -> None:
         async for change in engine.changes():
@@ -478,6 +510,24 @@ async def run_scenario(scenario: Scenario) -> None:
                     pin = resolve_pin(step.pin, slot, lock)
                     engine.set_desired(slot, pin=pin, enabled=step.enabled)
                     world.desired[slot] = pin if step.enabled else None
+                elif isinstance(step, Retake):
+                    await world.quiesce()
+                    slot = step.slot or busy_slot(engine)
+                    pin = resolve_pin(step.pin, slot, lock)
+                    engine.release(slot)
+                    engine.take(slot, pin, enabled=step.enabled)
+                    world.desired[slot] = pin if step.enabled else None
+                    retakes += 1
+                elif isinstance(step, SurveyUnmanaged):
+                    try:
+                        readings = await engine.survey([UNMANAGED])
+                    except (LockDisconnected, LockOperationFailed):
+                        surveys_failed += 1
+                    else:
+                        shown = lock_reading(lock, UNMANAGED_PIN)
+                        assert readings == {UNMANAGED: shown}
+                        assert engine.unmanaged() == {UNMANAGED: shown}
+                        surveys_read += 1
                 else:
                     await world.quiesce()
                     slot = step.slot or busy_slot(engine)
@@ -539,6 +589,8 @@ async def run_scenario(scenario: Scenario) -> None:
             seen = {c.state for _, c in world.log}
             event(f"PENDING_CONFIRMATION seen: {SyncState.PENDING_CONFIRMATION in seen}")
             event(f"pushes delivered: {world.pushes_delivered > 0}")
+            event(f"slots retaken: {retakes > 0}")
+            event(f"surveys: read {surveys_read > 0}, failed {surveys_failed > 0}")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,9 @@ The fake lock is masked or readable; each write lands or not, answers CONFIRMED 
 and may lag (read back empty for a while although stored); any operation may be answered with a
 disconnect, a failure, a rejection, an unexpected exception or a result of the wrong type; codes
 change at the keypad, pushed or not. Work starts and finishes in separate steps, so desired
-changes, pushes and keypad changes land while an operation is in flight.
+changes, pushes, keypad changes, slots taken and released, and surveys asked for and withdrawn
+land while an operation is in flight (issue 22: slots 1 and 2 are managed at first, slot 3 is
+spare; a slot released while its write waits may have the write dropped unsent).
 
 Invariants: a slot IN_SYNC holds what is desired (a code, or none when the slot is wanted empty),
 unless the engine could not know better (a keypad change it has not seen) or it is inside the
@@ -14,15 +16,20 @@ deliberate trust window (an empty reading within ``pending_ttl`` of a write the 
 with that PIN). Inputs a state does not take raise InvalidTransition and change nothing. At the
 end the lock stops changing and the driver runs on its own: every slot ends IN_SYNC or
 SUSPENDED, and on a lock whose writes never land a slot wanting a code it lacks is SUSPENDED.
+Surveys: one runs only while the lock is reachable (an unreachable lock with no managed slot is
+probed by reading one slot); each is answered at most once (exactly once unless withdrawn),
+with the lock's readings of the slots asked for or the error the read raised; the unmanaged
+readings never name a managed slot.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -43,7 +50,7 @@ from trio_locksync.credentials import (
     SyncState,
     WriteResult,
 )
-from trio_locksync.credentials._driver import FullRead, Operate, SyncDriver, Work
+from trio_locksync.credentials._driver import Operate, Probe, Survey, SyncDriver, Work
 from trio_locksync.credentials._effects import (
     Changed,
     Failure,
@@ -55,13 +62,15 @@ from trio_locksync.credentials._effects import (
 )
 from trio_locksync.credentials._memory import WrittenMemory
 from trio_locksync.credentials._models import SlotChange
-from trio_locksync.credentials._rules import Desired
+from trio_locksync.credentials._rules import Desired, pin_digest
 from trio_locksync.credentials._slot import SlotMachine, SlotPolicy
 
 IN, OUT, SUSP = SyncState.IN_SYNC, SyncState.OUT_OF_SYNC, SyncState.SUSPENDED
 PEND, SYNCING, LOADING = SyncState.PENDING_CONFIRMATION, SyncState.SYNCING, SyncState.LOADING
 TTL, RETRY, DRIFT = 60.0, 2.0, 600.0
-SLOTS = (1, 2)
+SLOTS = (1, 2)  # managed at first
+SPARE = 3  # not managed at first: taken, released and surveyed at run time
+ALL = (*SLOTS, SPARE)
 PINS = ("1111", "2222")
 TRUSTING = "in sync (the lock accepted this code"
 
@@ -255,8 +264,9 @@ class SlotHarness(RuleBasedStateMachine):
     @initialize(
         masked=st.booleans(),
         never_lands=st.booleans(),
-        codes=st.fixed_dictionaries({slot: st.none() | st.sampled_from(PINS) for slot in SLOTS}),
+        codes=st.fixed_dictionaries({slot: st.none() | st.sampled_from(PINS) for slot in ALL}),
         desired=st.fixed_dictionaries({slot: st.none() | st.sampled_from(PINS) for slot in SLOTS}),
+        remembered=st.booleans(),
     )
     def setup(
         self,
@@ -264,6 +274,7 @@ class SlotHarness(RuleBasedStateMachine):
         never_lands: bool,
         codes: dict[int, str | None],
         desired: dict[int, str | None],
+        remembered: bool,
     ) -> None:
         self.now = 0.0
         self.lock = FakeLock(masked=masked, never_lands=never_lands)
@@ -271,20 +282,43 @@ class SlotHarness(RuleBasedStateMachine):
         self.lock.codes.update({slot: pin for slot, pin in codes.items() if pin is not None})
         self.desired = dict(desired)
         self.changes: list[SlotChange] = []
-        self.version = dict.fromkeys(SLOTS, 0)
-        self.known = dict.fromkeys(SLOTS, 0)
+        self.version = dict.fromkeys(ALL, 0)
+        self.known = dict.fromkeys(ALL, 0)
+        # the memory of an earlier run that wrote the spare slot's code (true when remembered)
+        spare = self.lock.codes.get(SPARE)
+        written = {SPARE: pin_digest(b"salt", SPARE, Pin(spare))} if remembered and spare else {}
+        #: survey request -> expected outcome (a reading, or the error raised), once performed
+        self.expected: dict[int, object] = {}
+        self.answers: dict[int, object] = {}
+        self.asked: dict[int, Survey] = {}
+        self.withdrawn: set[int] = set()
         self.driver = SyncDriver(
             {
                 slot: Desired(enabled=pin is not None, pin=Pin(pin) if pin else None)
                 for slot, pin in desired.items()
             },
-            memory=WrittenMemory(b"salt", {}, None),
+            memory=WrittenMemory(b"salt", written, None),
             emit=self.changes.append,
             policy=SlotPolicy(pending_ttl=TTL, retry_interval=RETRY),
             retry_interval=RETRY,
             drift_interval=DRIFT,
+            answer=self.answered,
         )
         self.in_flight: tuple[Work, Operation | None] | None = None
+
+    def answered(self, survey: Survey, outcome: object) -> None:
+        assert survey.request not in self.answers, "a survey answered twice"
+        assert survey.request not in self.withdrawn, "a withdrawn survey answered"
+        self.answers[survey.request] = outcome
+        event(f"survey answered: {type(outcome).__name__}")
+        expected = self.expected.get(survey.request)
+        if expected is None:  # refused without I/O: the lock is unreachable
+            assert isinstance(outcome, LockDisconnected)
+            assert not self.driver.reach.reachable
+        elif isinstance(expected, Mapping):
+            assert outcome == expected
+        else:
+            assert isinstance(outcome, type(expected)), (outcome, expected)
 
     # -- the world moves -------------------------------------------------------------------
 
@@ -298,12 +332,17 @@ class SlotHarness(RuleBasedStateMachine):
             self.driver.tick(self.now)
         self.now = target
 
-    @rule(slot=st.sampled_from(SLOTS), pin=st.none() | st.sampled_from(PINS), enabled=st.booleans())
+    @rule(slot=st.sampled_from(ALL), pin=st.none() | st.sampled_from(PINS), enabled=st.booleans())
     def desire(self, slot: int, pin: str | None, enabled: bool) -> None:
+        want = Desired(enabled=enabled, pin=Pin(pin) if pin else None)
+        if slot not in self.driver.machines:
+            with pytest.raises(KeyError):
+                self.driver.desire(self.now, slot, want)
+            return
         self.desired[slot] = pin if enabled else None
-        self.driver.desire(self.now, slot, Desired(enabled=enabled, pin=Pin(pin) if pin else None))
+        self.driver.desire(self.now, slot, want)
 
-    @rule(slot=st.sampled_from(SLOTS), pin=st.none() | st.sampled_from(PINS), push=st.booleans())
+    @rule(slot=st.sampled_from(ALL), pin=st.none() | st.sampled_from(PINS), push=st.booleans())
     def keypad(self, slot: int, pin: str | None, push: bool) -> None:
         if self.lock.masked and pin is not None:
             pin = None  # a masked lock's keypad code reads like ours: no engine can tell
@@ -317,6 +356,60 @@ class SlotHarness(RuleBasedStateMachine):
             self.known[slot] = self.version[slot]
             self.driver.pushed(self.now, SlotUpdate(slot, self.lock.reading(slot, self.now)))
 
+    @rule(slot=st.sampled_from(ALL), pin=st.none() | st.sampled_from(PINS), enabled=st.booleans())
+    def take(self, slot: int, pin: str | None, enabled: bool) -> None:
+        want = Desired(enabled=enabled, pin=Pin(pin) if pin else None)
+        if slot in self.driver.machines:
+            with pytest.raises(ValueError, match="already managed"):
+                self.driver.take(self.now, slot, want)
+            return
+        revived = self.in_flight is not None and self.in_flight[0] == Operate(slot)
+        self.driver.take(self.now, slot, want)
+        self.desired[slot] = pin if enabled else None
+        # a slot released while its write is in flight gets that machine back
+        assert self.driver.machine(slot).state in ((SYNCING,) if revived else (LOADING, SUSP))
+        assert slot not in self.driver.unmanaged
+
+    @rule(slot=st.sampled_from(ALL))
+    def release(self, slot: int) -> None:
+        if slot not in self.driver.machines:
+            with pytest.raises(KeyError):
+                self.driver.release(slot)
+            return
+        self.driver.release(slot)
+        del self.desired[slot]
+        with pytest.raises(KeyError):
+            self.driver.retry_at(self.now, slot)
+
+    @rule(slots=st.sets(st.sampled_from(ALL)))
+    def survey(self, slots: set[int]) -> None:
+        reach = self.driver.reach
+        if slots & set(self.driver.machines):
+            with pytest.raises(ValueError, match="managed"):
+                self.driver.request_survey(self.now, slots)
+            return
+        if not reach.reachable and slots:
+            with pytest.raises(LockDisconnected):
+                self.driver.request_survey(self.now, slots)
+            return
+        survey = self.driver.request_survey(self.now, slots)
+        assert (survey is None) == (not slots)
+        if survey is not None:
+            self.asked[survey.request] = survey
+
+    @rule(data=st.data())
+    def withdraw(self, data: st.DataObject) -> None:
+        waiting = [r for r in self.asked if r not in self.answers and r not in self.withdrawn]
+        if waiting:
+            request = data.draw(st.sampled_from(waiting))
+            self.withdrawn.add(request)
+            self.driver.withdraw_survey(self.asked[request])
+
+    @invariant()
+    def unmanaged_readings_name_no_managed_slot(self) -> None:
+        if hasattr(self, "driver"):
+            assert not set(self.driver.unmanaged) & set(self.driver.machines)
+
     # -- the worker ------------------------------------------------------------------------
 
     @precondition(lambda self: self.in_flight is None)
@@ -325,6 +418,11 @@ class SlotHarness(RuleBasedStateMachine):
         work = self.driver.next_work(self.now)
         if work is None:
             return
+        if isinstance(work, Survey):
+            assert self.driver.reach.reachable, "a survey of an unreachable lock"
+        if isinstance(work, Probe):
+            assert not self.driver.machines and not self.driver.reach.reachable
+            event("the probe of a lock with no managed slot")
         operation = self.driver.begin(self.now, work.slot) if isinstance(work, Operate) else None
         self.in_flight = (work, operation)
 
@@ -335,14 +433,20 @@ class SlotHarness(RuleBasedStateMachine):
         ambiguous=st.booleans(),
         lag=st.booleans(),
         latency=st.floats(0, 3),
+        skip=st.booleans(),
     )
     def finish_work(
-        self, fault: str, lands: bool, ambiguous: bool, lag: bool, latency: float
+        self, fault: str, lands: bool, ambiguous: bool, lag: bool, latency: float, skip: bool
     ) -> None:
         assert self.in_flight is not None
         work, operation = self.in_flight
         self.in_flight = None
         self.now += latency
+        if self.driver.abandoned(work):
+            event(f"abandoned {type(work).__name__}: {'dropped' if skip else 'sent'}")
+            if skip:  # abandoned while it waited its turn: not sent
+                self.driver.drop(work)
+                return
         self.perform(work, operation, fault, lands=lands, ambiguous=ambiguous, lag=lag)
 
     def perform(
@@ -378,18 +482,23 @@ class SlotHarness(RuleBasedStateMachine):
             self.known[slot] = self.version[slot]
             driver.written(now, slot, None if fault == "garbage" else result)
             return
-        slots = None if isinstance(work, FullRead) else [work.slot]
+        reading = {slot: self.lock.reading(slot, now) for slot in work.slots}
+        if isinstance(work, Survey):
+            expected: object = LockOperationFailed("")  # also a provider bug's outcome
+            if error is None and fault != "garbage":
+                expected = reading
+            elif isinstance(error, LockDisconnected):
+                expected = error
+            self.expected[work.request] = expected
         if error is not None:
-            driver.read_failed(now, slots, error)
+            driver.read_failed(now, work, error)
             return
-        wanted = SLOTS if slots is None else slots
-        reading = {slot: self.lock.reading(slot, now) for slot in wanted}
         if fault == "garbage":
-            driver.read(now, slots, list(reading.values()))  # the engine learns nothing
+            driver.read(now, work, list(reading.values()))  # the engine learns nothing
             return
-        for slot in wanted:
+        for slot in work.slots:
             self.known[slot] = self.version[slot]
-        driver.read(now, slots, reading)
+        driver.read(now, work, reading)
 
     # -- refused inputs --------------------------------------------------------------------
 
@@ -458,6 +567,8 @@ class SlotHarness(RuleBasedStateMachine):
             self.now += 2.0  # spacing
             self.perform(work, operation, "none", lands=True, ambiguous=True, lag=False)
             self.in_sync_is_truthful()
+        unanswered = set(self.asked) - set(self.answers) - self.withdrawn
+        assert not unanswered, "a survey never answered"
         for slot, m in self.driver.machines.items():
             assert m.state in (IN, SUSP), (slot, m.state, m.reason)
             if m.state is IN:

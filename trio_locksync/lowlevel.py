@@ -1,7 +1,8 @@
 """Building blocks for people extending trio_locksync (trio.lowlevel's role).
 
 The sans-I/O state machines with their effects and the interpreters that carry the effects out
-(an autolock timer; a credential slot, and :class:`SyncDriver` for one lock's slots), the truth
+(an autolock timer; a credential slot, and :class:`SyncDriver` for one lock's slots; an access
+plan, :class:`PlanMachine`, with a grant's :class:`Validity` over time), the truth
 tables they decide by, and the shared core pieces they are made of: the transition table, the
 quiet window, the deadline scheduler, the breakers, change feeds and latest-value holders, the
 worker-thread runner, and what a reconnecting client is made of (the event stream, the MQTT
@@ -9,6 +10,10 @@ bridge): the one reconnect policy, the status holder and the bounded buffer. Cal
 library need none of this; the top level has what they do.
 """
 
+from .access._interpreter import Interpreter as PlanInterpreter
+from .access._machine import PlanMachine as PlanMachine
+from .access._windows import Phase as Phase
+from .access._windows import Validity as Validity
 from .autolock import ActionOutcome as ActionOutcome
 from .autolock import TimerEntry as TimerEntry
 from .autolock import TimerMachine as TimerMachine
@@ -95,6 +100,9 @@ __all__ = [
     "Operate",
     "Operation",
     "Persist",
+    "Phase",
+    "PlanInterpreter",
+    "PlanMachine",
     "ProbeBreaker",
     "QuietDeadline",
     "QuietReason",
@@ -122,6 +130,7 @@ __all__ = [
     "TimerIO",
     "TimerMachine",
     "TimerStore",
+    "Validity",
     "WakeAt",
     "Watched",
     "WrittenMemory",

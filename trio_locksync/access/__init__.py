@@ -24,8 +24,8 @@ from ._errors import UsesNotCounted as UsesNotCounted
 from ._grant import Grant as Grant
 from ._open import open_access_plan as open_access_plan
 from ._plan import AccessPlan as AccessPlan
-from ._plan import AccessPlanStatistics as AccessPlanStatistics
 from ._state import AccessChange as AccessChange
+from ._state import AccessPlanStatistics as AccessPlanStatistics
 from ._state import AccessState as AccessState
 from ._state import GrantOnLock as GrantOnLock
 from ._weekly import InvalidSchedule as InvalidSchedule

@@ -257,6 +257,8 @@ class PlanMachine:
         for lock, slots in self.pool.items():
             effects += [Desire(lock, slot, None) for slot in sorted(slots)]
         effects += self._asks()
+        if any(isinstance(effect, Changed) for effect in effects):
+            effects.append(Save())  # a move applied at open is kept: never applied again
         return effects
 
     def to_json(self) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, final
 
-import attrs
 import trio
 
 from ..core import ChangeFeed, NoPublicConstructor
@@ -42,9 +41,9 @@ from ._grant import Grant
 from ._interpreter import Interpreter
 from ._machine import PlanMachine
 from ._slots import Found, SlotFinder
-from ._state import AccessChange, AccessState, GrantOnLock
+from ._state import AccessChange, AccessPlanStatistics, AccessState, GrantOnLock
 
-__all__ = ["AccessPlan", "AccessPlanStatistics", "Clock", "settled"]
+__all__ = ["AccessPlan", "Clock", "settled"]
 
 logger = logging.getLogger("trio_locksync.access")
 
@@ -55,30 +54,6 @@ Clock = Callable[[], datetime.datetime]
 _CLOCK_CHECK = 3600.0
 #: a lock that could not be surveyed is tried again after this many seconds (doubling to 30 min)
 _RESURVEY_FIRST, _RESURVEY_MAX = 30.0, 1800.0
-
-
-@final
-@attrs.frozen
-class AccessPlanStatistics:
-    """A snapshot of a plan's counters (see :meth:`AccessPlan.statistics`)."""
-
-    #: grants in the plan (any state)
-    grants: int
-    #: (grant, lock) pairs per :class:`AccessState`
-    states: Mapping[AccessState, int]
-    #: window edges applied (a grant's window opened or closed)
-    edges: int
-    #: keypad unlocks counted against a grant's uses
-    uses_counted: int
-    #: keypad unlocks on a lock with use-limited grants that named no slot (not countable)
-    uncounted_unlocks: int
-    #: desired codes handed to the engines (each one a set_desired or take)
-    desires: int
-    #: surveys made to find free slots, and the slots they read
-    surveys: int
-    slots_read: int
-    #: writes of the plan's file
-    saves: int
 
 
 @final

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections.abc import Mapping
 from typing import NamedTuple, final
 
 import attrs
@@ -101,3 +102,27 @@ class GrantOnLock:
     retry_at: float
     uses_left: int | None
     next_edge: datetime.datetime | None
+
+
+@final
+@attrs.frozen
+class AccessPlanStatistics:
+    """A snapshot of a plan's counters (see :meth:`AccessPlan.statistics`)."""
+
+    #: grants in the plan (any state)
+    grants: int
+    #: (grant, lock) pairs per :class:`AccessState`
+    states: Mapping[AccessState, int]
+    #: window edges applied (a grant's window opened or closed)
+    edges: int
+    #: keypad unlocks counted against a grant's uses
+    uses_counted: int
+    #: keypad unlocks on a lock with use-limited grants that named no slot (not countable)
+    uncounted_unlocks: int
+    #: desired codes handed to the engines (each one a set_desired or take)
+    desires: int
+    #: surveys made to find free slots, and the slots they read
+    surveys: int
+    slots_read: int
+    #: writes of the plan's file
+    saves: int

@@ -4,8 +4,12 @@ The decisions live in the sans-I/O :class:`SyncDriver` (one :class:`SlotMachine`
 lock's reachability, the effect interpreter). This module is the trio layer around it: one worker
 task per lock asks the driver for the next piece of work, performs it against the provider at
 least ``operation_spacing`` after the previous one, and hands the outcome back; between pieces of
-work it sleeps in a cancel scope whose deadline is the driver's next deadline. A desired change
-or a pushed update wakes it at once.
+work it sleeps in a cancel scope whose deadline is the driver's next deadline. A desired change,
+a slot taken or released, a survey asked for, or a pushed update wakes it at once.
+
+No work reads the whole lock: the full read (the first, each drift re-read, the probe) reads the
+managed slots, a slot taken at run time is read alone first, and a survey reads what its caller
+names. An engine without managed slots reads nothing until asked.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from __future__ import annotations
 import collections
 import math
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from typing import final
 
+import attrs
 import trio
 
 from ..core import (
@@ -28,16 +33,27 @@ from ..core import (
     open_service_nursery,
 )
 from ..store import Store
-from ._driver import FullRead, Operate, SyncDriver, Work
+from ._driver import Operate, SyncDriver, Work
 from ._effects import OpKind
+from ._events import LockEvent, LockEventProvider
 from ._memory import WrittenMemory, open_memory
-from ._models import SlotChange, SlotUpdate, SyncState
+from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState
 from ._provider import LockProvider
 from ._rules import Desired
 from ._slot import SUSPENDED_RETRY, SlotPolicy
 from ._statistics import LockSyncStatistics
+from ._survey import SurveyOutcome
+from ._work import Survey
 
 __all__ = ["LockSync", "LockSyncStatistics", "SlotChange", "open_lock_sync"]
+
+
+@attrs.define
+class _Waiter:
+    """A survey's caller, waiting for its outcome."""
+
+    done: trio.Event = attrs.field(factory=trio.Event)
+    outcome: SurveyOutcome | trio.ClosedResourceError | None = None
 
 
 @final
@@ -63,6 +79,8 @@ class LockSync(metaclass=NoPublicConstructor):
         self._provider = provider
         self._spacing = operation_spacing
         self._feed = ChangeFeed[SlotChange]()
+        self._waiters: dict[int, _Waiter] = {}
+        self._closed = False
         self._driver = SyncDriver(
             desired,
             memory=memory,
@@ -74,6 +92,7 @@ class LockSync(metaclass=NoPublicConstructor):
             breaker_window=breaker_window,
             suspended_retry=suspended_retry,
             unreachable_retry=unreachable_retry,
+            answer=self._answer,
         )
         self._last_op = -math.inf
         self._wake = trio.Event()
@@ -101,6 +120,104 @@ class LockSync(metaclass=NoPublicConstructor):
         """
         self._driver.desire(trio.current_time(), slot, Desired(enabled=enabled, pin=_as_pin(pin)))
         self._wake_up()
+
+    def take(self, slot: int, pin: str | Pin | None, *, enabled: bool = True) -> None:
+        """Start managing ``slot`` now, wanting ``pin`` while ``enabled`` (None: empty). Never
+        blocks.
+
+        The slot starts LOADING (a change is emitted) from the memory's last-written digest for
+        it, as a slot given at open does: a masked code we wrote there earlier costs no write.
+        It is read first, alone (or with other slots taken meanwhile; a full read due anyway
+        reads it too), then acted on. While the lock is unreachable it is SUSPENDED with the
+        others until the probe reads it. If the engine set the slot less than ``pending_ttl``
+        ago, an empty reading is set aside until then, as after any write of its own (a lock
+        that reports writes late). A slot released while its write is in flight and taken
+        again before it ends gets that write's state back: its outcome is judged against the
+        new desired code. ValueError if ``slot`` is managed or < 0.
+        """
+        self._driver.take(trio.current_time(), slot, Desired(enabled=enabled, pin=_as_pin(pin)))
+        self._wake_up()
+
+    def release(self, slot: int) -> None:
+        """Stop managing ``slot``; nothing is written to the lock. Never blocks.
+
+        Its remembered digest is forgotten and its pending work dropped. A write for it that
+        is waiting for its turn is not sent; one already sent finishes, and its outcome counts
+        for the lock only. The slot is not in :meth:`unmanaged` until a survey or a push reads
+        it. KeyError if the slot is not managed.
+        """
+        self._driver.release(slot)
+        self._wake_up()
+
+    async def survey(self, slots: Collection[int]) -> Mapping[int, SlotCredential]:
+        """Read unmanaged ``slots`` (``read_slots(sorted(slots))``) and return the reading of
+        each slot the lock has (a provider leaves out slots it does not have). The readings
+        also update :meth:`unmanaged`.
+
+        One operation of the engine's worker: it waits its turn behind the operation in flight
+        and the read-backs due, keeps ``operation_spacing`` and counts in ``reads``.
+
+        Raises the provider's LockDisconnected or LockOperationFailed, each counted against the
+        lock as any read's is (an unexpected error is a provider bug: LockOperationFailed,
+        chained). While the lock is unreachable (:attr:`reachable` False), LockDisconnected at
+        once without I/O, and so for a survey still waiting when the lock becomes unreachable:
+        the engine's own probes find out when it is back (with no managed slot, by reading the
+        lowest slot it ever managed or surveyed); survey again then. ValueError for a managed
+        slot or a slot < 0, TypeError for a slot that is not an int, and the provider's
+        ValueError for a slot the lock cannot have (not counted against the lock).
+
+        Cancelling the caller withdraws a survey that has not started; one already started
+        finishes (its readings still update :meth:`unmanaged`). trio.ClosedResourceError once
+        the engine's block has ended (also for a survey waiting then).
+        """
+        await trio.lowlevel.checkpoint()
+        if self._closed:
+            raise trio.ClosedResourceError("the credential engine is closed")
+        survey = self._driver.request_survey(trio.current_time(), slots)
+        if survey is None:
+            return {}
+        waiter = self._waiters[survey.request] = _Waiter()
+        self._wake_up()
+        try:
+            await waiter.done.wait()
+        finally:
+            del self._waiters[survey.request]
+            self._driver.withdraw_survey(survey)  # a no-op once it was answered
+        outcome = waiter.outcome
+        if isinstance(outcome, Exception):
+            raise outcome
+        assert outcome is not None
+        return outcome
+
+    def unmanaged(self) -> Mapping[int, SlotCredential]:
+        """The last reading of each unmanaged slot the engine has seen, from surveys and from
+        pushes (a copy). A slot taken leaves it; a slot released is not in it until read."""
+        return dict(self._driver.unmanaged)
+
+    @property
+    def reachable(self) -> bool:
+        """The lock is not known to be unreachable (three connectivity failures in a row)."""
+        return self._driver.reach.reachable
+
+    def retry_at(self, slot: int) -> float:
+        """The trio time the engine next means to act on ``slot`` (its next write, read or
+        deadline, or the probe of an unreachable lock): now if due, ``math.inf`` if nothing is
+        scheduled (in sync, or suspended until its desired code changes). KeyError if the slot
+        is not managed."""
+        return self._driver.retry_at(trio.current_time(), slot)
+
+    @property
+    def reports_events(self) -> bool:
+        """The provider reports lock events (:class:`LockEventProvider`: it has ``events()``)."""
+        return isinstance(self._provider, LockEventProvider)
+
+    def events(self) -> AsyncIterator[LockEvent]:
+        """The provider's :meth:`~LockEventProvider.events`: every lock event from now on.
+        TypeError naming the provider's type if it reports none."""
+        provider = self._provider
+        if not isinstance(provider, LockEventProvider):
+            raise TypeError(f"{type(provider).__name__} reports no lock events (no events())")
+        return provider.events()
 
     def changes(self) -> AsyncIterator[SlotChange]:
         """Every change of a slot's (state, reason), in order, from now on. A subscriber that
@@ -137,7 +254,8 @@ class LockSync(metaclass=NoPublicConstructor):
         driver, provider = self._driver, self._provider
         if isinstance(work, Operate):
             operation = driver.begin(trio.current_time(), work.slot)  # SYNCING from here
-            await self._space()
+            if not await self._space(work):
+                return
             try:
                 if operation.kind is OpKind.SET:
                     result: object = await provider.set_code(work.slot, operation.pin)
@@ -148,21 +266,39 @@ class LockSync(metaclass=NoPublicConstructor):
             else:
                 driver.written(trio.current_time(), work.slot, result)
             return
-        slots = None if isinstance(work, FullRead) else [work.slot]
+        if not await self._space(work):
+            return
         driver.counts.reads += 1
-        await self._space()
         try:
-            result = await provider.read_slots(slots)
+            result = await provider.read_slots(list(work.slots))
         except Exception as error:
-            driver.read_failed(trio.current_time(), slots, error)
+            driver.read_failed(trio.current_time(), work, error)
         else:
-            driver.read(trio.current_time(), slots, result)
+            driver.read(trio.current_time(), work, result)
 
-    async def _space(self) -> None:
-        """One operation at a time, at least ``operation_spacing`` apart."""
+    async def _space(self, work: Work) -> bool:
+        """One operation at a time, at least ``operation_spacing`` apart: False if ``work`` was
+        abandoned while it waited (a slot released, a survey withdrawn), and is not sent."""
         await trio.sleep_until(self._last_op + self._spacing)
+        if self._driver.abandoned(work):
+            self._driver.drop(work)
+            return False
         self._last_op = trio.current_time()
         self._driver.counts.operations += 1
+        return True
+
+    def _answer(self, survey: Survey, outcome: SurveyOutcome) -> None:
+        waiter = self._waiters.get(survey.request)
+        if waiter is not None:  # else its caller was cancelled
+            waiter.outcome = outcome
+            waiter.done.set()
+
+    def _close(self) -> None:
+        """The engine's block ends: waiting surveys raise ClosedResourceError."""
+        self._closed = True
+        for waiter in self._waiters.values():
+            waiter.outcome = trio.ClosedResourceError("the credential engine closed")
+            waiter.done.set()
 
     async def _consume_pushes(self, pushes: AsyncIterator[SlotUpdate]) -> None:
         async for update in pushes:
@@ -258,4 +394,5 @@ async def open_lock_sync(
             try:
                 yield engine
             finally:
+                engine._close()
                 nursery.cancel_scope.cancel()

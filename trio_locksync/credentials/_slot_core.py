@@ -67,7 +67,11 @@ class SlotCore:
         last_written: str | None,
         breaker: CircuitBreaker,
         policy: SlotPolicy,
+        wrote_at: float = -math.inf,
     ) -> None:
+        """``wrote_at``: when the engine last wrote a PIN to the slot (for a slot taken again
+        soon after it was released): an empty reading within ``pending_ttl`` of it is set
+        aside, as after the machine's own write."""
         self.slot = slot
         self._policy = policy
         self._breaker = breaker
@@ -77,6 +81,8 @@ class SlotCore:
         self._known = SlotKnowledge(
             slot, salt=salt, last_written=last_written, effects=self._effects
         )
+        if wrote_at > -math.inf:
+            self._known.wrote(wrote_at, policy.pending_ttl)
         self._state = StateTable(f"slot {slot}", S.LOADING, TABLE)
         self._payload: Payload = Loading()
         self._reason = "waiting for the first read"
