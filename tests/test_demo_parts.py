@@ -4,6 +4,7 @@ line's checks, the summary's wording, and the dashboard drawn into a recording c
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import attrs
@@ -13,8 +14,16 @@ import trio
 from trio_locksync import Pin
 from trio_locksync.cli import default_state_dir, main
 from trio_locksync.cli._board import Board
-from trio_locksync.cli._config import Behaviour, ConfigError, Kind, demo_options, load_config
+from trio_locksync.cli._config import (
+    Behaviour,
+    ConfigError,
+    behaviour_of,
+    demo_options,
+    load_config,
+)
 from trio_locksync.cli._events import (
+    AccessChanged,
+    DemoEvent,
     DoorChanged,
     FaultChanged,
     FaultsPlanned,
@@ -28,6 +37,7 @@ from trio_locksync.cli._events import (
 )
 from trio_locksync.cli._output import JsonLines, PlainLog
 from trio_locksync.cli._schedule import FAULT_AT, down_time, fault_plan, visit_plan
+from trio_locksync.cli._schema import LockKind
 from trio_locksync.cli._summary import Summary
 from trio_locksync.cli._zwave import ZWAVE_MIN_DURATION, zwave_unavailable
 from trio_locksync.testing._mqtt_broker import parse_address
@@ -35,32 +45,46 @@ from trio_locksync.testing._mqtt_broker import parse_address
 
 def test_shipped_config_has_every_behaviour_and_hides_its_pins() -> None:
     config = load_config()
-    assert {spec.kind for spec in config.locks} == set(Kind)
-    assert {spec.behaviour for spec in config.locks} == set(Behaviour)
-    assert all(isinstance(pin, Pin) for spec in config.locks for pin in spec.slots.values() if pin)
-    pins = {pin.reveal() for spec in config.locks for pin in spec.slots.values() if pin}
+    assert {spec.kind for spec in config.locks} == set(LockKind)
+    assert {behaviour_of(spec) for spec in config.locks} == set(Behaviour)
+    assert all(isinstance(grant.pin, Pin) for grant in config.grants)
+    pins = {grant.pin.reveal() for grant in config.grants}
     shown = repr(config) + str(config)
-    assert pins and not any(pin in shown for pin in pins)
+    assert len(pins) == 5 and not any(pin in shown for pin in pins)
+    # always, weekly hours, a window, a use limit: the plan is exercised
+    grants = {grant.name: grant for grant in config.grants}
+    assert grants["Anna"].locks is None and grants["cleaner"].weekly == ("mon-fri 08:00-18:00",)
+    assert grants["guest"].starts is not None and grants["courier"].uses == 2
     front = config.lock("front_door")
-    assert {slot: pin and pin.reveal() for slot, pin in front.slots.items()} == {
-        1: "1357",
-        2: "2468",
-        3: None,
-    }
+    assert front.slots == tuple(range(1, 10)) and front.expose_pin is True
+    assert config.lock("back_door").expose_pin is False  # the masked Zigbee lock
+    assert config.autolock_seconds() == dict.fromkeys((s.name for s in config.locks), 12.0)
+    assert {config.lock(name).door for name in ("garage", "office", "shed", "gate")} == {
+        "ZW004_1", "ZW005_1", "ZW006_1", "ZW007_1"
+    }  # fmt: skip
+
+
+LOCK = '[[locks]]\nname = "a"\nkind = "virtual"\ndoor = "ZW002_1"\n'
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('[[locks]]\nname = "a"\nslots = { 1 = "12" }\n', "slot 1: not a valid PIN"),
-        ('[[locks]]\nname = "a"\nslots = { 1 = 1234 }\n', "a PIN must be a string"),
-        ('[[locks]]\nname = "a b"\nslots = { 1 = "" }\n', "plain identifier"),
-        ('[[locks]]\nname = "a"\nkind = "zigbee2"\nslots = { 1 = "" }\n', "zigbee2"),
+        (LOCK + '[[grants]]\nname = "x"\npin = "12"\n', "grant 'x': pin is not a valid PIN"),
+        (LOCK + '[[grants]]\nname = "x"\npin = 1234\n', "pin must be a string"),
+        ('[[locks]]\nname = "a b"\nkind = "virtual"\n', "name must be letters"),
+        ('[[locks]]\nname = "a"\nkind = "zigbee2"\n', "zigbee2"),
         (
-            '[[locks]]\nname = "a"\nkind = "zwave"\nbehaviour = "flaky"\nslots = { 1 = "" }\n',
+            '[[locks]]\nname = "a"\nkind = "zwave"\nnode_id = 2\nbehaviour = "flaky"\n',
             "a zwave lock is 'readable' or 'masked'",
         ),
-        ("autolock_seconds = 5\n", "locks"),
+        (
+            '[[locks]]\nname = "a"\nkind = "zwave"\nnode_id = 3\nbehaviour = "readable"\n',
+            "node 2 (readable) and 3 (masked)",
+        ),
+        ('[[locks]]\nname = "a"\nkind = "virtual"\n', "a virtual lock needs door"),
+        (LOCK + 'behaviour = "wobbly"\n', "behaviour 'wobbly' is not one of"),
+        ('time_zone = "UTC"\n', "give at least one [[locks]] entry"),
     ],
 )
 def test_bad_configs_say_what_is_wrong_without_the_pin(
@@ -68,7 +92,7 @@ def test_bad_configs_say_what_is_wrong_without_the_pin(
 ) -> None:
     path = tmp_path / "site.toml"
     path.write_text(text)
-    with pytest.raises(ConfigError, match=problem) as caught:
+    with pytest.raises(ConfigError, match=re.escape(problem)) as caught:
         load_config(path)
     assert '12"' not in str(caught.value)
 
@@ -153,7 +177,7 @@ async def test_outputs_write_one_line_per_event() -> None:
     board = Board(duration=10)
     plain, lines = io.StringIO(), io.StringIO()
     outputs = (PlainLog(plain), JsonLines(lines))
-    events = [
+    events: list[DemoEvent] = [
         SiteOpened((("gate", "virtual"),)),
         SlotChanged("gate", 1, "IN_SYNC", "in sync"),
         SlotChanged("gate", 1, "IN_SYNC", "in sync"),  # no change: no line
@@ -175,7 +199,7 @@ async def test_dashboard_draws_every_panel() -> None:
 
     board = Board(duration=60)
     for event in (
-        SiteOpened((("gate", "virtual"), ("front_door", "zigbee"))),
+        SiteOpened((("gate", "virtual"), ("front_door", "zigbee2mqtt"))),
         DoorChanged("gate", False, "keypad"),
         TimerArmed("gate", trio.current_time() + 7),
         DoorChanged("front_door", True, "manual"),
@@ -183,13 +207,34 @@ async def test_dashboard_draws_every_panel() -> None:
         SlotChanged("gate", 2, "SUSPENDED", "lock unreachable"),
         FaultsPlanned(((30.0, "broker restart"), (5.0, "lock offline"))),
         FaultChanged(1, FaultState.DONE),
+        AccessChanged("Anna", "gate", "ACTIVE", "in its window", 1, "IN_SYNC", None, None),
+        AccessChanged("Anna", "front_door", "ACTIVE", "in its window", 1, "SYNCING", None, 2),
+        AccessChanged(
+            "guest",
+            "gate",
+            "SCHEDULED",
+            "starts later",
+            2,
+            "IN_SYNC",
+            "2026-12-19T15:00+01:00",
+            None,
+        ),
     ):
         board.apply(event)
     console = rich.Console(record=True, width=140, force_terminal=True)
     console.print(render(board))
     text = console.export_text()
-    for title in ("credentials: per lock and slot", "doors and autolock timers", "latest events"):
+    for title in (
+        "access plan: people by locks",
+        "credentials: per lock and slot",
+        "doors and autolock timers",
+        "latest events",
+    ):
         assert title in text
+    assert "sched" in text and "12-19 15:00" in text and "on… 2x" in text
+    # the engine's word on the slot reaches the plan's view: on it now
+    board.apply(SlotChanged("front_door", 1, "IN_SYNC", "in sync"))
+    assert board.access["Anna", "front_door"].sync == "IN_SYNC"
     assert "SUSPENDED" in text and "lock unreachable" in text
     assert "locks in  7.0 s" in text and "offline" in text
     assert "in 30.0 s" in text and "broker restart" in text
@@ -206,8 +251,15 @@ async def test_why_a_run_has_no_zwave_locks(
     monkeypatch.undo()
     if (await zwave_unavailable(demo_options(duration=60, state_dir=tmp_path))) is None:
         assert "too short" in (await zwave_unavailable(short) or "")
-    without = load_config().without(Kind.ZWAVE)
-    assert {spec.kind for spec in without.locks} == {Kind.ZIGBEE, Kind.VIRTUAL}
+    config = load_config()
+    without = config.without([spec.name for spec in config.with_kind(LockKind.ZWAVE)])
+    assert {spec.kind for spec in without.locks} == {LockKind.ZIGBEE2MQTT, LockKind.VIRTUAL}
+    grants = {grant.name: grant.locks for grant in without.grants}
+    assert grants["guest"] == ("front_door", "garage") and grants["courier"] == (
+        "front_door",
+        "back_door",
+    )
+    assert "porch" not in without.autolock_seconds()
 
 
 def test_summary_says_what_became_of_the_zwave_locks() -> None:
@@ -218,8 +270,8 @@ def test_summary_says_what_became_of_the_zwave_locks() -> None:
     assert "z-wave: not up when the run ended (installing)" in starting.lines()
     up = summary(zwave_state="up", zwave="server up; 2 locks driven", zwave_checked=6)
     assert (
-        "z-wave: server up; 2 locks driven; 6 slots in sync checked against a fresh read "
-        "and the mock lock" in up.lines()
+        "z-wave: server up; 2 locks driven; 6 slots in sync checked against the mock lock's "
+        "own record" in up.lines()
     )
 
 

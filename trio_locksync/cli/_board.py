@@ -12,6 +12,7 @@ import attrs
 import trio
 
 from ._events import (
+    AccessChanged,
     BrokerUp,
     DemoEvent,
     DoorChanged,
@@ -36,10 +37,11 @@ from ._events import (
     TimerRetry,
     TimersRecovered,
     ZWaveChanged,
+    ZWaveLink,
     ZWaveState,
 )
 
-__all__ = ["Board", "DemoLine", "DoorView", "FaultView", "Tally"]
+__all__ = ["AccessView", "Board", "DemoLine", "DoorView", "FaultView", "Tally"]
 
 JsonValue = str | int | float | bool | None
 
@@ -80,6 +82,20 @@ class DoorView:
     #: trio time the autolock timer fires at, or None
     timer_at: float | None = None
     reachable: bool = True
+
+
+@final
+@attrs.frozen
+class AccessView:
+    """A grant on a lock as the plan last said: its state and why, its slot and the engine's
+    state of it, the next edge of its window and the uses left."""
+
+    state: str
+    reason: str
+    slot: int | None
+    sync: str
+    next_edge: str | None
+    uses_left: int | None
 
 
 @final
@@ -133,6 +149,10 @@ class Board:
         #: the Z-Wave locks' state ("" while none was said) and what it said
         self.zwave_state = ""
         self.zwave = ""
+        #: the Z-Wave JS client's status ("" without Z-Wave locks)
+        self.zwave_link = ""
+        #: each grant on each lock, as the access plan last said
+        self.access: dict[tuple[str, str], AccessView] = {}
 
     def elapsed(self) -> float:
         return trio.current_time() - self.start
@@ -179,6 +199,9 @@ class Board:
                 if self.slots.get((lock, slot)) == (state, reason):
                     return None
                 self.slots[lock, slot] = (state, reason)
+                for key, view in self.access.items():  # the grant's code there: on it yet?
+                    if key[1] == lock and view.slot == slot:
+                        self.access[key] = attrs.evolve(view, sync=state)
                 text = f"{lock} slot {slot}: {state} ({reason})"
                 return self._line("slot", text, lock=lock, slot=slot, state=state, reason=reason)
             case DoorChanged(lock, locked, how):
@@ -240,6 +263,12 @@ class Board:
                 word = {ZWaveState.SKIPPED: "skipped", ZWaveState.STARTING: "starting"}
                 text = f"Z-Wave locks {word.get(state, 'up')}: {detail}"
                 return self._line("zwave", text, state=state.value, detail=detail)
+            case ZWaveLink(status, detail):
+                self.zwave_link = status
+                text = "Z-Wave JS " + _words(status, detail)
+                return self._line("zwave", text, status=status, detail=detail)
+            case AccessChanged(grant, lock, state, reason, slot, sync, edge, uses):
+                return self._access(grant, lock, AccessView(state, reason, slot, sync, edge, uses))
             case FaultsPlanned(faults):
                 self.faults = [FaultView(at, label) for at, label in faults]
             case FaultChanged(index, state, note):
@@ -250,6 +279,27 @@ class Board:
                 text = f"fault {fault.label}: {state.value}" + (f" ({note})" if note else "")
                 return self._line("fault", text, fault=fault.label, state=state.value, note=note)
         return None
+
+    def _access(self, grant: str, lock: str, view: AccessView) -> DemoLine | None:
+        before = self.access.get((grant, lock))
+        self.access[grant, lock] = view
+        if before is not None and attrs.evolve(before, sync=view.sync) == view:
+            return None  # the engine's state of the slot shows in the slot lines
+        where = "" if view.slot is None else f" slot {view.slot}"
+        edge = "" if view.next_edge is None else f"; next edge {view.next_edge}"
+        uses = "" if view.uses_left is None else f"; {view.uses_left} uses left"
+        text = f"{grant} on {lock}{where}: {view.state} ({view.reason}){edge}{uses}"
+        return self._line(
+            "access",
+            text,
+            grant=grant,
+            lock=lock,
+            state=view.state,
+            reason=view.reason,
+            slot=view.slot,
+            next_edge=view.next_edge,
+            uses_left=view.uses_left,
+        )
 
     def _door_line(self, lock: str, locked: bool, how: str) -> DemoLine:
         self.doors[lock] = attrs.evolve(self.doors[lock], locked=locked)

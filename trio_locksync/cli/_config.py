@@ -1,31 +1,30 @@
 """The demo's configuration, read once: the command line's choices resolved into one
-:class:`DemoOptions` record, and the site — the locks, how each behaves, and the PINs its
-managed slots should hold — read from ``demo_site.toml`` shipped beside this module (or a file
-of the same shape). PINs are kept as :class:`~trio_locksync.Pin`, so no repr or log line shows
-them."""
+:class:`DemoOptions` record, and the site read from ``demo_site.toml`` shipped beside this
+module (or a file of the same shape) in the one schema ``trio-locksync run`` reads
+(:mod:`._schema`), with the demo's own additions: lock kind ``virtual`` (a ``VirtualLock``) and
+each lock's simulated :class:`Behaviour`. PINs are kept as :class:`~trio_locksync.Pin`, so no
+repr or log line shows them."""
 
 from __future__ import annotations
 
 import enum
-import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, final
+from typing import final
 
 import attrs
 
-from ..core import Backoff, Jitter, Pin
+from ..core import Backoff, Jitter
 from ..testing import BrokerKind
+from ._schema import ConfigProblems, LockConfig, LockKind, SiteConfig, parse_site
 
 __all__ = [
     "FAST",
     "Behaviour",
     "ConfigError",
     "DemoOptions",
-    "Kind",
-    "LockSpec",
-    "SiteConfig",
+    "behaviour_of",
     "demo_options",
     "load_config",
 ]
@@ -34,20 +33,8 @@ __all__ = [
 FAST = Backoff(initial=0.2, maximum=2.0, jitter=Jitter.FULL)
 
 
-class Kind(enum.Enum):
-    """What stands behind a lock."""
-
-    #: a Zigbee lock in the simulated Zigbee2MQTT, driven by ``Zigbee2MqttLock`` over MQTT
-    ZIGBEE = "zigbee"
-    #: a ``VirtualLock``; its door reports through the ISY controller's event stream
-    VIRTUAL = "virtual"
-    #: a mock lock of zwave-js's mock controller behind the real Z-Wave JS Server (node >= 20),
-    #: driven by ``ZWaveJsLock`` over its websocket; "readable" or "masked" only
-    ZWAVE = "zwave"
-
-
 class Behaviour(enum.Enum):
-    """The quirk a lock shows."""
+    """The quirk a simulated lock shows."""
 
     READABLE = "readable"
     MASKED = "masked"
@@ -56,38 +43,9 @@ class Behaviour(enum.Enum):
     OFFLINE = "offline"
 
 
-@final
-@attrs.frozen
-class LockSpec:
-    """One lock of the site; ``slots`` maps each managed slot to its PIN (None: empty)."""
-
-    name: str
-    kind: Kind
-    behaviour: Behaviour
-    slots: Mapping[int, Pin | None] = attrs.field(repr=False)
-
-
-@final
-@attrs.frozen
-class SiteConfig:
-    """The whole site."""
-
-    locks: tuple[LockSpec, ...]
-    #: seconds an autolock timer runs after a keypad unlock, for a 60 s demo
-    autolock_seconds: float
-
-    def lock(self, name: str) -> LockSpec:
-        for spec in self.locks:
-            if spec.name == name:
-                return spec
-        raise KeyError(name)
-
-    def with_kind(self, kind: Kind) -> list[LockSpec]:
-        return [spec for spec in self.locks if spec.kind is kind]
-
-    def without(self, kind: Kind) -> SiteConfig:
-        """The site without its locks of ``kind``."""
-        return attrs.evolve(self, locks=tuple(s for s in self.locks if s.kind is not kind))
+def behaviour_of(spec: LockConfig) -> Behaviour:
+    """The simulated behaviour of lock ``spec`` (checked by :func:`load_config`)."""
+    return Behaviour(spec.behaviour or "readable")
 
 
 @final
@@ -101,8 +59,8 @@ class DemoOptions:
     broker: BrokerKind = BrokerKind.AUTO
     #: ``HOST:PORT`` of a broker to use as it is (None: start one of ``broker``)
     mqtt: str | None = None
-    #: seconds an autolock timer runs
-    autolock_seconds: float
+    #: seconds each door's autolock timer runs
+    autolock_seconds: Mapping[str, float]
     seed: int = 2026
     #: run the site's Z-Wave locks on the real Z-Wave JS Server if node >= 20 is here
     zwave: bool = True
@@ -119,18 +77,21 @@ def demo_options(
     seed: int = 2026,
     zwave: bool = True,
 ) -> DemoOptions:
-    """The run's options: ``config`` read (the shipped one if None; :class:`ConfigError`),
-    ``autolock`` None resolved to the config's seconds scaled to ``duration``."""
+    """The run's options: ``config`` read (the shipped one if None; :class:`ConfigError`);
+    ``autolock`` seconds for every door, or (None) each rule's seconds scaled to ``duration``
+    (the config's are for a 60 s run), at least 2 s."""
     site = load_config(config)
     if autolock is None:
-        autolock = max(2.0, site.autolock_seconds * duration / 60.0)
+        seconds = {rule.lock: max(2.0, rule.seconds * duration / 60.0) for rule in site.autolock}
+    else:
+        seconds = {rule.lock: autolock for rule in site.autolock}
     return DemoOptions(
         site=site,
         duration=duration,
         state_dir=state_dir,
         broker=broker,
         mqtt=mqtt,
-        autolock_seconds=autolock,
+        autolock_seconds=seconds,
         seed=seed,
         zwave=zwave,
     )
@@ -146,42 +107,44 @@ def load_config(path: Path | None = None) -> SiteConfig:
         text = resources.files(__package__).joinpath("demo_site.toml").read_text("utf-8")
         where = "demo_site.toml"
     else:
-        text, where = path.read_text("utf-8"), str(path)
-    try:
-        raw = tomllib.loads(text)
-        locks = tuple(_lock(entry) for entry in raw["locks"])
-        seconds = float(raw.get("autolock_seconds", 12))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    if not locks or len({spec.name for spec in locks}) != len(locks):
-        raise ConfigError(f"{where}: give at least one lock, each with its own name")
-    if not seconds > 0:
-        raise ConfigError(f"{where}: autolock_seconds must be positive")
-    return SiteConfig(locks=locks, autolock_seconds=seconds)
-
-
-def _lock(entry: Mapping[str, Any]) -> LockSpec:
-    name = str(entry["name"])
-    if not name.isidentifier():
-        raise ValueError(f"lock name {name!r} must be a plain identifier")
-    slots: dict[int, Pin | None] = {}
-    for key, value in dict(entry["slots"]).items():
-        if not isinstance(value, str):
-            raise TypeError(f"lock {name!r} slot {key}: a PIN must be a string")
+        where = str(path)
         try:
-            slots[int(key)] = Pin(value) if value else None
-        except ValueError:
-            raise ValueError(f"lock {name!r} slot {key}: not a valid PIN") from None
-    if not slots:
-        raise ValueError(f"lock {name!r} manages no slot")
-    kind = Kind(entry.get("kind", "virtual"))
-    behaviour = Behaviour(entry.get("behaviour", "readable"))
-    if kind is Kind.ZWAVE and behaviour not in _ZWAVE_BEHAVIOURS:
-        raise ValueError(
-            f"lock {name!r}: a zwave lock is 'readable' or 'masked' (the mock's locks)"
-        )
-    return LockSpec(name=name, kind=kind, behaviour=behaviour, slots=slots)
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: cannot read it ({type(exc).__name__})") from None
+    try:
+        site = parse_site(text, where, demo=True)
+    except ConfigProblems as exc:
+        raise ConfigError("; ".join(exc.problems)) from None
+    problems = [problem for spec in site.locks if (problem := _demo_problem(spec))]
+    if problems:
+        raise ConfigError("; ".join(f"{where}: {problem}" for problem in problems))
+    # the simulated Zigbee lock's expose_pin is its behaviour's
+    return attrs.evolve(site, locks=tuple(_exposed(spec) for spec in site.locks))
 
 
-#: the behaviours the mock controller's locks have (``MockNode.PLAIN`` and ``MockNode.MASKING``)
-_ZWAVE_BEHAVIOURS = (Behaviour.READABLE, Behaviour.MASKED)
+def _demo_problem(spec: LockConfig) -> str | None:
+    try:
+        behaviour = behaviour_of(spec)
+    except ValueError:
+        kinds = ", ".join(b.value for b in Behaviour)
+        return f"lock {spec.name!r}: behaviour {spec.behaviour!r} is not one of {kinds}"
+    if spec.kind is not LockKind.VIRTUAL and behaviour not in _READ_OR_MASKED:
+        return f"lock {spec.name!r}: a {spec.kind.value} lock is 'readable' or 'masked'"
+    if spec.kind is LockKind.VIRTUAL and spec.door is None:
+        return f"lock {spec.name!r}: a virtual lock needs door (its ISY node, e.g. 'ZW004_1')"
+    if spec.kind is LockKind.ZWAVE and spec.node_id != _MOCK_NODE[behaviour]:
+        return f"lock {spec.name!r}: the mock's locks are node 2 (readable) and 3 (masked)"
+    return None
+
+
+def _exposed(spec: LockConfig) -> LockConfig:
+    if spec.kind is not LockKind.ZIGBEE2MQTT:
+        return spec
+    return attrs.evolve(spec, expose_pin=behaviour_of(spec) is not Behaviour.MASKED)
+
+
+#: the behaviours the simulated Zigbee locks and the mock's Z-Wave locks have
+_READ_OR_MASKED = (Behaviour.READABLE, Behaviour.MASKED)
+#: the mock's node of each (``MockNode.PLAIN``, ``MockNode.MASKING``)
+_MOCK_NODE = {Behaviour.READABLE: 2, Behaviour.MASKED: 3}

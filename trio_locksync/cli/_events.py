@@ -11,6 +11,7 @@ from typing import final
 import attrs
 
 __all__ = [
+    "AccessChanged",
     "BrokerUp",
     "DemoEvent",
     "DoorChanged",
@@ -35,6 +36,7 @@ __all__ = [
     "TimerRetry",
     "TimersRecovered",
     "ZWaveChanged",
+    "ZWaveLink",
     "ZWaveState",
 ]
 
@@ -256,6 +258,33 @@ class ZWaveChanged:
     detail: str
 
 
+@final
+@attrs.frozen
+class ZWaveLink:
+    """The Z-Wave JS client's status."""
+
+    status: str
+    detail: str
+
+
+@final
+@attrs.frozen
+class AccessChanged:
+    """Grant ``grant`` on lock ``lock``, as the access plan has it now: its
+    ``AccessState`` name and why, its slot (None: none yet), the engine's state of that slot
+    ("" without one), the next edge of its window (ISO, None: none) and the uses left (None:
+    unlimited). Never a PIN."""
+
+    grant: str
+    lock: str
+    state: str
+    reason: str
+    slot: int | None
+    sync: str
+    next_edge: str | None
+    uses_left: int | None
+
+
 DemoEvent = (
     RunBegan
     | BrokerUp
@@ -279,4 +308,6 @@ DemoEvent = (
     | FaultsPlanned
     | FaultChanged
     | ZWaveChanged
+    | ZWaveLink
+    | AccessChanged
 )

@@ -1,7 +1,10 @@
 """One run of the demo, start to finish, as one flow: the broker, the simulated hardware, the
-site, the schedule of faults and visits, then a clean stop — at ``--duration`` or at Ctrl-C
-alike — with everything flushed and the summary gathered. Every part publishes its events on
-one feed; the board's owner (the output, given as ``show``) reduces them."""
+site — the same site runner as ``trio-locksync run`` (:mod:`._runner`), on the demo's config
+with the simulators' addresses filled in (:func:`site_config`) and its ``VirtualLock`` objects
+handed over as extra locks — the schedule of faults and visits, then a clean stop — at
+``--duration`` or at Ctrl-C alike — with everything flushed and the summary gathered. Every
+part publishes its events on one feed; the board's owner (the output, given as ``show``)
+reduces them."""
 
 from __future__ import annotations
 
@@ -17,14 +20,18 @@ import trio
 
 from ..core import ChangeFeed, StateTable
 from ..store import open_store
-from ..testing import open_mqtt_broker
+from ..testing import MqttBroker, open_mqtt_broker
 from ._board import Board
-from ._config import DemoOptions, Kind
+from ._config import DemoOptions
 from ._events import BrokerUp, DemoEvent, Info, RunBegan, Stopping, ZWaveChanged, ZWaveState
+from ._links import IsySettings, MqttSettings, ZWaveSettings
+from ._runner import ExtraLock, open_site
 from ._schedule import play
-from ._site import open_site
-from ._summary import SiteFigures, Summary, check_disk, gather, summarise
-from ._world import open_world
+from ._schema import LockKind, SiteConfig
+from ._summary import SiteFigures, Summary, check_disk, summarise
+from ._tuning import demo_tuning
+from ._verify import gather
+from ._world import World, open_world
 from ._zwave import zwave_unavailable
 
 __all__ = ["Show", "run_demo"]
@@ -133,31 +140,70 @@ async def run_demo(options: DemoOptions, show: Show) -> Summary:
     )
 
 
+def site_config(options: DemoOptions, broker: MqttBroker, world: World) -> SiteConfig:
+    """The demo's site config with the addresses of the simulators it started: what ``run``
+    would read from a file pointing at them."""
+    site = options.site
+    return attrs.evolve(
+        site,
+        mqtt=MqttSettings(
+            broker.host,
+            broker.port,
+            client_id="trio-locksync-demo-site",
+            protocol=broker.protocol,
+        ),
+        isy=IsySettings(world.controller.base_url),
+        zwave_js=ZWaveSettings(world.zwave.url) if site.with_kind(LockKind.ZWAVE) else None,
+    )
+
+
+def extra_locks(world: World) -> dict[str, ExtraLock]:
+    """The demo's own locks, handed to the runner: each ``VirtualLock``, its door locked
+    through the ISY controller."""
+
+    def locker(name: str) -> Callable[[], Awaitable[None]]:
+        async def lock_door() -> None:
+            world.lock_virtual_door(name)
+
+        return lock_door
+
+    return {name: ExtraLock(lock, locker(name)) for name, lock in world.virtual.items()}
+
+
 async def _run(
     options: DemoOptions, run: int, events: ChangeFeed[DemoEvent], ending: _Ending
 ) -> _Ran:
     start = ending.start
-    if options.site.with_kind(Kind.ZWAVE):
+    zwave = [spec.name for spec in options.site.with_kind(LockKind.ZWAVE)]
+    if zwave:
         skipped = await zwave_unavailable(options)
         if skipped is not None:  # said once; the run is then the one without them
             events.publish(ZWaveChanged(ZWaveState.SKIPPED, skipped))
-            options = attrs.evolve(options, site=options.site.without(Kind.ZWAVE))
+            options = attrs.evolve(options, site=options.site.without(zwave))
     with tempfile.TemporaryDirectory(prefix="trio-locksync-demo-") as scratch:
         async with open_mqtt_broker(Path(scratch), options.broker, external=options.mqtt) as broker:
             events.publish(BrokerUp(f"{broker.kind.value} on {broker.host}:{broker.port}"))
-            async with (
-                open_world(options, broker, events) as world,
-                open_site(options, run, world, broker, events) as site,
-            ):
-                ending.site_up()
-                events.publish(Info(f"site up: run {run}, state in {options.state_dir}"))
-                with ending.stop:
-                    await play(site, broker, start)
-                    await trio.sleep_forever()
-                seconds = trio.current_time() - start
-                events.publish(Stopping(ending.by))
-                figures = await gather(site)
-                await site.save_now()
-            # closed: no timer can fire any more, the file holds what is left running
-            reporter = site.reporter
-            return _Ran(seconds, figures, reporter.snapshot(clean_exit=True), len(reporter.running))
+            async with open_world(options, broker, events) as world:
+                async with open_site(
+                    site_config(options, broker, world),
+                    options.state_dir,
+                    events,
+                    run=run,
+                    tuning=demo_tuning(options),
+                    extra=extra_locks(world),
+                ) as site:
+                    ending.site_up()
+                    events.publish(Info(f"site up: run {run}, state in {options.state_dir}"))
+                    with ending.stop:
+                        await play(site, world, options, broker, start)
+                        await trio.sleep_forever()
+                    seconds = trio.current_time() - start
+                    events.publish(Stopping(ending.by))
+                    figures = await gather(site, world, options)
+                    await site.save_now()
+                # closed: no timer can fire any more, the file holds what is left running
+                reporter = site.reporter
+                ran = _Ran(
+                    seconds, figures, reporter.snapshot(clean_exit=True), len(reporter.running)
+                )
+            return ran

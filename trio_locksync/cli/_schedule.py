@@ -12,14 +12,17 @@ from typing import final
 import attrs
 import trio
 
+from ..access import AccessState
 from ..core import LockSyncError
-from ..credentials import LockDisconnected
+from ..credentials import LockDisconnected, SyncState
 from ..testing import MqttBroker
-from ._config import Behaviour, Kind
+from ._config import Behaviour, DemoOptions, behaviour_of
 from ._events import DemoEvent, FaultChanged, FaultsPlanned, FaultState, Info, LockReachable
-from ._site import Site
+from ._runner import Site
+from ._schema import LockKind
+from ._world import World
 
-__all__ = ["Fault", "Skipped", "Visit", "fault_plan", "play", "visit_plan"]
+__all__ = ["Fault", "Skipped", "Visit", "codes_on", "fault_plan", "play", "visit_plan"]
 
 
 @final
@@ -116,11 +119,29 @@ async def run_visits(
             await lock(visit.lock)
 
 
-async def play(site: Site, broker: MqttBroker, start: float) -> None:
+def codes_on(site: Site, lock: str, *, verified: bool = True) -> list[int]:
+    """The slots of ``lock`` where the plan puts an active grant's code (``verified``: and the
+    engine verified it is there): the users whose code opens the door now."""
+    plan, users = site.plan, []
+    for grant in plan.grants():
+        if lock not in plan.status(grant):
+            continue
+        detail = plan.detail(grant, lock)
+        if detail.state is AccessState.ACTIVE and (
+            detail.sync is SyncState.IN_SYNC or (not verified and detail.slot is not None)
+        ):
+            assert detail.slot is not None
+            users.append(detail.slot)
+    return sorted(users)
+
+
+async def play(
+    site: Site, world: World, options: DemoOptions, broker: MqttBroker, start: float
+) -> None:
     """The schedule from ``start`` on, until cancelled: faults the viewer sees coming, and
-    people using the doors."""
-    options, world, publish = site.options, site.world, site.publish
-    duration, locks = options.duration, options.site.locks
+    people using the doors with the codes the plan gave them."""
+    publish = site.publish
+    duration, locks = options.duration, site.config.locks
 
     async def controller_restart() -> str:
         down = down_time(duration, 0.04, 1.0)
@@ -128,7 +149,7 @@ async def play(site: Site, broker: MqttBroker, start: float) -> None:
         return f"down {down:.1f} s; the stream replays every door on reconnect"
 
     async def lock_offline() -> str:
-        offline = [s.name for s in locks if s.behaviour is Behaviour.OFFLINE]
+        offline = [s.name for s in locks if behaviour_of(s) is Behaviour.OFFLINE]
         if not offline:
             raise Skipped("no lock with behaviour 'offline' in the config")
         name, down = offline[0], down_time(duration, 0.14, 2.0)
@@ -153,12 +174,15 @@ async def play(site: Site, broker: MqttBroker, start: float) -> None:
         candidates = [
             s
             for s in locks
-            if s.behaviour is Behaviour.READABLE and len(s.slots) > 1 and s.kind is not Kind.ZWAVE
+            if behaviour_of(s) is Behaviour.READABLE and s.kind is not LockKind.ZWAVE
         ]
         if not candidates:
             raise Skipped("no readable lock in the config")
-        spec = sorted(candidates, key=lambda s: s.kind is not Kind.ZIGBEE)[0]
-        slot = sorted(spec.slots)[1]
+        spec = sorted(candidates, key=lambda s: s.kind is not LockKind.ZIGBEE2MQTT)[0]
+        held = codes_on(site, spec.name, verified=False)
+        if not held:
+            raise Skipped(f"no code on {spec.name} yet")
+        slot = held[-1]
         try:
             world.keypad_change(spec.name, slot)
         except LockDisconnected as exc:  # pragma: no cover - the simulator's choice
@@ -172,23 +196,32 @@ async def play(site: Site, broker: MqttBroker, start: float) -> None:
         "keypad change at the door": keypad_change,
     }
 
-    async def at_the_door(name: str, act: Callable[[str], Awaitable[None]]) -> None:
-        if name in world.zwave.nodes and not site.zwave.is_up(name):
+    async def at_the_door(
+        name: str, act: Callable[[str, int], Awaitable[None]], *, code: bool
+    ) -> None:
+        """``act`` at door ``name`` as one of the users whose code is on it (a Z-Wave lock
+        is locked at its keypad too: by a user)."""
+        zwave = name in world.zwave.nodes
+        if zwave and not world.zwave.is_up():
             publish(Info(f"a visit to {name} skipped: its Z-Wave lock is not up"))
             return
+        users = codes_on(site, name)
+        if (code or zwave) and not users:
+            publish(Info(f"a visit to {name} skipped: nobody's code is on it yet"))
+            return
         try:
-            await act(name)
+            await act(name, world.rng.choice(users) if users else 0)
         except LockSyncError as exc:  # the mock's control refused (a Z-Wave lock closing)
             publish(Info(f"a visit to {name} failed: {exc}"))
 
     async def unlock(name: str) -> None:
-        await at_the_door(name, world.keypad_unlock)
+        await at_the_door(name, world.keypad_unlock, code=True)
 
     async def lock(name: str) -> None:
-        await at_the_door(name, world.manual_lock)
+        await at_the_door(name, world.manual_lock, code=False)
 
     names = [spec.name for spec in locks]
-    last = [spec.name for spec in locks if spec.behaviour is Behaviour.READABLE]
+    last = [spec.name for spec in locks if behaviour_of(spec) is Behaviour.READABLE]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_faults, start, fault_plan(duration, acts), publish)
         nursery.start_soon(

@@ -4,7 +4,7 @@ by the door's name when it fires, never by a captured lock object."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import final
@@ -12,7 +12,7 @@ from typing import final
 import trio
 
 from ..autolock import AutolockService, AutolockTargetGone, RecoveryReport, open_autolock
-from ._config import FAST
+from ..core import Backoff
 from ._events import (
     DemoEvent,
     TimerArmed,
@@ -36,7 +36,7 @@ class DoorTimers:
     def __init__(
         self,
         service: AutolockService,
-        seconds: float,
+        seconds: Mapping[str, float],
         running: set[str],
         publish: Callable[[DemoEvent], None],
     ) -> None:
@@ -45,12 +45,20 @@ class DoorTimers:
         self._publish = publish
         self.running = running
 
+    def has_rule(self, name: str) -> bool:
+        """Whether door ``name`` has an autolock rule."""
+        return name in self._seconds
+
     async def arm(self, name: str) -> None:
+        """Start (or restart) door ``name``'s timer; a door without a rule has none."""
+        seconds = self._seconds.get(name)
+        if seconds is None:
+            return
         timer = self._service.timer(f"door:{name}")
         with trio.CancelScope(shield=True):  # persisted and counted, or neither
-            await timer.start(self._seconds)
+            await timer.start(seconds)
             self.running.add(timer.timer_id)
-        self._publish(TimerArmed(name, trio.current_time() + self._seconds))
+        self._publish(TimerArmed(name, trio.current_time() + seconds))
 
     async def disarm(self, name: str, why: str) -> None:
         timer = self._service.timer(f"door:{name}")
@@ -78,13 +86,15 @@ class DoorTimers:
 async def open_door_timers(
     path: Path,
     *,
-    seconds: float,
+    seconds: Mapping[str, float],
     doors: Collection[str],
     lock_door: Callable[[str], Awaitable[None]],
     running: set[str],
     publish: Callable[[DemoEvent], None],
+    backoff: Backoff | None = None,
 ) -> AsyncIterator[DoorTimers]:
-    """The autolock service on ``path`` for the block; a timer that fires calls
+    """The autolock service on ``path`` for the block; a keypad unlock arms a door's timer for
+    its ``seconds`` (a door without any has no timer); a timer that fires calls
     ``lock_door(name)`` (a door no longer in ``doors`` ends its timer: target gone; a failed
     lock keeps it, and it retries)."""
 
@@ -101,5 +111,5 @@ async def open_door_timers(
         running.discard(timer_id)
         publish(TimerFired(name))
 
-    async with open_autolock(path, action=fire, backoff=FAST) as service:
+    async with open_autolock(path, action=fire, backoff=backoff) as service:
         yield DoorTimers(service, seconds, running, publish)

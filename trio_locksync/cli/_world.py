@@ -26,8 +26,10 @@ from ..testing.zigbee2mqtt import (
     Zigbee2MqttSimulator,
     open_zigbee2mqtt_simulator,
 )
-from ._config import FAST, Behaviour, DemoOptions, Kind, LockSpec, SiteConfig
+from ._config import FAST, Behaviour, DemoOptions, behaviour_of
 from ._events import DemoEvent
+from ._follow import door_value
+from ._schema import LockConfig, LockKind, SiteConfig
 from ._zwave import ZWaveHardware
 
 __all__ = ["World", "door_value", "open_world"]
@@ -39,15 +41,11 @@ SLOTS_PER_LOCK = 10
 _SIMULATOR_TIMEOUT = 20.0
 
 
-def door_value(locked: bool) -> int:
-    return 100 if locked else 0
-
-
-def _virtual(spec: LockSpec, seed: int, codes: Mapping[int, str]) -> VirtualLock:
-    flaky = spec.behaviour is Behaviour.FLAKY
+def _virtual(spec: LockConfig, seed: int, codes: Mapping[int, str]) -> VirtualLock:
+    flaky = behaviour_of(spec) is Behaviour.FLAKY
     lock = VirtualLock(
         slots=SLOTS_PER_LOCK,
-        masked=spec.behaviour is Behaviour.MASKED,
+        masked=behaviour_of(spec) is Behaviour.MASKED,
         write_lands=0.8 if flaky else 1.0,
         optimistic=0.5 if flaky else 0.0,
         fail_rate=0.15 if flaky else 0.0,
@@ -77,15 +75,16 @@ async def open_world(
     ):
         saved: Mapping[str, Any] = await hardware.load() or {}
         locked: Mapping[str, bool] = saved.get("locked", {})
-        nodes = {spec.name: f"ZW{n:03d}_1" for n, spec in enumerate(config.locks, start=2)}
-        virtual = [spec for spec in config.locks if spec.kind is Kind.VIRTUAL]
+        nodes = {spec.name: spec.door for spec in config.locks if spec.door is not None}
+        virtual = config.with_kind(LockKind.VIRTUAL)
         controller = IsyController(
             {nodes[spec.name]: door_value(locked.get(spec.name, True)) for spec in virtual},
             heartbeat=30.0,
         )
         await nursery.start(controller.serve)
-        zwave = ZWaveHardware(config.with_kind(Kind.ZWAVE), events.publish)
+        zwave = ZWaveHardware(config.with_kind(LockKind.ZWAVE), events.publish)
         if zwave.nodes:
+            await nursery.start(zwave.serve_forwarder)
             nursery.start_soon(zwave.run)  # in the background: the rest never waits for it
         async with open_zigbee2mqtt_simulator(
             broker.host,
@@ -127,13 +126,12 @@ async def _pair(
     """The Zigbee locks, paired with their codes and doors as the last run left them."""
     locked: Mapping[str, bool] = saved.get("locked", {})
     devices = {}
-    zigbee = [spec for spec in config.locks if spec.kind is Kind.ZIGBEE]
-    for n, spec in enumerate(zigbee):
+    for n, spec in enumerate(config.with_kind(LockKind.ZIGBEE2MQTT)):
         device = await z2m.add_lock(
-            spec.name,
+            spec.topic_name,
             slots=SLOTS_PER_LOCK,
             codes=_codes(saved, spec.name),
-            expose_pin=spec.behaviour is not Behaviour.MASKED,
+            expose_pin=behaviour_of(spec) is not Behaviour.MASKED,
             latency=(0.02, 0.1),
             zcl_timeout=1.0,
             seed=100 + n,
@@ -176,6 +174,8 @@ class World:
         self.virtual = virtual
         self.devices = devices
         self.zwave = zwave
+        #: the codes people programmed at a keypad, behind the site's back
+        self.reprogrammed: dict[tuple[str, int], str] = {}
 
     def snapshot(self) -> dict[str, Any]:
         """The hardware's memory: codes per lock, and which doors are locked."""
@@ -191,29 +191,36 @@ class World:
 
     # -- what people do at the doors --------------------------------------------------------
 
-    def _user(self, name: str) -> int:
-        spec = self.config.lock(name)
-        return self.rng.choice([s for s, pin in spec.slots.items() if pin is not None])
-
-    async def keypad_unlock(self, name: str) -> None:
-        """Someone opens door ``name`` with a code at its keypad."""
-        kind, user = self.config.lock(name).kind, self._user(name)
-        if kind is Kind.ZIGBEE:
+    async def keypad_unlock(self, name: str, user: int) -> None:
+        """Someone opens door ``name`` with the code of ``user`` at its keypad."""
+        kind = self.config.lock(name).kind
+        if kind is LockKind.ZIGBEE2MQTT:
             self.devices[name].keypad_unlock(user=user)
-        elif kind is Kind.ZWAVE:
+        elif kind is LockKind.ZWAVE:
             await self.zwave.keypad_unlock(name, user)
         else:
             self.controller.set_status(self.nodes[name], door_value(False))
 
-    async def manual_lock(self, name: str) -> None:
-        """Someone locks door ``name`` by hand (the thumb turn; a Z-Wave lock: at its keypad)."""
+    async def manual_lock(self, name: str, user: int) -> None:
+        """Someone locks door ``name`` by hand (the thumb turn; a Z-Wave lock: at its keypad,
+        as ``user``)."""
         kind = self.config.lock(name).kind
-        if kind is Kind.ZIGBEE:
+        if kind is LockKind.ZIGBEE2MQTT:
             self.devices[name].manual_lock()
-        elif kind is Kind.ZWAVE:
-            await self.zwave.keypad_lock(name, self._user(name))
+        elif kind is LockKind.ZWAVE:
+            await self.zwave.keypad_lock(name, user)
         else:
             self.controller.set_status(self.nodes[name], door_value(True))
+
+    async def codes(self, name: str, slots: list[int]) -> dict[int, str]:
+        """The codes lock ``name`` holds in ``slots`` by its own record (ground truth)."""
+        kind = self.config.lock(name).kind
+        if kind is LockKind.ZWAVE:
+            return await self.zwave.codes(name, slots)
+        held = (
+            self.devices[name].codes if kind is LockKind.ZIGBEE2MQTT else (self.virtual[name].codes)
+        )
+        return {slot: held[slot] for slot in slots if held.get(slot)}
 
     def lock_virtual_door(self, name: str) -> None:
         """The site's lock command for a virtual lock's door (through the ISY controller)."""
@@ -222,7 +229,8 @@ class World:
     def keypad_change(self, name: str, slot: int) -> None:
         """Someone programs a new code into ``slot`` at the door (a code nobody configured)."""
         pin = "".join(self.rng.choice("0123456789") for _ in range(6))
-        if self.config.lock(name).kind is Kind.ZIGBEE:
+        self.reprogrammed[name, slot] = pin
+        if self.config.lock(name).kind is LockKind.ZIGBEE2MQTT:
             self.devices[name].keypad_set(slot, pin)
         else:
             self.virtual[name].keypad_set(slot, pin)
