@@ -10,39 +10,29 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, final
+from collections.abc import Mapping, Sequence
+from typing import Protocol, final
 
 import attrs
 
 from ..access import Grant, Weekly
 from ..core import Pin
+from ._problems import Problems
 
-if TYPE_CHECKING:
-    from ._schema import LockConfig
 
-__all__ = ["GrantSpec", "Problems", "check_autolock", "parse_grants", "parse_slots"]
+class LockLike(Protocol):
+    """What the grant checks need of a lock's config (``_schema.LockConfig``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fixed(self) -> Mapping[int, Pin | None]: ...
+
+
+__all__ = ["GrantSpec", "LockLike", "check_autolock", "parse_grants", "parse_slots"]
 
 _GRANT = {"name", "pin", "locks", "starts", "ends", "weekly", "uses"}
-
-
-@final
-class Problems:
-    """The problems found so far, one line each: ``<file>: <entry>: <problem>``."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.lines: list[str] = []
-
-    def add(self, entry: str, problem: str) -> None:
-        self.lines.append(f"{self.where}: {entry}: {problem}")
-
-    def unknown_keys(self, entry: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
-        for key in sorted(set(table) - set(known)):
-            self.add(entry, f"unknown key {key!r}")
-
-    def __bool__(self) -> bool:
-        return bool(self.lines)
 
 
 def parse_slots(value: object, lowest: int, where: str, problems: Problems) -> tuple[int, ...]:
@@ -204,7 +194,7 @@ def _grant(
 
 
 def parse_grants(
-    value: object, locks: list[LockConfig], zone: zoneinfo.ZoneInfo, problems: Problems
+    value: object, locks: Sequence[LockLike], zone: zoneinfo.ZoneInfo, problems: Problems
 ) -> list[GrantSpec]:
     """The ``[[grants]]``, each checked, then together: locks they name exist, and no lock
     gets one PIN twice (from two grants, or a grant and a fixed slot)."""
@@ -234,7 +224,7 @@ def parse_grants(
 
 
 def check_autolock(
-    value: object, locks: list[LockConfig], problems: Problems
+    value: object, locks: Sequence[LockLike], problems: Problems
 ) -> list[tuple[str, float]]:
     """The ``[[autolock]]`` rules: ``(lock, seconds)``, one per lock."""
     if not isinstance(value, list):

@@ -11,7 +11,7 @@ from typing import Any, final
 import attrs
 
 from ..mqtt import MqttProtocol
-from ._grants import Problems
+from ._problems import Problems
 
 __all__ = [
     "IsySettings",

@@ -21,7 +21,7 @@ from typing import final
 import attrs
 
 from ..core import Pin
-from ._grants import GrantSpec, Problems, check_autolock, parse_grants, parse_slots
+from ._grants import GrantSpec, check_autolock, parse_grants, parse_slots
 from ._links import (
     IsySettings,
     MqttSettings,
@@ -31,6 +31,7 @@ from ._links import (
     parse_text,
     parse_zwave,
 )
+from ._problems import Problems
 
 __all__ = [
     "AutolockRule",
