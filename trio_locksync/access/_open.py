@@ -10,11 +10,11 @@ import zoneinfo
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 
-from ..core import RunBlocking, open_service_nursery
+from ..core import Backoff, RunBlocking, open_service_nursery
 from ..credentials import LockSync
 from ..store import StoreCorruptError, open_store
 from ._machine import PlanMachine
-from ._plan import AccessPlan, Clock
+from ._plan import SURVEY_RETRY, AccessPlan, Clock
 from ._slots import SlotFinder
 
 __all__ = ["open_access_plan", "utc_now"]
@@ -62,6 +62,7 @@ async def open_access_plan(
     slots: Collection[int] | Mapping[str, Collection[int]] = range(1, 31),
     survey_batch: int = 4,
     resurvey_interval: float = 3600.0,
+    survey_retry: Backoff = SURVEY_RETRY,
     run_blocking: RunBlocking | None = None,
 ) -> AsyncIterator[AccessPlan]:
     """Keep the locks' slots as the plan's grants say, for the duration of the block.
@@ -90,6 +91,8 @@ async def open_access_plan(
             raise TypeError(f"lock {lock!r}: expected a LockSync, got {type(sync).__name__}")
     zone = _zone(tz)
     ranges = _ranges(slots, syncs)
+    if not isinstance(survey_retry, Backoff):
+        raise TypeError("survey_retry must be a Backoff")
     if survey_batch < 1 or not resurvey_interval > 0:
         raise ValueError("survey_batch must be >= 1 and resurvey_interval positive")
     syncs = dict(syncs)
@@ -102,7 +105,7 @@ async def open_access_plan(
             lock: SlotFinder(ranges[lock], batch=survey_batch, resurvey_interval=resurvey_interval)
             for lock in syncs
         }
-        plan = AccessPlan._create(syncs, machine, store, now, finders)
+        plan = AccessPlan._create(syncs, machine, store, now, finders, survey_retry)
         if raw is not None:
             # the slots each engine was opened with are its owner's, whatever the file says
             reserved = {lock: set(sync.slots) for lock, sync in syncs.items()}

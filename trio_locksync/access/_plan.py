@@ -17,7 +17,7 @@ from typing import Any, final
 
 import trio
 
-from ..core import ChangeFeed, NoPublicConstructor
+from ..core import Backoff, ChangeFeed, Jitter, NoPublicConstructor
 from ..credentials import (
     CredentialKind,
     EventSource,
@@ -43,7 +43,7 @@ from ._machine import PlanMachine
 from ._slots import Found, SlotFinder
 from ._state import AccessChange, AccessPlanStatistics, AccessState, GrantOnLock
 
-__all__ = ["AccessPlan", "Clock", "settled"]
+__all__ = ["SURVEY_RETRY", "AccessPlan", "Clock", "settled"]
 
 logger = logging.getLogger("trio_locksync.access")
 
@@ -52,8 +52,8 @@ Clock = Callable[[], datetime.datetime]
 #: the longest the edge task sleeps before it looks at the wall clock again (a clock that was
 #: set forward or back is noticed within this)
 _CLOCK_CHECK = 3600.0
-#: a lock that could not be surveyed is tried again after this many seconds (doubling to 30 min)
-_RESURVEY_FIRST, _RESURVEY_MAX = 30.0, 1800.0
+#: a lock that could not be surveyed is tried again after these delays (unless its engine moves)
+SURVEY_RETRY = Backoff(initial=30.0, maximum=1800.0, jitter=Jitter.NONE)
 
 
 @final
@@ -69,7 +69,9 @@ class AccessPlan(metaclass=NoPublicConstructor):
         store: Store,
         now: Clock,
         finders: Mapping[str, SlotFinder],
+        survey_retry: Backoff = SURVEY_RETRY,
     ) -> None:
+        self._survey_retry = survey_retry
         self._syncs = syncs
         self._machine = machine
         self._store = store
@@ -383,7 +385,7 @@ class AccessPlan(metaclass=NoPublicConstructor):
         """When grants wait for a slot of ``lock``: survey it, offer what is free, or say there
         is none; an unreachable lock is tried again later (30 s doubling to 30 min)."""
         sync, finder = self._syncs[lock], self._finders[lock]
-        retry = _RESURVEY_FIRST
+        delays = self._survey_retry.delays()
         while True:
             await self._need[lock].wait()
             self._in_search.add(lock)
@@ -397,12 +399,11 @@ class AccessPlan(metaclass=NoPublicConstructor):
                 # Woken by the engine's next move (the lock may be back) or after the delay;
                 # subscribed now, so only moves from now on count.
                 moved = sync.changes()
-                with trio.move_on_after(retry):
+                with trio.move_on_after(next(delays)):
                     await moved.__anext__()
-                retry = min(retry * 2, _RESURVEY_MAX)
                 self._need[lock].set()
                 continue
-            retry = _RESURVEY_FIRST
+            delays = self._survey_retry.delays()
             if result.exhausted and self._machine.waiting(lock):
                 # NO_SLOT: a slot may free up at the door; look again after the interval
                 with trio.move_on_after(finder.resurvey_interval):

@@ -49,6 +49,8 @@ class Tuning:
     #: keyword arguments of ``open_lock_sync`` for every lock, then per lock
     engine: Mapping[str, Any] = attrs.field(factory=dict)
     engine_for: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    #: keyword arguments of ``open_access_plan`` (its retry delays)
+    plan: Mapping[str, Any] = attrs.field(factory=dict)
     #: keyword arguments of ``Zigbee2MqttLock`` (its timeouts)
     zigbee: Mapping[str, Any] = attrs.field(factory=dict)
     zwave_operation_timeout: float = 30.0
@@ -230,6 +232,7 @@ async def open_site(
                 engines,
                 tz=config.time_zone,
                 slots=plan_slots(config),
+                **tune.plan,
             )
         )
         follow.plan(plan)

@@ -42,6 +42,8 @@ def demo_tuning(options: DemoOptions) -> Tuning:
             "drift_interval": drift,
         },
         engine_for={name: {"drift_interval": min(drift, _OFFLINE_DRIFT)} for name in offline},
+        # a lock not read yet (the Z-Wave locks before the server is up) surveyed again soon
+        plan={"survey_retry": Backoff(initial=1.0, maximum=3.0, jitter=Jitter.NONE)},
         zigbee={"read_timeout": 1.0, "publish_timeout": 3.0, "command_timeout": 3.0},
         # the Z-Wave locks join once the server is up (about 10 s): an operation before that
         # gives up soon, and three such make the lock unreachable until its re-probe finds it
