@@ -42,10 +42,10 @@ class Interpreter:
         self._publish = publish
         self._need_slots = need_slots
         #: a change to the plan's file is waiting to be written
-        self.dirty = False
+        self.dirty: bool = False
         #: counters: writes asked of the engines, changes published
-        self.desires = 0
-        self.changes = 0
+        self.desires: int = 0
+        self.changes: int = 0
 
     def apply(self, effects: Iterable[Effect]) -> list[AccessChange]:
         """Carry ``effects`` out in order; returns the changes published."""

@@ -58,7 +58,7 @@ class PlanMachine:
     """Every grant of a plan over ``locks`` (their names), in time zone ``tz``."""
 
     def __init__(self, locks: Sequence[str], tz: datetime.tzinfo) -> None:
-        self.locks = tuple(locks)
+        self.locks: tuple[str, ...] = tuple(locks)
         self.tz = tz
         self._entries: dict[str, _Entry] = {}
         #: lock -> slot -> the grant holding it (a live assignment)
@@ -74,7 +74,7 @@ class PlanMachine:
         #: the grant whose edge :meth:`tick` just took off the heap (its next one goes back on)
         self._popped: str | None = None
         #: edges applied (a grant whose window opened or closed), for statistics
-        self.edges_applied = 0
+        self.edges_applied: int = 0
 
     # -- what the trio layer reads --------------------------------------------------------
 

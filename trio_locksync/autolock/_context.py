@@ -75,19 +75,19 @@ class AutolockContext:
         path: str,
     ) -> None:
         #: every timer's entry, in the service's one store file
-        self.timer_store = timer_store
+        self.timer_store: TimerStore = timer_store
         #: where the timers' fires are scheduled (one task in the service's nursery)
-        self.scheduler = scheduler
+        self.scheduler: DeadlineScheduler = scheduler
         #: what a fire runs: ``await action(timer_id)``
-        self.action = action
+        self.action: Action = action
         #: the delays between retries of a failed action
-        self.backoff = backoff
+        self.backoff: Backoff = backoff
         #: the store file, for messages
-        self.path = path
+        self.path: str = path
         #: counters for :meth:`AutolockService.statistics`, kept by the timers
-        self.fires = 0
-        self.action_failures = 0
-        self.targets_gone = 0
+        self.fires: int = 0
+        self.action_failures: int = 0
+        self.targets_gone: int = 0
         self._clock = now
         self._max_duration = max_duration
         self._lifecycle = StateTable("AutolockService", ServiceState.NOT_RECOVERED, _SERVICE_TABLE)

@@ -59,7 +59,7 @@ class TimerDriver:
 
     def __init__(self, timer_id: str, io: TimerIO) -> None:
         #: the state machine; read it freely, feed it only through the driver
-        self.machine = TimerMachine(timer_id)
+        self.machine: TimerMachine = TimerMachine(timer_id)
         self._io = io
 
     @property

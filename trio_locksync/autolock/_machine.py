@@ -110,7 +110,7 @@ class TimerMachine:
     __slots__ = ("_entry", "_state", "timer_id")
 
     def __init__(self, timer_id: str) -> None:
-        self.timer_id = timer_id
+        self.timer_id: str = timer_id
         self._state = StateTable(f"timer {timer_id!r}", TimerState.FRESH, _TABLE)
         # Present exactly while ACTIVE or FIRING (the state says which; this is the payload).
         self._entry: TimerEntry | None = None

@@ -67,7 +67,7 @@ class BoundedBuffer(Generic[T]):
         self._ended = False
         self._error: Callable[[], BaseException] | None = None
         #: items dropped so far because the buffer was full
-        self.dropped = 0
+        self.dropped: int = 0
 
     @property
     def size(self) -> int:

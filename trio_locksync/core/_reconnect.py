@@ -192,18 +192,18 @@ class ReconnectPolicy:
         self._rng = random.Random() if rng is None else rng
         self._delays: Iterator[float] = self._backoff.delays(self._rng)
         #: seconds a connection must stay live before the delays start over
-        self.stable_after = options.stable_after
-        self.refusal_retry = refusal_retry
-        self.flap_limit = flap_limit
-        self.flap_hint = flap_hint
+        self.stable_after: float = options.stable_after
+        self.refusal_retry: RefusalRetry = refusal_retry
+        self.flap_limit: int = flap_limit
+        self.flap_hint: str | None = flap_hint
         #: connections lost within ``stable_after`` of going live, in a row
-        self.flaps = 0
+        self.flaps: int = 0
         #: ... and in all
-        self.flaps_total = 0
-        self.unanswered_limit = unanswered_limit
-        self.unanswered_hint = unanswered_hint
+        self.flaps_total: int = 0
+        self.unanswered_limit: int = unanswered_limit
+        self.unanswered_hint: str | None = unanswered_hint
         #: attempts in a row the server closed before any answer
-        self.unanswered = 0
+        self.unanswered: int = 0
         self._live_since = math.nan  # NaN: not live since the last ending
         self._denied = False  # the one retry after a denial was made, no answer since
 

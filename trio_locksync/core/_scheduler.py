@@ -46,7 +46,7 @@ class ScheduledCall:
         self, scheduler: DeadlineScheduler, deadline: float, fn: Callable[[], Awaitable[object]]
     ) -> None:
         self._scheduler = scheduler
-        self.deadline = deadline
+        self.deadline: float = deadline
         self._fn = fn
         self._state = ScheduledCallState.PENDING
         self._done: trio.Event | None = None  # made on first wait: most calls are never awaited

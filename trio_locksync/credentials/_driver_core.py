@@ -95,13 +95,15 @@ class DriverCore:
         self._breaker = functools.partial(
             CircuitBreaker, failures=breaker_failures, window=breaker_window, retry=suspended_retry
         )
-        self.machines = {slot: self._new_machine(slot, want) for slot, want in desired.items()}
-        self.reach = LockReach(
+        self.machines: dict[int, SlotMachine] = {
+            slot: self._new_machine(slot, want) for slot, want in desired.items()
+        }
+        self.reach: LockReach = LockReach(
             retry_interval=retry_interval,
             drift_interval=drift_interval,
             breaker=ProbeBreaker(backoff=unreachable_retry),
         )
-        self.counts = SyncCounts()
+        self.counts: SyncCounts = SyncCounts()
         self._needs: dict[int, Need] = {}
         self._wakes: dict[int, float] = {}
         #: slots taken at run time with no reading yet -> when their first read is due

@@ -26,7 +26,7 @@ class CredentialError(LockSyncError):
     #: what failed, as the message's opening words (the class's, unless ``what=`` says more
     #: precisely, e.g. ``LockDisconnected(..., what="lock asleep")`` for a sleeping battery
     #: lock: unreachable for now, and not because anything is wrong)
-    what = "credential operation failed"
+    what: str = "credential operation failed"
 
     def __init__(
         self, reason: str = "", *, slot: int | None = None, what: str | None = None

@@ -33,7 +33,7 @@ class WrittenMemory:
     __slots__ = ("_store", "_written", "salt")
 
     def __init__(self, salt: bytes, written: Mapping[int, str], store: Store | None) -> None:
-        self.salt = salt
+        self.salt: bytes = salt
         self._written = dict(written)
         self._store = store
 

@@ -72,7 +72,7 @@ class SlotCore:
         """``wrote_at``: when the engine last wrote a PIN to the slot (for a slot taken again
         soon after it was released): an empty reading within ``pending_ttl`` of it is set
         aside, as after the machine's own write."""
-        self.slot = slot
+        self.slot: int = slot
         self._policy = policy
         self._breaker = breaker
         self._desired = desired

@@ -82,7 +82,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
         self._target = parse_target(url)
         if settings.ssl_context is not None and not self._target.tls:
             raise ValueError("ssl_context given for a ws:// URL; use wss:// for TLS")
-        self.url = redact_url(url)
+        self.url: str = redact_url(url)
         self._settings = settings
         self._subprotocols = list(subprotocols)
         self._ssl_context = settings.ssl_context

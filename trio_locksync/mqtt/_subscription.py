@@ -101,20 +101,20 @@ class MqttSubscription(metaclass=NoPublicConstructor):
         overflow: Overflow,
         upstream: Upstream,
     ) -> None:
-        self.topic_filter = topic_filter
-        self.qos = qos
-        self.buffer_size = buffer_size
+        self.topic_filter: str = topic_filter
+        self.qos: int = qos
+        self.buffer_size: int = buffer_size
         self._upstream = upstream
         self._pressed = False
         self._high = max(1, min(HIGH_WATER, buffer_size // 2))
         # The core's one bounded buffer; a QoS 1 message is put as not droppable.
         self._buffer = BoundedBuffer[tuple[MqttMessage, Delivery | None]](buffer_size, overflow)
         #: messages handed to the consumer (QoS 0 and 1; the bridge's ``delivered``)
-        self.taken = 0
+        self.taken: int = 0
         #: a SUBSCRIBE of the filter sent after this subscription joined was acknowledged:
         #: the broker has sent (or is sending) it the filter's retained messages (see Router);
         #: set by :meth:`cover`
-        self.covered = False
+        self.covered: bool = False
         #: topics this subscription got a retained copy of: it takes no second one (a later
         #: SUBSCRIBE of the same filter resends them for another subscription); cleared when a
         #: connection starts a new session (every filter is subscribed again)

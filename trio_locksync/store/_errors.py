@@ -42,7 +42,7 @@ class StoreError(LockSyncError):
 
     def __init__(self, path: os.PathLike[str] | str, message: str) -> None:
         super().__init__(message)
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
 
 
 @final

@@ -97,13 +97,13 @@ class Saver:
         #: runs the blocking work of writes, removals and loads (tests swap it)
         self.run_blocking = run_blocking
         #: held by every write and removal, and by a load from its read to a quarantine
-        self.write_lock = trio.Lock()
+        self.write_lock: trio.Lock = trio.Lock()
         #: what is pending and when it is due; read it freely, only the saver changes it
-        self.schedule = SaveSchedule(max_delay=max_delay, backoff=backoff)
+        self.schedule: SaveSchedule = SaveSchedule(max_delay=max_delay, backoff=backoff)
         # The counters of StoreStatistics.
-        self.writes = 0
-        self.write_failures = 0
-        self.delayed_calls = 0
+        self.writes: int = 0
+        self.write_failures: int = 0
+        self.delayed_calls: int = 0
         self._writer = writer
         self._encode = encode
         self._snapshot = snapshot

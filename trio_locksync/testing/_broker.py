@@ -120,7 +120,7 @@ class Launcher:
         self.poll_interval = poll_interval
         self.process: subprocess.Popen[bytes] | None = None
         #: starts so far
-        self.starts = 0
+        self.starts: int = 0
         self._own_session = own_session
 
     @property
@@ -284,8 +284,8 @@ class MosquittoBroker(Launcher):
         executable = find_mosquitto()
         if executable is None:
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
-        self.directory = Path(directory)
-        self.config = self.directory / "mosquitto.conf"
+        self.directory: Path = Path(directory)
+        self.config: Path = self.directory / "mosquitto.conf"
         super().__init__(
             "mosquitto",
             [executable, "-c", str(self.config)],

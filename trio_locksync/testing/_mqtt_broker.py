@@ -72,7 +72,7 @@ class MqttBroker(metaclass=NoPublicConstructor):
         self.port = port
         self._launcher = launcher
         #: restarts so far
-        self.restarts = 0
+        self.restarts: int = 0
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

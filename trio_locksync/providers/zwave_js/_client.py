@@ -77,7 +77,7 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         max_message_size: int,
     ) -> None:
         self._target = parse_target(url)
-        self.url = redact_url(url)
+        self.url: str = redact_url(url)
         self._options = options
         self._command_timeout = command_timeout
         self._ping_interval = ping_interval

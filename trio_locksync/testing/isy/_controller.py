@@ -67,7 +67,7 @@ class IsyController:
             node: status if isinstance(status, NodeStatus) else NodeStatus(status)
             for node, status in (nodes or {}).items()
         }
-        self.replay = list(replay)
+        self.replay: list[str] = list(replay)
         self.replay_gap = replay_gap
         self.heartbeat = heartbeat
         self.heartbeats_paused = False
@@ -77,7 +77,7 @@ class IsyController:
         self.on_subscribe = on_subscribe
         self.host = host
         #: the listening port (the one picked, once serving on port 0)
-        self.port = port
+        self.port: int = port
         self.ssl_context = ssl_context
         self.listen = listen
         #: every handshake received, in order

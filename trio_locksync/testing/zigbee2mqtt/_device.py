@@ -133,17 +133,19 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             raise ValueError("vocabulary must be 'generic' or 'device'")
         if reports is not None and not (reports > 0 and math.isfinite(reports)):
             raise ValueError(f"reports must be a positive number of seconds, got {reports!r}")
+        self.model: tuple[str, str]
+        self.generated: bool
         users, self.model, self.generated = user_count(model, slots)
         self.name = name
-        self.topic = f"{base_topic}/{name}"
+        self.topic: str = f"{base_topic}/{name}"
         #: its IEEE address, in ``bridge/devices`` and in herdsman's error lines alike
-        self.ieee = f"0x{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+        self.ieee: str = f"0x{hashlib.sha256(name.encode()).hexdigest()[:16]}"
         self._publish = publish
         self._flag = flag
         self._log = log
         self.power_source = power_source
         self.reports = reports
-        self.virtual = VirtualLock(
+        self.virtual: VirtualLock = VirtualLock(
             slots=users,
             first_slot=0,
             masked=masked,
@@ -157,11 +159,11 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
             self.virtual.codes[user] = pin
         self.disabled: set[int] = set()
         self.expose_pin = expose_pin
-        self.latency = (low, high)
-        self.never_lands = set(never_lands)
+        self.latency: tuple[float, float] = (low, high)
+        self.never_lands: set[int] = set(never_lands)
         self.write_delay = write_delay
         self.read_loss = read_loss
-        self.not_supported = set(not_supported)
+        self.not_supported: set[int] = set(not_supported)
         self.retain = retain
         self.last_seen = last_seen
         self.ha_nulls = ha_nulls
@@ -173,11 +175,13 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         #: sets received per user id
         self.set_counts: Counter[int] = Counter()
         #: what it was asked and did so far (see :meth:`statistics`)
-        self.counts = SimulatedCounts()
+        self.counts: SimulatedCounts = SimulatedCounts()
         self._rng = random.Random(seed)
         self._radio = random.Random(self.ieee)  # link qualities, apart from the knobs' draws
         self._last_stamp = 0
         #: commands (``"set"``/``"get"``, payload) waiting for the device's turn
+        self.inbox_send: trio.MemorySendChannel[tuple[str, bytes]]
+        self.inbox: trio.MemoryReceiveChannel[tuple[str, bytes]]
         self.inbox_send, self.inbox = trio.open_memory_channel[tuple[str, bytes]](math.inf)
 
     # -- ground truth -----------------------------------------------------------------------

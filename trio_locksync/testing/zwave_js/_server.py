@@ -73,18 +73,18 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
         self._keep_cache = keep_cache
         self._locks = locks
         self._lock_users = lock_users
-        self.port = free_port(_HOST)
+        self.port: int = free_port(_HOST)
         #: the mock controller's serial port (TCP), which the server connects to
-        self.serial_port = free_port(_HOST)
+        self.serial_port: int = free_port(_HOST)
         #: the mock's HTTP control port (``locks.cjs``)
-        self.control_port = free_port(_HOST)
-        self.server_log = directory / "server.log"
-        self.mock_log = directory / "mock.log"
-        self.cache_dir = directory / "cache"
+        self.control_port: int = free_port(_HOST)
+        self.server_log: Path = directory / "server.log"
+        self.mock_log: Path = directory / "mock.log"
+        self.cache_dir: Path = directory / "cache"
         self._mock: Child | None = None
         self._server: Child | None = None
         #: server processes started so far
-        self.server_starts = 0
+        self.server_starts: int = 0
         self._token = trio.lowlevel.current_trio_token()
 
     def __repr__(self) -> str:
