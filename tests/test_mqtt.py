@@ -233,9 +233,22 @@ async def test_bad_topics_and_qos2_are_refused_at_the_call(broker: Broker) -> No
         with pytest.raises(TopicError):
             async with bridge.subscribe("home/#/door"):
                 pass  # pragma: no cover
-        with pytest.raises(TopicError, match="QoS 2"):
-            async with bridge.subscribe("home/#", qos=2):
+        # QoS 2 subscriptions: a ValueError that says why and what to ask for instead
+        with pytest.raises(ValueError, match=r"QoS 2 subscriptions are refused.*ask for QoS 1"):
+            async with bridge.subscribe("home/#", qos=2):  # type: ignore[arg-type]
                 pass  # pragma: no cover
+        for bad in (3, -1, True, 1.0, "1"):
+            with pytest.raises(ValueError, match="qos must be 0, 1 or 2"):
+                async with bridge.subscribe("home/#", qos=bad):  # type: ignore[arg-type]
+                    pass  # pragma: no cover
+            with pytest.raises(ValueError, match="qos must be 0, 1 or 2"):
+                await bridge.publish("home/door", b"x", qos=bad)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="qos must be 0, 1 or 2"):
+                MqttWill("home/will", b"gone", bad)  # type: ignore[arg-type]
+        # nothing was subscribed or sent: the bridge still works
+        async with bridge.subscribe("home/#", qos=1) as subscription:
+            await bridge.publish("home/door", b"ok", qos=2)
+            assert [m.payload for m in await take(subscription, 1)] == [b"ok"]
 
 
 async def test_iterators_and_results_are_on_the_trio_thread(broker: Broker) -> None:

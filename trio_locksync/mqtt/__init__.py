@@ -14,6 +14,7 @@ from ._models import MqttStatistics as MqttStatistics
 from ._models import MqttStatus as MqttStatus
 from ._models import MqttStatusChange as MqttStatusChange
 from ._models import MqttWill as MqttWill
+from ._models import QoS as QoS
 from ._open import open_mqtt_bridge as open_mqtt_bridge
 from ._subscription import MqttSubscription as MqttSubscription
 from ._topics import topic_matches as topic_matches
@@ -31,6 +32,7 @@ __all__ = [
     "MqttStatusChange",
     "MqttSubscription",
     "MqttWill",
+    "QoS",
     "TopicError",
     "open_mqtt_bridge",
     "topic_matches",

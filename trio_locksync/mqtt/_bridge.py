@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import final
+from typing import Literal, final
 
 import trio
 from paho.mqtt.enums import MQTTErrorCode
@@ -34,7 +34,7 @@ from ..core import (
 )
 from ._acks import Delivery
 from ._connection import FLAP_HINT, V5_HINT, Connection, Counters, Publishes
-from ._errors import MqttClosedError, MqttError, MqttNotDelivered, MqttRefused, TopicError
+from ._errors import MqttClosedError, MqttError, MqttNotDelivered, MqttRefused
 from ._events import Connack, Disconnected, Event, Puback, Received, Suback
 from ._inbox import Inbox
 from ._models import (
@@ -44,6 +44,8 @@ from ._models import (
     MqttStatistics,
     MqttStatus,
     MqttStatusChange,
+    QoS,
+    check_qos,
 )
 from ._paho import PahoSession
 from ._router import Router
@@ -157,7 +159,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
     async def subscribe(
         self,
         topic_filter: str,
-        qos: int = 0,
+        qos: Literal[0, 1] = 0,
         *,
         buffer_size: int | None = None,
         overflow: Overflow | None = None,
@@ -171,18 +173,20 @@ class MqttBridge(metaclass=NoPublicConstructor):
         then subscribes it again, and a block that already had a retained copy of a topic on
         this connection does not get the repeat. After a reconnect that does not resume the
         session they come again (a replay). QoS 1 messages are acknowledged to the broker only
-        when taken from the iterator; QoS 2 subscriptions are refused (TopicError): with manual
-        acknowledgement paho loses a QoS 2 message on a crash, so ask for QoS 1. The
+        when taken from the iterator; QoS 2 subscriptions are refused (``ValueError``, as is any
+        QoS but 0 and 1): with manual acknowledgement paho loses a QoS 2 message on a crash, so
+        ask for QoS 1. A bad ``topic_filter`` raises :class:`TopicError`. The
         subscription is restored after every reconnect. Leaving the block drops the messages
         not taken (acknowledging QoS 1 ones, so that later messages can be acknowledged in
         order) and unsubscribes.
         """
         check_filter(topic_filter)
-        if qos not in (0, 1):
-            raise TopicError(
-                f"subscribe({topic_filter!r}, qos={qos!r}): only QoS 0 and 1; QoS 2 with manual "
-                "acknowledgement loses messages on a crash (paho ignores the broker's resent "
-                "PUBREL), so ask for QoS 1"
+        if check_qos(f"subscribe({topic_filter!r})", qos) == 2:
+            raise ValueError(
+                f"subscribe({topic_filter!r}, qos=2): QoS 2 subscriptions are refused, because "
+                "the bridge acknowledges a message only once it is taken and, acknowledging "
+                "that way, paho loses a QoS 2 message when this client crashes (it ignores the "
+                "broker's resent PUBREL); ask for QoS 1, which the broker redelivers instead"
             )
         self._check_open("subscribe()")
         size = self._buffer_size if buffer_size is None else buffer_size
@@ -217,16 +221,16 @@ class MqttBridge(metaclass=NoPublicConstructor):
             self._router.leave(topic_filter, untaken, connected=connected)
 
     async def publish(
-        self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False
+        self, topic: str, payload: bytes | str, qos: QoS = 0, retain: bool = False
     ) -> None:
         """Publish ``payload`` to ``topic``. Waits for the connection if there is none
         (cancellable). QoS 1 and 2 return once the broker acknowledged the message; QoS 0 once
         it was written to the socket. Raises :class:`MqttNotDelivered` if the broker refused it
         or it could not be sent, :class:`MqttRefused` if the bridge gave up,
-        :class:`MqttClosedError` after the block."""
+        :class:`MqttClosedError` after the block; a bad ``topic`` raises :class:`TopicError`
+        and a ``qos`` other than 0, 1 and 2 ``ValueError``, at once."""
         check_topic(topic)
-        if qos not in (0, 1, 2):
-            raise ValueError(f"qos must be 0, 1 or 2, got {qos!r}")
+        check_qos(f"publish({topic!r})", qos)
         data = payload.encode() if isinstance(payload, str) else bytes(payload)
         while True:
             await self._wait_connected()

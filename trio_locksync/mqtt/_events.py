@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ._models import QoS
+
 __all__ = ["Connack", "Disconnected", "Event", "Puback", "Received", "Suback"]
 
 
@@ -22,7 +24,7 @@ class Received(NamedTuple):
     generation: int
     topic: str
     payload: bytes
-    qos: int
+    qos: QoS
     retain: bool
     duplicate: bool
     mid: int

@@ -5,7 +5,7 @@ Zigbee2MQTT payloads)."""
 from __future__ import annotations
 
 import enum
-from typing import final
+from typing import Literal, final
 
 import attrs
 
@@ -17,7 +17,20 @@ __all__ = [
     "MqttStatus",
     "MqttStatusChange",
     "MqttWill",
+    "QoS",
+    "check_qos",
 ]
+
+#: An MQTT quality of service: 0 at most once, 1 at least once, 2 exactly once.
+QoS = Literal[0, 1, 2]
+
+
+def check_qos(call: str, qos: object) -> QoS:
+    """``qos`` if it is the int 0, 1 or 2; ``ValueError`` naming ``call`` otherwise (a bool or
+    a float too)."""
+    if isinstance(qos, bool) or qos not in (0, 1, 2) or not isinstance(qos, int):
+        raise ValueError(f"{call}: qos must be 0, 1 or 2, got {qos!r}")
+    return qos
 
 
 class MqttStatus(enum.Enum):
@@ -82,7 +95,7 @@ class MqttMessage:
 
     topic: str
     payload: bytes
-    qos: int
+    qos: QoS
     retain: bool
     duplicate: bool
     received_at: float
@@ -99,14 +112,19 @@ def _bytes(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else bytes(value)
 
 
+def _will_qos(value: QoS) -> QoS:
+    return check_qos("MqttWill", value)
+
+
 @final
 @attrs.frozen(repr=False)
 class MqttWill:
-    """The last will the broker publishes if this client vanishes without disconnecting."""
+    """The last will the broker publishes if this client vanishes without disconnecting
+    (``qos`` 0, 1 or 2: ``ValueError`` otherwise)."""
 
     topic: str
     payload: bytes = attrs.field(default=b"", converter=_bytes)
-    qos: int = 0
+    qos: QoS = attrs.field(default=0, converter=_will_qos)
     retain: bool = False
 
     def __repr__(self) -> str:

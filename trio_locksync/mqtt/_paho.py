@@ -31,7 +31,7 @@ import logging
 import select
 import socket
 import ssl
-from typing import Any, final
+from typing import Any, cast, final
 
 import attrs
 import paho.mqtt.client as paho
@@ -42,7 +42,7 @@ from paho.mqtt.properties import Properties
 from ..core import AttemptOutcome
 from ._events import Connack, Disconnected, Puback, Received, Suback
 from ._inbox import Inbox
-from ._models import MqttProtocol
+from ._models import MqttProtocol, QoS
 from ._paho_compat import BufferedClient, BufferedSocket, ClosingContext
 from ._settings import SessionSettings
 
@@ -338,7 +338,8 @@ class PahoSession:
         self._inbox.put(Disconnected(self._generation, int(reason.value), str(reason), from_server))
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        qos = message.qos
+        # paho hands on only QoS 0, 1 and 2 (any other value is a protocol error to it)
+        qos = cast(QoS, message.qos)
         if qos >= 1 and not self._inbox.hold(self._stopping):
             return  # stopping: not acknowledged, so the broker redelivers it
         # The topic is decoded here (paho keeps bytes); the payload stays bytes (paho types it

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Protocol, final
+from typing import Literal, Protocol, final
 
 import attrs
 
@@ -95,14 +95,14 @@ class MqttSubscription(metaclass=NoPublicConstructor):
     def __init__(
         self,
         topic_filter: str,
-        qos: int,
+        qos: Literal[0, 1],
         *,
         buffer_size: int,
         overflow: Overflow,
         upstream: Upstream,
     ) -> None:
         self.topic_filter: str = topic_filter
-        self.qos: int = qos
+        self.qos: Literal[0, 1] = qos
         self.buffer_size: int = buffer_size
         self._upstream = upstream
         self._pressed = False

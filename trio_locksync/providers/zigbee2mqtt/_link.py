@@ -18,7 +18,7 @@ import collections
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import final
+from typing import Literal, final
 
 import trio
 import trio.lowlevel
@@ -91,7 +91,7 @@ class DeviceLink:
         """Start the link's tasks in ``nursery``: messages on the device topic go to
         ``device``, those on ``bridge/logging`` (if watched) to ``log``."""
         self.stopped = None
-        topics: list[tuple[str, int, Callable[[MqttMessage], None]]] = [
+        topics: list[tuple[str, Literal[0, 1], Callable[[MqttMessage], None]]] = [
             (self.topic, 1, device),
             (f"{self.topic}/availability", 1, self._on_availability),
             (f"{self.base}/bridge/state", 1, self._on_bridge_state),
@@ -212,7 +212,9 @@ class DeviceLink:
 
     # -- the tasks --------------------------------------------------------------------------
 
-    async def _follow(self, topic: str, qos: int, handler: Callable[[MqttMessage], None]) -> None:
+    async def _follow(
+        self, topic: str, qos: Literal[0, 1], handler: Callable[[MqttMessage], None]
+    ) -> None:
         try:
             async with self.bridge.subscribe(topic, qos) as subscription:
                 self._waiting -= 1

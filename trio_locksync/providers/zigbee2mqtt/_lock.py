@@ -179,10 +179,13 @@ class Zigbee2MqttLock:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> None:
+        # None, not bool: the block never swallows an exception, so type checkers know that a
+        # ``return`` inside it returns. (The stack could only swallow a Cancelled of its
+        # nursery's own scope, which is cancelled here, after the block, never during it.)
         self._life.advance(_Life.CLOSED)
         self._reader.stop()
-        return bool(await self._stack.__aexit__(exc_type, exc, traceback))
+        await self._stack.__aexit__(exc_type, exc, traceback)
 
     # -- what callers read ------------------------------------------------------------------
 

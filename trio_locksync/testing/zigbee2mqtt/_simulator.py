@@ -31,7 +31,7 @@ from typing import Any, final
 import trio
 
 from ...core import Backoff, NoPublicConstructor, open_service_nursery
-from ...mqtt import MqttBridge, MqttProtocol, MqttStatus, MqttWill, open_mqtt_bridge
+from ...mqtt import MqttBridge, MqttProtocol, MqttStatus, MqttWill, QoS, open_mqtt_bridge
 from ._commands import run_commands
 from ._device import SimulatedZigbeeLock
 
@@ -99,7 +99,7 @@ class Zigbee2MqttSimulator(metaclass=NoPublicConstructor):
         self._flag_changes: dict[str, int] = {}
         #: per device: the flag published last
         self._flagged: dict[str, bool] = {}
-        self._outbox_send, self._outbox = trio.open_memory_channel[tuple[str, bytes, int, bool]](
+        self._outbox_send, self._outbox = trio.open_memory_channel[tuple[str, bytes, QoS, bool]](
             math.inf
         )
 
@@ -216,7 +216,7 @@ class Zigbee2MqttSimulator(metaclass=NoPublicConstructor):
     def _flag(self, online: bool) -> bytes:
         return _state(online, self.legacy_availability)
 
-    def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    def _send(self, topic: str, payload: bytes, qos: QoS, retain: bool) -> None:
         self._outbox_send.send_nowait((topic, payload, qos, retain))
 
     # -- tasks ------------------------------------------------------------------------------
