@@ -66,7 +66,7 @@ class AccessPlan(metaclass=NoPublicConstructor):
         self,
         syncs: Mapping[str, LockSync],
         machine: PlanMachine,
-        store: Store,
+        store: Store[Any],
         now: Clock,
         finders: Mapping[str, SlotFinder],
         survey_retry: Backoff = SURVEY_RETRY,

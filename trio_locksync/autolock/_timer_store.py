@@ -29,7 +29,7 @@ REMOVE_SOON_DELAY = 0.5
 class TimerStore:
     """``{timer_id: {"end_time": ISO-8601 UTC, "duration": seconds}}`` in one durable file."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store[Any]) -> None:
         self._store = store
         # timer id -> (entry, its JSON form, made once: snapshots share it and never mutate it)
         self._entries: dict[str, tuple[TimerEntry, dict[str, Any]]] = {}

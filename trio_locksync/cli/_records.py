@@ -54,7 +54,7 @@ class Reporter:
     #: what the site heard, as it heard it
     records: Watched[SiteRecords]
     #: the site's own store first, then one per lock
-    stores: tuple[Store, ...]
+    stores: tuple[Store[Any], ...]
     #: the timers armed (or recovered) and not yet seen to fire or be cancelled
     running: set[str]
     #: set once every piece is open and the timers recovered

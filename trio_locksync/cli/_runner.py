@@ -134,7 +134,7 @@ async def open_site(
         contextlib.AsyncExitStack() as stack,
     ):
         enter = stack.enter_async_context
-        stores: dict[str, Store] = {
+        stores: dict[str, Store[Any]] = {
             spec.name: await enter(open_store(state_dir / f"credentials-{spec.name}.json"))
             for spec in config.locks
         }

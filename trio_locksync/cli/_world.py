@@ -142,7 +142,7 @@ async def _pair(
     return devices
 
 
-async def _save_soon(hardware: Store, world: World, events: ChangeFeed[DemoEvent]) -> None:
+async def _save_soon(hardware: Store[Any], world: World, events: ChangeFeed[DemoEvent]) -> None:
     """The hardware's memory, written within a second or two of anything happening."""
     async for _ in events.subscribe():
         hardware.delay_save(world.snapshot, 1.0)

@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
-from typing import final
+from typing import Any, final
 
 import attrs
 import trio
@@ -336,7 +336,7 @@ async def open_lock_sync(
     unreachable_retry: Backoff = PROBE_BACKOFF,
     drift_interval: float = 3600.0,
     store_path: os.PathLike[str] | str | None = None,
-    store: Store | None = None,
+    store: Store[Any] | None = None,
     believed: bool = False,
 ) -> AsyncIterator[LockSync]:
     """Keep ``slots`` of the lock behind ``provider`` as desired, for the duration of the block.

@@ -32,7 +32,7 @@ class WrittenMemory:
 
     __slots__ = ("_store", "_written", "salt")
 
-    def __init__(self, salt: bytes, written: Mapping[int, str], store: Store | None) -> None:
+    def __init__(self, salt: bytes, written: Mapping[int, str], store: Store[Any] | None) -> None:
         self.salt: bytes = salt
         self._written = dict(written)
         self._store = store
@@ -67,7 +67,7 @@ class WrittenMemory:
         return f"<WrittenMemory slots={len(self._written)} persisted={self._store is not None}>"
 
 
-async def _load(store: Store) -> WrittenMemory:
+async def _load(store: Store[Any]) -> WrittenMemory:
     raw = await store.load()
     if isinstance(raw, dict) and isinstance(raw.get("salt"), str):
         try:
@@ -83,7 +83,7 @@ async def _load(store: Store) -> WrittenMemory:
 
 @asynccontextmanager
 async def open_memory(
-    store_path: os.PathLike[str] | str | None, store: Store | None
+    store_path: os.PathLike[str] | str | None, store: Store[Any] | None
 ) -> AsyncIterator[WrittenMemory]:
     """The memory for one engine: in ``store`` (kept open by the caller), in a store opened at
     ``store_path`` for the duration of the block, or in memory only."""

@@ -53,7 +53,7 @@ async def open_store(
     backoff: Backoff | None = None,
     snapshot: Snapshot | None = None,
     run_blocking: RunBlocking | None = None,
-) -> AsyncIterator[Store]:
+) -> AsyncIterator[Store[Any]]:
     """Open the store file at ``path`` for the duration of the block.
 
     Takes ownership of the file (a second ``open_store`` on the same path, here or in another
@@ -77,6 +77,10 @@ async def open_store(
 
     ``run_blocking`` runs blocking work (default: one worker thread of this store's own); tests
     pass an inline runner to use virtual time.
+
+    The store holds ``Any`` for type checkers; say what it holds by declaring the variable first
+    (``store: Store[dict[str, int]]``, then ``async with open_store(path) as store:``), and
+    ``load()`` returns ``dict[str, int] | None`` (see :class:`Store`).
     """
     target = _absolute(path)
     _check_mode(mode)

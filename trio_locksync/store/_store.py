@@ -6,8 +6,9 @@ from __future__ import annotations
 import copy
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, final
+from typing import Any, Generic, TypeVar, final
 
 import attrs
 import trio
@@ -16,10 +17,12 @@ from ..core import NoPublicConstructor, RunBlocking
 from ._errors import StoreClosedError
 from ._reading import Missing, Reader, Undecodable
 from ._saving import Saver, StoreState
-from ._schedule import DataFunc
 from ._versions import Current, Malformed, Versioning
 
 __all__ = ["Store", "StoreStatistics"]
+
+#: what a store holds: what ``load()`` returns and ``save()`` takes
+T = TypeVar("T")
 
 
 @final
@@ -43,13 +46,19 @@ class StoreStatistics:
 
 
 @final
-class Store(metaclass=NoPublicConstructor):
+class Store(Generic[T], metaclass=NoPublicConstructor):
     """One JSON (or custom-encoded) file, owned by the ``open_store`` block that made it.
 
     No public constructor: use :func:`open_store`. All methods must be called from the trio
     thread that opened it. Data handed over (``save(data)``, or what a ``data_func`` returns) is
     encoded in a worker thread: do not mutate it until the write is done -- build a fresh
     structure in ``data_func`` (the usual pattern) rather than returning a live object.
+
+    Generic in what it holds, for type checkers only (nothing is checked at run time): say it
+    where the store is used -- ``store: Store[dict[str, int]]``, declared before ``async with
+    open_store(path) as store:`` or as a parameter's annotation -- and ``load()`` returns
+    ``dict[str, int] | None``, ``save()`` and ``delay_save()`` take that. A bare ``Store`` (what
+    :func:`open_store` yields) holds ``Any``.
     """
 
     _OPENED_BY = "open_store()"
@@ -88,7 +97,7 @@ class Store(metaclass=NoPublicConstructor):
             delayed_calls=self._saver.delayed_calls,
         )
 
-    async def load(self) -> Any:
+    async def load(self) -> T | None:
         """The stored data, or None if the file does not exist.
 
         Unsaved pending data is returned in preference to the disk, as a deep copy (mutating it
@@ -109,7 +118,8 @@ class Store(metaclass=NoPublicConstructor):
             async with self._saver.write_lock:
                 outcome = await self._run_blocking(self._reader.read)
                 if isinstance(outcome, Undecodable):
-                    return await self._reader.corrupt(outcome.cause, self._run_blocking)
+                    await self._reader.corrupt(outcome.cause, self._run_blocking)
+                    return None  # quarantined (or it raised)
             if schedule.has_pending():
                 # A change was made while we read: it is newer than the disk.
                 return await self._pending_copy()
@@ -117,7 +127,7 @@ class Store(metaclass=NoPublicConstructor):
                 return None
             return await self._unwrap(outcome.value)
 
-    def delay_save(self, data_func: DataFunc, delay: float = 0.0) -> None:
+    def delay_save(self, data_func: Callable[[], T], delay: float = 0.0) -> None:
         """Schedule a write of ``data_func()`` about ``delay`` seconds from now. Never blocks.
 
         ``data_func`` is called at write time (and by ``load()`` while pending); the latest one
@@ -133,7 +143,7 @@ class Store(metaclass=NoPublicConstructor):
             raise ValueError(f"delay must be a finite number >= 0, got {delay!r}")
         self._saver.delay(data_func, delay)
 
-    async def save(self, data: Any) -> None:
+    async def save(self, data: T) -> None:
         """Write ``data`` now, superseding any pending delayed save.
 
         Single-flight: concurrent saves serialise and the latest data wins; a save whose data was
@@ -190,21 +200,27 @@ class Store(metaclass=NoPublicConstructor):
         if self.state is StoreState.CLOSED:
             raise StoreClosedError(self._path, operation)
 
-    async def _pending_copy(self) -> Any:
-        data = self._saver.schedule.latest.produce()
+    async def _pending_copy(self) -> T:
+        # What a data_func (or save) of this store gave, so a T.
+        data: T = self._saver.schedule.latest.produce()
         await trio.lowlevel.checkpoint()
         return copy.deepcopy(data)
 
-    async def _unwrap(self, decoded: Any) -> Any:
+    async def _unwrap(self, decoded: Any) -> T | None:
+        # From here on the decoded data is taken to be a T: the caller said what it stores.
         if self._versioning is None:
-            return decoded
+            data: T = decoded
+            return data
         outcome = self._versioning.read(self._path, decoded)
         if isinstance(outcome, Malformed):
-            return await self._reader.corrupt(outcome.reason, self._run_blocking)
+            await self._reader.corrupt(outcome.reason, self._run_blocking)
+            return None  # quarantined (or it raised)
         if isinstance(outcome, Current):
-            return outcome.data
+            data = outcome.data
+            return data
         if self._saver.schedule.has_pending():
             # A change made while we read wins; it will be written, not the migration.
             return await self._pending_copy()
-        await self.save(outcome.data)
-        return outcome.data
+        data = outcome.data
+        await self.save(data)
+        return data
