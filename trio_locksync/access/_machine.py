@@ -83,15 +83,19 @@ class PlanMachine:
         return list(self._entries)
 
     def grant_of(self, name: str) -> Grant:
+        """The grant called ``name`` (KeyError if there is none)."""
         return self._entries[name].grant
 
     def assignment(self, name: str, lock: str) -> Assignment:
+        """Where grant ``name`` stands on ``lock``."""
         return self._entries[name].on[lock]
 
     def assignments(self, name: str) -> Mapping[str, Assignment]:
+        """Where grant ``name`` stands on each of its locks, by lock name."""
         return self._entries[name].on
 
     def next_edge(self, name: str) -> datetime.datetime | None:
+        """When grant ``name``'s window next opens or closes (None: never again)."""
         return self._entries[name].next_edge
 
     def next_wake(self) -> datetime.datetime | None:

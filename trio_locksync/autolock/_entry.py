@@ -65,6 +65,7 @@ class TimerEntry:
 
     @classmethod
     def starting(cls, now: datetime.datetime, duration: float) -> TimerEntry:
+        """A timer of ``duration`` seconds started at ``now``."""
         return cls(end_time=now + datetime.timedelta(seconds=duration), duration=float(duration))
 
     def remaining(self, now: datetime.datetime) -> float:

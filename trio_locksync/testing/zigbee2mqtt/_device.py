@@ -262,6 +262,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         self._door("unlock", 0, user)
 
     def keypad_lock(self, user: int | None = None) -> None:
+        """Someone locks at the keypad (with the code of ``user``, if given)."""
         self._door("lock", 0, user)
 
     def manual_unlock(self) -> None:
@@ -269,6 +270,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         self._door("unlock", 2, None, name="manual_unlock")
 
     def manual_lock(self) -> None:
+        """The thumb turn (``manual_lock``, source manual, user 65535)."""
         self._door("lock", 2, None, name="manual_lock")
 
     def auto_lock(self) -> None:
@@ -289,6 +291,7 @@ class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
         self._read_after_programming(user)
 
     def keypad_clear(self, user: int) -> None:
+        """A code deleted at the door: ground truth and a ``pin_code_deleted`` event."""
         self.virtual.keypad_clear(user)
         self.disabled.discard(user)
         self._event("pin_code_deleted", 0, user)
