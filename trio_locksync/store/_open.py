@@ -75,12 +75,12 @@ async def open_store(
     tasks change), or pass ``snapshot=copy.deepcopy``: it runs on the trio thread when the write
     takes its data, and the copy is what gets encoded.
 
-    ``run_blocking`` runs blocking work (default: one worker thread of this store's own); tests
-    pass an inline runner to use virtual time.
-
     The store holds ``Any`` for type checkers; say what it holds by declaring the variable first
     (``store: Store[dict[str, int]]``, then ``async with open_store(path) as store:``), and
     ``load()`` returns ``dict[str, int] | None`` (see :class:`Store`).
+
+    ``run_blocking`` runs blocking work (default: one worker thread of this store's own); tests
+    pass an inline runner to use virtual time.
     """
     target = _absolute(path)
     _check_mode(mode)
