@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar, Unpack, overload
 
-from ..core import open_service_nursery
+from ..core import open_service_nursery, require_trio
 from ._options import EventStreamOptions, Message, decode_text, settings_from
 from ._stream import EventStream
 
@@ -83,6 +83,7 @@ def open_event_stream(
       which one is dropped (counted, and visible as a gap in ``sequence``).
     * ``open_transport()`` replaces the TCP/TLS connect (tests pass an in-memory stream).
     """
+    require_trio("open_event_stream()")
     stream: EventStream[Any] = EventStream._create(
         url,
         decode=decode_text if decode is None else decode,

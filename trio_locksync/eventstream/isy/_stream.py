@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Unpack
 
+from ...core import require_trio
 from .._open import open_event_stream
 from .._options import EventStreamOptions
 from .._stream import EventStream
@@ -37,6 +38,7 @@ def open_isy_event_stream(
     ``headers`` added to the ISY ones, …), type-checked. The credentials live only in the
     handshake headers: never in logs or reprs.
     """
+    require_trio("open_isy_event_stream()")
     extra = options.get("headers") or ()
     headers = isy_headers(username=username, password=password, token=token) + list(extra)
     preset: EventStreamOptions = {**options, "headers": headers}
