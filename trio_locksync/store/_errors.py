@@ -19,6 +19,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "StoreLockedError",
+    "StoreOpenError",
     "StoreReadError",
     "StoreVersionError",
     "StoreWriteError",
@@ -57,6 +58,32 @@ class StoreCorruptError(StoreError):
         super().__init__(
             path, f"store file {os.fspath(path)} is corrupt ({reason}); file left as is"
         )
+        #: what is wrong with the content (never the content itself)
+        self.reason = reason
+
+
+@final
+class StoreOpenError(StoreError):
+    """The store could not be opened: its directory could not be created or its lock file not
+    taken (no permission, a path under a regular file, a read-only or virtual file system).
+    The store file, if any, was not read or written. ``cause`` is the OS
+    error (also chained as ``__cause__``); the message names the path it concerned when that is
+    not the store file itself (a parent directory, the lock file)."""
+
+    def __init__(self, path: os.PathLike[str] | str, cause: OSError) -> None:
+        concerned = cause.filename
+        at = (
+            f" at {os.fsdecode(concerned)}"
+            if isinstance(concerned, (str, bytes, os.PathLike))
+            and os.fsdecode(concerned) != os.fspath(path)
+            else ""
+        )
+        super().__init__(
+            path,
+            f"could not open store file {os.fspath(path)}: {describe_cause(cause)}{at}; "
+            "the store file was not read or written",
+        )
+        self.cause = cause
 
 
 @final
