@@ -226,24 +226,20 @@ def test_the_simulators_refuse_asyncio_too(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_call_outside_any_run_says_so() -> None:
-    """Synchronous code, and a worker thread of a trio run, are no trio run either."""
-    url = "ws://127.0.0.1:1/"
-    with pytest.raises(TrioRequiredError) as caught:
-        open_event_stream(url)
-    assert str(caught.value) == refusal("open_event_stream()", None)
-    assert caught.value.running is None
-
-    async def from_a_thread() -> BaseException | None:
-        def call() -> BaseException | None:
-            try:
-                open_event_stream(url)
-            except TrioRequiredError as error:
-                return error
-            return None  # pragma: no cover
-
-        return await trio.to_thread.run_sync(call)
-
-    error = trio.run(from_a_thread)
-    assert isinstance(error, TrioRequiredError)
-    assert str(error) == refusal("open_event_stream()", None)
+def test_a_block_entered_by_no_async_library_says_so(tmp_path: Path) -> None:
+    """A coroutine driven by hand (no trio, no asyncio) is refused too, saying no run was
+    found; the options are still checked at the call, before any of it (the event stream
+    checks them synchronously)."""
+    with pytest.raises(ValueError, match="quiet"):
+        open_event_stream("ws://127.0.0.1:1/", quiet=-1)
+    for api, opened in (
+        ("open_event_stream()", open_event_stream("ws://127.0.0.1:1/")),
+        ("open_isy_event_stream()", open_isy_event_stream("http://127.0.0.1:1")),
+        ("open_store()", open_store(tmp_path / "x.json")),
+    ):
+        entering = opened.__aenter__()
+        with pytest.raises(TrioRequiredError) as caught:
+            entering.send(None)
+        assert str(caught.value) == refusal(api, None)
+        assert caught.value.running is None
+    assert list(tmp_path.iterdir()) == []

@@ -27,6 +27,11 @@ class TrioRequiredError(LockSyncError, RuntimeError):
     Run the program with ``trio.run(main)`` or ``anyio.run(main, backend="trio")``.
     """
 
+    #: the refused call, as the message names it (``"open_store()"``)
+    api: str
+    #: the async library found running instead (``"asyncio"``), or None
+    running: str | None
+
     def __init__(self, api: str, running: str | None) -> None:
         where = f"under {running}" if running else "outside any trio run"
         super().__init__(

@@ -53,12 +53,15 @@ class StoreCorruptError(StoreError):
     The file is left untouched on disk; nothing was loaded.
     """
 
+    #: what is wrong with the content (the decoder's error type, or a description; never the
+    #: content itself)
+    reason: str
+
     def __init__(self, path: os.PathLike[str] | str, cause: BaseException | str) -> None:
         reason = cause if isinstance(cause, str) else describe_cause(cause)
         super().__init__(
             path, f"store file {os.fspath(path)} is corrupt ({reason}); file left as is"
         )
-        #: what is wrong with the content (never the content itself)
         self.reason = reason
 
 
@@ -69,6 +72,9 @@ class StoreOpenError(StoreError):
     The store file, if any, was not read or written. ``cause`` is the OS
     error (also chained as ``__cause__``); the message names the path it concerned when that is
     not the store file itself (a parent directory, the lock file)."""
+
+    #: the OS error
+    cause: OSError
 
     def __init__(self, path: os.PathLike[str] | str, cause: OSError) -> None:
         concerned = cause.filename
