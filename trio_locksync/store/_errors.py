@@ -69,9 +69,9 @@ class StoreCorruptError(StoreError):
 class StoreOpenError(StoreError):
     """The store could not be opened: its directory could not be created or its lock file not
     taken (no permission, a path under a regular file, a read-only or virtual file system).
-    The store file, if any, was not read or written. ``cause`` is the OS
-    error (also chained as ``__cause__``); the message names the path it concerned when that is
-    not the store file itself (a parent directory, the lock file)."""
+    The store file, if any, was not read or written. ``cause`` is the OS error (also chained as
+    ``__cause__``); the message names the path it concerned when that is not the store file
+    itself (a parent directory, the lock file)."""
 
     #: the OS error
     cause: OSError
