@@ -225,6 +225,24 @@ async def test_a_broker_whose_directory_cannot_be_used(tmp_path: Path, kind: Bro
     assert message.endswith("; nothing is running")
 
 
+def test_a_zwave_js_cache_dir_that_cannot_be_made(tmp_path: Path) -> None:
+    import shutil
+
+    from trio_locksync.testing import ZWaveJsUnavailable
+    from trio_locksync.testing.zwave_js import install_zwave_js
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to get as far as the cache dir")
+    (tmp_path / "regular").write_text("")
+    with pytest.raises(ZWaveJsUnavailable) as caught:
+        install_zwave_js(tmp_path / "regular" / "cache")
+    assert isinstance(caught.value.__cause__, NotADirectoryError)
+    assert str(caught.value).startswith(
+        f"cannot install zwave-js in the cache dir {tmp_path / 'regular' / 'cache'}: Not a "
+        "directory"
+    )
+
+
 # -- the errors callers catch, importable where the docs say ----------------------------------
 
 
