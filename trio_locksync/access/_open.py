@@ -10,7 +10,7 @@ import zoneinfo
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 
-from ..core import Backoff, RunBlocking, open_service_nursery
+from ..core import Backoff, RunBlocking, open_service_nursery, require_trio
 from ..credentials import LockSync
 from ..store import StoreCorruptError, open_store
 from ._machine import PlanMachine
@@ -82,6 +82,7 @@ async def open_access_plan(
     is not applied again. A corrupt file raises :class:`~trio_locksync.StoreCorruptError` before
     anything is written.
     """
+    require_trio("open_access_plan()")
     if not syncs:
         raise ValueError("an access plan needs at least one lock")
     for lock, sync in syncs.items():

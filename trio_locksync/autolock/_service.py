@@ -29,6 +29,7 @@ from ..core import (
     NoPublicConstructor,
     RunBlocking,
     open_service_nursery,
+    require_trio,
 )
 from ..store import open_store
 from ._context import Action, AutolockContext, Clock, ServiceState
@@ -212,6 +213,7 @@ async def open_autolock(
     entries stay on disk for the next ``recover()``) and lets a running action finish, shielded,
     for up to ``close_timeout`` seconds.
     """
+    require_trio("open_autolock()")
     if not (max_duration > 0 and math.isfinite(max_duration)):
         raise ValueError(f"max_duration must be a positive number of seconds, got {max_duration!r}")
     if not close_timeout > 0:

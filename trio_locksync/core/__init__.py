@@ -3,6 +3,8 @@ the worker-thread runner, the deadline scheduler, secrets, state tables, the one
 the one reconnecting-client policy and status holder, and the websocket transport the event
 stream and the Z-Wave JS client share."""
 
+from ._backend import TrioRequiredError as TrioRequiredError
+from ._backend import require_trio as require_trio
 from ._backoff import RECONNECT_BACKOFF as RECONNECT_BACKOFF
 from ._backoff import Backoff as Backoff
 from ._backoff import Jitter as Jitter
@@ -86,6 +88,7 @@ __all__ = [
     "StateTable",
     "StatusHolder",
     "Subscription",
+    "TrioRequiredError",
     "Watched",
     "check_finite_not_negative",
     "check_headers",
@@ -99,6 +102,7 @@ __all__ = [
     "parse_target",
     "raised_at",
     "redact_url",
+    "require_trio",
     "websocket_handshake",
     "worker_thread_runner",
 ]

@@ -10,6 +10,7 @@ from ._errors import CodeRejected as CodeRejected
 from ._errors import CredentialError as CredentialError
 from ._errors import LockDisconnected as LockDisconnected
 from ._errors import LockOperationFailed as LockOperationFailed
+from ._errors import LockSyncClosedError as LockSyncClosedError
 from ._events import EventSource as EventSource
 from ._events import LockAction as LockAction
 from ._events import LockEvent as LockEvent
@@ -38,6 +39,7 @@ __all__ = [
     "LockProvider",
     "LockState",
     "LockSync",
+    "LockSyncClosedError",
     "LockSyncStatistics",
     "SlotChange",
     "SlotCredential",

@@ -31,10 +31,12 @@ from ..core import (
     NoPublicConstructor,
     Pin,
     open_service_nursery,
+    require_trio,
 )
 from ..store import Store
 from ._driver import Operate, SyncDriver, Work
 from ._effects import OpKind
+from ._errors import LockSyncClosedError
 from ._events import LockEvent, LockEventProvider
 from ._memory import WrittenMemory, open_memory
 from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState
@@ -167,12 +169,13 @@ class LockSync(metaclass=NoPublicConstructor):
         ValueError for a slot the lock cannot have (not counted against the lock).
 
         Cancelling the caller withdraws a survey that has not started; one already started
-        finishes (its readings still update :meth:`unmanaged`). trio.ClosedResourceError once
-        the engine's block has ended (also for a survey waiting then).
+        finishes (its readings still update :meth:`unmanaged`). :class:`LockSyncClosedError`
+        (a :class:`~trio_locksync.ClosedError`) once the engine's block has ended (also for a
+        survey waiting then).
         """
         await trio.lowlevel.checkpoint()
         if self._closed:
-            raise trio.ClosedResourceError("the credential engine is closed")
+            raise LockSyncClosedError("survey() not performed")
         survey = self._driver.request_survey(trio.current_time(), slots)
         if survey is None:
             return {}
@@ -294,10 +297,10 @@ class LockSync(metaclass=NoPublicConstructor):
             waiter.done.set()
 
     def _close(self) -> None:
-        """The engine's block ends: waiting surveys raise ClosedResourceError."""
+        """The engine's block ends: waiting surveys raise LockSyncClosedError."""
         self._closed = True
         for waiter in self._waiters.values():
-            waiter.outcome = trio.ClosedResourceError("the credential engine closed")
+            waiter.outcome = LockSyncClosedError("the survey waiting for its turn was dropped")
             waiter.done.set()
 
     async def _consume_pushes(self, pushes: AsyncIterator[SlotUpdate]) -> None:
@@ -356,6 +359,7 @@ async def open_lock_sync(
     write-only locks: an optimistic write that is never contradicted counts as in sync after
     ``pending_ttl`` instead of being charged (see README).
     """
+    require_trio("open_lock_sync()")
     for name, value in (
         ("operation_spacing", operation_spacing),
         ("retry_interval", retry_interval),

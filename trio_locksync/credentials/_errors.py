@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 from typing import Any, final
 
-from ..core import LockSyncError
+from ..core import ClosedError, LockSyncError
 
 __all__ = [
     "CodeRejected",
     "CredentialError",
     "LockDisconnected",
     "LockOperationFailed",
+    "LockSyncClosedError",
 ]
 
 
@@ -66,3 +67,11 @@ class CodeRejected(CredentialError):
     changed. Retrying the same PIN will not help."""
 
     what = "lock rejected the code"
+
+
+@final
+class LockSyncClosedError(CredentialError, ClosedError):
+    """The engine's ``async with`` block has ended (before the call, or while it waited);
+    nothing was read or written for it."""
+
+    what = "the credential engine is closed"

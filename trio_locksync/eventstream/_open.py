@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar, Unpack, overload
 
-from ..core import open_service_nursery
+from ..core import open_service_nursery, require_trio
 from ._options import EventStreamOptions, Message, decode_text, settings_from
 from ._stream import EventStream
 
@@ -53,7 +53,8 @@ def open_event_stream(
     the block closes the socket (with a websocket close, within ``close_timeout``; at once and
     without one when cancelled from outside) and ends the iterators. Every option is checked
     here, before anything starts (``ValueError``); see :class:`EventStreamOptions` for the
-    defaults.
+    defaults. Entering the block outside a trio run (under asyncio) raises
+    :class:`~trio_locksync.TrioRequiredError`.
 
     * ``decode(message)`` turns a frame (``str`` text, ``bytes`` binary) into the event's
       ``data``; whatever it raises makes the frame a *bad frame*: counted, logged without its
@@ -95,6 +96,7 @@ def open_event_stream(
 
 @asynccontextmanager
 async def _run_stream(stream: EventStream[T]) -> AsyncIterator[EventStream[T]]:
+    require_trio("open_event_stream()")
     try:
         async with open_service_nursery() as nursery:
             nursery.start_soon(stream._run)

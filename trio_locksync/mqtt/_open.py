@@ -8,7 +8,14 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..core import RECONNECT_BACKOFF, Backoff, Overflow, ReconnectOptions, open_service_nursery
+from ..core import (
+    RECONNECT_BACKOFF,
+    Backoff,
+    Overflow,
+    ReconnectOptions,
+    open_service_nursery,
+    require_trio,
+)
 from ._bridge import MqttBridge
 from ._models import MqttProtocol, MqttWill
 from ._settings import BridgeSettings, SessionSettings, check_buffer_size
@@ -73,6 +80,7 @@ async def open_mqtt_bridge(
 
     Credentials and payloads are never logged.
     """
+    require_trio("open_mqtt_bridge()")
     check_buffer_size(buffer_size)  # first: it is receive_maximum's default
     if client_id is None:
         client_id = f"trio-locksync-{secrets.token_hex(6)}"

@@ -25,6 +25,7 @@ from ._errors import StoreClosedError as StoreClosedError
 from ._errors import StoreCorruptError as StoreCorruptError
 from ._errors import StoreError as StoreError
 from ._errors import StoreLockedError as StoreLockedError
+from ._errors import StoreOpenError as StoreOpenError
 from ._errors import StoreReadError as StoreReadError
 from ._errors import StoreVersionError as StoreVersionError
 from ._errors import StoreWriteError as StoreWriteError
@@ -39,6 +40,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "StoreLockedError",
+    "StoreOpenError",
     "StoreReadError",
     "StoreState",
     "StoreStatistics",

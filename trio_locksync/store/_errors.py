@@ -19,6 +19,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "StoreLockedError",
+    "StoreOpenError",
     "StoreReadError",
     "StoreVersionError",
     "StoreWriteError",
@@ -52,11 +53,43 @@ class StoreCorruptError(StoreError):
     The file is left untouched on disk; nothing was loaded.
     """
 
+    #: what is wrong with the content (the decoder's error type, or a description; never the
+    #: content itself)
+    reason: str
+
     def __init__(self, path: os.PathLike[str] | str, cause: BaseException | str) -> None:
         reason = cause if isinstance(cause, str) else describe_cause(cause)
         super().__init__(
             path, f"store file {os.fspath(path)} is corrupt ({reason}); file left as is"
         )
+        self.reason = reason
+
+
+@final
+class StoreOpenError(StoreError):
+    """The store could not be opened: its directory could not be created or its lock file not
+    taken (no permission, a path under a regular file, a read-only or virtual file system).
+    The store file, if any, was not read or written. ``cause`` is the OS error (also chained as
+    ``__cause__``); the message names the path it concerned when that is not the store file
+    itself (a parent directory, the lock file)."""
+
+    #: the OS error
+    cause: OSError
+
+    def __init__(self, path: os.PathLike[str] | str, cause: OSError) -> None:
+        concerned = cause.filename
+        at = (
+            f" at {os.fsdecode(concerned)}"
+            if isinstance(concerned, (str, bytes, os.PathLike))
+            and os.fsdecode(concerned) != os.fspath(path)
+            else ""
+        )
+        super().__init__(
+            path,
+            f"could not open store file {os.fspath(path)}: {describe_cause(cause)}{at}; "
+            "the store file was not read or written",
+        )
+        self.cause = cause
 
 
 @final

@@ -8,6 +8,7 @@ worker threads, so its bookkeeping is guarded by ``threading`` locks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import glob
 import os
@@ -79,7 +80,10 @@ def acquire_owner(target: Path) -> int:
     process as well as in another one, and the kernel drops it if the process dies. The lock file
     is never deleted: unlinking a lock file lets two owners lock two different inodes.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # what exists there is not a directory: say so
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), exc.filename) from exc
     lock_path = lock_path_for(target)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -95,12 +99,17 @@ def acquire_owner(target: Path) -> int:
     except BaseException:
         os.close(fd)
         raise
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-    # Escaped: a store named "a[b].json" must not match (and delete) another store's temp file.
-    for leftover in target.parent.glob(f"{glob.escape(temp_prefix(target))}*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        # Escaped: a store named "a[b].json" must not match (and delete) another store's temp
+        # file.
+        for leftover in target.parent.glob(f"{glob.escape(temp_prefix(target))}*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    except BaseException:
+        os.close(fd)  # gives the lock up: a failed open leaves no owner behind
+        raise
     return fd
 
 

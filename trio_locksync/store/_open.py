@@ -13,10 +13,16 @@ from typing import Any
 
 import trio
 
-from ..core import Backoff, RunBlocking, open_service_nursery, worker_thread_runner
+from ..core import (
+    Backoff,
+    RunBlocking,
+    open_service_nursery,
+    require_trio,
+    worker_thread_runner,
+)
 from . import _files
 from ._codec import Decoder, Encoder, encode_payload, json_decoder, json_encoder
-from ._errors import StoreWriteError
+from ._errors import StoreOpenError, StoreWriteError
 from ._reading import OnCorrupt, Reader
 from ._saving import Saver, Snapshot
 from ._store import Store
@@ -58,10 +64,11 @@ async def open_store(
 
     Takes ownership of the file (a second ``open_store`` on the same path, here or in another
     process, raises :class:`StoreLockedError` at once), creates parent directories, removes temp
-    files a crashed owner left, and runs the debounce task in its own nursery. Leaving the block —
-    normally, by an exception or by cancellation — writes pending data, shielded from cancellation
-    and bounded by ``close_timeout`` seconds; if that final write fails, :class:`StoreWriteError`
-    propagates (chained to whatever ended the block).
+    files a crashed owner left, and runs the debounce task in its own nursery; a directory that
+    cannot be created or a lock file that cannot be taken raises :class:`StoreOpenError` (the
+    OS error chained). Leaving the block — normally, by an exception or by cancellation — writes
+    pending data, shielded from cancellation and bounded by ``close_timeout`` seconds; if that
+    final write fails, :class:`StoreWriteError` propagates (chained to whatever ended the block).
 
     ``mode`` is the file's permission bits (default owner-only: lock PINs live in these files).
     ``durable=False`` skips the fsyncs (faster; a power cut may then lose the last writes, or
@@ -82,7 +89,11 @@ async def open_store(
     ``run_blocking`` runs blocking work (default: one worker thread of this store's own); tests
     pass an inline runner to use virtual time.
     """
-    target = _absolute(path)
+    require_trio("open_store()")
+    try:
+        target = _absolute(path)
+    except OSError as exc:  # a relative path, and the working directory was removed
+        raise StoreOpenError(path, exc) from exc
     _check_mode(mode)
     if not max_delay > 0:
         raise ValueError(f"max_delay must be > 0 (math.inf for no cap), got {max_delay!r}")
@@ -97,7 +108,10 @@ async def open_store(
     # Shielded: cancelling an abandoned acquire would leak the lock it takes (mkdir and a
     # non-blocking flock are quick). The try below starts with no checkpoint in between.
     with trio.CancelScope(shield=True):
-        lock_fd = await runner(functools.partial(_files.acquire_owner, target))
+        try:
+            lock_fd = await runner(functools.partial(_files.acquire_owner, target))
+        except OSError as exc:
+            raise StoreOpenError(target, exc) from exc
     writer = _files.FileWriter(target, mode=mode, durable=durable, lock_fd=lock_fd)
     try:
         versioning = None if version is None else Versioning(version, minor_version, migrate)

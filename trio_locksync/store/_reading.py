@@ -14,7 +14,7 @@ import attrs
 from ..core import RunBlocking
 from . import _files
 from ._codec import Decoder
-from ._errors import StoreCorruptError, StoreReadError
+from ._errors import StoreCorruptError, StoreReadError, describe_cause
 
 __all__ = ["Decoded", "Missing", "OnCorrupt", "Reader", "Undecodable"]
 
@@ -73,14 +73,22 @@ class Reader:
         """The content is corrupt (``cause``: the decoder's error, or what is wrong with it).
 
         Raises :class:`StoreCorruptError` (file left as is) or, with ``on_corrupt="quarantine"``,
-        moves the file aside in the worker thread, logs at ERROR and returns: start empty.
+        moves the file aside in the worker thread, logs at ERROR and returns: start empty. If the
+        move fails, :class:`StoreCorruptError` says so (file left as is; the OS error chained).
         """
         error = StoreCorruptError(self.path, cause)
         if self.on_corrupt == "raise":
             if isinstance(cause, BaseException):
                 raise error from cause
             raise error
-        moved = await run_blocking(functools.partial(_files.quarantine, self.path, _utc_stamp()))
+        try:
+            moved = await run_blocking(
+                functools.partial(_files.quarantine, self.path, _utc_stamp())
+            )
+        except OSError as exc:
+            raise StoreCorruptError(
+                self.path, f"{error.reason}; moving it aside failed: {describe_cause(exc)}"
+            ) from exc
         logger.error(
             "store file %s is corrupt; moved it to %s and starting empty", self.path, moved
         )

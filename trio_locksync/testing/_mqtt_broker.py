@@ -6,6 +6,7 @@ runs (``external=HOST:PORT``), used as it is and never restarted."""
 from __future__ import annotations
 
 import enum
+import errno
 import importlib.util
 import os
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from typing import final
 
 import trio
 
-from ..core import NoPublicConstructor
+from ..core import NoPublicConstructor, require_trio
 from ..mqtt import MqttProtocol
 from ._broker import (
     START_TIMEOUT,
@@ -106,8 +107,20 @@ class MqttBroker(metaclass=NoPublicConstructor):
             raise RuntimeError(f"{self!r} is not ours to restart")
         await _stop(launcher)
         await trio.sleep(down_for)
-        await trio.to_thread.run_sync(launcher.start)
+        try:
+            await trio.to_thread.run_sync(launcher.start)
+        except OSError as exc:
+            raise _start_failed(launcher.log.parent, exc) from exc
         self.restarts += 1
+
+
+def _start_failed(directory: str | os.PathLike[str], exc: OSError) -> BrokerError:
+    name = errno.errorcode.get(exc.errno, type(exc).__name__) if exc.errno else type(exc).__name__
+    at = f" ({os.fsdecode(exc.filename)})" if isinstance(exc.filename, (str, bytes)) else ""
+    return BrokerError(
+        f"cannot start an MQTT broker with its files in {os.fspath(directory)}: "
+        f"{exc.strerror or type(exc).__name__} [{name}]{at}; nothing is running"
+    )
 
 
 async def _stop(launcher: Launcher) -> None:
@@ -157,13 +170,15 @@ async def open_mqtt_broker(
     (a Ctrl-C at the terminal is the block's owner's to handle). ``external`` (``HOST:PORT``,
     see :func:`parse_address`): start nothing, check that it answers within ``start_timeout``
     and use it as it is (kind EXTERNAL, MQTT 5, never restarted). Raises :class:`BrokerError`
-    if the broker asked for is not installed, does not start or cannot be reached. Starting
+    if the broker asked for is not installed, its files cannot be written in ``directory`` (the
+    OS error chained), it does not start or cannot be reached. Starting
     runs in a worker thread: a cancel waits for it (at most ``start_timeout``). ::
 
         async with open_mqtt_broker(tmp_path) as broker:
             async with open_mqtt_bridge(broker.host, broker.port, protocol=broker.protocol):
                 ...
     """
+    require_trio("open_mqtt_broker()")
     if external is not None:
         host, port = parse_address(external)
         with trio.move_on_after(start_timeout) as waiting:
@@ -174,9 +189,12 @@ async def open_mqtt_broker(
             )
         yield MqttBroker._create(BrokerKind.EXTERNAL, host, port, None)
         return
-    launcher = _launcher(Path(directory), kind, persistence, start_timeout)
-    resolved = BrokerKind.AMQTT if launcher.name == "amqtt" else BrokerKind.MOSQUITTO
-    await trio.to_thread.run_sync(launcher.start)
+    try:
+        launcher = _launcher(Path(directory), kind, persistence, start_timeout)
+        resolved = BrokerKind.AMQTT if launcher.name == "amqtt" else BrokerKind.MOSQUITTO
+        await trio.to_thread.run_sync(launcher.start)
+    except OSError as exc:  # its files could not be written, or the program not run
+        raise _start_failed(directory, exc) from exc
     try:
         yield MqttBroker._create(resolved, launcher.host, launcher.port, launcher)
     finally:

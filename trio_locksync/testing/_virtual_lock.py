@@ -17,7 +17,7 @@ from typing import Any, ClassVar, final
 import attrs
 import trio
 
-from ..core import ChangeFeed, Pin, Subscription
+from ..core import ChangeFeed, Pin, Subscription, require_trio
 from ..credentials import (
     CodeRejected,
     EventSource,
@@ -308,6 +308,7 @@ class VirtualLock:
 
     async def _reach(self, slot: int | None) -> None:
         """Get the operation to the lock: online, latency, still online, no failure."""
+        require_trio("VirtualLock")
         self._check_online(slot)
         self._in_flight += 1
         self._counters.max_in_flight = max(self._counters.max_in_flight, self._in_flight)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Unpack
 
+from ...core import require_trio
 from .._open import open_event_stream
 from .._options import EventStreamOptions
 from .._stream import EventStream
@@ -40,10 +42,23 @@ def open_isy_event_stream(
     extra = options.get("headers") or ()
     headers = isy_headers(username=username, password=password, token=token) + list(extra)
     preset: EventStreamOptions = {**options, "headers": headers}
-    return open_event_stream(
-        isy_subscribe_url(base_url),
-        decode=decode_isy_event,
-        heartbeat=isy_heartbeat,
-        subprotocols=[ISY_SUBPROTOCOL],
-        **preset,
+    return _on_trio(
+        open_event_stream(
+            isy_subscribe_url(base_url),
+            decode=decode_isy_event,
+            heartbeat=isy_heartbeat,
+            subprotocols=[ISY_SUBPROTOCOL],
+            **preset,
+        )
     )
+
+
+@asynccontextmanager
+async def _on_trio(
+    opened: AbstractAsyncContextManager[EventStream[IsyEvent]],
+) -> AsyncIterator[EventStream[IsyEvent]]:
+    # The options were checked by the call; the block is where trio is needed, and the
+    # refusal names the function the caller called.
+    require_trio("open_isy_event_stream()")
+    async with opened as stream:
+        yield stream

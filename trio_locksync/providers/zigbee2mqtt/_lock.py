@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import final
 
-from ...core import Pin, StateTable, Subscription, open_service_nursery
+from ...core import Pin, StateTable, Subscription, open_service_nursery, require_trio
 from ...credentials import (
     CodeRejected,
     LockOperationFailed,
@@ -165,6 +165,7 @@ class Zigbee2MqttLock:
     # -- the block --------------------------------------------------------------------------
 
     async def __aenter__(self) -> Zigbee2MqttLock:
+        require_trio("Zigbee2MqttLock")
         if self._life.current is not _Life.NEW:
             raise RuntimeError(f"{self!r} runs once; make a new Zigbee2MqttLock")
         self._life.advance(_Life.RUNNING)

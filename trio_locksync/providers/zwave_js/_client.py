@@ -36,6 +36,7 @@ from ...core import (
     open_socket,
     parse_target,
     redact_url,
+    require_trio,
     websocket_handshake,
 )
 from ._connection import Connection, HandshakeRefused
@@ -358,6 +359,7 @@ async def open_zwave_js(
     * Commands wait for CONNECTED and their result within ``command_timeout``; those in flight
       when a socket is lost raise :class:`ZWaveJsConnectionLost`.
     """
+    require_trio("open_zwave_js()")
     for name, value in (
         ("command_timeout", command_timeout),
         ("ping_interval", ping_interval),

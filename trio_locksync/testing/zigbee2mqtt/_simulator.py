@@ -30,7 +30,7 @@ from typing import Any, final
 
 import trio
 
-from ...core import Backoff, NoPublicConstructor, open_service_nursery
+from ...core import Backoff, NoPublicConstructor, open_service_nursery, require_trio
 from ...mqtt import MqttBridge, MqttProtocol, MqttStatus, MqttWill, QoS, open_mqtt_bridge
 from ._commands import run_commands
 from ._device import SimulatedZigbeeLock
@@ -279,6 +279,7 @@ async def open_zigbee2mqtt_simulator(
             door = await z2m.add_lock("front_door", expose_pin=True, latency=(0.1, 0.8))
             door.keypad_unlock(user=3)
     """
+    require_trio("open_zigbee2mqtt_simulator()")
     if legacy_availability and version is Zigbee2MqttVersion.V2:
         raise ValueError("Zigbee2MQTT 2.x has no legacy availability payloads; pick a 1.x version")
     will = MqttWill(f"{base_topic}/bridge/state", _state(False, legacy_availability), 1, True)

@@ -102,7 +102,7 @@ def install_zwave_js(cache_dir: Path | None = None) -> Path:
     install once; the install goes to a temporary directory renamed into place when complete,
     so a killed install leaves nothing half-made. Blocking: from trio, call it with
     ``trio.to_thread.run_sync``. Raises :class:`ZWaveJsUnavailable` if node (>= 20) or npm is
-    missing, or npm fails (with the end of its output)."""
+    missing, the cache dir cannot be made, or npm fails (with the end of its output)."""
     find_node()
     root = _cache_root(cache_dir)
     target = root / f"server-{SERVER_VERSION}-zwave-js-{ZWAVE_JS_VERSION}"
@@ -111,8 +111,16 @@ def install_zwave_js(cache_dir: Path | None = None) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise ZWaveJsUnavailable(f"npm is not installed (not found on PATH); {_HINT}")
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"{target.name}.lock", "w") as lock:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / f"{target.name}.lock", "w")  # noqa: SIM115 - the with below closes it
+    except OSError as exc:
+        raise ZWaveJsUnavailable(
+            f"cannot install zwave-js in the cache dir {root}: "
+            f"{exc.strerror or type(exc).__name__} ({exc.filename}); give cache_dir= or set "
+            "TRIO_LOCKSYNC_ZWAVE_JS_CACHE to a writable directory"
+        ) from exc
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if _installed(target):  # another process installed it while we waited
             return target

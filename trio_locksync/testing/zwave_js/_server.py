@@ -17,7 +17,7 @@ from typing import Any, final
 
 import trio
 
-from ...core import NoPublicConstructor
+from ...core import NoPublicConstructor, require_trio
 from .._broker import free_port
 from ._control import control_request, wait_interviewed
 from ._install import ZWaveJsUnavailable, find_node, install_zwave_js, shipped_file
@@ -329,6 +329,7 @@ async def open_zwave_js_server(
             await server.wait_nodes_ready()
             async with open_zwave_js(server.url) as client: ...
     """
+    require_trio("open_zwave_js_server()")
     if not (0 <= locks <= 200 and 1 <= lock_users <= 255):
         raise ValueError(f"locks must be 0..200 and lock_users 1..255, got {locks}, {lock_users}")
     install = await trio.to_thread.run_sync(install_zwave_js, cache_dir)
