@@ -41,7 +41,6 @@ html_static_path: list[str] = []
 autodoc_member_order = "bysource"
 autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "signature"
-autodoc_preserve_defaults = True
 autoclass_content = "class"
 
 # -- nitpicky mode ------------------------------------------------------------------------------
