@@ -89,3 +89,26 @@ def demo(session: nox.Session) -> None:
     """The simulated-site demo on embedded defaults."""
     session.install("-e", ".[demo]")
     session.run("python", "-m", "trio_locksync", "demo", *session.posargs)
+
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation (guides and the API reference from the docstrings) into
+    ``docs/_build/html``; every warning is an error, every cross-reference must resolve."""
+    session.install("-e", ".")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-n",
+        "-E",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+    )

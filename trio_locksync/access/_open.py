@@ -78,7 +78,7 @@ async def open_access_plan(
     ``resurvey_interval`` seconds).
 
     On open, every grant's state is recomputed at ``now``: an edge that passed while the plan
-    was closed is applied at once (listed in :attr:`AccessPlan.recovered`), one already applied
+    was closed is applied at once (listed in ``AccessPlan.recovered``), one already applied
     is not applied again. A corrupt file raises :class:`~trio_locksync.StoreCorruptError` before
     anything is written.
     """

@@ -84,7 +84,8 @@ class TimerEntry:
 
     @classmethod
     def from_json(cls, raw: object) -> TimerEntry:
-        """Parse a stored entry; raises :class:`InvalidEntry`. A naive end_time is read as UTC."""
+        """Parse a stored entry; raises ``InvalidEntry`` (a ValueError). A naive end_time is read
+        as UTC."""
         if not isinstance(raw, dict):
             raise InvalidEntry("entry is not a mapping")
         end_raw = raw.get("end_time")

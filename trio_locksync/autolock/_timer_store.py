@@ -38,7 +38,7 @@ class TimerStore:
         """Read the file; prune and log malformed entries (saving the pruned file). Returns the
         number pruned. A file whose top level is not a mapping raises StoreCorruptError.
 
-        Pruned: an id that cannot name a timer (see :func:`~._entry.timer_id_problem`: not a
+        Pruned: an id that cannot name a timer (see ``timer_id_problem``: not a
         non-empty, UTF-8-encodable string) and an entry :meth:`TimerEntry.from_json` refuses.
         Each is logged by id and reason, never by content."""
         raw = await self._store.load()

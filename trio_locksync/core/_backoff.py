@@ -139,7 +139,7 @@ class Backoff:
 
 #: How the event stream and the MQTT bridge wait between reconnects unless told otherwise: the
 #: first delay 1 to 3 s, each next one 1.35 to 1.65 times the last, at most 60 s (54 to 60 s
-#: there). Chosen by the storm benchmark (``benchmarks/storm_bench.py``, README "Reconnect
+#: there). Chosen by the storm benchmark (``benchmarks/storm_bench.py``; docs: "Reconnect
 #: storms"): against full jitter (the old default) and AWS's decorrelated jitter it brought a
 #: fleet back sooner after an outage with a lower peak of attempts, and because its floor grows
 #: with every failure no client can keep drawing short delays against a server that accepts

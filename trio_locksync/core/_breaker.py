@@ -32,7 +32,7 @@ class BreakerState(enum.Enum):
 
     #: counting failures; operations allowed
     CLOSED = "closed"
-    #: tripped; no operation until :attr:`SlotBreaker.retry_at`
+    #: tripped; no operation until :attr:`CircuitBreaker.retry_at`
     OPEN = "open"
     #: the retry time came: operations allowed, and the next failure opens it again
     HALF_OPEN = "half_open"

@@ -44,7 +44,7 @@ class SyncDriver(DriverCore):
     def next_work(self, now: float) -> Work | None:
         """What to do at ``now``, if anything: deadlines that came are applied first; then a
         full read of the managed slots if one is due (none without managed slots, but for the
-        probe of an unreachable lock: :class:`Probe`). While the lock is unreachable that is
+        probe of an unreachable lock: a ``Probe``). While the lock is unreachable that is
         all: the surveys waiting are refused (answered LockDisconnected). Otherwise the earliest
         read-back, the first reads due, the oldest survey, then the earliest operation."""
         self.tick(now)

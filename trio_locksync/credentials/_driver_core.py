@@ -145,7 +145,7 @@ class DriverCore:
 
     @property
     def write_evidence(self) -> WriteEvidence:
-        """What the lock's answers to sets have shown so far (see :class:`WriteEvidence`)."""
+        """What the lock's answers to sets have shown so far (see ``WriteEvidence``)."""
         return self._write_evidence
 
     @property

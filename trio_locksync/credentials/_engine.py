@@ -357,7 +357,7 @@ async def open_lock_sync(
     30 min), back to LOADING as soon as it answers (an operation or a push). A write the lock
     accepted is trusted over an empty reading for ``pending_ttl``. ``believed=True`` is for
     write-only locks: an optimistic write that is never contradicted counts as in sync after
-    ``pending_ttl`` instead of being charged (see README).
+    ``pending_ttl`` instead of being charged (see docs/guides/credentials.md).
     """
     require_trio("open_lock_sync()")
     for name, value in (

@@ -42,7 +42,7 @@ class WrittenMemory:
         return self._written.get(slot)
 
     def remember(self, slot: int, digest: str) -> None:
-        """Remember ``digest`` for ``slot`` (saved within :data:`SAVE_DELAY`)."""
+        """Remember ``digest`` for ``slot`` (saved within ``SAVE_DELAY``)."""
         if self._written.get(slot) != digest:
             self._written[slot] = digest
             self._save()

@@ -87,7 +87,7 @@ S = SyncState
 class SlotMachine(SlotCore):
     """One managed slot's sync state; sans-I/O and not thread-safe. Its inputs carry ``now``
     and return the effects to carry out (what it holds and how facts settle it:
-    :class:`~._slot_core.SlotCore`)."""
+    its base, ``SlotCore``)."""
 
     __slots__ = ()
 

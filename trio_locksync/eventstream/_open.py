@@ -76,7 +76,7 @@ def open_event_stream(
       (and 2xx/3xx) handshakes retry. A 401/403 gets one immediate retry (with the headers
       ``reauthenticate()`` returns, if given, replacing same-named ones); a second one in a row,
       any other 4xx, or an untrusted TLS certificate stops the stream in ``RECONNECT_FAILED`` and
-      :meth:`EventStream.events` raises :class:`EventStreamRejected` once drained. The block
+      iterating the stream raises :class:`EventStreamRejected` once drained. The block
       itself is not interrupted.
     * ``headers`` carry credentials (a URL with ``user:password@`` is refused); they never
       appear in logs, reprs or errors.

@@ -135,8 +135,8 @@ class Store(Generic[T], metaclass=NoPublicConstructor):
         ``now + delay`` of the requests since the last write (or ``remove()``), but no later than
         ``max_delay`` after the first of them (``math.inf``: no cap). An earlier request never
         pulls the write in. (Home Assistant re-arms its timer to an earlier request, records only
-        the most recent later one, and has no cap; see the README.) A failed delayed write is
-        logged, kept and retried with backoff.
+        the most recent later one, and has no cap; see docs/guides/store.md.) A failed delayed
+        write is logged, kept and retried with backoff.
         """
         self._check_usable("delay_save()")
         if not (delay >= 0 and math.isfinite(delay)):

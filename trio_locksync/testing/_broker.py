@@ -258,7 +258,7 @@ class MosquittoBroker(Launcher):
     password (no ``:`` in either); anonymous clients are then refused (the file is hashed
     with ``mosquitto_passwd -U``, so no password is ever on a command line).
     ``tls``: (CA file, certificate, key) — the listener speaks TLS only. ``max_queued_messages``
-    is raised (see :data:`MAX_QUEUED`). ``extra``: more config lines, as they are.
+    is raised (see ``MAX_QUEUED``). ``extra``: more config lines, as they are.
     ``poll_interval``: seconds between :meth:`start`'s attempts to connect (the moment it
     returns is at most this late: a benchmark timing from a restart may want less). Run as root,
     the config says ``user <you>`` so that mosquitto does not switch to the ``mosquitto`` user,

@@ -33,7 +33,7 @@ _AMQTT_HINT = "pip install 'trio-locksync[demo]'"
 
 
 class BrokerKind(enum.Enum):
-    """Which broker :func:`open_mqtt_broker` starts (or found: :attr:`MqttBroker.kind`)."""
+    """Which broker :func:`open_mqtt_broker` starts (or found: ``MqttBroker.kind``)."""
 
     #: mosquitto if it is installed, else amqtt
     AUTO = "auto"

@@ -192,7 +192,7 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         operation_timeout: float = 30.0,
     ) -> ZWaveJsLock:
         """The lock at ``node_id`` as a :class:`~trio_locksync.LockProvider` and
-        :class:`~trio_locksync.LockEventProvider` for the rest of the block (see
+        :class:`~trio_locksync.credentials.LockEventProvider` for the rest of the block (see
         :class:`ZWaveJsLock` for ``slots`` and ``operation_timeout``). It follows the node's
         events from this call on; its task runs in the client's nursery. Raises ValueError for
         a bad argument, :class:`ZWaveJsClosed` outside the block."""

@@ -4,7 +4,7 @@ A dump (``start_listening``'s ``result.state``, §1.3, ``[srv]state.ts:1037-1049
 every reconnect rebuilds the model from a fresh one (:meth:`Nodes.load`). A node that is not
 ``ready`` is dumped with ``values: []`` (``state.ts:448-461``): its values are unknown, not
 empty, until its ``ready`` event brings them (``[srv]forward.ts:388-398``). A value entry
-without a ``value`` key was never read by the driver (§1.3): :data:`~._values.ABSENT`.
+without a ``value`` key was never read by the driver (§1.3): ``ABSENT``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class ZWaveNode:
     """One node as the server last told us (a snapshot; the client keeps the current one).
 
     ``values`` maps ``(commandClass, endpoint, property, propertyKey)`` to the value (a code is
-    a :class:`~._values.SecretValue`, a never-read value :data:`~._values.ABSENT`); it is empty
+    a ``SecretValue``, a never-read value ``ABSENT``); it is empty
     until the node is ``ready``. ``listening``: mains powered or FLiRS (reachable at once);
     False for a sleeping battery node.
     """
@@ -51,7 +51,7 @@ class ZWaveNode:
     )
 
     def value(self, cc: int, prop: str, key: str | int | None = None, endpoint: int = 0) -> object:
-        """One value, :data:`~._values.ABSENT` if unknown."""
+        """One value, ``ABSENT`` if unknown."""
         return self.values.get((cc, endpoint, prop, key), ABSENT)
 
 

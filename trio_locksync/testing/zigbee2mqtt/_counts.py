@@ -15,8 +15,8 @@ __all__ = ["SimulatedCounts", "SimulatedLockStatistics"]
 class SimulatedLockStatistics:
     """What a :class:`SimulatedZigbeeLock` was asked and did.
 
-    ``sets``/``clears``/``gets`` commands received (per user id: :attr:`~SimulatedZigbeeLock.
-    set_counts`); ``commands`` lock/unlock commands; ``lost_writes`` sets that stored nothing
+    ``sets``/``clears``/``gets`` commands received (per user id: the lock's
+    ``set_counts``); ``commands`` lock/unlock commands; ``lost_writes`` sets that stored nothing
     (``never_lands`` and ``write_lands``); ``late_writes`` sets stored only after
     ``write_delay``; ``lost_reads`` reads that timed out; ``declined_reads`` answered
     ``not_supported_255``; ``rejected`` sets the lock refused (silently, as Zigbee2MQTT does);

@@ -55,9 +55,9 @@ Publish = Callable[[str, bytes, int, bool], None]
 class SimulatedZigbeeLock(metaclass=NoPublicConstructor):
     """A Zigbee lock in a simulated Zigbee2MQTT; made by ``Zigbee2MqttSimulator.add_lock()``.
 
-    Ground truth is :attr:`codes` (user id -> PIN; that of :attr:`virtual`, whose knobs —
+    Ground truth is :attr:`codes` (user id -> PIN; that of ``virtual``, whose knobs —
     ``write_lands``, ``fail_rate``, ``masked``, ``rejected``, ``online`` — apply) plus
-    :attr:`disabled`. The knobs below are attributes, settable while it runs:
+    ``disabled``. The knobs below are attributes, settable while it runs:
 
     * ``model``: (vendor, model) of a definition in :data:`PIN_CODE_COUNTS`, which gives the
       lock its users ``0 .. count - 1`` (default Kwikset 99140-002: 30); or ``slots``: a user

@@ -41,7 +41,7 @@ class MockNode(enum.IntEnum):
 
     #: mains powered, readable codes, unsupervised (set_value answers 254)
     PLAIN = 2
-    #: + Supervision (set_value answers 255 / 2), codes read back as ``**********``, refuses a
+    #: PLAIN + Supervision (set_value answers 255 / 2), codes read back as ``**********``, refuses a
     #: code another slot holds (Supervision Fail + notification 6/15)
     MASKING = 3
     #: a sleeping battery lock (Wake Up CC): interviewed only once woken
@@ -212,7 +212,7 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
         :attr:`MockNode.BATTERY` known asleep — a battery lock is interviewed only when it
         wakes (as a real one), so by default it stays not ready. ``battery``: wake it (if
         needed) and wait until it is ``ready`` too (about 4 s more). :class:`ZWaveJsUnavailable`
-        saying which nodes are missing after :data:`READY_TIMEOUT` s (wrap it in
+        saying which nodes are missing after ``READY_TIMEOUT`` (60) s (wrap it in
         ``trio.fail_after`` to wait less)."""
         status = ["connecting"]
         extra = {node for node, _ in self.extra_locks}
