@@ -10,6 +10,7 @@ thread, owned by an ``async with`` block."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -32,6 +33,7 @@ __all__ = [
     "find_mosquitto",
     "find_mosquitto_passwd",
     "free_port",
+    "free_ports",
 ]
 
 #: seconds a broker may take to listen after it was started
@@ -75,6 +77,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> tuple[int, ...]:
+    """``count`` distinct TCP ports nobody listens on at ``host`` right now: all are bound
+    before any is released, so two of them can never be the same port (separate
+    :func:`free_port` calls can return one port twice)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((host, 0))
+        return tuple(int(sock.getsockname()[1]) for sock in socks)
 
 
 def log_tail(log: Path, limit: int = 2000) -> str:

@@ -13,6 +13,7 @@ writes, reads that time out, keypad unlocks crediting a user. Each lock's ground
         door.keypad_unlock(user=3)
 """
 
+from ._counts import SimulatedCounts as SimulatedCounts
 from ._counts import SimulatedLockStatistics as SimulatedLockStatistics
 from ._device import SimulatedZigbeeLock as SimulatedZigbeeLock
 from ._simulator import Zigbee2MqttSimulator as Zigbee2MqttSimulator
@@ -20,6 +21,7 @@ from ._simulator import Zigbee2MqttVersion as Zigbee2MqttVersion
 from ._simulator import open_zigbee2mqtt_simulator as open_zigbee2mqtt_simulator
 
 __all__ = [
+    "SimulatedCounts",
     "SimulatedLockStatistics",
     "SimulatedZigbeeLock",
     "Zigbee2MqttSimulator",

@@ -18,7 +18,7 @@ from typing import Any, final
 import trio
 
 from ...core import NoPublicConstructor, require_trio
-from .._broker import free_port
+from .._broker import free_ports
 from ._control import control_request, wait_interviewed
 from ._install import ZWaveJsUnavailable, find_node, install_zwave_js, shipped_file
 from ._process import Child, ChildState, log_tail, run_child
@@ -73,11 +73,13 @@ class ZWaveJsServer(metaclass=NoPublicConstructor):
         self._keep_cache = keep_cache
         self._locks = locks
         self._lock_users = lock_users
-        self.port: int = free_port(_HOST)
+        # three distinct ports (three free_port() calls once gave the mock and the server one port)
+        ports = free_ports(3, _HOST)
+        self.port: int = ports[0]
         #: the mock controller's serial port (TCP), which the server connects to
-        self.serial_port: int = free_port(_HOST)
+        self.serial_port: int = ports[1]
         #: the mock's HTTP control port (``locks.cjs``)
-        self.control_port: int = free_port(_HOST)
+        self.control_port: int = ports[2]
         self.server_log: Path = directory / "server.log"
         self.mock_log: Path = directory / "mock.log"
         self.cache_dir: Path = directory / "cache"
