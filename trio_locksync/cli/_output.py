@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO, final
 
 from ._board import DemoLine
 from ._summary import Summary
 
-__all__ = ["JsonLines", "PlainLog", "send_library_logs_to"]
+__all__ = ["JsonLines", "PlainLog", "refuse", "send_library_logs_to"]
 
 
 @final
@@ -54,6 +56,28 @@ class JsonLines:
         }
         self._out.write(json.dumps(record) + "\n")
         self._out.flush()
+
+
+def refuse(
+    prog: str, lines: Sequence[str], *, json_lines: bool = False, t: float = 0.0, status: int = 2
+) -> int:
+    """A command that cannot go on says why: each line on stderr as ``<prog>: <line>`` (no
+    traceback) and, for ``--json``, also one JSON line on stdout, ``{"t", "kind": "error",
+    "text", "problems", "exit"}``. Returns ``status`` (2: it could not start)."""
+    for line in lines:
+        sys.stderr.write(f"{prog}: {line}\n")
+    sys.stderr.flush()
+    if json_lines:
+        record = {
+            "t": round(t, 3),
+            "kind": "error",
+            "text": "; ".join(lines),
+            "problems": list(lines),
+            "exit": status,
+        }
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+    return status
 
 
 def send_library_logs_to(path: Path) -> logging.Handler:
