@@ -130,7 +130,7 @@ async def gather(site: Site, world: World, options: DemoOptions) -> SiteFigures:
     status = EventStreamStatus.CONNECTED if site.stream is None else site.stream.status
     if not seen() and status is not EventStreamStatus.CONNECTED:
         # the doors as the stream last saw them may be behind the controller: it cannot tell
-        undecided[DOORS] = f"the event stream had not re-synced when the run ended ({status.name})"
+        undecided[DOORS] = f"the event stream had not re-synced when the run ended: {status.name}"
     checks = {
         **({} if DOORS in undecided else {DOORS: seen()}),
         "no stream event dropped": site.stream is None or site.stream.statistics().dropped == 0,
