@@ -277,7 +277,7 @@ def test_a_run_too_short_to_decide_a_check_says_not_checked_never_lost(tmp_path:
 def test_bad_external_broker_is_a_clear_error(tmp_path: Path) -> None:
     done = demo("--no-tui", "--mqtt", "localhost:notaport", "--state-dir", str(tmp_path))
     assert done.returncode == 2
-    assert "--mqtt wants HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+    assert "argument --mqtt: wants HOST:PORT" in done.stderr and "Traceback" not in done.stderr
 
 
 # -- the Z-Wave locks -----------------------------------------------------------------------------
@@ -396,7 +396,7 @@ def test_dashboard_in_a_pty_and_ctrl_c_exits_cleanly(tmp_path: Path) -> None:
         for panel in PANELS:
             assert panel in text, text[-4000:]
         assert "\x1b[" in text  # drawn with terminal control sequences, not plain lines
-        assert "in sync" in text and "locked" in text
+        assert "state and reason (never a PIN)" in text and "locked" in text
         os.killpg(child.pid, signal.SIGINT)
         read_until(fd, screen, lambda b: False, 30)
         status = child.wait(timeout=30)

@@ -163,7 +163,7 @@ def test_seconds_must_be_finite_and_positive(
 
 def test_command_line_refusals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["demo", "--mqtt", "host:x", "--state-dir", str(tmp_path)]) == 2
-    assert "--mqtt wants HOST:PORT" in capsys.readouterr().err
+    assert "error: argument --mqtt: wants HOST:PORT" in capsys.readouterr().err
     # a bad option is the command's to refuse (its usage, its --help), not the top level's
     assert main(["demo", "--bogus"]) == 2
     assert capsys.readouterr().err == (

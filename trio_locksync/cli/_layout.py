@@ -4,10 +4,11 @@ so that what the reader acts on stays.
 :class:`Screen` lays the panels out for the size rich gives it (two columns from
 :data:`WIDE` columns, one below that), measures them, and when they do not all fit drops the
 least needed first — the faults, the access plan, the links, the doors — then shortens the
-credentials panel, keeping the latest events at least :data:`FEWEST_EVENTS` lines. Whatever it
-dropped or shortened, a line at the bottom says, with the terminal's size: nothing vanishes
-without a word. :class:`Fitted` is a line that takes the width its column gives it and fits
-its text there with :func:`._words.fit` (the next try's time stays whole)."""
+credentials panel, keeping the latest events at least :data:`FEWEST_EVENTS` lines. Nothing
+vanishes without a word: a line at the bottom names the panels hidden, with the terminal's
+size, and a shortened panel says how many rows it left out. :class:`Fitted` is a line that
+takes the width its column gives it and fits its text there with :func:`._words.fit` (the
+next try's time stays whole)."""
 
 from __future__ import annotations
 

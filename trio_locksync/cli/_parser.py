@@ -63,7 +63,8 @@ def _address(text: str) -> str:
     try:
         parse_address(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        # said after "argument --mqtt:" already
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--mqtt ")) from None
     return text
 
 
