@@ -306,3 +306,28 @@ def test_version(tmp_path: Path) -> None:
 
     done = trio_locksync(tmp_path, "--version")
     assert (done.returncode, done.stdout, done.stderr) == (0, f"trio-locksync {__version__}\n", "")
+
+
+# -- the checks' own rules -------------------------------------------------------------------------
+
+
+def test_fresh_checks_only_that_nobody_holds_the_files(tmp_path: Path, state: Path) -> None:
+    """``--fresh`` forgets the files: their content does not stop it, a holder does."""
+    (state / "site.json").write_text("garbage")
+    assert check_state_dir(state, ["gate"], contents=False) == []
+    assert len(check_state_dir(state, ["gate"])) == 1
+    with open(state / "site.json.lock", "r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        (problem,) = check_state_dir(state, ["gate"], contents=False)
+    assert problem.endswith("site.json is in use by pid 4242 (is the site running?)")
+
+
+def test_a_state_dir_that_cannot_be_made_leaves_no_parent_made(tmp_path: Path) -> None:
+    from trio_locksync.cli._statedir import make_state_dir
+
+    where = tmp_path / "a" / "b" / ("x" * 300)  # the last name is too long for the file system
+    problem = make_state_dir(where)
+    assert problem is not None and problem.startswith(f"state dir {where}: cannot make it (")
+    assert list(tmp_path.iterdir()) == []  # a and b, made on the way, are gone again
+    assert make_state_dir(tmp_path / "c" / "d") is None
+    assert (tmp_path / "c" / "d").stat().st_mode & 0o777 == 0o700
