@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -211,6 +212,18 @@ def test_demo_refuses_a_state_dir_another_demo_holds(tmp_path: Path, state: Path
         # --fresh forgets the files, never those of a demo still running
         refused(tmp_path, *DEMO, "--fresh", "--state-dir", str(state), says=says)
     assert (state / "site.json").exists()
+
+
+def test_demo_that_reaches_no_broker_has_made_nothing(tmp_path: Path, state: Path) -> None:
+    """No broker at the address: nothing is made before the broker is up (not the state dir,
+    not its log, not a store's lock file)."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{free.getsockname()[1]}"  # nobody listens once it is closed
+    says = f"cannot reach the MQTT broker at {address}"
+    for where in (state, tmp_path / "new"):
+        refused(tmp_path, *DEMO, "--mqtt", address, "--state-dir", str(where), says=says)
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize(

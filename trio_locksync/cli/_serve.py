@@ -23,14 +23,13 @@ from typing import TextIO
 import trio
 
 from ..core import ChangeFeed, LockSyncError
-from ..store import open_store
 from ._board import Board, DemoLine
 from ._events import DemoEvent, Info
 from ._output import refuse
 from ._runner import open_site
 from ._schema import ConfigProblems, SiteConfig, load_site
 from ._statedir import check_state_dir, make_state_dir
-from ._statefiles import previous_run
+from ._statefiles import read_previous_run
 
 __all__ = ["run_command", "serve"]
 
@@ -105,11 +104,6 @@ def _log_line(line: DemoLine) -> None:
     logger.info("%s: %s", line.kind, line.text)
 
 
-async def _previous_run(state: Path) -> int:
-    async with open_store(state / "site.json") as store:
-        return previous_run(store.path, await store.load()).run
-
-
 async def _watch(
     signals: AsyncIterator[int], startup: trio.CancelScope, stop: trio.CancelScope, up: trio.Event
 ) -> None:
@@ -134,7 +128,8 @@ async def serve(config: SiteConfig, state: Path, started: threading.Event | None
                 async with trio.open_nursery() as guard:
                     guard.start_soon(_watch, signals, startup, stop, up)
                     with startup:
-                        run = await _previous_run(state) + 1
+                        previous = await trio.to_thread.run_sync(read_previous_run, state)
+                        run = previous.run + 1
                         async with open_site(config, state, events, run=run) as site:
                             up.set()
                             if started is not None:

@@ -20,14 +20,21 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import final
 
+from ..core import LockSyncError
 from ..store import json_decoder
 from ._statefiles import content_problem
 
-__all__ = ["check_state_dir", "make_state_dir", "state_files"]
+__all__ = ["StateDirError", "check_state_dir", "make_state_dir", "state_files"]
 
 #: what a probe of the state dir is called while it exists (a moment)
 _PROBE = ".trio-locksync-probe-"
+
+
+@final
+class StateDirError(LockSyncError):
+    """The state dir could not be made ready (says which, and why, in one line)."""
 
 
 def state_files(locks: Sequence[str], *, demo: bool = False) -> list[str]:

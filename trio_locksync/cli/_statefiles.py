@@ -17,9 +17,16 @@ from typing import Any, final
 
 import attrs
 
-from ..store import StoreCorruptError
+from ..store import StoreCorruptError, StoreReadError, json_decoder
 
-__all__ = ["FileProblem", "PreviousRun", "content_problem", "previous_run", "sound"]
+__all__ = [
+    "FileProblem",
+    "PreviousRun",
+    "content_problem",
+    "previous_run",
+    "read_previous_run",
+    "sound",
+]
 
 #: the access plan's file version this code reads
 PLAN_VERSION = 1
@@ -156,3 +163,22 @@ def previous_run(path: Path, data: Any) -> PreviousRun:
         clean_exit=checked.get("clean_exit", False),
         timers_running=checked.get("timers_running", 0),
     )
+
+
+def read_previous_run(state: Path) -> PreviousRun:
+    """The last run as ``site.json`` in ``state`` records it (none yet: run 0), read without
+    opening its store — nothing is written, so a start that fails after has changed nothing.
+    :class:`~trio_locksync.StoreReadError` or :class:`~trio_locksync.StoreCorruptError` if
+    it cannot be read."""
+    path = state / "site.json"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return PreviousRun()
+    except OSError as exc:
+        raise StoreReadError(path, exc) from exc
+    try:
+        data = json_decoder(raw)
+    except Exception as exc:  # the store's own decoder: any error is a corrupt file
+        raise StoreCorruptError(path, exc) from exc
+    return previous_run(path, data)
