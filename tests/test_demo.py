@@ -92,7 +92,7 @@ def test_plain_run_then_later_runs_fire_or_resume_its_timers(tmp_path: Path) -> 
     assert line.startswith("summary: run 1 (ran 12.0 s)") and line.endswith("nothing lost")
     assert "faults: 4 of 4 done: " + ", ".join(FAULTS) in out
     for label in FAULTS:  # each seen coming, happening and done
-        assert f"fault {label}: now" in out and f"fault {label}: done" in out
+        assert f"fault   {label}: now" in out and f"fault   {label}: done" in out
     assert re.search(r"ISY event stream SYNCING.*\n(.*\n)*.*ISY event stream CONNECTED", out)
     assert re.search(r"MQTT RECONNECTING.*\n(.*\n)*.*MQTT CONNECTED", out)  # broker restart
     assert re.search(r"gate slot \d: SUSPENDED \(lock unreachable", out)  # lock offline
@@ -126,7 +126,7 @@ def test_plain_run_then_later_runs_fire_or_resume_its_timers(tmp_path: Path) -> 
     line = summary_line(out)
     assert line.startswith("summary: run 2 ") and line.endswith("nothing lost")
     assert resumed_figures(out) == (left, left, left, 0)  # recovered, of, expired, resumed
-    assert f"resumed {left} timers, 0 masked slots rewritten; nothing lost" in line
+    assert f"resumed {left} timer{'s' * (left != 1)}, 0 masked slots rewritten; nothing" in line
     assert "autolock fired" in out.split("site up")[0]  # fired at once, during recovery
     assert "grants applied: 0 granted, 5 unchanged, 0 revoked" in out  # as the plan kept them
     left = int(re.search(r"(\d+) still running at exit", out).group(1))  # type: ignore[union-attr]
@@ -152,7 +152,7 @@ def test_plain_run_then_later_runs_fire_or_resume_its_timers(tmp_path: Path) -> 
 
 def resumed_figures(out: str) -> tuple[int, ...]:
     found = re.search(
-        r"resumed run \d+: (\d+) timers recovered \(of (\d+) it left running; (\d+) expired "
+        r"resumed run \d+: (\d+) timers? recovered \(of (\d+) it left running; (\d+) expired "
         r"while the demo was down and fired at once, (\d+) resumed\); masked slots rewritten: "
         r"0 of \d+",
         out,
@@ -252,10 +252,32 @@ def test_ctrl_c_during_start_up_is_clean_too(tmp_path: Path) -> None:
 
 
 @needs_mosquitto
+def test_a_run_too_short_to_decide_a_check_says_not_checked_never_lost(tmp_path: Path) -> None:
+    """One second: the controller's restart is still going on (or just over) when the run
+    ends, so whether the doors seen through the stream match the controller may not be
+    decidable; it was reported as LOST. Now it is "not checked", saying why, and the exit
+    status is 0."""
+    done = demo("--no-tui", "--no-zwave", "--duration", "1", "--state-dir", str(tmp_path))
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    line = summary_line(out)
+    assert "LOST" not in out.split("converged:")[-1]
+    undecided = [x for x in out.splitlines() if x.startswith("not checked: ")]
+    if undecided:
+        plural = "s" * (len(undecided) > 1)
+        assert line.endswith(
+            f"nothing lost ({len(undecided)} check{plural} not decided in this run)"
+        )
+        assert all(re.match(r"not checked: .+ \(.+\)$", x) for x in undecided)
+    else:
+        assert line.endswith("nothing lost")
+
+
+@needs_mosquitto
 def test_bad_external_broker_is_a_clear_error(tmp_path: Path) -> None:
     done = demo("--no-tui", "--mqtt", "localhost:notaport", "--state-dir", str(tmp_path))
     assert done.returncode == 2
-    assert "--mqtt wants HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+    assert "argument --mqtt: wants HOST:PORT" in done.stderr and "Traceback" not in done.stderr
 
 
 # -- the Z-Wave locks -----------------------------------------------------------------------------
@@ -374,7 +396,7 @@ def test_dashboard_in_a_pty_and_ctrl_c_exits_cleanly(tmp_path: Path) -> None:
         for panel in PANELS:
             assert panel in text, text[-4000:]
         assert "\x1b[" in text  # drawn with terminal control sequences, not plain lines
-        assert "in sync" in text and "locked" in text
+        assert "state and reason (never a PIN)" in text and "locked" in text
         os.killpg(child.pid, signal.SIGINT)
         read_until(fd, screen, lambda b: False, 30)
         status = child.wait(timeout=30)

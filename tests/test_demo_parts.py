@@ -4,6 +4,7 @@ line's checks, the summary's wording, and the dashboard drawn into a recording c
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -82,7 +83,17 @@ LOCK = '[[locks]]\nname = "a"\nkind = "virtual"\ndoor = "ZW002_1"\n'
             '[[locks]]\nname = "a"\nkind = "zwave"\nnode_id = 3\nbehaviour = "readable"\n',
             "node 2 (readable) and 3 (masked)",
         ),
-        ('[[locks]]\nname = "a"\nkind = "virtual"\n', "a virtual lock needs door"),
+        ('[[locks]]\nname = "a"\nkind = "virtual"\n', "lock 'a': door is missing (a virtual"),
+        # a key left out is said as missing, with where and what it wants
+        ('[[locks]]\nkind = "virtual"\n', "lock #1: name is missing (letters, digits"),
+        ('[[locks]]\nname = "a"\n', "lock 'a': kind is missing (one of zigbee2mqtt, zwave"),
+        ('[[locks]]\nname = "a"\nkind = "zwave"\n', "lock 'a': node_id is missing (a zwave"),
+        (LOCK + '[[grants]]\nname = "x"\n', "grant 'x': pin is missing (a quoted string"),
+        (LOCK + '[[grants]]\npin = "1234"\n', "grant #1: name is missing"),
+        (LOCK + '[[autolock]]\nlock = "a"\n', "autolock 'a': seconds is missing"),
+        (LOCK + "[[autolock]]\nseconds = 3\n", "autolock #1: lock is missing"),
+        ("[isy]\n" + LOCK, "[isy]: url is missing (a http:// or https:// URL)"),
+        ("[mqtt]\nport = 3\n" + LOCK, "[mqtt]: host is missing"),
         (LOCK + 'behaviour = "wobbly"\n', "behaviour 'wobbly' is not one of"),
         ('time_zone = "UTC"\n', "give at least one [[locks]] entry"),
     ],
@@ -130,15 +141,70 @@ def test_default_state_dir_is_per_user(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert default_state_dir() == Path.home() / ".local" / "state" / "trio-locksync-demo"
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--duration", "0"), ("--duration", "inf"), ("--duration", "nan"),
+        ("--duration", "-1"), ("--duration", "x"), ("--duration", "86401"),
+        ("--autolock", "-1"), ("--autolock", "inf"),
+    ],
+)  # fmt: skip
+def test_seconds_must_be_finite_and_positive(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str, value: str
+) -> None:
+    assert main(["demo", option, value, "--state-dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"trio-locksync demo: error: argument {option}: must be a finite positive number of "
+        f"seconds, at most 86400; got {value!r} (see trio-locksync demo --help)\n"
+    )
+    assert not (tmp_path / "s").exists()
+
+
 def test_command_line_refusals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert main(["demo", "--duration", "0", "--state-dir", str(tmp_path)]) == 2
-    assert "--duration must be positive seconds" in capsys.readouterr().err
-    assert main(["demo", "--autolock", "-1", "--state-dir", str(tmp_path)]) == 2
-    assert "--autolock must be positive seconds" in capsys.readouterr().err
     assert main(["demo", "--mqtt", "host:x", "--state-dir", str(tmp_path)]) == 2
-    assert "--mqtt wants HOST:PORT" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["nothing"])
+    assert "error: argument --mqtt: wants HOST:PORT" in capsys.readouterr().err
+    # a bad option is the command's to refuse (its usage, its --help), not the top level's
+    assert main(["demo", "--bogus"]) == 2
+    assert capsys.readouterr().err == (
+        "trio-locksync demo: error: unrecognized arguments: --bogus "
+        "(see trio-locksync demo --help)\n"
+    )
+    assert main(["run", "site.toml", "--bogus"]) == 2
+    assert capsys.readouterr().err.startswith("trio-locksync run: error: unrecognized argum")
+    assert main(["--bogus", "demo"]) == 2
+    assert capsys.readouterr().err.startswith("trio-locksync: error: unrecognized arguments")
+    assert main(["nothing"]) == 2
+    assert capsys.readouterr().err.startswith("trio-locksync: error: argument {run,demo}")
+    # --json: the refusal is a JSON line on stdout too
+    assert main(["demo", "--json", "--duration", "inf"]) == 2
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert record["kind"] == "error" and record["exit"] == 2 and record["t"] == 0.0
+    assert record["text"] == err.removeprefix("trio-locksync demo: ").rstrip("\n")
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["demo"]])
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: trio-locksync")
+    for markup in ("`", ":mod:", ":class:", ":func:", "**"):
+        assert markup not in text, f"help shows markup {markup!r}"
+    if command:
+        words = " ".join(text.split())  # as wrapped to the terminal's width
+        assert "exit status: 0" in words and "2 if it could not start" in words
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from trio_locksync import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"trio-locksync {__version__}\n"
 
 
 def summary(**figures: object) -> Summary:
@@ -193,7 +259,7 @@ async def test_outputs_write_one_line_per_event() -> None:
     assert '"kind": "door", "text": "gate unlocked (keypad)"' in lines.getvalue()
 
 
-async def test_dashboard_draws_every_panel() -> None:
+async def test_dashboard_draws_every_panel(autojump_clock: trio.abc.Clock) -> None:
     rich = pytest.importorskip("rich.console")
     from trio_locksync.cli._dashboard import render
 
@@ -221,9 +287,10 @@ async def test_dashboard_draws_every_panel() -> None:
         ),
     ):
         board.apply(event)
-    console = rich.Console(record=True, width=140, force_terminal=True)
+    console = rich.Console(record=True, width=140, height=50, force_terminal=True)
     console.print(render(board))
     text = console.export_text()
+    assert "hidden" not in text  # room for everything: nothing said to be left out
     for title in (
         "access plan: people by locks",
         "credentials: per lock and slot",
@@ -287,10 +354,167 @@ async def test_board_and_dashboard_show_the_zwave_locks() -> None:
     board.apply(ZWaveChanged(ZWaveState.UP, "2 locks driven"))
     assert (board.zwave_state, board.zwave) == ("up", "server up; 2 locks driven")
     board.apply(DoorChanged("porch", False, "keypad, user 2"))
-    console = rich.Console(record=True, width=140, force_terminal=True)
+    console = rich.Console(record=True, width=140, height=50, force_terminal=True)
     console.print(render(board))
     text = console.export_text()
     assert "Z-Wave JS Server" in text and "UP" in text and "Z-Wave" in text
     skipped = Board(duration=60)
     line = skipped.apply(ZWaveChanged(ZWaveState.SKIPPED, "--no-zwave"))
     assert line is not None and line.text == "Z-Wave locks skipped: --no-zwave"
+
+
+# -- wording: counts, reasons said once, reasons fitted ------------------------------------------
+
+SUSPENDED = (
+    "sync attempts exceeded (3 failures within 300 s; last: optimistic write never confirmed); "
+    "next try in 4m 50s"
+)
+UNREACHABLE = (
+    "lock unreachable; re-probing with backoff (lock unreachable: front_door: the MQTT bridge "
+    "is reconnecting)"
+)
+
+
+def test_words() -> None:
+    from trio_locksync.cli._words import count, fit, span, tidy
+
+    assert span([1, 2, 3, 5, 7, 8]) == "1-3,5,7-8" and span([4]) == "4"
+    assert (count(1, "timer"), count(0, "timer"), count(2, "timer")) == (
+        "1 timer", "0 timers", "2 timers"
+    )  # fmt: skip
+    # a reason quoting another does not repeat the words just before it
+    assert tidy(UNREACHABLE) == (
+        "lock unreachable; re-probing with backoff (front_door: the MQTT bridge is reconnecting)"
+    )
+    assert tidy("in sync (in sync)") == "in sync"
+    assert tidy(SUSPENDED) == SUSPENDED  # nothing repeated: left as it is
+    assert tidy("a (b (c))") == "a (b (c))"
+    # cut to a width: the next try's time stays whole, the words before it give way
+    assert fit(SUSPENDED, 200) == SUSPENDED
+    short = fit(SUSPENDED, 40)
+    assert len(short) == 40 and short.endswith("…; next try in 4m 50s"), short
+    assert fit("in sync and more words", 10) == "in sync a…"
+
+
+def test_summary_lists_only_what_did_not_converge_and_counts_the_rest() -> None:
+    from trio_locksync.cli._summary import LISTED, Unsynced
+
+    unsynced = tuple(
+        Unsynced(f"lock{n}", slot, "SUSPENDED" if n % 2 else "LOADING", SUSPENDED)
+        for n in range(12)
+        for slot in range(1, 10)
+    )
+    made = summary(slots_total=200, slots_in_sync=92, not_in_sync=unsynced, checks={"a": True})
+    lines = made.lines()
+    first = lines.index("converged: 92 of 200 slots in sync; not in sync: 54 LOADING, 54 SUSPENDED")
+    listed = lines[first + 1 : first + 1 + LISTED]
+    assert listed[0] == f"  lock0 slots 1-9: LOADING ({SUSPENDED})"
+    assert lines[first + 1 + LISTED] == "  and 63 more slots (each in the events above)"
+    # was one line of 1,500 characters
+    assert all(len(line) < 150 for line in lines[first : first + LISTED + 2])
+    assert json.dumps(made.to_json())  # the records are JSON in --json
+
+
+def test_summary_plurals_and_undecided_checks() -> None:
+    made = summary(previous_timers=1, checks={"a": True})  # every count 1
+    made = attrs.evolve(made, tally={**made.tally, "recovered_resumed": 0})
+    text = "\n".join(made.lines())
+    assert "resumed run 1: 1 timer recovered (of 1 it left running;" in text
+    assert "resumed 1 timer, " in text and "1 timers" not in text
+    assert "1 keypad unlock armed" in text and "1 durable write, 1 failure" in text
+    undecided = attrs.evolve(
+        made, not_checked={"doors seen through the stream match the controller": "why"}
+    )
+    lines = undecided.lines()
+    assert "not checked: doors seen through the stream match the controller (why)" in lines
+    assert lines[-1].endswith("; nothing lost (1 check not decided in this run)")
+    assert undecided.nothing_lost  # not decided is not a loss: exit 0
+    assert "LOST" not in "\n".join(lines)
+
+
+async def test_fault_lines_say_fault_once() -> None:
+    board = Board(duration=10)
+    board.apply(FaultsPlanned(((1.0, "controller restart"),)))
+    line = board.apply(FaultChanged(0, FaultState.NOW))
+    assert line is not None and (line.kind, line.text) == ("fault", "controller restart: now")
+    plain = io.StringIO()
+    PlainLog(plain)(line)
+    assert "fault fault" not in plain.getvalue()
+    assert plain.getvalue().endswith("fault   controller restart: now\n")
+
+
+# -- the dashboard at the sizes people have ------------------------------------------------------
+
+LOCKS = (
+    ("front_door", "zigbee2mqtt"), ("back_door", "zigbee2mqtt"), ("garage", "virtual"),
+    ("office", "virtual"), ("shed", "virtual"), ("gate", "virtual"), ("porch", "zwave"),
+    ("cellar", "zwave"),
+)  # fmt: skip
+
+
+def busy_board() -> Board:
+    """The shipped site in the middle of a run: every panel full, slots in trouble."""
+    board = Board(duration=60)
+    board.apply(SiteOpened(LOCKS))
+    for name, _ in LOCKS:
+        for slot in range(1, 5):
+            board.apply(SlotChanged(name, slot, "IN_SYNC", "in sync"))
+    board.apply(SlotChanged("shed", 2, "SUSPENDED", SUSPENDED))
+    board.apply(SlotChanged("front_door", 5, "SUSPENDED", UNREACHABLE))
+    board.apply(SlotChanged("back_door", 3, "PENDING_CONFIRMATION", "optimistic write awaiting"))
+    for grant in ("Anna", "Ben", "cleaner", "guest", "courier"):
+        for name, _ in LOCKS[:6]:
+            board.apply(
+                AccessChanged(grant, name, "ACTIVE", "in its window", 1, "IN_SYNC", None, 2)
+            )
+    board.apply(FaultsPlanned(((9.0, "controller restart"), (17.0, "lock offline"))))
+    board.apply(TimerArmed("gate", trio.current_time() + 7))
+    for n in range(12):
+        board.apply(DoorChanged("gate", n % 2 == 0, f"keypad, user {n}"))
+    return board
+
+
+def drawn(board: Board, width: int, height: int) -> str:
+    rich = pytest.importorskip("rich.console")
+    from trio_locksync.cli._dashboard import render
+
+    console = rich.Console(record=True, width=width, height=height, force_terminal=True)
+    console.print(render(board))
+    text: str = console.export_text()
+    return text
+
+
+async def test_dashboard_at_80x24_says_what_it_hides(autojump_clock: trio.abc.Clock) -> None:
+    text = drawn(busy_board(), 80, 24)
+    lines = text.splitlines()
+    assert len(lines) <= 24 and max(map(len, lines)) <= 80
+    assert lines[-1] == "faults, access plan, links, doors hidden: terminal too small (80x24)"
+    assert "credentials: per lock and slot" in text and "latest events" in text
+    # what the reader acts on is there: the troubled slots, with the time of the next try
+    assert "SUSPENDED" in text and "next try in 4m 50s" in text
+    assert "gate unlocked (keypad, user 11)" in text  # the latest event
+
+
+async def test_dashboard_at_120_columns_cuts_no_next_try(autojump_clock: trio.abc.Clock) -> None:
+    board = busy_board()
+    text = drawn(board, 120, 40)
+    assert len(text.splitlines()) <= 40 and "hidden" not in text
+    for title in PANEL_TITLES:
+        assert title in text
+    credentials = text.split("credentials: per lock and slot")[1]
+    assert "next try in 4m 50s" in credentials  # the reason is shortened, not its time
+    assert "re-probing" in credentials and "(front_door: the MQTT" in credentials
+    assert "unreachable: front_door" not in text  # said once (the nested reason tidied)
+    # fewer rows than the credentials want: it says how many it left out
+    small = drawn(board, 80, 16)
+    assert "more rows (terminal too small)" in small and "SUSPENDED" in small
+
+
+PANEL_TITLES = (
+    "access plan: people by locks",
+    "credentials: per lock and slot",
+    "doors and autolock timers",
+    "links and records",
+    "faults (scheduled)",
+    "latest events",
+)

@@ -149,7 +149,7 @@ BAD_LINES = [
     "time_zone: 'Mars/Olympus' is not an IANA time zone (e.g. 'Europe/Berlin')",
     "[zwave_js]: url must be a ws:// or wss:// URL, got 'http://localhost:3000'",
     "lock 'a': kind 'zigbee' is not one of zigbee2mqtt, zwave",
-    "lock 'b': a zwave lock needs node_id, its Z-Wave node id (got None)",
+    "lock 'b': node_id is missing (a zwave lock's Z-Wave node id)",
     "lock 'c': slots '6-1': the range 6-1 runs backwards",
     "lock 'c': a zigbee2mqtt lock needs the [mqtt] section (host, port)",
     "grant 'x': pin is not a valid PIN (4 to 10 digits)",
@@ -356,7 +356,7 @@ def test_an_unusable_state_dir(tmp_path: Path) -> None:
         locked.mkdir(mode=0o500)
         done = run(str(site), "--state-dir", str(locked / "state"))
         assert done.returncode == 2
-        assert "does not exist and cannot be created under" in done.stderr
+        assert f"cannot be made under {locked} (Permission denied)" in done.stderr
         assert not (locked / "state").exists()
 
 

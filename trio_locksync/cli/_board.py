@@ -40,10 +40,14 @@ from ._events import (
     ZWaveLink,
     ZWaveState,
 )
+from ._words import count, tidy
 
 __all__ = ["AccessView", "Board", "DemoLine", "DoorView", "FaultView", "Tally"]
 
 JsonValue = str | int | float | bool | None
+
+#: how many of the latest lines the board keeps
+RECENT = 12
 
 
 @final
@@ -144,7 +148,8 @@ class Board:
         self.mqtt_status = "DISCONNECTED"
         self.faults: list[FaultView] = []
         self.tally = Tally()
-        self.recent: collections.deque[DemoLine] = collections.deque(maxlen=8)
+        #: the latest lines (the dashboard shows as many as its screen has room for)
+        self.recent: collections.deque[DemoLine] = collections.deque(maxlen=RECENT)
         self.stopping = ""
         #: the Z-Wave locks' state ("" while none was said) and what it said
         self.zwave_state = ""
@@ -195,7 +200,8 @@ class Board:
                 return self._line("info", text)
             case Stopping(by):
                 self.stopping = by
-            case SlotChanged(lock, slot, state, reason):
+            case SlotChanged(lock, slot, state, said):
+                reason = tidy(said)
                 if self.slots.get((lock, slot)) == (state, reason):
                     return None
                 self.slots[lock, slot] = (state, reason)
@@ -236,7 +242,8 @@ class Board:
                 if expired or resumed:
                     return self._line(
                         "timer",
-                        f"recovered {resumed + expired} timers from the last run: {expired} "
+                        f"recovered {count(resumed + expired, 'timer')} from the last run: "
+                        f"{expired} "
                         f"expired while the demo was down (fired at once), {resumed} resumed",
                         what="recovered",
                         expired=expired,
@@ -267,8 +274,9 @@ class Board:
                 self.zwave_link = status
                 text = "Z-Wave JS " + _words(status, detail)
                 return self._line("zwave", text, status=status, detail=detail)
-            case AccessChanged(grant, lock, state, reason, slot, sync, edge, uses):
-                return self._access(grant, lock, AccessView(state, reason, slot, sync, edge, uses))
+            case AccessChanged(grant, lock, state, said, slot, sync, edge, uses):
+                view = AccessView(state, tidy(said), slot, sync, edge, uses)
+                return self._access(grant, lock, view)
             case FaultsPlanned(faults):
                 self.faults = [FaultView(at, label) for at, label in faults]
             case FaultChanged(index, state, note):
@@ -276,7 +284,8 @@ class Board:
                     self.faults[index], state=state, note=note
                 )
                 tally.faults_done += state is FaultState.DONE
-                text = f"fault {fault.label}: {state.value}" + (f" ({note})" if note else "")
+                # the line's kind says "fault" already
+                text = f"{fault.label}: {state.value}" + (f" ({note})" if note else "")
                 return self._line("fault", text, fault=fault.label, state=state.value, note=note)
         return None
 

@@ -17,7 +17,7 @@ import attrs
 
 from ..core import Backoff, Jitter
 from ..testing import BrokerKind
-from ._schema import ConfigProblems, LockConfig, LockKind, SiteConfig, parse_site
+from ._schema import ConfigProblems, LockConfig, LockKind, SiteConfig, load_site, parse_site
 
 __all__ = [
     "FAST",
@@ -103,17 +103,13 @@ class ConfigError(ValueError):
 
 def load_config(path: Path | None = None) -> SiteConfig:
     """Read ``path``, or the shipped ``demo_site.toml``."""
-    if path is None:
-        text = resources.files(__package__).joinpath("demo_site.toml").read_text("utf-8")
-        where = "demo_site.toml"
-    else:
-        where = str(path)
-        try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{where}: cannot read it ({type(exc).__name__})") from None
+    where = "demo_site.toml" if path is None else str(path)
     try:
-        site = parse_site(text, where, demo=True)
+        if path is None:
+            text = resources.files(__package__).joinpath(where).read_text("utf-8")
+            site = parse_site(text, where, demo=True)
+        else:
+            site = load_site(path, demo=True)
     except ConfigProblems as exc:
         raise ConfigError("; ".join(exc.problems)) from None
     problems = [problem for spec in site.locks if (problem := _demo_problem(spec))]
@@ -132,7 +128,7 @@ def _demo_problem(spec: LockConfig) -> str | None:
     if spec.kind is not LockKind.VIRTUAL and behaviour not in _READ_OR_MASKED:
         return f"lock {spec.name!r}: a {spec.kind.value} lock is 'readable' or 'masked'"
     if spec.kind is LockKind.VIRTUAL and spec.door is None:
-        return f"lock {spec.name!r}: a virtual lock needs door (its ISY node, e.g. 'ZW004_1')"
+        return f"lock {spec.name!r}: door is missing (a virtual lock's ISY node, e.g. 'ZW004_1')"
     if spec.kind is LockKind.ZWAVE and spec.node_id != _MOCK_NODE[behaviour]:
         return f"lock {spec.name!r}: the mock's locks are node 2 (readable) and 3 (masked)"
     return None

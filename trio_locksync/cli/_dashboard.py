@@ -3,7 +3,9 @@ locks: each grant's state on each lock, and its next edge), per lock and slot th
 and its reason, the doors with their autolock countdowns, the event stream and MQTT
 links, store writes, the faults coming up, and the latest events. The dashboard owns the board:
 it applies the run's events as they come, and redraws four times a second (the countdowns
-move) from a trio task (rich's own refresh thread is not used)."""
+move) from a trio task (rich's own refresh thread is not used). It is laid out for the
+terminal it is drawn on (:mod:`._layout`): a panel that does not fit is hidden or shortened,
+and a line says so."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from rich.text import Text
 
 from ._board import Board
 from ._events import DemoEvent, FaultState
+from ._layout import Fitted, Part, Screen
+from ._words import count, span
 
 __all__ = ["run_dashboard"]
 
@@ -50,10 +54,6 @@ _FAULT_STYLE = {
 }
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _header(board: Board) -> RenderableType:
     elapsed = min(board.elapsed(), board.duration)
     grid = Table.grid(expand=True, padding=(0, 1))
@@ -73,35 +73,42 @@ def _header(board: Board) -> RenderableType:
 
 
 def _rows(board: Board) -> list[tuple[str, str, str, str]]:
-    """``(lock, slots, state, reason)``: the slots of a lock in sync as one row, each other
-    slot on a row of its own (so that 8 locks with 30-odd slots fit the screen)."""
+    """``(lock, slots, state, reason)``: the slots of a lock alike (same state and reason) on
+    one row (so that 8 locks with 30-odd slots fit the screen); in sync first."""
     rows: list[tuple[str, str, str, str]] = []
-    by_lock: dict[str, list[tuple[int, str, str]]] = {}
+    by_lock: dict[str, dict[tuple[str, str], list[int]]] = {}
     for (lock, slot), (state, reason) in sorted(board.slots.items()):
-        by_lock.setdefault(lock, []).append((slot, state, reason))
-    for lock, slots in by_lock.items():
-        synced = [str(slot) for slot, state, _ in slots if state == "IN_SYNC"]
-        if synced:
-            rows.append((lock, ",".join(synced), "IN_SYNC", "in sync"))
-        rows += [(lock, str(n), state, why) for n, state, why in slots if state != "IN_SYNC"]
+        if state == "IN_SYNC":
+            reason = ""  # the state says it
+        by_lock.setdefault(lock, {}).setdefault((state, reason), []).append(slot)
+    for lock, alike in by_lock.items():
+        order = sorted(alike.items(), key=lambda item: (item[0][0] != "IN_SYNC", item[1]))
+        rows += [(lock, span(slots), state, why) for (state, why), slots in order]
     return rows
 
 
-def _slots(board: Board) -> RenderableType:
+def _slots(board: Board, lines: int | None = None) -> RenderableType:
+    """Per lock, its slots by state and reason (over two lines where the room is narrow;
+    one, when the panel is given only ``lines`` lines, then "and N more rows")."""
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
     table.add_column("lock", no_wrap=True)
-    table.add_column("slots", justify="right", no_wrap=True, overflow="ellipsis", max_width=14)
-    table.add_column("state", no_wrap=True)
-    table.add_column("reason (never a PIN)", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("slots", justify="right", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("state and reason (never a PIN)", ratio=1)
+    rows = _rows(board)
+    if lines is not None:  # short of room: the slots not in sync first, they need reading
+        rows.sort(key=lambda row: row[2] == "IN_SYNC")
+    shown = rows if lines is None else rows[: max(1, lines - 4)]
+    if lines is not None and len(shown) == len(rows) - 1:
+        shown = rows  # the line "and 1 more" would take, the row itself takes
     last = ""
-    for lock, slots, state, reason in _rows(board):
-        table.add_row(
-            lock if lock != last else "",
-            slots,
-            Text(state, _STATE_STYLE.get(state, "")),
-            Text(reason, "dim"),
-        )
+    for lock, slots, state, reason in shown:
+        prefix = Text.assemble((state, _STATE_STYLE.get(state, "")), " " if reason else "")
+        cell = Fitted(prefix, reason, "dim", lines=2 if lines is None else 1)
+        table.add_row(lock if lock != last else "", slots, cell)
         last = lock
+    if len(shown) < len(rows):
+        more = len(rows) - len(shown)
+        table.add_row("", "", Text(f"and {count(more, 'more row')} (terminal too small)", "yellow"))
     return Panel(table, title="credentials: per lock and slot", border_style="blue")
 
 
@@ -172,12 +179,12 @@ def _links(board: Board) -> RenderableType:
     )
     table.add_row(
         "",
-        f"{_n(t.stream_connections, 'connection')}; {t.replayed} replayed (held in SYNCING), "
-        f"{t.live} live; {_n(t.replayed_unlocks_ignored, 'replayed unlock')} ignored",
+        f"{count(t.stream_connections, 'connection')}; {t.replayed} replayed (held in SYNCING), "
+        f"{t.live} live; {count(t.replayed_unlocks_ignored, 'replayed unlock')} ignored",
     )
     table.add_row("MQTT bridge", Text(board.mqtt_status, _LINK_STYLE.get(board.mqtt_status, "red")))
     table.add_row(
-        "", f"{_n(t.mqtt_connections, 'connection')}, {_n(t.mqtt_reconnects, 'reconnect')}"
+        "", f"{count(t.mqtt_connections, 'connection')}, {count(t.mqtt_reconnects, 'reconnect')}"
     )
     if board.zwave_state:
         state = board.zwave_state.upper()
@@ -212,24 +219,36 @@ def _faults(board: Board) -> RenderableType:
     return Panel(table, title="faults (scheduled)", border_style="magenta")
 
 
-def _recent(board: Board) -> RenderableType:
+def _recent(board: Board, shown: int) -> RenderableType:
+    """The latest ``shown`` lines, each fitted to the width (a next try's time stays whole)."""
     lines = [
-        Text.assemble(
-            (f"{e.t:6.1f}s ", "dim"), (f"{e.kind:<7}", "bold"), e.text,
-            no_wrap=True, overflow="ellipsis",
-        )
-        for e in board.recent
-    ]  # fmt: skip
+        Fitted(Text.assemble((f"{e.t:6.1f}s ", "dim"), (f"{e.kind:<7} ", "bold")), e.text)
+        for e in list(board.recent)[-shown:]
+    ]
     return Panel(Group(*lines), title="latest events", border_style="dim")
 
 
 def render(board: Board) -> RenderableType:
-    body = Table.grid(expand=True, padding=(0, 1))
-    body.add_column(ratio=1)
-    body.add_column(width=56)  # the doors, links and faults keep their room; reasons shrink
-    left = Group(_plan(board), _slots(board)) if board.access else _slots(board)
-    body.add_row(left, Group(_doors(board), _links(board), _faults(board)))
-    return Group(_header(board), body, _recent(board))
+    """The dashboard, laid out for the console it is drawn on: the doors, links and faults on
+    the right keep their room and the reasons take the rest; when the panels do not all fit,
+    the faults, the access plan, the links and the doors are hidden in that order, then the
+    credentials shortened — each said in a line at the bottom."""
+    left = [Part("credentials", lambda lines: _slots(board, lines), shrinks=True)]
+    if board.access:
+        left.insert(0, Part("access plan", lambda _: _plan(board)))
+    right = [
+        Part("doors", lambda _: _doors(board)),
+        Part("links", lambda _: _links(board)),
+        Part("faults", lambda _: _faults(board)),
+    ]
+    return Screen(
+        _header(board),
+        left,
+        right,
+        lambda shown: _recent(board, shown),
+        events_wanted=max(1, min(len(board.recent), 8)),
+        drop=["faults", "access plan", "links", "doors"],
+    )
 
 
 async def run_dashboard(board: Board, events: AsyncIterator[DemoEvent], console: Console) -> None:

@@ -138,6 +138,9 @@ def _grant(
         problems.add(f"grant #{index}", "must be a table")
         return None
     name = entry.get("name")
+    if name is None:
+        problems.missing(f"grant #{index}", "name", "who the grant is for")
+        return None
     if not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name) > 64:
         problems.add(f"grant #{index}", "name must be a printable string of 1 to 64 characters")
         return None
@@ -150,7 +153,9 @@ def _grant(
     names.add(name)
     pin = None
     raw_pin = entry.get("pin")
-    if not isinstance(raw_pin, str):
+    if raw_pin is None:
+        problems.missing(where, "pin", "a quoted string of 4 to 10 digits")
+    elif not isinstance(raw_pin, str):
         problems.add(where, "pin must be a string of 4 to 10 digits (quoted)")
     else:
         try:
@@ -238,8 +243,14 @@ def check_autolock(
             continue
         problems.unknown_keys(f"autolock #{index}", entry, {"lock", "seconds"})
         lock, seconds = entry.get("lock"), entry.get("seconds")
+        if lock is None:
+            problems.missing(f"autolock #{index}", "lock", "the name of a lock in the site")
+            continue
         if not isinstance(lock, str) or lock not in known:
             problems.add(f"autolock #{index}", f"no lock {lock!r} in the site")
+            continue
+        if seconds is None:
+            problems.missing(f"autolock {lock!r}", "seconds", "how long after an unlock it locks")
             continue
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
             problems.add(f"autolock {lock!r}", f"seconds must be positive, got {seconds!r}")

@@ -110,7 +110,7 @@ def parse_mqtt(value: object, problems: Problems, env: Mapping[str, str]) -> Mqt
     problems.unknown_keys("[mqtt]", table, _MQTT)
     host = parse_text(table, "host", "[mqtt]", problems)
     if host is None and "host" not in table:
-        problems.add("[mqtt]", "host is missing")
+        problems.missing("[mqtt]", "host", "the broker's name or address")
     port = table.get("port", 1883)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         problems.add("[mqtt]", f"port must be a port number (1-65535), got {port!r}")
@@ -134,8 +134,11 @@ def _url(
     table: Mapping[str, Any], section: str, schemes: tuple[str, ...], problems: Problems
 ) -> str:
     url = table.get("url")
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    if url is None:
+        problems.missing(f"[{section}]", "url", f"a {wanted} URL")
+        return ""
     if not isinstance(url, str) or not url.startswith(tuple(f"{s}://" for s in schemes)):
-        wanted = " or ".join(f"{s}://" for s in schemes)
         problems.add(f"[{section}]", f"url must be a {wanted} URL, got {url!r}")
         return ""
     return url

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO, final
 
 from ._board import DemoLine
 from ._summary import Summary
 
-__all__ = ["JsonLines", "PlainLog", "send_library_logs_to"]
+__all__ = ["JsonLines", "LibraryLog", "PlainLog", "refuse"]
 
 
 @final
@@ -56,13 +59,63 @@ class JsonLines:
         self._out.flush()
 
 
-def send_library_logs_to(path: Path) -> logging.Handler:
-    """The library's own log lines go to ``path`` (the screen belongs to the demo)."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("trio_locksync", "paho"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return handler
+def refuse(
+    prog: str, lines: Sequence[str], *, json_lines: bool = False, t: float = 0.0, status: int = 2
+) -> int:
+    """A command that cannot go on says why: each line on stderr as ``<prog>: <line>`` (no
+    traceback) and, for ``--json``, also one JSON line on stdout, ``{"t", "kind": "error",
+    "text", "problems", "exit"}``. Returns ``status`` (2: it could not start)."""
+    for line in lines:
+        sys.stderr.write(f"{prog}: {line}\n")
+    sys.stderr.flush()
+    if json_lines:
+        record = {
+            "t": round(t, 3),
+            "kind": "error",
+            "text": "; ".join(lines),
+            "problems": list(lines),
+            "exit": status,
+        }
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+    return status
+
+
+#: the loggers whose lines the demo keeps (the library's, and paho's under the MQTT bridge)
+_LOGGERS = ("trio_locksync", "paho")
+
+
+@final
+class LibraryLog:
+    """The library's own log lines, off the screen (it belongs to the demo): held in memory
+    until :meth:`to_file` names the file (``demo.log``, once the state dir exists: a start
+    that fails before has made no file), then written there. :meth:`close` at the end."""
+
+    def __init__(self) -> None:
+        # never flushed by itself: the lines wait for their file (or are dropped with it)
+        self._held = logging.handlers.MemoryHandler(10_000, flushLevel=logging.CRITICAL + 1)
+        self._handler: logging.Handler = self._held
+        for name in _LOGGERS:
+            logger = logging.getLogger(name)
+            logger.addHandler(self._held)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+    def to_file(self, path: Path) -> None:
+        """From now on (and the lines held so far) in ``path``."""
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        for name in _LOGGERS:
+            logger = logging.getLogger(name)
+            logger.removeHandler(self._held)
+            logger.addHandler(handler)
+        for record in self._held.buffer:
+            handler.handle(record)
+        self._held.buffer.clear()
+        self._handler = handler
+
+    def close(self) -> None:
+        for name in _LOGGERS:
+            logging.getLogger(name).removeHandler(self._handler)
+        self._handler.close()
+        self._held.close()

@@ -19,6 +19,10 @@ class Problems:
     def add(self, entry: str, problem: str) -> None:
         self.lines.append(f"{self.where}: {entry}: {problem}")
 
+    def missing(self, entry: str, key: str, wanted: str) -> None:
+        """``key`` is not in ``entry`` at all: say so, and what it wants."""
+        self.add(entry, f"{key} is missing ({wanted})")
+
     def unknown_keys(self, entry: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
         for key in sorted(set(table) - set(known)):
             self.add(entry, f"unknown key {key!r}")

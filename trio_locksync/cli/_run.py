@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import signal
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, final
@@ -19,7 +20,6 @@ import attrs
 import trio
 
 from ..core import ChangeFeed, StateTable
-from ..store import open_store
 from ..testing import MqttBroker, open_mqtt_broker
 from ._board import Board
 from ._config import DemoOptions
@@ -28,6 +28,7 @@ from ._links import IsySettings, MqttSettings, ZWaveSettings
 from ._runner import ExtraLock, open_site
 from ._schedule import play
 from ._schema import LockKind, SiteConfig
+from ._statefiles import PreviousRun
 from ._summary import SiteFigures, Summary, check_disk, summarise
 from ._tuning import demo_tuning
 from ._verify import gather
@@ -96,16 +97,21 @@ class _Ran:
     timers_at_exit: int
 
 
-async def run_demo(options: DemoOptions, show: Show) -> Summary:
-    """Run the demo; returns its summary. SIGINT ends the run early, cleanly."""
+async def run_demo(
+    options: DemoOptions,
+    show: Show,
+    *,
+    previous: PreviousRun,
+    prepare: Callable[[], None] | None = None,
+    started: threading.Event | None = None,
+) -> Summary:
+    """Run the demo after the ``previous`` one; returns its summary. SIGINT ends the run
+    early, cleanly. ``prepare`` (in a worker thread) makes what the state dir needs once the
+    broker is up — nothing on disk is made before, so a start that fails there (no broker
+    reachable) has changed nothing; ``started`` is set once the site is up."""
     state = options.state_dir
-    async with open_store(state / "site.json") as store:
-        previous = await store.load()
-    previous = previous if isinstance(previous, dict) else {}
-    run = int(previous.get("run", 0)) + 1
-    previous_timers = None
-    if run > 1 and previous.get("clean_exit") is True:
-        previous_timers = int(previous.get("timers_running", 0))
+    run = previous.run + 1
+    previous_timers = previous.timers_running if run > 1 and previous.clean_exit else None
     events = ChangeFeed[DemoEvent]()
     board = Board(duration=options.duration)
     ending = _Ending(board.start, options.duration)
@@ -117,7 +123,7 @@ async def run_demo(options: DemoOptions, show: Show) -> Summary:
                 async with trio.open_nursery() as guard:
                     guard.start_soon(ending.watch, signals, events.publish)
                     with ending.startup:
-                        ran = await _run(options, run, events, ending)
+                        ran = await _run(options, run, events, ending, prepare, started)
                     guard.cancel_scope.cancel()
         finally:
             events.end()  # the board's owner applies what is left, then returns
@@ -171,7 +177,12 @@ def extra_locks(world: World) -> dict[str, ExtraLock]:
 
 
 async def _run(
-    options: DemoOptions, run: int, events: ChangeFeed[DemoEvent], ending: _Ending
+    options: DemoOptions,
+    run: int,
+    events: ChangeFeed[DemoEvent],
+    ending: _Ending,
+    prepare: Callable[[], None] | None,
+    started: threading.Event | None,
 ) -> _Ran:
     start = ending.start
     zwave = [spec.name for spec in options.site.with_kind(LockKind.ZWAVE)]
@@ -183,6 +194,8 @@ async def _run(
     with tempfile.TemporaryDirectory(prefix="trio-locksync-demo-") as scratch:
         async with open_mqtt_broker(Path(scratch), options.broker, external=options.mqtt) as broker:
             events.publish(BrokerUp(f"{broker.kind.value} on {broker.host}:{broker.port}"))
+            if prepare is not None:
+                await trio.to_thread.run_sync(prepare)
             async with open_world(options, broker, events) as world:
                 async with open_site(
                     site_config(options, broker, world),
@@ -193,6 +206,8 @@ async def _run(
                     extra=extra_locks(world),
                 ) as site:
                     ending.site_up()
+                    if started is not None:
+                        started.set()
                     events.publish(Info(f"site up: run {run}, state in {options.state_dir}"))
                     with ending.stop:
                         await play(site, world, options, broker, start)

@@ -230,6 +230,9 @@ def _lock(entry: object, index: int, problems: Problems, *, demo: bool) -> LockC
         problems.add(f"lock #{index}", "must be a table")
         return None
     name = entry.get("name")
+    if name is None:
+        problems.missing(f"lock #{index}", "name", "letters, digits, _ or -")
+        return None
     if not isinstance(name, str) or not _LOCK_NAME.fullmatch(name):
         problems.add(f"lock #{index}", "name must be letters, digits, _ or - (at most 64)")
         return None
@@ -240,11 +243,16 @@ def _lock(entry: object, index: int, problems: Problems, *, demo: bool) -> LockC
         kind = LockKind(entry.get("kind"))
     except ValueError:
         kind = None
+    if "kind" not in entry:
+        problems.missing(where, "kind", f"one of {', '.join(kinds)}")
+        return None
     if kind is None or kind.value not in kinds:
         problems.add(where, f"kind {entry.get('kind')!r} is not one of {', '.join(kinds)}")
         return None
     node_id = entry.get("node_id")
-    if kind is LockKind.ZWAVE and (
+    if kind is LockKind.ZWAVE and node_id is None:
+        problems.missing(where, "node_id", "a zwave lock's Z-Wave node id")
+    elif kind is LockKind.ZWAVE and (
         isinstance(node_id, bool) or not isinstance(node_id, int) or not 0 < node_id < 4096
     ):
         problems.add(where, f"a zwave lock needs node_id, its Z-Wave node id (got {node_id!r})")

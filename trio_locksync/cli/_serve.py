@@ -23,24 +23,19 @@ from typing import TextIO
 import trio
 
 from ..core import ChangeFeed, LockSyncError
-from ..store import open_store
 from ._board import Board, DemoLine
 from ._events import DemoEvent, Info
+from ._output import refuse
 from ._runner import open_site
 from ._schema import ConfigProblems, SiteConfig, load_site
-from ._statedir import check_state_dir
+from ._statedir import check_state_dir, make_state_dir
+from ._statefiles import read_previous_run
 
 __all__ = ["run_command", "serve"]
 
 logger = logging.getLogger("trio_locksync.site")
 
 _PROG = "trio-locksync run"
-
-
-def _say(lines: list[str] | tuple[str, ...], out: TextIO) -> None:
-    for line in lines:
-        out.write(f"{_PROG}: {line}\n")
-    out.flush()
 
 
 def run_command(site: Path, state_dir: Path | None, *, check: bool) -> int:
@@ -59,8 +54,7 @@ def run_command(site: Path, state_dir: Path | None, *, check: bool) -> int:
         locks = [] if config is None else [spec.name for spec in config.locks]
         problems += check_state_dir(state.expanduser(), locks)
     if problems or config is None or state is None:
-        _say(problems, sys.stderr)
-        return 2
+        return refuse(_PROG, problems)
     state = state.expanduser().absolute()
     if check:
         print(
@@ -68,11 +62,9 @@ def run_command(site: Path, state_dir: Path | None, *, check: bool) -> int:
             f"{len(config.autolock)} autolock rules; state dir {state}"
         )
         return 0
-    try:
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner-only: the plan holds PINs
-    except OSError as exc:
-        _say([f"state dir {state}: cannot create it ({exc.strerror})"], sys.stderr)
-        return 2
+    problem = make_state_dir(state)
+    if problem is not None:
+        return refuse(_PROG, [problem])
     handler = _log_to(sys.stderr)
     up = threading.Event()
     try:
@@ -83,8 +75,8 @@ def run_command(site: Path, state_dir: Path | None, *, check: bool) -> int:
         known = _known(exc)
         if known is None:
             raise
-        _say([str(known).splitlines()[0] if str(known) else type(known).__name__], sys.stderr)
-        return 1 if up.is_set() else 2  # a failure once the site was up is not a start's
+        line = str(known).splitlines()[0] if str(known) else type(known).__name__
+        return refuse(_PROG, [line], status=1 if up.is_set() else 2)  # once up: not a start's
     finally:
         logging.getLogger("trio_locksync").removeHandler(handler)
     return 0
@@ -112,12 +104,6 @@ def _log_line(line: DemoLine) -> None:
     logger.info("%s: %s", line.kind, line.text)
 
 
-async def _previous_run(state: Path) -> int:
-    async with open_store(state / "site.json") as store:
-        previous = await store.load()
-    return int(previous.get("run", 0)) if isinstance(previous, dict) else 0
-
-
 async def _watch(
     signals: AsyncIterator[int], startup: trio.CancelScope, stop: trio.CancelScope, up: trio.Event
 ) -> None:
@@ -142,7 +128,8 @@ async def serve(config: SiteConfig, state: Path, started: threading.Event | None
                 async with trio.open_nursery() as guard:
                     guard.start_soon(_watch, signals, startup, stop, up)
                     with startup:
-                        run = await _previous_run(state) + 1
+                        previous = await trio.to_thread.run_sync(read_previous_run, state)
+                        run = previous.run + 1
                         async with open_site(config, state, events, run=run) as site:
                             up.set()
                             if started is not None:

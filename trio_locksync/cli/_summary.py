@@ -4,6 +4,7 @@ once everything has closed. PIN-free: states, reasons, names and counts only."""
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, final
@@ -13,8 +14,23 @@ import attrs
 from ..store import open_store
 from ._board import Board
 from ._events import FaultState, ZWaveState
+from ._words import count, span
 
-__all__ = ["SiteFigures", "Summary", "check_disk", "summarise"]
+__all__ = ["SiteFigures", "Summary", "Unsynced", "check_disk", "summarise"]
+
+#: how many groups of slots not in sync the summary lists (the rest are counted)
+LISTED = 5
+
+
+@final
+@attrs.frozen
+class Unsynced:
+    """A slot not in sync at the end, and why (never a PIN)."""
+
+    lock: str
+    slot: int
+    state: str
+    reason: str
 
 
 @final
@@ -24,7 +40,7 @@ class SiteFigures:
 
     slots_total: int = 0
     slots_in_sync: int = 0
-    not_in_sync: tuple[str, ...] = ()
+    not_in_sync: tuple[Unsynced, ...] = ()
     masked_slots: int = 0
     masked_writes: int = 0
     #: slots in sync checked against each lock's own record, and those of Z-Wave locks
@@ -33,6 +49,8 @@ class SiteFigures:
     #: how many grants on how many locks are in each AccessState (by name)
     access: Mapping[str, int] = attrs.field(factory=dict)
     checks: Mapping[str, bool] = attrs.field(factory=dict)
+    #: the checks the run could not decide, and why (never counted as a loss)
+    not_checked: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @final
@@ -48,12 +66,14 @@ class Summary:
     during_startup: bool = False
     slots_total: int = 0
     slots_in_sync: int = 0
-    not_in_sync: tuple[str, ...] = ()
+    not_in_sync: tuple[Unsynced, ...] = ()
     masked_slots: int = 0
     masked_writes: int = 0
     timers_at_exit: int = 0
     previous_timers: int | None = None
     checks: Mapping[str, bool] = attrs.field(factory=dict)
+    #: the checks the run could not decide, and why (never counted as a loss)
+    not_checked: Mapping[str, str] = attrs.field(factory=dict)
     #: (label, state, note) of each scheduled fault
     faults: tuple[tuple[str, str, str], ...] = ()
     tally: Mapping[str, int] = attrs.field(factory=dict)
@@ -69,6 +89,26 @@ class Summary:
             return "those in its file: it did not exit cleanly, so its own count is unchecked"
         return f"{self.previous_timers} it left running"
 
+    def _converged(self) -> list[str]:
+        """The slots in sync, then what is not: counted by state, listed by lock, state and
+        reason (a lock's slots alike on one line), at most :data:`LISTED` lines."""
+        line = f"converged: {self.slots_in_sync} of {self.slots_total} slots in sync"
+        if not self.not_in_sync:
+            return [line]
+        states = collections.Counter(slot.state for slot in self.not_in_sync)
+        line += "; not in sync: " + ", ".join(f"{n} {s}" for s, n in states.most_common())
+        alike: dict[tuple[str, str, str], list[int]] = {}
+        for slot in self.not_in_sync:
+            alike.setdefault((slot.lock, slot.state, slot.reason), []).append(slot.slot)
+        listed = [
+            f"  {lock} {'slot' if len(slots) == 1 else 'slots'} {span(slots)}: {state} ({reason})"
+            for (lock, state, reason), slots in list(alike.items())[:LISTED]
+        ]
+        more = sum(len(slots) for slots in list(alike.values())[LISTED:])
+        if more:
+            listed.append(f"  and {count(more, 'more slot')} (each in the events above)")
+        return [line, *listed]
+
     @property
     def nothing_lost(self) -> bool:
         return all(self.checks.values())
@@ -83,55 +123,56 @@ class Summary:
                 f"{self.seconds:.1f} s); what had started was closed and flushed"
             ]
         t = self.tally
+        recovered = t["recovered_expired"] + t["recovered_resumed"]
         lines = [
-            f"converged: {self.slots_in_sync} of {self.slots_total} slots in sync"
-            + ("" if not self.not_in_sync else "; not in sync, visibly: " + "; ".join(
-                self.not_in_sync)),
-            f"autolock: {t['keypad_unlocks']} keypad unlocks armed a timer, {t['cancelled']} "
-            f"cancelled by a hand lock, {t['fired']} fired and locked the door; "
-            f"{self.timers_at_exit} still running at exit, saved for the next run",
-            f"event stream: {_n(t['stream_connections'], 'connection')}, "
+            *self._converged(),
+            f"autolock: {count(t['keypad_unlocks'], 'keypad unlock')} armed a timer, "
+            f"{t['cancelled']} cancelled by a hand lock, {t['fired']} fired and locked the "
+            f"door; {self.timers_at_exit} still running at exit, saved for the next run",
+            f"event stream: {count(t['stream_connections'], 'connection')}, "
             f"{t['stream_synced']} synced; "
-            f"{t['replayed']} door frames replayed (held in SYNCING: "
-            f"{_n(t['replayed_unlocks_ignored'], 'replayed unlock')} armed nothing), "
+            f"{count(t['replayed'], 'door frame')} replayed (held in SYNCING: "
+            f"{count(t['replayed_unlocks_ignored'], 'replayed unlock')} armed nothing), "
             f"{t['live']} live",
-            f"mqtt ({self.broker}): {_n(t['mqtt_connections'], 'connection')}, "
-            f"{_n(t['mqtt_reconnects'], 'reconnect')}",
+            f"mqtt ({self.broker}): {count(t['mqtt_connections'], 'connection')}, "
+            f"{count(t['mqtt_reconnects'], 'reconnect')}",
             self._access_line(),
             *self._zwave_lines(),
             self._faults_line(),
-            f"store: {t['store_writes']} durable writes, {t['store_failures']} failures",
+            f"store: {count(t['store_writes'], 'durable write')}, "
+            f"{count(t['store_failures'], 'failure')}",
         ]  # fmt: skip
         if self.run > 1:
             lines.append(
-                f"resumed run {self.run - 1}: {t['recovered_expired'] + t['recovered_resumed']} "
-                f"timers recovered (of {self._left_running()}; "
+                f"resumed run {self.run - 1}: {count(recovered, 'timer')} recovered "
+                f"(of {self._left_running()}; "
                 f"{t['recovered_expired']} expired while the demo was down and fired at once, "
                 f"{t['recovered_resumed']} resumed); masked slots rewritten: "
                 f"{self.masked_writes} of {self.masked_slots}"
             )
+        lines += [f"not checked: {name} ({why})" for name, why in self.not_checked.items()]
         how = "stopped by Ctrl-C after" if self.stopped_by == "Ctrl-C" else "ran"
         lost = "nothing lost" if self.nothing_lost else "LOST: " + ", ".join(self.failed())
+        if self.not_checked:
+            lost += f" ({count(len(self.not_checked), 'check')} not decided in this run)"
         resumed = ""
         if self.run > 1:
-            resumed = (
-                f"; resumed {t['recovered_expired'] + t['recovered_resumed']} timers, "
-                f"{self.masked_writes} masked slots rewritten"
-            )
+            resumed = f"; resumed {count(recovered, 'timer')}, {self.masked_writes} masked slots"
+            resumed += " rewritten"
         lines.append(
             f"summary: run {self.run} ({how} {self.seconds:.1f} s): "
             f"{self.slots_in_sync}/{self.slots_total} slots converged, "
-            f"{_n(t['fired'], 'autolock')} fired, {t['replayed']} replayed frames, "
-            f"{_n(t['mqtt_reconnects'], 'MQTT reconnect')}"
+            f"{count(t['fired'], 'autolock')} fired, {count(t['replayed'], 'replayed frame')}, "
+            f"{count(t['mqtt_reconnects'], 'MQTT reconnect')}"
             f"{resumed}; {lost}"
         )
         return lines
 
     def _access_line(self) -> str:
-        states = ", ".join(f"{count} {state}" for state, count in sorted(self.access.items()))
+        states = ", ".join(f"{n} {state}" for state, n in sorted(self.access.items()))
         return (
-            f"access plan: grants on locks: {states or 'none'}; {self.checked} slots in sync "
-            "checked against each lock's own record"
+            f"access plan: grants on locks: {states or 'none'}; {count(self.checked, 'slot')} in "
+            "sync checked against each lock's own record"
         )
 
     def _zwave_lines(self) -> list[str]:
@@ -141,8 +182,8 @@ class Summary:
             return [f"z-wave: not up when the run ended ({self.zwave})"]
         if self.zwave_state == ZWaveState.UP.value:
             return [
-                f"z-wave: {self.zwave}; {self.zwave_checked} slots in sync checked against the "
-                "mock lock's own record"
+                f"z-wave: {self.zwave}; {count(self.zwave_checked, 'slot')} in sync checked "
+                "against the mock lock's own record"
             ]
         return []
 
@@ -165,20 +206,16 @@ class Summary:
         return attrs.asdict(self) | {"nothing_lost": self.nothing_lost}
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 async def check_disk(state: Path, last_snapshot: dict[str, Any], timers: int) -> dict[str, bool]:
     """After everything closed: the files hold what the site last had (``timers`` running)."""
     async with open_store(state / "site.json") as store:
         saved = await store.load()
     async with open_store(state / "autolock.json") as store:
         entries = await store.load()
-    count = len(entries) if isinstance(entries, dict) else 0
+    saved_timers = len(entries) if isinstance(entries, dict) else 0
     return {
         "site records flushed at exit": saved == last_snapshot,
-        "running timers saved at exit": count == timers,
+        "running timers saved at exit": saved_timers == timers,
     }
 
 
@@ -211,6 +248,7 @@ def summarise(
         timers_at_exit=timers_at_exit,
         previous_timers=previous_timers,
         checks=checks | dict(disk),
+        not_checked=dict(figures.not_checked),
         faults=tuple((f.label, f.state.value, f.note) for f in board.faults),
         tally=attrs.asdict(tally),
         zwave_state=board.zwave_state,

@@ -30,6 +30,7 @@ from ._config import FAST, Behaviour, DemoOptions, behaviour_of
 from ._events import DemoEvent
 from ._follow import door_value
 from ._schema import LockConfig, LockKind, SiteConfig
+from ._statefiles import sound
 from ._zwave import ZWaveHardware
 
 __all__ = ["World", "door_value", "open_world"]
@@ -73,7 +74,7 @@ async def open_world(
         open_store(options.state_dir / "hardware.json", max_delay=2.0) as hardware,
         trio.open_nursery() as nursery,
     ):
-        saved: Mapping[str, Any] = await hardware.load() or {}
+        saved: Mapping[str, Any] = sound(hardware.path, await hardware.load())
         locked: Mapping[str, bool] = saved.get("locked", {})
         nodes = {spec.name: spec.door for spec in config.locks if spec.door is not None}
         virtual = config.with_kind(LockKind.VIRTUAL)
