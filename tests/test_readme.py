@@ -6,6 +6,15 @@ controller, an MQTT broker (mosquitto), a simulated Zigbee2MQTT, the real Z-Wave
 its mock controller — and keep their files in temporary directories, so nothing here changes a
 line of them: what a reader copies is what was run. Examples that start a broker skip where
 mosquitto is not installed, and the Z-Wave JS one where node >= 20 is not; each says why.
+
+Each example ends with what it prints, as comment lines after ``trio.run(main)``::
+
+    # prints:
+    # {'front_door': {'slot_1': 'Anna'}}
+
+and the output must be exactly those lines. An example whose output depends on the clock (which
+hours a weekly grant is on) says ``# prints, for example:`` instead; its output must have as many
+lines, each starting with the same word. Every example carries one of the two markers.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ README = ROOT / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 #: names of the places a real installation has, which an example that runs here cannot use
 PLACEHOLDERS = ("isy.local", "broker.local", "zwave.local", "/var/lib/site")
+#: the comment line that starts an example's output: exact, or (with "for example") its shape
+PRINTS = re.compile(r"^# prints(?P<loose>, for example)?:\n(?P<lines>(?:#(?: .*)?\n)*)\Z", re.M)
 
 
 def _documents() -> list[Path]:
@@ -48,6 +59,14 @@ def _examples() -> dict[str, str]:
 
 
 EXAMPLES = _examples()
+
+
+def _expected(code: str) -> tuple[list[str], bool]:
+    """The lines an example says it prints, and whether only their shape is promised."""
+    match = PRINTS.search(code)
+    assert match is not None, "no '# prints:' block at the end of the example"
+    lines = [line.removeprefix("#").removeprefix(" ") for line in match["lines"].splitlines()]
+    return lines, match["loose"] is not None
 
 
 def _node_missing() -> str | None:
@@ -85,6 +104,8 @@ def test_every_example_is_a_whole_program_that_runs_here(where: str) -> None:
     assert re.search(r"^(trio|anyio)\.run\(", code, re.M), where
     for placeholder in PLACEHOLDERS:
         assert placeholder not in code, f"{where} names {placeholder}: it cannot run as written"
+    lines, _ = _expected(code)
+    assert lines, f"{where} says it prints nothing"
 
 
 @pytest.mark.parametrize("where", list(EXAMPLES))
@@ -106,4 +127,11 @@ async def test_example_runs(where: str, tmp_path: Path) -> None:
         f"the example at {where} failed:\n{textwrap.indent(code, '    ')}\n"
         f"stderr:\n{result.stderr.decode()[-3000:]}"
     )
-    assert result.stdout, f"the example at {where} printed nothing"
+    printed = result.stdout.decode().splitlines()
+    expected, loose = _expected(code)
+    if loose:  # the clock decides some words: the same lines, each starting as shown
+        assert [line.split()[:1] for line in printed] == [line.split()[:1] for line in expected], (
+            f"the example at {where} printed:\n{result.stdout.decode()}"
+        )
+    else:
+        assert printed == expected, f"the example at {where} printed something else"
