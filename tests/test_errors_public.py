@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib
 import inspect
+import os
 import pickle
 import pkgutil
 import re
@@ -378,7 +379,8 @@ async def _raised_by_real_calls(tmp: Path) -> list[LockSyncError]:
             await store.load()
 
     async def store_read() -> None:
-        async with open_store(tmp / "regular" / "..") as store:  # a directory
+        os.mkfifo(tmp / "fifo.json")
+        async with open_store(tmp / "fifo.json") as store:  # not a regular file
             await store.load()
 
     for fn in (store_open, store_corrupt, store_locked, store_closed, store_write):
