@@ -90,7 +90,6 @@ nitpick_ignore = [
     ("py:class", "trio_locksync.mqtt._acks.Delivery"),
     ("py:class", "trio_locksync.mqtt._subscription.Leftovers"),
     ("py:class", "trio_locksync.mqtt._subscription.Pushed"),
-    ("py:class", "trio_locksync.providers.zwave_js._protocol.Command"),
 ]
 
 # -- checks of our own --------------------------------------------------------------------------

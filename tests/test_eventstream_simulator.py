@@ -7,6 +7,8 @@ runs against.
 
 from __future__ import annotations
 
+import errno
+import socket
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +26,7 @@ from trio_locksync.eventstream import (
     open_event_stream,
     open_isy_event_stream,
 )
+from trio_locksync.testing import SimulatorError
 from trio_locksync.testing.isy import (
     IsyController,
     IsySubscriber,
@@ -264,3 +267,29 @@ async def test_tcp_listener_on_the_same_port_after_restart() -> None:
         assert controller.port == port
         async with trio_websocket.open_websocket_url(controller.url) as ws:
             assert "<node>A</node>" in await ws.get_message()
+
+
+async def test_a_port_in_use_is_a_simulator_error_not_a_bare_os_error() -> None:
+    """serve() and start() raise one typed error (the OSError chained), outside any group of
+    the controller's own nurseries; nothing is left listening."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        controller = IsyController(port=port)
+        async with trio.open_nursery() as nursery:
+            with pytest.raises(SimulatorError) as caught:
+                await nursery.start(controller.serve)
+        assert str(caught.value) == (
+            f"IsyController: cannot listen on 127.0.0.1:{port}: Address already in use"
+        )
+        assert isinstance(caught.value.__cause__, OSError)
+        assert caught.value.__cause__.errno == errno.EADDRINUSE
+        assert not controller.is_up
+        # a controller that went down and finds its port taken when it comes back
+        async with open_isy_server() as controller:
+            controller.stop()
+            controller.port = port
+            with pytest.raises(SimulatorError, match=f"127.0.0.1:{port}"):
+                await controller.start()
+            assert not controller.is_up

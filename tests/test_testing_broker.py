@@ -253,3 +253,15 @@ async def test_an_external_broker_is_used_as_it_is(tmp_path: Path) -> None:
     with pytest.raises(BrokerError, match=f"cannot reach the MQTT broker at {address}"):
         async with open_mqtt_broker(tmp_path, external=address):
             pass  # pragma: no cover - it is not reached
+
+
+@pytest.mark.parametrize("external", ["h:abc", "h:0", "h:65536", "[::1]:x"])
+async def test_a_bad_external_address_names_the_parameter(tmp_path: Path, external: str) -> None:
+    """The library's own message names ``external=``, not a command-line flag; nothing is
+    started or written."""
+    with pytest.raises(ValueError) as caught:
+        async with open_mqtt_broker(tmp_path, external=external):
+            pass  # pragma: no cover
+    assert str(caught.value) == f'external= wants "HOST:PORT", got {external!r}'
+    assert "--mqtt" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

@@ -33,6 +33,7 @@ from trio_locksync import (
     open_zwave_js,
 )
 from trio_locksync.testing import (
+    IsyController,
     open_mqtt_broker,
     open_zigbee2mqtt_simulator,
     open_zwave_js_server,
@@ -204,25 +205,38 @@ def test_each_entry_point_under_each_anyio_backend(
         anyio.run(CASES[api], setting, True, backend="trio")
 
 
+async def _entered(opened: Any) -> None:
+    async with opened:
+        raise AssertionError("not reached")  # pragma: no cover
+
+
+async def _isy_serving(tmp: Path) -> None:
+    await IsyController().serve()  # as a task group's start() would run it
+
+
+async def _next(iterator: Any) -> None:
+    await anext(iterator)
+
+
 @pytest.mark.parametrize(
-    ("api", "enter"),
+    ("api", "run"),
     [
-        ("open_mqtt_broker()", lambda tmp: open_mqtt_broker(tmp)),
-        ("open_zigbee2mqtt_simulator()", lambda tmp: open_zigbee2mqtt_simulator()),
-        ("open_zwave_js_server()", lambda tmp: open_zwave_js_server()),
+        ("open_mqtt_broker()", lambda tmp: _entered(open_mqtt_broker(tmp))),
+        ("open_zigbee2mqtt_simulator()", lambda tmp: _entered(open_zigbee2mqtt_simulator())),
+        ("open_zwave_js_server()", lambda tmp: _entered(open_zwave_js_server())),
+        ("IsyController.serve()", _isy_serving),
+        ("VirtualLock.events()", lambda tmp: _next(VirtualLock().events())),
+        ("VirtualLock.updates()", lambda tmp: _next(VirtualLock(push=True).updates())),
     ],
 )
 def test_the_simulators_refuse_asyncio_too(
-    tmp_path: Path, api: str, enter: Callable[[Path], Any]
+    tmp_path: Path, api: str, run: Callable[[Path], Awaitable[None]]
 ) -> None:
     """(Their trio side is what their own test files run.)"""
 
-    async def main() -> None:
-        async with enter(tmp_path):
-            raise AssertionError("not reached")  # pragma: no cover
-
-    with pytest.raises(TrioRequiredError, match=r"^" + api.replace("(", r"\(").replace(")", r"\)")):
-        anyio.run(main, backend="asyncio")
+    with pytest.raises(TrioRequiredError) as caught:
+        anyio.run(run, tmp_path, backend="asyncio")
+    assert str(caught.value) == refusal(api)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -135,8 +135,7 @@ async def open_access_plan(
                 finally:
                     nursery.cancel_scope.cancel()
         finally:
-            plan._open = False
-            plan._feed.end()
+            plan._close()
             if plan._interpreter.dirty:
                 plan._interpreter.dirty = False
                 store.delay_save(machine.to_json, 0.0)

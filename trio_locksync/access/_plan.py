@@ -86,6 +86,8 @@ class AccessPlan(metaclass=NoPublicConstructor):
         self._in_search: set[str] = set()
         self._serial = trio.Lock()
         self._open = True
+        #: the cancel scopes of wait_settled() calls waiting now (cancelled when the plan closes)
+        self._waiting: set[trio.CancelScope] = set()
         self._uses_counted = 0
         self._uncounted = 0
         self._saves = 0
@@ -147,6 +149,7 @@ class AccessPlan(metaclass=NoPublicConstructor):
                 if result.exhausted and len(result.free) < count:
                     raise NoFreeSlot(grant.name, lock, result.detail)
                 found[lock] = result.free[:count]
+            self._check_open()  # the block may have ended during the surveys
             for lock in locks:  # the surveys may have shown codes the plan does not manage
                 self._check_duplicate(grant, lock)
             now = self._now()
@@ -220,7 +223,23 @@ class AccessPlan(metaclass=NoPublicConstructor):
 
     async def wait_settled(self) -> None:
         """Wait until no reachable lock has a slot search to make or in progress and every
-        lock's engine is settled (each slot IN_SYNC or SUSPENDED)."""
+        lock's engine is settled (each slot IN_SYNC or SUSPENDED).
+
+        :class:`AccessPlanClosed` once the plan's block has ended, and to a caller still
+        waiting when it ends (a task outside the block).
+        """
+        await trio.lowlevel.checkpoint()
+        self._check_open()
+        with trio.CancelScope() as scope:
+            self._waiting.add(scope)
+            try:
+                await self._wait_settled()
+                return
+            finally:
+                self._waiting.discard(scope)
+        raise AccessPlanClosed("wait_settled() gave up: the plan's block ended while it waited")
+
+    async def _wait_settled(self) -> None:
         while True:
             for sync in self._syncs.values():
                 await sync.wait_settled()
@@ -252,6 +271,13 @@ class AccessPlan(metaclass=NoPublicConstructor):
         return f"<AccessPlan locks={len(self._syncs)} grants={len(self._machine.names())}>"
 
     # -- internals ------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        """The plan's block ends: calls raise AccessPlanClosed, waiters too; changes() end."""
+        self._open = False
+        self._feed.end()
+        for scope in self._waiting:
+            scope.cancel()
 
     def _check_open(self) -> None:
         if not self._open:

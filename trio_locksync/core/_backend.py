@@ -41,9 +41,6 @@ class TrioRequiredError(LockSyncError, RuntimeError):
         self.api = api
         self.running = running
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.api, self.running))
-
 
 def require_trio(api: str) -> None:
     """Raise :class:`TrioRequiredError` unless the caller runs inside a trio run (trio's own

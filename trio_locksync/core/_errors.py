@@ -13,8 +13,22 @@ class LockSyncError(Exception):
     """Base class of every error trio_locksync raises on purpose.
 
     Catch this to handle any library failure; each subclass says what failed, on which object
-    (a path, a slot, a URL), and what was kept.
+    (a path, a slot, a URL), and what was kept. Every one pickles (to another process, say)
+    with its type, message and attributes.
     """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default, type(self)(*self.args), calls a subclass's own __init__ with the finished
+        # message as its only argument: a TypeError, or the message wrapped twice. Rebuilt
+        # without __init__ instead: the same args, then the attributes from the state.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[LockSyncError], args: tuple[object, ...]) -> LockSyncError:
+    """An unpickled error: ``cls`` made with ``args`` but without its ``__init__``."""
+    error = cls.__new__(cls, *args)
+    BaseException.__init__(error, *args)
+    return error
 
 
 @final

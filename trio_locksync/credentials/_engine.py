@@ -60,7 +60,13 @@ class _Waiter:
 
 @final
 class LockSync(metaclass=NoPublicConstructor):
-    """Keeps the managed slots of one lock as desired; made by :func:`open_lock_sync`."""
+    """Keeps the managed slots of one lock as desired; made by :func:`open_lock_sync`.
+
+    Once the engine's block has ended, what it knew stays readable (:meth:`state`,
+    :meth:`statistics`, ...), every :meth:`changes` iterator ends, and the calls that change
+    or wait (:meth:`set_desired`, :meth:`take`, :meth:`release`, :meth:`survey`,
+    :meth:`wait_settled`) raise :class:`LockSyncClosedError`, also to a caller still waiting.
+    """
 
     _OPENED_BY = "open_lock_sync()"
 
@@ -120,6 +126,7 @@ class LockSync(metaclass=NoPublicConstructor):
         A change of (enabled, PIN) lifts a suspension and drops a pending optimistic write
         without charging it (a clear supersedes a pending set).
         """
+        self._check_open("set_desired()", slot)
         self._driver.desire(trio.current_time(), slot, Desired(enabled=enabled, pin=_as_pin(pin)))
         self._wake_up()
 
@@ -137,6 +144,7 @@ class LockSync(metaclass=NoPublicConstructor):
         again before it ends gets that write's state back: its outcome is judged against the
         new desired code. ValueError if ``slot`` is managed or < 0.
         """
+        self._check_open("take()", slot)
         self._driver.take(trio.current_time(), slot, Desired(enabled=enabled, pin=_as_pin(pin)))
         self._wake_up()
 
@@ -148,6 +156,7 @@ class LockSync(metaclass=NoPublicConstructor):
         for the lock only. The slot is not in :meth:`unmanaged` until a survey or a push reads
         it. KeyError if the slot is not managed.
         """
+        self._check_open("release()", slot)
         self._driver.release(slot)
         self._wake_up()
 
@@ -174,8 +183,7 @@ class LockSync(metaclass=NoPublicConstructor):
         survey waiting then).
         """
         await trio.lowlevel.checkpoint()
-        if self._closed:
-            raise LockSyncClosedError("survey() not performed")
+        self._check_open("survey()")
         survey = self._driver.request_survey(trio.current_time(), slots)
         if survey is None:
             return {}
@@ -225,7 +233,7 @@ class LockSync(metaclass=NoPublicConstructor):
     def changes(self) -> AsyncIterator[SlotChange]:
         """Every change of a slot's (state, reason), in order, from now on. A subscriber that
         falls more than 10,000 changes behind loses the oldest ones (counted in its
-        ``dropped``)."""
+        ``dropped``). It ends with the engine's block."""
         return self._feed.subscribe()
 
     def statistics(self) -> LockSyncStatistics:
@@ -235,11 +243,18 @@ class LockSync(metaclass=NoPublicConstructor):
         return driver.counts.snapshot(lock_reachable=driver.reach.reachable, states=dict(states))
 
     async def wait_settled(self) -> None:
-        """Wait until every slot is IN_SYNC or SUSPENDED (at that moment)."""
+        """Wait until every slot is IN_SYNC or SUSPENDED (at that moment);
+        :class:`LockSyncClosedError` if the engine's block ends first."""
+        await trio.lowlevel.checkpoint()
+        self._check_open("wait_settled()")
         changes = self._feed.subscribe()
         while not self._driver.settled():
-            await changes.__anext__()
-        await trio.lowlevel.checkpoint()
+            try:
+                await changes.__anext__()
+            except StopAsyncIteration:  # the feed ends with the engine's block
+                raise LockSyncClosedError(
+                    "wait_settled() gave up: the block ended before every slot settled"
+                ) from None
 
     # -- the worker --------------------------------------------------------------------------
 
@@ -296,9 +311,15 @@ class LockSync(metaclass=NoPublicConstructor):
             waiter.outcome = outcome
             waiter.done.set()
 
+    def _check_open(self, call: str, slot: int | None = None) -> None:
+        if self._closed:
+            raise LockSyncClosedError(f"{call} not performed", slot=slot)
+
     def _close(self) -> None:
-        """The engine's block ends: waiting surveys raise LockSyncClosedError."""
+        """The engine's block ends: waiting surveys and wait_settled() calls raise
+        LockSyncClosedError, every changes() iterator ends."""
         self._closed = True
+        self._feed.end()
         for waiter in self._waiters.values():
             waiter.outcome = LockSyncClosedError("the survey waiting for its turn was dropped")
             waiter.done.set()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any, final
+from typing import final
 
 from ..core import ClosedError, LockSyncError
 
@@ -39,10 +38,6 @@ class CredentialError(LockSyncError):
         super().__init__(f"{self.what}{where}{because}")
         self.reason = reason
         self.slot = slot
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # The default would call cls(message): the slot would be lost and the text doubled.
-        return (functools.partial(type(self), slot=self.slot, what=self.what), (self.reason,))
 
 
 @final

@@ -29,13 +29,6 @@ class EventStreamRejected(EventStreamError):
         self.reason = reason
         self.status_code = status_code
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rejected, (self.url, self.reason, self.status_code))
-
-
-def _rejected(url: str, reason: str, status_code: int | None) -> EventStreamRejected:
-    return EventStreamRejected(url, reason, status_code=status_code)
-
 
 @final
 class FrameDecodeError(EventStreamError, ValueError):

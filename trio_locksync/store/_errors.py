@@ -94,12 +94,12 @@ class StoreOpenError(StoreError):
 
 @final
 class StoreReadError(StoreError):
-    """The file could not be read for a reason other than not existing (permissions, I/O)."""
+    """The file could not be read for a reason other than not existing (permissions, I/O, or
+    what is at the path is not a regular file: a directory, a FIFO, a device)."""
 
-    def __init__(self, path: os.PathLike[str] | str, cause: BaseException) -> None:
-        super().__init__(
-            path, f"could not read store file {os.fspath(path)}: {describe_cause(cause)}"
-        )
+    def __init__(self, path: os.PathLike[str] | str, cause: BaseException | str) -> None:
+        reason = cause if isinstance(cause, str) else describe_cause(cause)
+        super().__init__(path, f"could not read store file {os.fspath(path)}: {reason}")
 
 
 #: what a failed write leaves, in the usual case

@@ -13,6 +13,7 @@ import fcntl
 import glob
 import os
 import secrets
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "DirectorySyncFailed",
     "EncodeFailed",
     "FileWriter",
+    "NotRegularFile",
     "OsCalls",
     "WriterReleased",
     "acquire_owner",
@@ -113,13 +115,39 @@ def acquire_owner(target: Path) -> int:
     return fd
 
 
+class NotRegularFile(Exception):
+    """What is at the store's path is not a regular file (a FIFO, a device, a socket): nothing
+    was read from it (a device such as ``/dev/zero`` would be read forever)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def read_bytes(target: Path) -> bytes | None:
-    """The file's bytes, or None if it does not exist. Other OS errors propagate."""
+    """The file's bytes, or None if it does not exist. Other OS errors propagate (a directory:
+    IsADirectoryError); :class:`NotRegularFile` if it is not a regular file, checked on the
+    opened descriptor before anything is read (opened non-blocking: a FIFO does not wait)."""
     try:
-        with open(target, "rb") as handle:
-            return handle.read()
+        fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    with open(fd, "rb") as handle:  # closes fd
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(next((k for test, k in _KINDS if test(mode)), "not a file"))
+        os.set_blocking(fd, True)
+        return handle.read()
 
 
 def quarantine(target: Path, stamp: str) -> Path:

@@ -36,6 +36,15 @@ def _absolute(path: os.PathLike[str] | str) -> Path:
     return Path(os.path.abspath(os.fspath(path)))
 
 
+def _check_path(path: os.PathLike[str] | str) -> None:
+    """A path that names no file (``""``, ``"/"``, ``"."``, ``"dir/"``) is a programming
+    error: without this, ``""`` and ``"."`` would make the working directory the store file."""
+    text = os.fsdecode(os.fspath(path))
+    if os.path.basename(text) in ("", ".", ".."):
+        what = "an empty path" if not text else f"{text!r}, which names no file"
+        raise ValueError(f"open_store() needs the path of a file, got {what}")
+
+
 def _check_mode(mode: int) -> int:
     if not isinstance(mode, int) or not 0 <= mode <= 0o777:
         raise ValueError(f"mode must be permission bits within 0o000..0o777, got {mode!r}")
@@ -66,7 +75,8 @@ async def open_store(
     process, raises :class:`StoreLockedError` at once), creates parent directories, removes temp
     files a crashed owner left, and runs the debounce task in its own nursery; a directory that
     cannot be created or a lock file that cannot be taken raises :class:`StoreOpenError` (the
-    OS error chained). Leaving the block — normally, by an exception or by cancellation — writes
+    OS error chained); a path that names no file (``""``, ``"/"``, ``"dir/"``) raises
+    ValueError. Leaving the block — normally, by an exception or by cancellation — writes
     pending data, shielded from cancellation and bounded by ``close_timeout`` seconds; if that
     final write fails, :class:`StoreWriteError` propagates (chained to whatever ended the block).
 
@@ -90,6 +100,7 @@ async def open_store(
     pass an inline runner to use virtual time.
     """
     require_trio("open_store()")
+    _check_path(path)
     try:
         target = _absolute(path)
     except OSError as exc:  # a relative path, and the working directory was removed

@@ -57,11 +57,15 @@ class Reader:
 
     def read(self) -> Decoded | Missing | Undecodable:
         """Runs in the worker thread: read and decode in one hop. An OS error other than a
-        missing file raises :class:`StoreReadError`."""
+        missing file raises :class:`StoreReadError`, and so does a path that is not a regular
+        file (nothing is read from it)."""
         try:
             raw = _files.read_bytes(self.path)
         except OSError as exc:
             raise StoreReadError(self.path, exc) from exc
+        except _files.NotRegularFile as exc:
+            why = f"not a regular file ({exc.kind}); nothing read"
+            raise StoreReadError(self.path, why) from None
         if raw is None:
             return Missing()
         try:

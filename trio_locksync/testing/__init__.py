@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._broker import MosquittoBroker as MosquittoBroker
     from ._broker import find_mosquitto as find_mosquitto
     from ._broker import find_mosquitto_passwd as find_mosquitto_passwd
+    from ._errors import SimulatorError as SimulatorError
     from ._mqtt_broker import BrokerKind as BrokerKind
     from ._mqtt_broker import MqttBroker as MqttBroker
     from ._mqtt_broker import open_mqtt_broker as open_mqtt_broker
@@ -54,6 +55,7 @@ _LAZY = {
     "MosquittoBroker": "._broker",
     "find_mosquitto": "._broker",
     "find_mosquitto_passwd": "._broker",
+    "SimulatorError": "._errors",
     "BrokerKind": "._mqtt_broker",
     "MqttBroker": "._mqtt_broker",
     "open_mqtt_broker": "._mqtt_broker",
@@ -104,6 +106,7 @@ __all__ = [
     "NodeStatus",
     "SimulatedLockStatistics",
     "SimulatedZigbeeLock",
+    "SimulatorError",
     "VirtualLock",
     "VirtualLockStatistics",
     "ZWaveJsServer",

@@ -50,12 +50,12 @@ def _amqtt_installed() -> bool:
 
 def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``HOST``: port 1883; ``[v6]:PORT``); ValueError if the port is not
-    one."""
+    one (its message names no caller's parameter or flag: a caller says which it was)."""
     host, sep, port = text.rpartition(":")
     if not sep or "]" in port:
         return text.strip("[]"), 1883
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--mqtt wants HOST:PORT, got {text!r}")
+        raise ValueError(f"not an MQTT broker address HOST:PORT (port 1-65535): {text!r}")
     return host.strip("[]"), int(port)
 
 
@@ -169,7 +169,8 @@ async def open_mqtt_broker(
     (see :attr:`MqttBroker.protocol`) and keeps nothing. Each runs in its own process group
     (a Ctrl-C at the terminal is the block's owner's to handle). ``external`` (``HOST:PORT``,
     see :func:`parse_address`): start nothing, check that it answers within ``start_timeout``
-    and use it as it is (kind EXTERNAL, MQTT 5, never restarted). Raises :class:`BrokerError`
+    and use it as it is (kind EXTERNAL, MQTT 5, never restarted; ValueError at once if it is
+    not such an address). Raises :class:`BrokerError`
     if the broker asked for is not installed, its files cannot be written in ``directory`` (the
     OS error chained), it does not start or cannot be reached. Starting
     runs in a worker thread: a cancel waits for it (at most ``start_timeout``). ::
@@ -180,7 +181,10 @@ async def open_mqtt_broker(
     """
     require_trio("open_mqtt_broker()")
     if external is not None:
-        host, port = parse_address(external)
+        try:
+            host, port = parse_address(external)
+        except ValueError:
+            raise ValueError(f'external= wants "HOST:PORT", got {external!r}') from None
         with trio.move_on_after(start_timeout) as waiting:
             await _reach(host, port)
         if waiting.cancelled_caught:

@@ -230,7 +230,9 @@ class VirtualLock:
 
         Each iterator keeps :attr:`PUSH_BUFFER` unread, then its oldest go (counted in its
         ``dropped``). Drop it to stop. With ``push`` off nothing ever arrives.
+        :class:`~trio_locksync.TrioRequiredError` outside a trio run.
         """
+        require_trio("VirtualLock.updates()")
         return self._updates.subscribe()
 
     # -- the door ---------------------------------------------------------------------------
@@ -266,7 +268,8 @@ class VirtualLock:
     def events(self) -> Subscription[LockEvent]:
         """Every lock event from now on (:meth:`keypad_unlock`, :meth:`keypad_lock`); as every
         plural-noun iterator, each iterator gets every event, and keeps 1,000 unread (then the
-        oldest go)."""
+        oldest go). :class:`~trio_locksync.TrioRequiredError` outside a trio run."""
+        require_trio("VirtualLock.events()")
         return self._events.subscribe()
 
     def _door(self, action: LockAction, slot: int, name: str) -> None:

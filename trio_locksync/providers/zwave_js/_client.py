@@ -155,20 +155,17 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         return self._counts.snapshot(status=self._status.current)
 
     async def command(self, name: str, /, **args: object) -> dict[str, object]:
-        """Send one command and return its ``result`` object; see :meth:`send`."""
-        return await self.send(Command(name, dict(args)))
-
-    async def send(self, command: Command) -> dict[str, object]:
-        """Send ``command`` once CONNECTED (waiting for it) and return its ``result``, all
+        """Send the command ``name`` with ``args`` (the server's JSON fields, e.g.
+        ``nodeId=2``) once CONNECTED (waiting for it) and return its ``result`` object, all
         within ``command_timeout`` (``trio.TooSlowError``). Raises
         :class:`ZWaveJsCommandError` (``success: false``), :class:`ZWaveJsConnectionLost`
         (lost before the result: it may or may not have been carried out),
         :class:`ZWaveJsClosed` after the block."""
         with trio.fail_after(self._command_timeout):
-            return await self._request(command)
+            return await self._request(Command(name, dict(args)))
 
     async def _request(self, command: Command) -> dict[str, Any]:
-        """:meth:`send` without its timeout (the caller bounds it)."""
+        """:meth:`command` without its timeout (the caller bounds it)."""
         if self._status.closed:
             raise ZWaveJsClosed(f"zwave-js client {self.url} is closed; {command.name} not sent")
         if self._status.current is not _S.CONNECTED:

@@ -14,7 +14,9 @@ import trio
 import trio.testing
 import trio_websocket
 
+from ...core import open_service_nursery, require_trio
 from ...eventstream.isy import ISY_SUBPROTOCOL, ISY_SUBSCRIBE_PATH
+from .._errors import SimulatorError
 from ._frames import NodeStatus, isy_heartbeat_frame, isy_status_frame
 from ._subscriber import IsyHandshake, IsySubscriber, SubscriberHook
 
@@ -173,11 +175,17 @@ class IsyController:
     # ------------------------------------------------------------------ lifecycle
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled; started (``nursery.start``) once the port is listening."""
+        """Serve until cancelled; started (``nursery.start``) once the port is listening.
+
+        :class:`~trio_locksync.testing.SimulatorError` if the listener cannot be opened (the
+        port in use, an unknown host), the ``OSError`` chained;
+        :class:`~trio_locksync.TrioRequiredError` outside a trio run.
+        """
+        require_trio("IsyController.serve()")
         if self._nursery is not None:
             raise RuntimeError("the controller is serving already")
         try:
-            async with trio.open_nursery() as nursery:
+            async with open_service_nursery() as nursery:
                 self._nursery = nursery
                 await self.start()
                 task_status.started()
@@ -187,7 +195,8 @@ class IsyController:
             self._up = None
 
     async def start(self) -> None:
-        """Come back up after :meth:`stop`, on the same port. Needs :meth:`serve` running."""
+        """Come back up after :meth:`stop`, on the same port. Needs :meth:`serve` running.
+        :class:`~trio_locksync.testing.SimulatorError` if the port cannot be listened on."""
         if self._nursery is None:
             raise RuntimeError("start() needs serve() running")
         if self._up is None:
@@ -221,10 +230,12 @@ class IsyController:
     async def _run_up(self, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
         down = self._down = trio.Event()
         try:
+            listeners = await self._open_listeners() if self.listen else []
             with trio.CancelScope() as scope:
                 async with trio.open_nursery() as connections:
-                    if self.listen:
-                        await self._listen(connections)
+                    if listeners:
+                        serve = functools.partial(trio.serve_listeners, handler_nursery=connections)
+                        connections.start_soon(serve, self._serve_stream, listeners)
                     self._connections = connections
                     task_status.started(scope)
                     await trio.sleep_forever()
@@ -232,15 +243,18 @@ class IsyController:
             self._connections = None
             down.set()
 
-    async def _listen(self, connections: trio.Nursery) -> None:
-        listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+    async def _open_listeners(self) -> Sequence[trio.abc.Listener[trio.abc.Stream]]:
+        try:
+            listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+        except OSError as error:  # socket.gaierror included
+            raise SimulatorError(
+                f"IsyController: cannot listen on {self._netloc}: {error.strerror or error}"
+            ) from error
         self.port = listeners[0].socket.getsockname()[1]
-        wrapped: Sequence[trio.abc.Listener[trio.abc.Stream]] = listeners
-        if self.ssl_context is not None:
-            context = self.ssl_context
-            wrapped = [trio.SSLListener(tcp, context, https_compatible=True) for tcp in listeners]
-        serve = functools.partial(trio.serve_listeners, handler_nursery=connections)
-        connections.start_soon(serve, self._serve_stream, wrapped)
+        if self.ssl_context is None:
+            return listeners
+        context = self.ssl_context
+        return [trio.SSLListener(tcp, context, https_compatible=True) for tcp in listeners]
 
     async def _serve_stream(self, stream: trio.abc.Stream) -> None:
         try:
