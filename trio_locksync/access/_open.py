@@ -75,7 +75,8 @@ async def open_access_plan(
     plan may allocate (one range for every lock, or lock → range; default 1-30); a candidate is
     surveyed (read) only when a grant needs a slot, ``survey_batch`` at a time, and one read
     occupied is skipped until the range runs out (then re-read at most once per
-    ``resurvey_interval`` seconds).
+    ``resurvey_interval`` seconds). ``survey_retry`` (a :class:`~trio_locksync.Backoff`; default
+    30 s doubling to 30 min) paces the retries of a lock that could not be surveyed.
 
     On open, every grant's state is recomputed at ``now``: an edge that passed while the plan
     was closed is applied at once (listed in ``AccessPlan.recovered``), one already applied

@@ -62,9 +62,9 @@ def _seconds(text: str) -> float:
 def _address(text: str) -> str:
     try:
         parse_address(text)
-    except ValueError as exc:
+    except ValueError:
         # said after "argument --mqtt:" already
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--mqtt ")) from None
+        raise argparse.ArgumentTypeError(f"wants HOST:PORT, got {text!r}") from None
     return text
 
 

@@ -181,13 +181,15 @@ class MqttBridge(metaclass=NoPublicConstructor):
         order) and unsubscribes.
         """
         check_filter(topic_filter)
-        if check_qos(f"subscribe({topic_filter!r})", qos) == 2:
+        asked: object = qos  # typed Literal[0, 1]; a caller may still pass 2 (or anything)
+        if type(asked) is int and asked == 2:
             raise ValueError(
                 f"subscribe({topic_filter!r}, qos=2): QoS 2 subscriptions are refused, because "
                 "the bridge acknowledges a message only once it is taken and, acknowledging "
                 "that way, paho loses a QoS 2 message when this client crashes (it ignores the "
                 "broker's resent PUBREL); ask for QoS 1, which the broker redelivers instead"
             )
+        check_qos(f"subscribe({topic_filter!r})", qos, allowed=(0, 1))
         self._check_open("subscribe()")
         size = self._buffer_size if buffer_size is None else buffer_size
         if size < 1:

@@ -25,12 +25,13 @@ __all__ = [
 QoS = Literal[0, 1, 2]
 
 
-def check_qos(call: str, qos: object) -> QoS:
-    """``qos`` if it is the int 0, 1 or 2; ``ValueError`` naming ``call`` otherwise (a bool or
-    a float too)."""
-    if isinstance(qos, bool) or qos not in (0, 1, 2) or not isinstance(qos, int):
-        raise ValueError(f"{call}: qos must be 0, 1 or 2, got {qos!r}")
-    return qos
+def check_qos(call: str, qos: object, allowed: tuple[int, ...] = (0, 1, 2)) -> QoS:
+    """``qos`` if it is one of the ints ``allowed`` (0, 1 or 2 by default); ``ValueError``
+    naming ``call`` otherwise (a bool or a float too)."""
+    if isinstance(qos, bool) or qos not in allowed or not isinstance(qos, int):
+        said = " or ".join(", ".join(map(str, allowed)).rsplit(", ", 1))
+        raise ValueError(f"{call}: qos must be {said}, got {qos!r}")
+    return qos  # type: ignore[return-value]
 
 
 class MqttStatus(enum.Enum):
