@@ -174,15 +174,24 @@ async def test_a_cache_republish_during_an_undeliverable_read_is_no_answer(
 
 
 async def test_a_full_read_asks_unanswered_users_once_more(broker: Broker) -> None:
+    """Users whose ``get`` was lost are asked once more; those lost twice are left out. The
+    lost ``get``s are counted where they are lost, in the simulator. The provider counts a
+    loss as a publish error when Zigbee2MQTT reports it (``zcl_timeout``, 0.3 s, later) and,
+    should that report come after ``read_timeout`` (0.5 s), as a read timeout too — both
+    true, so their sum is no count of lost reads (7 lost, 1 + 7 counted: seen once on Python
+    3.12 on a loaded machine, issue 23)."""
     codes = {n: f"{1000 + n}" for n in range(1, 11)}
     async with site(
         broker.port, slots=10, expose_pin=True, codes=codes, read_loss=0.3, seed=7
     ) as s:
         reading = await s.lock.read_slots(None)
         stats = s.lock.statistics()
+    lost = s.device.statistics().lost_reads
     assert stats.reads > 10  # some were asked twice
     assert reading and all(reading[n] == SlotCredential.known(codes[n]) for n in reading)
-    assert len(reading) == 10 - (stats.read_timeouts + stats.publish_errors - (stats.reads - 10))
+    assert len(reading) == stats.answered
+    assert len(reading) == 10 - (lost - (stats.reads - 10))  # asked twice, lost twice: missing
+    assert stats.read_timeouts + stats.publish_errors >= lost
 
 
 async def test_a_lost_write_is_read_back_without_waiting_the_whole_read_timeout(

@@ -135,8 +135,7 @@ class Zigbee2MqttSimulator(metaclass=NoPublicConstructor):
         if cached_users:
             device.remember_users()
         self._devices[name] = device
-        for kind in ("set", "get"):
-            await self._nursery.start(self._follow, device, kind)
+        await self._nursery.start(self._follow, device)
         self._nursery.start_soon(run_commands, device, self._nursery)
         if device.reports is not None:
             self._nursery.start_soon(self._report, device, device.reports)
@@ -228,13 +227,21 @@ class Zigbee2MqttSimulator(metaclass=NoPublicConstructor):
     async def _follow(
         self,
         device: SimulatedZigbeeLock,
-        kind: str,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        async with self._bridge.subscribe(f"{device.topic}/{kind}", qos=1) as subscription:
+        """[a task] Queue ``device``'s ``set`` and ``get`` commands in the order they arrive.
+        One subscription and one task for both, as Zigbee2MQTT hands each message on as it
+        comes (``lib/mqtt.ts:184,187-192``; ``publish.ts:93-246`` awaits nothing before the
+        converter sends the command): with a task per topic, a ``get`` that reached our bridge
+        in the same drain as the ``set`` before it was carried out first half the time (trio
+        draws the order of each scheduler batch), answering a read-back before the write."""
+        prefix = f"{device.topic}/"
+        async with self._bridge.subscribe(f"{prefix}+", qos=1) as subscription:
             task_status.started()
             async for message in subscription:
-                if self._online:  # a stopped Zigbee2MQTT is not subscribed
+                kind = message.topic.removeprefix(prefix)
+                # ``<name>/availability`` (our own flag) matches the filter too: not a command
+                if kind in ("set", "get") and self._online:  # a stopped one is not subscribed
                     device.inbox_send.send_nowait((kind, message.payload))
 
     async def _announce(self) -> None:
