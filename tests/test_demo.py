@@ -133,7 +133,9 @@ def test_plain_run_then_later_runs_fire_or_resume_its_timers(tmp_path: Path) -> 
     assert left >= 1  # 20 s timers: the next run starts before they expire
     assert_no_pin(out + second.stderr)
 
-    third = demo("--json", "--duration", "4", "--state-dir", str(state))
+    # 8 s: in a 4 s run a keypad visit was sometimes skipped (no code verified on the door
+    # yet), so no "door" record came (3 of 27 runs)
+    third = demo("--json", "--duration", "8", "--state-dir", str(state))
     assert third.returncode == 0, third.stderr[-3000:]
     records = [json.loads(line) for line in third.stdout.splitlines()]  # every line is JSON
     summary = records[-1]
@@ -304,9 +306,11 @@ def zwave_processes() -> set[int]:
 def test_zwave_locks_converge_on_the_real_server_and_autolock(tmp_path: Path) -> None:
     """The Z-Wave locks join the site once the real server has interviewed them (about
     10 s): their slots converge, each IN_SYNC one checked against a fresh read and the mock
-    lock's own memory; keypad visits arm their autolock, which locks them."""
+    lock's own memory; keypad visits arm their autolock, which locks them. 40 s: the server's
+    start and interview took 12 s of a 25 s run on a loaded machine, and 4 of the 22 slots were
+    still being written when it ended (the run does not wait for convergence; it reports it)."""
     leaked = zwave_processes()
-    done = demo("--no-tui", "--duration", "25", "--state-dir", str(tmp_path), timeout=240)
+    done = demo("--no-tui", "--duration", "40", "--state-dir", str(tmp_path), timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert re.search(r"Z-Wave JS CONNECTED", out), out[-3000:]
