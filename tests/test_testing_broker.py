@@ -6,6 +6,7 @@ MQTT 3.1.1 to amqtt (its ``protocol=``)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import socket
 from pathlib import Path
@@ -210,6 +211,35 @@ async def test_amqtt_broker_and_a_simulator_speaking_mqtt_311(tmp_path: Path) ->
             assert b"online" in message.payload
     assert not broker.running
     assert processes_using(tmp_path / "amqtt.yaml") == []
+
+
+def test_amqtt_starts_through_its_public_console_script(tmp_path: Path) -> None:
+    """The launcher runs the ``amqtt`` script amqtt's metadata declares (its public entry point),
+    not a module inside amqtt: a new amqtt that moves its modules still starts."""
+    pytest.importorskip("amqtt", reason="the demo extra (amqtt) is not installed")
+    script = _broker.amqtt_entry_point()
+    declared = importlib.metadata.distribution("amqtt").entry_points
+    assert script in declared.select(group="console_scripts", name="amqtt")
+    launcher = _broker.amqtt_launcher(tmp_path, 10.0)
+    assert script.value in launcher.command and "-m" not in launcher.command
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_amqtt_without_its_console_script_is_a_clear_typed_error(
+    monkeypatch: pytest.MonkeyPatch, installed: bool
+) -> None:
+    class Metadata:  # an amqtt whose metadata declares no console script
+        entry_points = importlib.metadata.EntryPoints(())
+
+    def distribution(name: str) -> Metadata:
+        if not installed:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return Metadata()
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    problem = "no 'amqtt' console script" if installed else "amqtt is not installed .*\\[demo\\]"
+    with pytest.raises(BrokerError, match=problem):
+        _broker.amqtt_entry_point()
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import importlib.metadata
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ __all__ = [
     "BrokerError",
     "Launcher",
     "MosquittoBroker",
+    "amqtt_entry_point",
     "amqtt_launcher",
     "find_mosquitto",
     "find_mosquitto_passwd",
@@ -333,8 +335,36 @@ class MosquittoBroker(Launcher):
         self.stop()
 
 
+#: runs a console script (``argv[1]`` its name, ``argv[2]`` its entry point) as its launcher
+#: script would, under ``python -c``: it needs no ``bin`` directory on PATH (a venv's Python run
+#: without activating the venv)
+_RUN_CONSOLE_SCRIPT = """\
+import sys
+from importlib.metadata import EntryPoint
+name, value = sys.argv[1:3]
+sys.argv[:3] = [name]
+sys.exit(EntryPoint(name, value, "console_scripts").load()())
+"""
+
+
+def amqtt_entry_point() -> importlib.metadata.EntryPoint:
+    """amqtt's public ``amqtt`` console script (its broker), from its installed metadata.
+    Raises :class:`BrokerError` if amqtt is not installed or does not declare it."""
+    try:
+        scripts = importlib.metadata.distribution("amqtt").entry_points
+    except importlib.metadata.PackageNotFoundError:
+        raise BrokerError("amqtt is not installed (pip install 'trio-locksync[demo]')") from None
+    found = scripts.select(group="console_scripts", name="amqtt")
+    if not found:
+        raise BrokerError("the installed amqtt declares no 'amqtt' console script (its broker)")
+    (script,) = found
+    return script
+
+
 def amqtt_launcher(directory: Path, start_timeout: float) -> Launcher:
-    """amqtt (the ``demo`` extra) on a free loopback port, its config and log in ``directory``."""
+    """amqtt (the ``demo`` extra) on a free loopback port, its config and log in ``directory``,
+    started through its ``amqtt`` console script (see :func:`amqtt_entry_point`)."""
+    script = amqtt_entry_point()
     port = free_port(Launcher.host)
     config = directory / "amqtt.yaml"
     config.write_text(
@@ -343,7 +373,15 @@ def amqtt_launcher(directory: Path, start_timeout: float) -> Launcher:
         "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
         "    allow_anonymous: true\n"
     )
-    command = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(config)]
+    command = [
+        sys.executable,
+        "-c",
+        _RUN_CONSOLE_SCRIPT,
+        script.name,
+        script.value,
+        "-c",
+        str(config),
+    ]
     return Launcher(
         "amqtt",
         command,
