@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,8 @@ import pytest
 
 from trio_locksync.cli._config import load_config
 from trio_locksync.cli._statedir import check_state_dir
+
+from .test_run_cli import tree_hash
 
 #: what a run leaves, file by file (the credential memory is per lock: gate is in both sites)
 GOOD_FILES = {
@@ -53,16 +54,6 @@ def make_state(state: Path) -> Path:
     return state
 
 
-def tree(root: Path) -> dict[str, str]:
-    """Every path under ``root``: its mode and its content's digest."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        stat = path.lstat()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-        found[str(path.relative_to(root))] = f"{stat.st_mode:o} {digest}"
-    return found
-
-
 def trio_locksync(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"XDG_STATE_HOME": str(tmp_path / "xdg"), "COLUMNS": "100"}
     return subprocess.run(
@@ -80,14 +71,14 @@ def refused(
 ) -> subprocess.CompletedProcess[str]:
     """Run the command; it must refuse to start in one line saying ``says``, changing
     nothing under ``tmp_path``."""
-    before = tree(tmp_path)
+    before = tree_hash(tmp_path)
     done = trio_locksync(tmp_path, *args)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Traceback" not in done.stderr + done.stdout
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].strip(), done.stderr
     assert lines[0].startswith(f"{prog}: ") and says in lines[0], lines[0]
-    assert tree(tmp_path) == before, "a failed start changed the files"
+    assert tree_hash(tmp_path) == before, "a failed start changed the files"
     return done
 
 
