@@ -198,15 +198,6 @@ def test_the_bridge_client_hands_qos_0_and_1_to_its_sink_and_qos_2_to_paho() -> 
     assert handle(0x30, b"\x00\x05ab") == paho.MQTT_ERR_PROTOCOL
 
 
-def test_pubacks_are_queued_as_one_packet_in_order() -> None:
-    client = BufferedClient(CallbackAPIVersion.VERSION2, protocol=V5, manual_ack=True)
-    client.queue_pubacks([5, 1, 65535])
-    client.queue_pubacks([])
-    queued = list(client._out_packet)
-    assert len(queued) == 1
-    assert bytes(queued[0]["packet"]) == b"\x40\x02\x00\x05\x40\x02\x00\x01\x40\x02\xff\xff"
-
-
 # -- through a real broker -------------------------------------------------------------------
 
 

@@ -11,11 +11,6 @@ The bridge uses paho's public API everywhere else. Here it reaches further:
   paho's needing the message (``manual_ack``: paho sends no PUBACK itself; no
   ``message_callback_add`` filters are used), and on ``self._protocol``. QoS 2 goes paho's own
   way (``on_message``).
-* :meth:`BufferedClient.queue_pubacks` queues the PUBACKs of a batch of QoS 1 messages as
-  *one* packet of paho's output queue (``Client._packet_queue()``, private: the PUBACKs'
-  bytes back to back, as ``_send_command_with_mid`` makes each), so that they go out in one
-  ``send`` rather than one each. It relies on ``_packet_write()`` treating a queued packet as
-  bytes to write, looking at its ``command`` only for PUBLISH and DISCONNECT.
 * :class:`BufferedClient` overrides paho's private ``Client._create_socket()`` (paho 2.x: the
   one place that makes the connection's socket, TCP then TLS) to wrap the socket in
   :class:`BufferedSocket`, a read buffer (speed: see there). It relies on paho calling it with
@@ -38,8 +33,7 @@ from __future__ import annotations
 import inspect
 import logging
 import ssl
-import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, final
 
 import paho.mqtt.client as paho
@@ -68,15 +62,13 @@ logger = logging.getLogger("trio_locksync.mqtt")
 #: what :class:`BufferedClient` hands a QoS 0 or 1 PUBLISH to: topic, payload, QoS, retain,
 #: dup, packet identifier, subscription identifiers [paho thread]
 PublishSink = Callable[[str, bytes, int, bool, bool, int, tuple[int, ...]], None]
-#: one PUBACK (MQTT 3.1.1 and 5: reason code "success" left out, section 3.4.2.1)
-_PUBACK = struct.Struct("!BBH")
 
 
 @final
 class BufferedClient(paho.Client):
     """paho's client with its socket wrapped in :class:`BufferedSocket`, its QoS 0 and 1
-    PUBLISHes decoded by :func:`._wire.decode_publish` into ``publish_sink``, and PUBACKs
-    queued in batches (see the module docstring)."""
+    PUBLISHes decoded by :func:`._wire.decode_publish` into ``publish_sink`` (see the module
+    docstring)."""
 
     #: where QoS 0 and 1 PUBLISHes go (None: paho's ``on_message``, as a plain client)
     publish_sink: PublishSink | None = None
@@ -109,12 +101,6 @@ class BufferedClient(paho.Client):
         except Exception:  # as paho's suppress_exceptions: the network loop goes on
             logger.exception("MQTT bridge: handing a message to trio failed")
         return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    def queue_pubacks(self, mids: Iterable[int]) -> None:
-        """Queue the PUBACKs of the QoS 1 messages ``mids``, in this order, as one packet."""
-        packet = b"".join([_PUBACK.pack(paho.PUBACK, 2, mid) for mid in mids])
-        if packet:
-            self._packet_queue(paho.PUBACK, packet, 0, 1)
 
 
 @final
@@ -221,10 +207,7 @@ def incompatibilities() -> list[str]:
         problems.append(f"Client._create_socket{inspect.signature(create)} takes arguments now")
     # The calls paho makes on the socket and the TLS context, by name, in its own source.
     source = inspect.getsource(paho.Client)
-    for name, parameters in (
-        ("_handle_publish", ["self"]),
-        ("_packet_queue", ["self", "command", "packet", "mid", "qos", "info"]),
-    ):
+    for name, parameters in (("_handle_publish", ["self"]),):
         method = getattr(paho.Client, name, None)
         if method is None:
             problems.append(f"Client.{name} is gone")
