@@ -2,6 +2,15 @@
 
 The bridge uses paho's public API everywhere else. Here it reaches further:
 
+* :class:`BufferedClient` overrides paho's private ``Client._handle_publish()`` (paho 2.x: called
+  by ``_packet_handle()`` for every PUBLISH, the packet's first byte and the rest in
+  ``self._in_packet["command"]`` and ``["packet"]``) to decode a QoS 0 or 1 PUBLISH with
+  :func:`._wire.decode_publish` and hand it to ``publish_sink`` — no ``Properties`` object, no
+  ``MQTTMessage``, no ``on_message`` dispatch (the cost: see :mod:`._wire`); a malformed one
+  ends the connection with a protocol error (``MQTT_ERR_PROTOCOL``). It relies on nothing else of
+  paho's needing the message (``manual_ack``: paho sends no PUBACK itself; no
+  ``message_callback_add`` filters are used), and on ``self._protocol``. QoS 2 goes paho's own
+  way (``on_message``).
 * :class:`BufferedClient` overrides paho's private ``Client._create_socket()`` (paho 2.x: the
   one place that makes the connection's socket, TCP then TLS) to wrap the socket in
   :class:`BufferedSocket`, a read buffer (speed: see there). It relies on paho calling it with
@@ -22,11 +31,16 @@ and the behavioural checks against a real broker, naming the paho version when o
 from __future__ import annotations
 
 import inspect
+import logging
 import ssl
+from collections.abc import Callable
 from typing import Any, final
 
 import paho.mqtt.client as paho
 from paho.mqtt import __version__ as _paho_version
+from paho.mqtt.enums import MQTTErrorCode
+
+from ._wire import MalformedPacket, decode_publish
 
 __all__ = [
     "PAHO_VERSION",
@@ -34,6 +48,7 @@ __all__ = [
     "BufferedClient",
     "BufferedSocket",
     "ClosingContext",
+    "PublishSink",
     "incompatibilities",
 ]
 
@@ -42,13 +57,50 @@ PAHO_VERSION: str = _paho_version
 #: bytes read from the socket at once (see :class:`BufferedSocket`)
 READ_CHUNK = 65536
 
+logger = logging.getLogger("trio_locksync.mqtt")
+
+#: what :class:`BufferedClient` hands a QoS 0 or 1 PUBLISH to: topic, payload, QoS, retain,
+#: dup, packet identifier, subscription identifiers [paho thread]
+PublishSink = Callable[[str, bytes, int, bool, bool, int, tuple[int, ...]], None]
+
 
 @final
 class BufferedClient(paho.Client):
-    """paho's client with its socket wrapped in :class:`BufferedSocket`."""
+    """paho's client with its socket wrapped in :class:`BufferedSocket`, its QoS 0 and 1
+    PUBLISHes decoded by :func:`._wire.decode_publish` into ``publish_sink`` (see the module
+    docstring)."""
+
+    #: where QoS 0 and 1 PUBLISHes go (None: paho's ``on_message``, as a plain client)
+    publish_sink: PublishSink | None = None
 
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        sink = self.publish_sink
+        header: int = self._in_packet["command"]
+        if sink is None or header & 0x06 > 0x02:  # QoS 2 (or the invalid 3): paho's way
+            return super()._handle_publish()
+        try:
+            topic, mid, identifiers, payload = decode_publish(
+                header, self._in_packet["packet"], self._protocol
+            )
+        except MalformedPacket as exc:  # as paho 2.2's _packet_read: the connection ends
+            logger.warning("MQTT bridge: malformed PUBLISH from the broker: %s", exc)
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        try:
+            sink(
+                topic,
+                payload,
+                (header >> 1) & 3,
+                bool(header & 1),
+                bool(header & 8),
+                mid,
+                identifiers,
+            )
+        except Exception:  # as paho's suppress_exceptions: the network loop goes on
+            logger.exception("MQTT bridge: handing a message to trio failed")
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 @final
@@ -155,7 +207,16 @@ def incompatibilities() -> list[str]:
         problems.append(f"Client._create_socket{inspect.signature(create)} takes arguments now")
     # The calls paho makes on the socket and the TLS context, by name, in its own source.
     source = inspect.getsource(paho.Client)
+    for name, parameters in (("_handle_publish", ["self"]),):
+        method = getattr(paho.Client, name, None)
+        if method is None:
+            problems.append(f"Client.{name} is gone")
+        elif list(inspect.signature(method).parameters) != parameters:
+            problems.append(f"Client.{name}{inspect.signature(method)} differs")
     for needed in (
+        "return self._handle_publish()",
+        "self._in_packet['command'] = command[0]",
+        "self._in_packet['packet'] += data",
         "self._sock = self._create_socket()",
         "self._sock.recv(",
         "self._sock.send(",
