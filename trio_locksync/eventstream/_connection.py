@@ -20,8 +20,9 @@ import attrs
 import trio
 import trio_websocket
 
-from ..core import BoundedBuffer, QuietReason, QuietWindow, StateTable, closed_reason
+from ..core import BoundedBuffer, QuietReason, StateTable, closed_reason
 from ._errors import FrameDecodeError
+from ._gate import ReplayGate
 from ._models import EventStreamStatistics, StreamEvent
 from ._options import Message, StreamSettings
 
@@ -107,11 +108,12 @@ class Connection(Generic[T]):
     """One open socket: its state, quiet window and the first reason it was lost."""
 
     __slots__ = (
+        "_gate",
         "_heartbeat_scope",
         "_reading",
         "_scope",
         "_state",
-        "_window",
+        "_syncing",
         "live_since",
         "lost_reason",
         "number",
@@ -128,7 +130,10 @@ class Connection(Generic[T]):
         self._state = StateTable(
             f"event stream connection {number}", _C.SYNCING, CONNECTION_TRANSITIONS
         )
-        self._window = QuietWindow(quiet=settings.quiet, cap=settings.cap)
+        self._gate = ReplayGate(trio.current_time(), quiet=settings.quiet, cap=settings.cap)
+        # The per-frame test of ``state is SYNCING``, as a plain attribute (kept in step by
+        # _promote and lose, the only moves out of SYNCING).
+        self._syncing = True
         self._scope = trio.CancelScope()
         # Moved forward by each heartbeat; infinite until the server announces one.
         self._heartbeat_scope = trio.CancelScope()
@@ -147,6 +152,7 @@ class Connection(Generic[T]):
         promote it. The first reason is kept."""
         if self._state.current is not _C.LOST:
             self._state.advance(_C.LOST)
+            self._syncing = False
             self.lost_reason = detail
         self._scope.cancel()
 
@@ -177,11 +183,9 @@ class Connection(Generic[T]):
         counters = reading.counters
         counters.frames += 1
         now = trio.current_time()
-        if self._state.current is _C.SYNCING:
-            reason = self._window.reason()
-            if reason is None:
-                self._window.touch(reading.settings.quiet)
-            else:
+        if self._syncing:
+            reason = self._gate.frame(now)
+            if reason is not None:
                 # The window ended before the promoter task got to run: promote here, so a
                 # frame after the window is never flagged as replayed.
                 self._promote(reason)
@@ -199,7 +203,7 @@ class Connection(Generic[T]):
             return
         if reading.heartbeat is not None:
             self._on_heartbeat(reading.heartbeat, data, now)
-        replayed = self._state.current is _C.SYNCING
+        replayed = self._syncing
         if replayed:
             counters.replayed += 1
         else:
@@ -230,6 +234,7 @@ class Connection(Generic[T]):
         if self._state.current is not _C.SYNCING:
             return
         self._state.advance(_C.LIVE)
+        self._syncing = False
         self.live_since = trio.current_time()
         self._reading.counters.synced += 1
         settings = self._reading.settings
@@ -240,7 +245,7 @@ class Connection(Generic[T]):
         self._reading.went_live(detail)
 
     async def _promote_when_quiet(self) -> None:
-        reason = await self._window.wait()
+        reason = await self._gate.wait()
         self._promote(reason)
 
     async def _watch_heartbeats(self) -> None:
