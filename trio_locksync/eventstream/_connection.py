@@ -1,8 +1,11 @@
 """One open socket of an event stream: its state, its quiet window, and the tasks that serve it.
 
-:meth:`Connection.serve` runs four tasks in one nursery: the reader (which drains every frame
-into the stream's bounded buffer at once, so pings are answered however slow the consumer is),
-the quiet-window promoter, the heartbeat watchdog and the keepalive pinger. Whichever of them
+:meth:`Connection.serve` runs four tasks in one nursery: the reader, the quiet-window promoter,
+the heartbeat watchdog and the keepalive pinger. Every frame is drained into the stream's
+bounded buffer at once, so pings are answered however slow the consumer is: in trio-websocket's
+own reader task, through the frame tap (``_tap.py``: one task hop a frame fewer), the stream's
+reader then only waiting for the socket to close; or by the stream's reader through
+``get_message()`` where the tap cannot go in. Whichever of them
 sees the connection die calls :meth:`Connection.lose`, which cancels the nursery as a whole: a
 socket lost before its replay went quiet can never be promoted to live, because the promoter
 died with it, and :class:`ConnectionState` forbids the move anyway.
@@ -25,12 +28,18 @@ from ._errors import FrameDecodeError
 from ._gate import ReplayGate
 from ._models import EventStreamStatistics, StreamEvent
 from ._options import Message, StreamSettings
+from ._tap import install_tap
 
 __all__ = ["CONNECTION_TRANSITIONS", "Connection", "ConnectionState", "Counters", "Reading"]
 
 logger = logging.getLogger("trio_locksync.eventstream")
 
 T = TypeVar("T")
+
+#: Take frames in trio-websocket's reader task (one task hop fewer); False reads them with
+#: ``get_message()`` in a task of the stream's own (what happens anyway when the tap cannot go
+#: in; the tests run both ways).
+TAP_FRAMES = True
 
 
 class ConnectionState(enum.Enum):
@@ -112,6 +121,7 @@ class Connection(Generic[T]):
         "_heartbeat_scope",
         "_reading",
         "_scope",
+        "_serving",
         "_state",
         "_syncing",
         "live_since",
@@ -134,6 +144,8 @@ class Connection(Generic[T]):
         # The per-frame test of ``state is SYNCING``, as a plain attribute (kept in step by
         # _promote and lose, the only moves out of SYNCING).
         self._syncing = True
+        # Frames are taken only while serve() runs (the tap stays on the socket after it).
+        self._serving = False
         self._scope = trio.CancelScope()
         # Moved forward by each heartbeat; infinite until the server announces one.
         self._heartbeat_scope = trio.CancelScope()
@@ -158,24 +170,39 @@ class Connection(Generic[T]):
 
     async def serve(self) -> str:
         """Serve the socket until it is lost; returns why."""
-        with self._scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._promote_when_quiet)
-                nursery.start_soon(self._watch_heartbeats)
-                if self._reading.settings.ping_interval is not None:
-                    nursery.start_soon(self._keepalive, self._reading.settings.ping_interval)
-                nursery.start_soon(self._read)
+        self._serving = True
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._promote_when_quiet)
+                    nursery.start_soon(self._watch_heartbeats)
+                    if self._reading.settings.ping_interval is not None:
+                        nursery.start_soon(self._keepalive, self._reading.settings.ping_interval)
+                    nursery.start_soon(self._read)
+        finally:
+            self._serving = False
         # Only lose() cancels this scope; the stream's stop scope is outside it.
         assert self.lost_reason is not None
         return self.lost_reason
 
     async def _read(self) -> None:
+        # Frames are taken in trio-websocket's reader task from here on (see _tap.py); this
+        # task takes any the channel held already, then waits for the socket to close (or,
+        # without the tap, reads every frame itself).
+        held = install_tap(self.ws, self._take) if TAP_FRAMES else None
+        for message in held or ():
+            self._on_frame(message)
         try:
             while True:
                 message = await self.ws.get_message()
                 self._on_frame(message)
         except trio_websocket.ConnectionClosed as exc:
             self.lose(closed_reason(exc))
+
+    def _take(self, message: Message) -> None:
+        # After lose() or a stop, nothing more is taken (as when the reader task was cancelled).
+        if self._serving and self._state.current is not _C.LOST:
+            self._on_frame(message)
 
     def _on_frame(self, message: Message) -> None:
         """Handle one frame synchronously, so states and order match arrival exactly."""
