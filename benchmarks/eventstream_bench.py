@@ -29,9 +29,11 @@ What is measured, and how:
    the last event, divided by N (client *and* server work). Checked: ``statistics().dropped
    == 0``, ``connections == 1``, every event in order; also how many events came flagged
    ``replayed`` (a replay longer than ``cap``, 10 s by default, is promoted to ``CONNECTED``
-   while it is still arriving, and the rest comes flagged live). Three clients:
+   while it is still arriving, and the rest comes flagged live). Four clients:
    ``open_isy_event_stream`` (XML decoded into ``IsyEvent``), ``open_event_stream`` with the
-   default text decoder (no parse: the difference is the decode cost), and **the limit**:
+   default text decoder (no parse: the difference is the decode cost), trio-websocket's client
+   calling ``decode_isy_event`` on each message (the decode without the stream), and **the
+   limit**:
    trio-websocket's own client calling ``get_message()`` N times on the same frames from the
    same server (no event stream; its frames/s is timed from the first ``get_message()`` return
    to the last). ``--rounds`` interleaved rounds (5; quick 3): each round runs every client
@@ -108,6 +110,7 @@ from trio_locksync.eventstream import (
     EventStreamStatistics,
     EventStreamStatus,
     IsyEvent,
+    decode_isy_event,
     open_event_stream,
     open_isy_event_stream,
 )
@@ -256,8 +259,9 @@ async def _replay_stream(decoder: str, frames: Sequence[str]) -> ReplayRun:
     )
 
 
-async def _replay_raw(frames: Sequence[str]) -> ReplayRun:
-    """The floor: trio-websocket's client reading the same replay, no event stream."""
+async def _replay_raw(frames: Sequence[str], decode: bool) -> ReplayRun:
+    """The limit: trio-websocket's client reading the same replay, no event stream (and, with
+    ``decode``, ``decode_isy_event`` called on each message as it is returned)."""
     count = len(frames)
     marks = _Marks()
     async with (
@@ -267,8 +271,12 @@ async def _replay_raw(frames: Sequence[str]) -> ReplayRun:
         with trio.fail_after(PHASE_LIMIT):
             message = await ws.get_message()
             first_at = trio.current_time()
+            if decode:
+                decode_isy_event(message)
             for _ in range(count - 1):
                 message = await ws.get_message()
+                if decode:
+                    decode_isy_event(message)
         cpu1, wall1 = time.process_time(), trio.current_time()
     span = wall1 - first_at
     return ReplayRun(
@@ -289,14 +297,15 @@ async def _replay_raw(frames: Sequence[str]) -> ReplayRun:
 REPLAY_CASES = (
     ("`open_isy_event_stream` (XML → `IsyEvent`)", "isy"),
     ("`open_event_stream`, default text decoder", "text"),
+    ("trio-websocket `get_message()` + `decode_isy_event` (no stream)", "raw+isy"),
     ("trio-websocket `get_message()` alone (the limit)", "raw"),
 )
 
 
 def _replay_once(decoder: str, frames: Sequence[str]) -> ReplayRun:
     gc.collect()
-    if decoder == "raw":
-        return trio.run(_replay_raw, frames)
+    if decoder.startswith("raw"):
+        return trio.run(_replay_raw, frames, decoder == "raw+isy")
     return trio.run(_replay_stream, decoder, frames)
 
 
@@ -335,7 +344,9 @@ def bench_replay(frames: Sequence[str], rounds: int) -> list[ReplayResult]:
                 all_received=all(r.in_order for r in mine),
                 none_dropped=all(r.dropped in (0, None) for r in mine),
                 one_connection=all(r.connections in (1, None) for r in mine),
-                min_replayed=None if decoder == "raw" else min(r.replayed or 0 for r in mine),
+                min_replayed=None
+                if decoder.startswith("raw")
+                else min(r.replayed or 0 for r in mine),
             )
         )
     return results
@@ -677,19 +688,22 @@ def _replay_section(results: Sequence[ReplayResult]) -> list[str]:
             f"{r.median_cpu_us_per_frame:.1f}",
             "—" if r.decoder == "raw" else f"{r.cpu_share_of_limit:.0%}".replace("%", " %"),
             yes(r.all_received),
-            "—" if r.decoder == "raw" else yes(r.none_dropped),
-            "—" if r.decoder == "raw" else yes(r.one_connection),
+            "—" if r.decoder.startswith("raw") else yes(r.none_dropped),
+            "—" if r.decoder.startswith("raw") else yes(r.one_connection),
             "—" if r.min_replayed is None else f"{r.min_replayed:,}",
         )
         for r in results
     ]
     by = {r.decoder: r for r in results}
+    cpu = {decoder: r.median_cpu_us_per_frame for decoder, r in by.items()}
     note = (
-        f"XML decode into `IsyEvent`: about "
-        f"{by['isy'].median_cpu_us_per_frame - by['text'].median_cpu_us_per_frame:.1f} µs/frame "
-        "(ISY row minus text row); the event stream over bare trio-websocket: about "
-        f"{by['text'].median_cpu_us_per_frame - by['raw'].median_cpu_us_per_frame:.1f} µs/frame "
-        "(text row minus the limit)."
+        f"XML decode into `IsyEvent`: about {cpu['isy'] - cpu['text']:.1f} µs/frame in the "
+        f"stream (ISY row minus text row), {cpu['raw+isy'] - cpu['raw']:.1f} µs/frame on bare "
+        "trio-websocket (its two rows); the event stream's own cost over bare trio-websocket: "
+        f"about {cpu['text'] - cpu['raw']:.1f} µs/frame (text row minus the limit), "
+        f"{cpu['isy'] - cpu['raw+isy']:.1f} µs/frame with the decode on both sides. The ISY "
+        f"stream's CPU share of bare trio-websocket doing the same decode: "
+        f"{cpu['raw+isy'] / cpu['isy']:.0%}.".replace("%", " %")
     )
     return blocks(intro, table(header, rows), note)
 
@@ -749,10 +763,11 @@ def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
             "",
         ]
     notes.append(
-        "(`ElementTree.py`: the strings the XML parser made that the `IsyEvent` keeps; "
-        "`_isy.py`: the `IsyEvent` and its `seqnum` int; `_stream.py`: the `StreamEvent` and its "
-        "`sequence` int; `trio/_core/_run.py`: the `received_at` float from "
-        "`trio.current_time()`; `<frozen codecs>`: the frame's `str`.)"
+        "(`isy/_events.py`: the `IsyEvent`, the strings it keeps and its `seqnum` int (for a "
+        "frame the decoder's fast path reads; `ElementTree.py` for the strings of one it "
+        "parses); `_connection.py`: the `StreamEvent` and its `sequence` int; "
+        "`core/_buffer.py`: its place in the buffer's deque; `trio/_core/_run.py`: the "
+        "`received_at` float from `trio.current_time()`; `<frozen codecs>`: the frame's `str`.)"
     )
     return blocks(intro, table(header, rows), notes)
 
