@@ -29,12 +29,17 @@ What is measured, and how:
    the last event, divided by N (client *and* server work). Checked: ``statistics().dropped
    == 0``, ``connections == 1``, every event in order; also how many events came flagged
    ``replayed`` (a replay longer than ``cap``, 10 s by default, is promoted to ``CONNECTED``
-   while it is still arriving, and the rest comes flagged live). Three clients:
+   while it is still arriving, and the rest comes flagged live). Four clients:
    ``open_isy_event_stream`` (XML decoded into ``IsyEvent``), ``open_event_stream`` with the
-   default text decoder (no parse: the difference is the decode cost), and, as a floor,
-   trio-websocket's own client calling ``get_message()`` N times (no event stream; its frames/s
-   is timed from the first ``get_message()`` return to the last). One run per client by
-   default (``--repeat`` for the median of more), each in a fresh ``trio.run``.
+   default text decoder (no parse: the difference is the decode cost), trio-websocket's client
+   calling ``decode_isy_event`` on each message (the decode without the stream), and **the
+   limit**:
+   trio-websocket's own client calling ``get_message()`` N times on the same frames from the
+   same server (no event stream; its frames/s is timed from the first ``get_message()`` return
+   to the last). ``--rounds`` interleaved rounds (5; quick 3): each round runs every client
+   once, the order rotating, each in a fresh ``trio.run``; a client's *share of the limit* is
+   its frames/s over the limit's in the same round (median and range over rounds), and its
+   *CPU share* the limit's CPU time over its own (median).
 2. **Live latency**. Once the client is ``CONNECTED`` (``wait_status``), the server sends
    ``--latency-frames`` (2,000; 500 quick) frames one at a time, sleeping 1 ms between them,
    each carrying ``trio.current_time()`` taken just before its ``send_message`` in its
@@ -57,8 +62,9 @@ What is measured, and how:
    trips, and the consumer's time from its first event to its last against N x 1 ms.
 5. **Machine**: CPU, cores, kernel, Python, trio (``_harness.py``).
 
-Run ``python benchmarks/eventstream_bench.py`` (full, about a minute and a half) or ``--quick``
-(seconds).
+Run ``python benchmarks/eventstream_bench.py`` (full: 5 rounds of 50,000 frames, then the other
+parts; about three minutes) or ``--quick`` (seconds); ``--replay-only`` runs the replay rounds
+alone.
 """
 
 from __future__ import annotations
@@ -104,6 +110,7 @@ from trio_locksync.eventstream import (
     EventStreamStatistics,
     EventStreamStatus,
     IsyEvent,
+    decode_isy_event,
     open_event_stream,
     open_isy_event_stream,
 )
@@ -188,6 +195,12 @@ class ReplayResult:
     min_frames_per_s: float
     max_frames_per_s: float
     median_cpu_us_per_frame: float
+    #: median over rounds of this client's frames/s over the limit's in the same round
+    share_of_limit: float
+    min_share_of_limit: float
+    max_share_of_limit: float
+    #: median over rounds of the limit's CPU time over this client's (same frames, same server)
+    cpu_share_of_limit: float
     all_received: bool
     none_dropped: bool
     one_connection: bool
@@ -246,8 +259,9 @@ async def _replay_stream(decoder: str, frames: Sequence[str]) -> ReplayRun:
     )
 
 
-async def _replay_raw(frames: Sequence[str]) -> ReplayRun:
-    """The floor: trio-websocket's client reading the same replay, no event stream."""
+async def _replay_raw(frames: Sequence[str], decode: bool) -> ReplayRun:
+    """The limit: trio-websocket's client reading the same replay, no event stream (and, with
+    ``decode``, ``decode_isy_event`` called on each message as it is returned)."""
     count = len(frames)
     marks = _Marks()
     async with (
@@ -257,8 +271,12 @@ async def _replay_raw(frames: Sequence[str]) -> ReplayRun:
         with trio.fail_after(PHASE_LIMIT):
             message = await ws.get_message()
             first_at = trio.current_time()
+            if decode:
+                decode_isy_event(message)
             for _ in range(count - 1):
                 message = await ws.get_message()
+                if decode:
+                    decode_isy_event(message)
         cpu1, wall1 = time.process_time(), trio.current_time()
     span = wall1 - first_at
     return ReplayRun(
@@ -279,35 +297,56 @@ async def _replay_raw(frames: Sequence[str]) -> ReplayRun:
 REPLAY_CASES = (
     ("`open_isy_event_stream` (XML → `IsyEvent`)", "isy"),
     ("`open_event_stream`, default text decoder", "text"),
-    ("trio-websocket `get_message()` alone (floor)", "raw"),
+    ("trio-websocket `get_message()` + `decode_isy_event` (no stream)", "raw+isy"),
+    ("trio-websocket `get_message()` alone (the limit)", "raw"),
 )
 
 
-def bench_replay(frames: Sequence[str], repeat: int) -> list[ReplayResult]:
+def _replay_once(decoder: str, frames: Sequence[str]) -> ReplayRun:
+    gc.collect()
+    if decoder.startswith("raw"):
+        return trio.run(_replay_raw, frames, decoder == "raw+isy")
+    return trio.run(_replay_stream, decoder, frames)
+
+
+def bench_replay(frames: Sequence[str], rounds: int) -> list[ReplayResult]:
+    """``rounds`` interleaved rounds: each round runs every client once, the order rotating
+    from round to round (so no client always runs first or last), each in a fresh
+    ``trio.run``. A client's share of the limit is taken round by round (its frames/s over
+    the limit's in the same round), so a machine that slows down for a while slows both."""
+    cases = [decoder for _, decoder in REPLAY_CASES]
+    runs: dict[str, list[ReplayRun]] = {decoder: [] for decoder in cases}
+    for number in range(rounds):
+        shift = number % len(cases)
+        for decoder in cases[shift:] + cases[:shift]:
+            runs[decoder].append(_replay_once(decoder, frames))
+    limit = runs["raw"]
     results = []
     for label, decoder in REPLAY_CASES:
-        runs = []
-        for _ in range(repeat):
-            gc.collect()
-            if decoder == "raw":
-                runs.append(trio.run(_replay_raw, frames))
-            else:
-                runs.append(trio.run(_replay_stream, decoder, frames))
-        rates = [r.frames_per_s for r in runs]
+        mine = runs[decoder]
+        rates = [r.frames_per_s for r in mine]
+        shares = [r.frames_per_s / b.frames_per_s for r, b in zip(mine, limit, strict=True)]
+        cpu_shares = [b.cpu_s / r.cpu_s for r, b in zip(mine, limit, strict=True)]
         results.append(
             ReplayResult(
                 label=label,
                 decoder=decoder,
                 frames=len(frames),
-                runs=runs,
+                runs=mine,
                 median_frames_per_s=statistics.median(rates),
                 min_frames_per_s=min(rates),
                 max_frames_per_s=max(rates),
-                median_cpu_us_per_frame=statistics.median(r.cpu_us_per_frame for r in runs),
-                all_received=all(r.in_order for r in runs),
-                none_dropped=all(r.dropped in (0, None) for r in runs),
-                one_connection=all(r.connections in (1, None) for r in runs),
-                min_replayed=None if decoder == "raw" else min(r.replayed or 0 for r in runs),
+                median_cpu_us_per_frame=statistics.median(r.cpu_us_per_frame for r in mine),
+                share_of_limit=statistics.median(shares),
+                min_share_of_limit=min(shares),
+                max_share_of_limit=max(shares),
+                cpu_share_of_limit=statistics.median(cpu_shares),
+                all_received=all(r.in_order for r in mine),
+                none_dropped=all(r.dropped in (0, None) for r in mine),
+                one_connection=all(r.connections in (1, None) for r in mine),
+                min_replayed=None
+                if decoder.startswith("raw")
+                else min(r.replayed or 0 for r in mine),
             )
         )
     return results
@@ -593,33 +632,45 @@ class Report:
     machine: Machine
     quiet_s: float
     replay: list[ReplayResult]
-    latency: LatencyResult
-    memory: list[MemoryResult]
-    slow: SlowResult
+    #: None with ``--replay-only``
+    latency: LatencyResult | None
+    memory: list[MemoryResult] | None
+    slow: SlowResult | None
+
+
+def _share(r: ReplayResult) -> str:
+    if r.decoder == "raw":
+        return "100 % (the limit)"
+    spread = f" ({r.min_share_of_limit:.0%}-{r.max_share_of_limit:.0%})" if len(r.runs) > 1 else ""
+    return f"{r.share_of_limit:.0%}{spread}".replace("%", " %")
 
 
 def _replay_section(results: Sequence[ReplayResult]) -> list[str]:
     first = results[0]
+    rounds = len(first.runs)
     intro = (
         f"The server sends {first.frames:,} ISY `<Event>` frames as fast as it can right after "
-        f"accepting; the consumer `receive()`s them all. *Frames/s*: from the first frame read "
-        "off the socket to the last (`received_at`; for the floor, `get_message()` returns)"
-        + (
-            f", median of {len(first.runs)} runs, range in brackets"
-            if len(first.runs) > 1
-            else ", one run"
-        )
-        + ". *CPU µs/frame*: `time.process_time()` from the server's first send to the "
-        "consumer holding the last event, over N: client **and** server (one thread). The "
-        "text-decoder row is the stream without the XML parse; the last row is trio-websocket's "
-        "own client, no event stream. *Replayed*: events flagged `replayed=True` (the rest came "
-        "after the default 10 s `cap` promoted the stream to `CONNECTED`)."
+        f"accepting; the consumer `receive()`s them all. {rounds} interleaved round"
+        + ("s" if rounds > 1 else "")
+        + ": each round runs every client once (the order rotating), each in a fresh "
+        "`trio.run`. **The limit** is trio-websocket's own client calling `get_message()` on "
+        "the same frames from the same server (no event stream). *Frames/s*: from the first "
+        "frame read off the socket to the last (`received_at`; for the limit, `get_message()` "
+        "returns), median over rounds, range in brackets. *Share of the limit*: the client's "
+        "frames/s over the limit's in the same round, median (range). *CPU µs/frame*: "
+        "`time.process_time()` from the server's first send to the consumer holding the last "
+        "event, over N: client **and** server (one thread); *CPU share*: the limit's CPU over "
+        "the client's, median over rounds. The text-decoder row is the stream without the XML "
+        "parse. *Replayed*: events flagged `replayed=True` (the rest came after the default "
+        "10 s `cap` promoted the stream to `CONNECTED`)."
     )
     header = (
         "client",
         "frames",
         "frames/s",
+        "share of the limit",
         "CPU µs/frame",
+        "CPU share",
         "all received in order",
         "dropped = 0",
         "connections = 1",
@@ -633,21 +684,26 @@ def _replay_section(results: Sequence[ReplayResult]) -> list[str]:
             + (
                 f" ({r.min_frames_per_s:,.0f}-{r.max_frames_per_s:,.0f})" if len(r.runs) > 1 else ""
             ),
+            _share(r),
             f"{r.median_cpu_us_per_frame:.1f}",
+            "—" if r.decoder == "raw" else f"{r.cpu_share_of_limit:.0%}".replace("%", " %"),
             yes(r.all_received),
-            "—" if r.decoder == "raw" else yes(r.none_dropped),
-            "—" if r.decoder == "raw" else yes(r.one_connection),
+            "—" if r.decoder.startswith("raw") else yes(r.none_dropped),
+            "—" if r.decoder.startswith("raw") else yes(r.one_connection),
             "—" if r.min_replayed is None else f"{r.min_replayed:,}",
         )
         for r in results
     ]
     by = {r.decoder: r for r in results}
+    cpu = {decoder: r.median_cpu_us_per_frame for decoder, r in by.items()}
     note = (
-        f"XML decode into `IsyEvent`: about "
-        f"{by['isy'].median_cpu_us_per_frame - by['text'].median_cpu_us_per_frame:.1f} µs/frame "
-        "(ISY row minus text row); the event stream over bare trio-websocket: about "
-        f"{by['text'].median_cpu_us_per_frame - by['raw'].median_cpu_us_per_frame:.1f} µs/frame "
-        "(text row minus floor)."
+        f"XML decode into `IsyEvent`: about {cpu['isy'] - cpu['text']:.1f} µs/frame in the "
+        f"stream (ISY row minus text row), {cpu['raw+isy'] - cpu['raw']:.1f} µs/frame on bare "
+        "trio-websocket (its two rows); the event stream's own cost over bare trio-websocket: "
+        f"about {cpu['text'] - cpu['raw']:.1f} µs/frame (text row minus the limit), "
+        f"{cpu['isy'] - cpu['raw+isy']:.1f} µs/frame with the decode on both sides. The ISY "
+        f"stream's CPU share of bare trio-websocket doing the same decode: "
+        f"{cpu['raw+isy'] / cpu['isy']:.0%}.".replace("%", " %")
     )
     return blocks(intro, table(header, rows), note)
 
@@ -707,10 +763,11 @@ def _memory_section(results: Sequence[MemoryResult]) -> list[str]:
             "",
         ]
     notes.append(
-        "(`ElementTree.py`: the strings the XML parser made that the `IsyEvent` keeps; "
-        "`_isy.py`: the `IsyEvent` and its `seqnum` int; `_stream.py`: the `StreamEvent` and its "
-        "`sequence` int; `trio/_core/_run.py`: the `received_at` float from "
-        "`trio.current_time()`; `<frozen codecs>`: the frame's `str`.)"
+        "(`isy/_events.py`: the `IsyEvent`, the strings it keeps and its `seqnum` int (for a "
+        "frame the decoder's fast path reads; `ElementTree.py` for the strings of one it "
+        "parses); `_connection.py`: the `StreamEvent` and its `sequence` int; "
+        "`core/_buffer.py`: its place in the buffer's deque; `trio/_core/_run.py`: the "
+        "`received_at` float from `trio.current_time()`; `<frozen codecs>`: the frame's `str`.)"
     )
     return blocks(intro, table(header, rows), notes)
 
@@ -755,7 +812,7 @@ def _slow_section(r: SlowResult) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    return markdown(
+    parts: list[str | Sequence[str]] = [
         f"## Event stream benchmark ({report.mode})",
         machine_section(report.machine),
         "### Event stream",
@@ -765,13 +822,14 @@ def render_markdown(report: Report) -> str:
         f"`quiet={report.quiet_s:g}` and `buffer_size` = the frames of the run.",
         "#### Replay throughput",
         _replay_section(report.replay),
-        "#### Live latency",
-        _latency_section(report.latency),
-        "#### Memory per buffered event",
-        _memory_section(report.memory),
-        "#### Slow consumer and keepalive",
-        _slow_section(report.slow),
-    )
+    ]
+    if report.latency is not None:
+        parts += ["#### Live latency", _latency_section(report.latency)]
+    if report.memory is not None:
+        parts += ["#### Memory per buffered event", _memory_section(report.memory)]
+    if report.slow is not None:
+        parts += ["#### Slow consumer and keepalive", _slow_section(report.slow)]
+    return markdown(*parts)
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -782,27 +840,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, help="replay and memory frames (50000; quick 5000)")
     parser.add_argument("--latency-frames", type=int, help="live frames timed (2000; quick 500)")
     parser.add_argument("--slow-frames", type=int, help="slow-consumer replay (5000; quick 1000)")
-    parser.add_argument("--repeat", type=int, default=1, help="replay runs per client (1)")
+    parser.add_argument(
+        "--rounds", type=int, help="interleaved replay rounds, each client once (5; quick 3)"
+    )
+    parser.add_argument(
+        "--replay-only", action="store_true", help="only the replay throughput (no other parts)"
+    )
     args = parse_bench_args(parser, "eventstream_bench", argv)
     quick = args.quick
     args.frames = args.frames or (5_000 if quick else 50_000)
     args.latency_frames = args.latency_frames or (500 if quick else 2_000)
     args.slow_frames = args.slow_frames or (1_000 if quick else 5_000)
-    if min(args.frames, args.latency_frames, args.slow_frames) < 2 or args.repeat < 1:
-        parser.error("frame counts must be >= 2 and --repeat >= 1")
+    args.rounds = args.rounds or (3 if quick else 5)
+    if min(args.frames, args.latency_frames, args.slow_frames) < 2 or args.rounds < 1:
+        parser.error("frame counts must be >= 2 and --rounds >= 1")
     return args
 
 
 def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
     frames = replay_frames(args.frames)
+    replay = bench_replay(frames, args.rounds)
+    only = args.replay_only
     return Report(
-        mode=mode(args),
+        mode=mode(args) + (", replay only" if only else ""),
         machine=describe_machine(tmp_dir),
         quiet_s=QUIET,
-        replay=bench_replay(frames, args.repeat),
-        latency=bench_latency(args.latency_frames),
-        memory=bench_memory(frames),
-        slow=bench_slow(replay_frames(args.slow_frames)),
+        replay=replay,
+        latency=None if only else bench_latency(args.latency_frames),
+        memory=None if only else bench_memory(frames),
+        slow=None if only else bench_slow(replay_frames(args.slow_frames)),
     )
 
 

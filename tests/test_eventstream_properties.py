@@ -35,7 +35,8 @@ from hypothesis import currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from trio_locksync import Backoff, EventStreamStatus, Jitter, StatusChange, open_event_stream
-from trio_locksync.core import _quiet
+from trio_locksync.core import QuietReason
+from trio_locksync.eventstream import _gate
 
 from .wshelpers import Peer, isy_frame, open_memory_server
 
@@ -51,23 +52,23 @@ def run_virtual(fn: Any, *args: Any) -> Any:
 
 @contextmanager
 def lagging_promoter(ticks: int) -> Iterator[None]:
-    """Make ``QuietWindow.wait()`` return ``ticks`` scheduler ticks after the window ended."""
+    """Make ``ReplayGate.wait()`` return ``ticks`` scheduler ticks after the window ended."""
     if not ticks:
         yield
         return
-    original = _quiet.QuietWindow.wait
+    original = _gate.ReplayGate.wait
 
-    async def wait(self: _quiet.QuietWindow) -> _quiet.QuietReason:
+    async def wait(self: _gate.ReplayGate) -> QuietReason:
         reason = await original(self)
         for _ in range(ticks):
             await trio.lowlevel.checkpoint()
         return reason
 
-    _quiet.QuietWindow.wait = wait  # type: ignore[method-assign]
+    _gate.ReplayGate.wait = wait  # type: ignore[method-assign]
     try:
         yield
     finally:
-        _quiet.QuietWindow.wait = original  # type: ignore[method-assign]
+        _gate.ReplayGate.wait = original  # type: ignore[method-assign]
 
 
 # -- 1. the quiet window against an oracle ---------------------------------------------------

@@ -1,8 +1,11 @@
 """One open socket of an event stream: its state, its quiet window, and the tasks that serve it.
 
-:meth:`Connection.serve` runs four tasks in one nursery: the reader (which drains every frame
-into the stream's bounded buffer at once, so pings are answered however slow the consumer is),
-the quiet-window promoter, the heartbeat watchdog and the keepalive pinger. Whichever of them
+:meth:`Connection.serve` runs four tasks in one nursery: the reader, the quiet-window promoter,
+the heartbeat watchdog and the keepalive pinger. Every frame is drained into the stream's
+bounded buffer at once, so pings are answered however slow the consumer is: in trio-websocket's
+own reader task, through the frame tap (``_tap.py``: one task hop a frame fewer), the stream's
+reader then only waiting for the socket to close; or by the stream's reader through
+``get_message()`` where the tap cannot go in. Whichever of them
 sees the connection die calls :meth:`Connection.lose`, which cancels the nursery as a whole: a
 socket lost before its replay went quiet can never be promoted to live, because the promoter
 died with it, and :class:`ConnectionState` forbids the move anyway.
@@ -20,16 +23,23 @@ import attrs
 import trio
 import trio_websocket
 
-from ..core import BoundedBuffer, QuietReason, QuietWindow, StateTable, closed_reason
+from ..core import BoundedBuffer, QuietReason, StateTable, closed_reason
 from ._errors import FrameDecodeError
+from ._gate import ReplayGate
 from ._models import EventStreamStatistics, StreamEvent
 from ._options import Message, StreamSettings
+from ._tap import install_tap
 
 __all__ = ["CONNECTION_TRANSITIONS", "Connection", "ConnectionState", "Counters", "Reading"]
 
 logger = logging.getLogger("trio_locksync.eventstream")
 
 T = TypeVar("T")
+
+#: Take frames in trio-websocket's reader task (one task hop fewer); False reads them with
+#: ``get_message()`` in a task of the stream's own (what happens anyway when the tap cannot go
+#: in; the tests run both ways).
+TAP_FRAMES = True
 
 
 class ConnectionState(enum.Enum):
@@ -107,11 +117,13 @@ class Connection(Generic[T]):
     """One open socket: its state, quiet window and the first reason it was lost."""
 
     __slots__ = (
+        "_gate",
         "_heartbeat_scope",
         "_reading",
         "_scope",
+        "_serving",
         "_state",
-        "_window",
+        "_syncing",
         "live_since",
         "lost_reason",
         "number",
@@ -128,7 +140,12 @@ class Connection(Generic[T]):
         self._state = StateTable(
             f"event stream connection {number}", _C.SYNCING, CONNECTION_TRANSITIONS
         )
-        self._window = QuietWindow(quiet=settings.quiet, cap=settings.cap)
+        self._gate = ReplayGate(trio.current_time(), quiet=settings.quiet, cap=settings.cap)
+        # The per-frame test of ``state is SYNCING``, as a plain attribute (kept in step by
+        # _promote and lose, the only moves out of SYNCING).
+        self._syncing = True
+        # Frames are taken only while serve() runs (the tap stays on the socket after it).
+        self._serving = False
         self._scope = trio.CancelScope()
         # Moved forward by each heartbeat; infinite until the server announces one.
         self._heartbeat_scope = trio.CancelScope()
@@ -147,23 +164,34 @@ class Connection(Generic[T]):
         promote it. The first reason is kept."""
         if self._state.current is not _C.LOST:
             self._state.advance(_C.LOST)
+            self._syncing = False
             self.lost_reason = detail
         self._scope.cancel()
 
     async def serve(self) -> str:
         """Serve the socket until it is lost; returns why."""
-        with self._scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._promote_when_quiet)
-                nursery.start_soon(self._watch_heartbeats)
-                if self._reading.settings.ping_interval is not None:
-                    nursery.start_soon(self._keepalive, self._reading.settings.ping_interval)
-                nursery.start_soon(self._read)
+        self._serving = True
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._promote_when_quiet)
+                    nursery.start_soon(self._watch_heartbeats)
+                    if self._reading.settings.ping_interval is not None:
+                        nursery.start_soon(self._keepalive, self._reading.settings.ping_interval)
+                    nursery.start_soon(self._read)
+        finally:
+            self._serving = False
         # Only lose() cancels this scope; the stream's stop scope is outside it.
         assert self.lost_reason is not None
         return self.lost_reason
 
     async def _read(self) -> None:
+        # Frames are taken in trio-websocket's reader task from here on (see _tap.py); this
+        # task takes any the channel held already, then waits for the socket to close (or,
+        # without the tap, reads every frame itself).
+        held = install_tap(self.ws, self._take) if TAP_FRAMES else None
+        for message in held or ():
+            self._on_frame(message)
         try:
             while True:
                 message = await self.ws.get_message()
@@ -171,17 +199,20 @@ class Connection(Generic[T]):
         except trio_websocket.ConnectionClosed as exc:
             self.lose(closed_reason(exc))
 
+    def _take(self, message: Message) -> None:
+        # After lose() or a stop, nothing more is taken (as when the reader task was cancelled).
+        if self._serving and self._state.current is not _C.LOST:
+            self._on_frame(message)
+
     def _on_frame(self, message: Message) -> None:
         """Handle one frame synchronously, so states and order match arrival exactly."""
         reading = self._reading
         counters = reading.counters
         counters.frames += 1
         now = trio.current_time()
-        if self._state.current is _C.SYNCING:
-            reason = self._window.reason()
-            if reason is None:
-                self._window.touch(reading.settings.quiet)
-            else:
+        if self._syncing:
+            reason = self._gate.frame(now)
+            if reason is not None:
                 # The window ended before the promoter task got to run: promote here, so a
                 # frame after the window is never flagged as replayed.
                 self._promote(reason)
@@ -199,7 +230,7 @@ class Connection(Generic[T]):
             return
         if reading.heartbeat is not None:
             self._on_heartbeat(reading.heartbeat, data, now)
-        replayed = self._state.current is _C.SYNCING
+        replayed = self._syncing
         if replayed:
             counters.replayed += 1
         else:
@@ -230,6 +261,7 @@ class Connection(Generic[T]):
         if self._state.current is not _C.SYNCING:
             return
         self._state.advance(_C.LIVE)
+        self._syncing = False
         self.live_since = trio.current_time()
         self._reading.counters.synced += 1
         settings = self._reading.settings
@@ -240,7 +272,7 @@ class Connection(Generic[T]):
         self._reading.went_live(detail)
 
     async def _promote_when_quiet(self) -> None:
-        reason = await self._window.wait()
+        reason = await self._gate.wait()
         self._promote(reason)
 
     async def _watch_heartbeats(self) -> None:

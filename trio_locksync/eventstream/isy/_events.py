@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 import attrs
 
 from .._errors import FrameDecodeError
+from ._fast import fast_match
 
 __all__ = ["MAX_FRAME_CHARS", "IsyEvent", "decode_isy_event"]
 
@@ -123,8 +124,19 @@ def decode_isy_event(message: str | bytes) -> IsyEvent:
             f"frame of {len(message)} characters is over the {MAX_FRAME_CHARS} limit"
         )
     text = message.strip()
-    if _DECLARATION.search(text) is None and not text.startswith("<"):
+    match = fast_match(text)
+    if match is None and _DECLARATION.search(text) is None and not text.startswith("<"):
         text = _unwrap_envelope(text)
+        match = fast_match(text)
+    if match is not None:
+        event = _from_match(match)
+        if event is not None:
+            return event
+    return _decode_tree(text)
+
+
+def _decode_tree(text: str) -> IsyEvent:
+    """The full path: ``text`` (stripped, unwrapped) parsed by ElementTree."""
     # Checked after unwrapping too: in the envelope's JSON string "<" may be written "\u003c".
     if _DECLARATION.search(text) is not None:
         raise FrameDecodeError("frame declares a DOCTYPE or ENTITY; refused")
@@ -149,6 +161,26 @@ def decode_isy_event(message: str | bytes) -> IsyEvent:
         seqnum=_integer(_attr(root, "seqnum")),
         sid=_attr(root, "sid"),
         formatted=_child_text(root, "fmtAct"),
+    )
+
+
+def _from_match(match: re.Match[str]) -> IsyEvent | None:
+    """The event the fast path matched (see ``_fast.py``), read as the full path reads the tree;
+    None if it has no ``<control>`` (the full path says why it is refused)."""
+    control = _strip_or_none(match["control"])
+    if control is None:
+        return None
+    info = match["info"]
+    return IsyEvent(
+        control=control,
+        action=_strip_or_none(match["action"]),
+        uom=_strip_or_none(match["uom"]),
+        prec=_unsigned(_strip_or_none(match["prec"])),
+        node=_strip_or_none(match["node"]),
+        event_info=escape(info).strip() or None if info else None,
+        seqnum=_integer(_strip_or_none(match["seqnum"])),
+        sid=_strip_or_none(match["sid"]),
+        formatted=_strip_or_none(match["formatted"]),
     )
 
 
