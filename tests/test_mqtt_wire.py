@@ -19,7 +19,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from trio_locksync.mqtt import MqttStatus, open_mqtt_bridge
-from trio_locksync.mqtt._paho_compat import BufferedClient
+from trio_locksync.mqtt._paho_compat import BufferedClient, BufferedSocket
 from trio_locksync.mqtt._wire import MalformedPacket, decode_publish
 
 from .brokerhelpers import FAST, Broker, connected, needs_mosquitto
@@ -244,7 +244,11 @@ async def malformed_publish_after_connack(stream: trio.SocketStream) -> None:
             pass
 
 
-async def test_a_malformed_publish_ends_the_connection_as_a_protocol_error() -> None:
+async def test_a_malformed_publish_ends_the_connection_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection is given up (the status detail's wording is paho's: "Protocol error" in
+    2.2, "Unspecified error" in 2.1), and the bridge's warning names the malformation."""
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
             functools.partial(trio.serve_tcp, host="127.0.0.1"), malformed_publish_after_connack, 0
@@ -257,4 +261,57 @@ async def test_a_malformed_publish_ends_the_connection_as_a_protocol_error() -> 
                         detail = change.detail
                         break
         nursery.cancel_scope.cancel()
-    assert "protocol error" in detail.lower(), detail
+    assert detail.startswith("connection lost"), detail
+    assert "malformed PUBLISH from the broker: PUBLISH topic is not UTF-8" in caplog.text
+
+
+class Chunks:
+    """A socket whose ``recv`` returns the given chunks, one per call, then b"" (closed)."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def recv(self, size: int) -> bytes:
+        return self.chunks.pop(0)[:size] if self.chunks else b""
+
+    def close(self) -> None:
+        self.chunks = []
+
+
+def packet(header: int, body: bytes) -> bytes:
+    return bytes([header]) + variable_int(len(body)) + body
+
+
+def test_whole_publishes_are_taken_from_the_buffer_and_the_rest_read_paho_s_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A QoS 0/1 PUBLISH whole in the read buffer goes straight to the sink; one split across
+    reads, a PINGRESP and a QoS 2 PUBLISH are read by paho byte by byte — in arrival order."""
+    client = BufferedClient(CallbackAPIVersion.VERSION2, protocol=V5, manual_ack=True)
+    sunk: list[tuple[object, ...]] = []
+    client.publish_sink = lambda *fields: sunk.append(fields[:2])
+    one = packet(0x30, utf8("t/1") + b"\x00" + b"a")
+    two = packet(0x32, utf8("t/2") + b"\x00\x07" + b"\x00" + b"b" * 300)  # 2-byte length
+    ping = b"\xd0\x00"
+    three = packet(0x34, utf8("t/3") + b"\x00\x08" + b"\x00" + b"c")  # QoS 2
+    four = packet(0x30, utf8("t/4") + b"\x00" + b"d")
+    stream = one + two + ping + three + four + four
+    cut = len(stream) - 3
+    # the last PUBLISH arrives in two reads, the second holding one more, whole, to its end
+    client._sock = BufferedSocket(Chunks(stream[:cut], stream[cut:] + four))
+    pahos_way: list[int] = []
+    original = paho.Client._packet_read
+
+    def counted(self: paho.Client) -> paho.MQTTErrorCode:
+        pahos_way.append(len(sunk))
+        return original(self)
+
+    monkeypatch.setattr(paho.Client, "_packet_read", counted)
+    for _ in range(7):
+        assert client._packet_read() == paho.MQTT_ERR_SUCCESS, sunk
+    # the first, whose read fills the buffer; the PINGRESP and the QoS 2 PUBLISH after two
+    # messages; the split one after three
+    assert pahos_way == [0, 2, 2, 3]
+    assert sunk == [("t/1", b"a"), ("t/2", b"b" * 300)] + [("t/4", b"d")] * 3
+    assert client._in_messages[8].payload == b"c"  # QoS 2: paho's, kept for its PUBREL
+    assert client._packet_read() == paho.MQTT_ERR_CONN_LOST  # the socket's end
