@@ -15,6 +15,7 @@ from typing import Any, final
 import trio
 
 from ..store import Store, StoreCorruptError
+from ..store._codec import EncodedValues
 from ._entry import InvalidEntry, TimerEntry, timer_id_problem
 
 __all__ = ["TimerStore"]
@@ -31,8 +32,8 @@ class TimerStore:
 
     def __init__(self, store: Store[Any]) -> None:
         self._store = store
-        # timer id -> (entry, its JSON form, made once: snapshots share it and never mutate it)
-        self._entries: dict[str, tuple[TimerEntry, dict[str, Any]]] = {}
+        # timer id -> entry; each entry carries its JSON text, made once (snapshots share it)
+        self._entries: dict[str, TimerEntry] = {}
 
     async def load(self) -> int:
         """Read the file; prune and log malformed entries (saving the pruned file). Returns the
@@ -60,26 +61,32 @@ class TimerStore:
                 pruned += 1
                 logger.warning("pruned stored timer %r: %s", timer_id, problem)
                 continue
-            self._entries[timer_id] = (entry, entry.to_json())
+            self._entries[timer_id] = entry
         if pruned:
             await self._store.save(self._snapshot())
         return pruned
 
     def get(self, timer_id: str) -> TimerEntry | None:
         """The stored entry of ``timer_id``, if any."""
-        found = self._entries.get(timer_id)
-        return found[0] if found is not None else None
+        return self._entries.get(timer_id)
+
+    def __contains__(self, timer_id: object) -> bool:
+        return timer_id in self._entries
 
     def ids(self) -> Iterator[str]:
         """The ids of the timers with a stored entry."""
         return iter(list(self._entries))
+
+    def items(self) -> list[tuple[str, TimerEntry]]:
+        """Every (id, entry) pair, as a list taken now."""
+        return list(self._entries.items())
 
     def __len__(self) -> int:
         return len(self._entries)
 
     async def write(self, timer_id: str, entry: TimerEntry) -> None:
         """Store ``entry`` durably; raises StoreWriteError (the change stays pending, retried)."""
-        self._entries[timer_id] = (entry, entry.to_json())
+        self._entries[timer_id] = entry
         await self._store.save(self._snapshot())
 
     async def remove(self, timer_id: str) -> None:
@@ -97,5 +104,9 @@ class TimerStore:
         if self._entries.pop(timer_id, None) is not None:
             self._store.delay_save(self._snapshot, REMOVE_SOON_DELAY)
 
-    def _snapshot(self) -> dict[str, dict[str, Any]]:
-        return {timer_id: as_json for timer_id, (_, as_json) in self._entries.items()}
+    def _snapshot(self) -> EncodedValues:
+        # The entries' JSON texts, written verbatim by the store's encoder (the same bytes as
+        # {timer_id: entry.to_json()}): no dict per entry, in memory or per save.
+        return EncodedValues(
+            (timer_id, entry.json_text) for timer_id, entry in self._entries.items()
+        )

@@ -9,7 +9,15 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Decoder", "Encoder", "Envelope", "encode_payload", "json_decoder", "json_encoder"]
+__all__ = [
+    "Decoder",
+    "EncodedValues",
+    "Encoder",
+    "Envelope",
+    "encode_payload",
+    "json_decoder",
+    "json_encoder",
+]
 
 Encoder = Callable[[Any], "bytes | str"]
 Decoder = Callable[[bytes], Any]
@@ -43,8 +51,25 @@ def _encode_key(key: object) -> str:
     return _ENCODER.encode(text)
 
 
+class EncodedValues(dict[str, str]):
+    """A JSON object whose values are already encoded: ``{key: "<JSON text>"}``.
+
+    :func:`json_encoder` writes each value verbatim, so a caller that keeps many small records
+    in their encoded form (the autolock timer store keeps one compact string per timer instead
+    of a dict and its strings) hands them over without rebuilding them. The texts must be
+    valid compact JSON, as the encoder itself would write them; nothing checks that.
+    """
+
+    __slots__ = ()
+
+
 def _encode_into(value: object, parts: list[str], depth: int) -> None:
-    if depth < _CHUNK_DEPTH and isinstance(value, dict) and len(value) > 1:
+    if type(value) is EncodedValues:
+        parts.append("{")
+        for index, (key, text) in enumerate(value.items()):
+            parts.append(("," if index else "") + _encode_key(key) + ":" + text)
+        parts.append("}")
+    elif depth < _CHUNK_DEPTH and isinstance(value, dict) and len(value) > 1:
         parts.append("{")
         for index, (key, item) in enumerate(value.items()):
             parts.append(("," if index else "") + _encode_key(key) + ":")
