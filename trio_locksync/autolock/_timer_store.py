@@ -48,10 +48,13 @@ class TimerStore:
         if not isinstance(raw, dict):
             raise StoreCorruptError(self._store.path, "top level is not a mapping of timer ids")
         pruned = 0
+        # One encode of every id at once: if it passes, no id has a lone surrogate, and each
+        # only needs the cheap checks (a JSON key is always a str).
+        all_encode = _all_encode(raw)
         for count, (timer_id, value) in enumerate(raw.items(), start=1):
             if count % 1000 == 0:
                 await trio.lowlevel.checkpoint()  # a large file must not hold the trio thread
-            problem = timer_id_problem(timer_id)
+            problem = None if all_encode and timer_id else timer_id_problem(timer_id)
             if problem is None:
                 try:
                     entry = TimerEntry.from_json(value)
@@ -110,3 +113,12 @@ class TimerStore:
         return EncodedValues(
             (timer_id, entry.json_text) for timer_id, entry in self._entries.items()
         )
+
+
+def _all_encode(raw: dict[Any, Any]) -> bool:
+    """Whether every key of ``raw`` is a str and all of them encode as UTF-8."""
+    try:
+        "".join(raw).encode("utf-8")
+    except (TypeError, UnicodeEncodeError):
+        return False
+    return True
