@@ -80,13 +80,6 @@ class TimerStore:
         """The ids of the timers with a stored entry."""
         return iter(list(self._entries))
 
-    def items(self) -> list[tuple[str, TimerEntry]]:
-        """Every (id, entry) pair, as a list taken now."""
-        return list(self._entries.items())
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
     async def write(self, timer_id: str, entry: TimerEntry) -> None:
         """Store ``entry`` durably; raises StoreWriteError (the change stays pending, retried)."""
         self._entries[timer_id] = entry
