@@ -80,6 +80,9 @@ class TimerStore:
         """The ids of the timers with a stored entry."""
         return iter(list(self._entries))
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     async def write(self, timer_id: str, entry: TimerEntry) -> None:
         """Store ``entry`` durably; raises StoreWriteError (the change stays pending, retried)."""
         self._entries[timer_id] = entry
