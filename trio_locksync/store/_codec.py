@@ -4,8 +4,8 @@ shape of the optional version envelope (``_versions`` decides what its numbers m
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, final
 
 import attrs
 
@@ -51,31 +51,46 @@ def _encode_key(key: object) -> str:
     return _ENCODER.encode(text)
 
 
-class EncodedValues(dict[str, str]):
+@final
+class EncodedValues(Mapping[str, str]):
     """A JSON object whose values are already encoded: ``{key: "<JSON text>"}``.
 
     :func:`json_encoder` writes each value verbatim, so a caller that keeps many small records
     in their encoded form (the autolock timer store keeps one compact string per timer instead
     of a dict and its strings) hands them over without rebuilding them. The texts must be
-    valid compact JSON, as the encoder itself would write them; nothing checks that.
+    valid compact JSON, as the encoder itself would write them; nothing checks that. Only
+    json_encoder knows it, and only in the top three levels of a document (deeper, or with
+    another encoder, it raises TypeError).
     """
 
-    __slots__ = ()
+    __slots__ = ("_texts",)
+
+    def __init__(self, texts: Iterable[tuple[str, str]] | Mapping[str, str]) -> None:
+        self._texts = dict(texts)
+
+    def __getitem__(self, key: str) -> str:
+        return self._texts[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
 
 
 def _encode_into(value: object, parts: list[str], depth: int) -> None:
     if type(value) is EncodedValues:
         parts.append("{")
-        for index, (key, text) in enumerate(value.items()):
+        for index, (key, text) in enumerate(value._texts.items()):
             parts.append(("," if index else "") + _encode_key(key) + ":" + text)
         parts.append("}")
-    elif depth < _CHUNK_DEPTH and isinstance(value, dict) and len(value) > 1:
+    elif depth < _CHUNK_DEPTH and isinstance(value, dict) and value:
         parts.append("{")
         for index, (key, item) in enumerate(value.items()):
             parts.append(("," if index else "") + _encode_key(key) + ":")
             _encode_into(item, parts, depth + 1)
         parts.append("}")
-    elif depth < _CHUNK_DEPTH and isinstance(value, (list, tuple)) and len(value) > 1:
+    elif depth < _CHUNK_DEPTH and isinstance(value, (list, tuple)) and value:
         parts.append("[")
         for index, item in enumerate(value):
             if index:
