@@ -171,15 +171,32 @@ async def test_timer_touched_during_recover_after_its_id_went_dormant(
     assert action.calls == [(name, 50.0 + i) for i, name in enumerate(entries)]
 
 
-def test_entry_json_text_is_what_the_encoder_writes() -> None:
-    for raw in (
-        {"end_time": "2026-01-01T00:00:00+01:00", "duration": 60},
-        {"end_time": "2026-01-01T00:00:00.123456+00:00", "duration": 12.5},
-        {"end_time": "2026-01-01T00:00:00", "duration": 0},
-    ):
-        entry = TimerEntry.from_json(raw)
-        assert entry.json_text == json.dumps(entry.to_json(), separators=(",", ":"))
-        assert TimerEntry.from_json(json.loads(entry.json_text)) == entry
+@pytest.mark.parametrize(
+    "end_time",
+    [
+        "2026-12-06T20:00:00+00:00",
+        "2026-12-06T20:00:00.123456+00:00",
+        "2026-12-06T20:00:00.000000+00:00",  # fraction of 0: isoformat() drops it
+        "2026-12-06 20:00:00+00:00",
+        "2026-12-06T20:00:00Z",
+        "2026-12-06T20:00:00-00:00",
+        "2026-12-06T20:00:00.123+00:00",
+        "2026-12-06T20:00:00,123456+00:00",
+        "2026-W49-7T20:00:00+00:00",
+        "20261206T200000+00:00",
+        "2026-12-06T20:00:00.1234+00:00",
+        "2026-12-06T20:00:00+01:00",
+        "2026-12-06T20:00:00",
+        "0001-01-01T00:00:00+00:00",
+    ],
+)
+@pytest.mark.parametrize("duration", [60, 12.5, 0, 0.0])
+def test_entry_json_text_is_what_the_encoder_writes(end_time: str, duration: float) -> None:
+    """The text is made from the file's own string when that is canonical: it must still be
+    byte for byte what json_encoder makes of to_json()."""
+    entry = TimerEntry.from_json({"end_time": end_time, "duration": duration})
+    assert entry.json_text == json.dumps(entry.to_json(), separators=(",", ":"))
+    assert TimerEntry.from_json(json.loads(entry.json_text)) == entry
 
 
 def test_encoded_values_are_written_verbatim() -> None:

@@ -128,5 +128,33 @@ class TimerEntry:
         entry = object.__new__(cls)
         object.__setattr__(entry, "end_time", end_time)
         object.__setattr__(entry, "duration", duration)
-        entry.__attrs_post_init__()
+        if _is_canonical(end_raw, end_time):  # the file's own string is what isoformat() gives
+            text = f'{{"end_time":"{end_raw}","duration":{float.__repr__(duration)}}}'
+            object.__setattr__(entry, "_text", text)
+        else:
+            entry.__attrs_post_init__()
         return entry
+
+
+def _is_canonical(text: str, parsed: datetime.datetime) -> bool:
+    """Whether ``text``, which ``fromisoformat`` parsed to the UTC datetime ``parsed``, is
+    exactly ``parsed.isoformat()``: ``YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`` in ASCII, with the
+    fraction present exactly when the microseconds are not 0. The shape pins every character
+    that is not a digit, and ASCII digits at those places can only be the ones parsed.
+    Spares an isoformat() per entry when a large file is read (~15 % of reading it)."""
+    size = len(text)
+    if size == 32:
+        if text[19] != "." or parsed.microsecond == 0:
+            return False
+    elif size != 25 or parsed.microsecond != 0:
+        return False
+    return (
+        text.isascii()
+        and text.endswith("+00:00")
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == "T"
+        and text[13] == ":"
+        and text[16] == ":"
+        and parsed.tzinfo is UTC
+    )
