@@ -166,10 +166,9 @@ class AutolockService(metaclass=NoPublicConstructor):
                 await trio.lowlevel.checkpoint()  # let the application run between batches
             timer = timers.get(timer_id)
             if timer is None:
-                entry = store.get(timer_id)
-                if entry is None:  # cannot happen: only a timer object removes its own entry
+                remaining = store.remaining(timer_id, now)
+                if remaining is None:  # cannot happen: only a timer object removes its own entry
                     continue
-                remaining = entry.remaining(now)
                 if remaining > 0.0:
                     # Dormant: a tuple, no object (the entry stays in the timer store).
                     sleeping.append((base + remaining, timer_id))

@@ -8,6 +8,7 @@ read never sees a state older than a write that was already requested (the stale
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterator
 from typing import Any, final
@@ -16,7 +17,7 @@ import trio
 
 from ..store import Store, StoreCorruptError
 from ..store._codec import EncodedValues
-from ._entry import InvalidEntry, TimerEntry, timer_id_problem
+from ._entry import EntryParts, InvalidEntry, TimerEntry, timer_id_problem
 
 __all__ = ["TimerStore"]
 
@@ -32,8 +33,10 @@ class TimerStore:
 
     def __init__(self, store: Store[Any]) -> None:
         self._store = store
-        # timer id -> entry; each entry carries its JSON text, made once (snapshots share it)
-        self._entries: dict[str, TimerEntry] = {}
+        # timer id -> the entry's parts (end_time, duration, JSON text): a plain tuple per timer,
+        # which the cyclic GC stops tracking (see TimerEntry.parts); the JSON text is made once
+        # and shared by every snapshot
+        self._entries: dict[str, EntryParts] = {}
 
     async def load(self) -> int:
         """Read the file; prune and log malformed entries (saving the pruned file). Returns the
@@ -64,14 +67,23 @@ class TimerStore:
                 pruned += 1
                 logger.warning("pruned stored timer %r: %s", timer_id, problem)
                 continue
-            self._entries[timer_id] = entry
+            self._entries[timer_id] = entry.parts()
         if pruned:
             await self._store.save(self._snapshot())
         return pruned
 
     def get(self, timer_id: str) -> TimerEntry | None:
         """The stored entry of ``timer_id``, if any."""
-        return self._entries.get(timer_id)
+        found = self._entries.get(timer_id)
+        return TimerEntry.from_parts(found) if found is not None else None
+
+    def remaining(self, timer_id: str, now: datetime.datetime) -> float | None:
+        """``get(timer_id).remaining(now)`` without making the entry; None if there is none."""
+        found = self._entries.get(timer_id)
+        if found is None:
+            return None
+        end_time, duration, _ = found
+        return min(max((end_time - now).total_seconds(), 0.0), float(duration))
 
     def __contains__(self, timer_id: object) -> bool:
         return timer_id in self._entries
@@ -85,7 +97,7 @@ class TimerStore:
 
     async def write(self, timer_id: str, entry: TimerEntry) -> None:
         """Store ``entry`` durably; raises StoreWriteError (the change stays pending, retried)."""
-        self._entries[timer_id] = entry
+        self._entries[timer_id] = entry.parts()
         await self._store.save(self._snapshot())
 
     async def remove(self, timer_id: str) -> None:
@@ -106,9 +118,7 @@ class TimerStore:
     def _snapshot(self) -> EncodedValues:
         # The entries' JSON texts, written verbatim by the store's encoder (the same bytes as
         # {timer_id: entry.to_json()}): no dict per entry, in memory or per save.
-        return EncodedValues(
-            (timer_id, entry.json_text) for timer_id, entry in self._entries.items()
-        )
+        return EncodedValues((timer_id, parts[2]) for timer_id, parts in self._entries.items())
 
 
 def _all_encode(raw: dict[Any, Any]) -> bool:
