@@ -81,10 +81,11 @@ def test_accepts_what_json_loads_accepts(text: str) -> None:
 )
 def test_refuses_what_json_loads_refuses(text: str) -> None:
     raw = text.encode("utf-8")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as expected:
         json.loads(raw)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as caught:
         json_decoder(raw)
+    assert type(caught.value) is type(expected.value)  # the name shows in StoreCorruptError
 
 
 def test_invalid_utf8_is_refused() -> None:

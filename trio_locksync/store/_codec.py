@@ -126,7 +126,8 @@ _SKIP_SPACE = cast(Callable[[str, int], "re.Match[str]"], re.compile(r"[ \t\n\r]
 
 
 def json_decoder(raw: bytes) -> Any:
-    """Parse UTF-8 JSON; raises ValueError on anything else (the store reports it as corrupt).
+    """Parse UTF-8 JSON; raises ``json.JSONDecodeError`` (a ValueError) on anything else, as
+    ``json.loads`` does (the store reports it as corrupt).
 
     The same result as ``json.loads(raw)``, but a top-level object is decoded member by member:
     json's C decoder holds the GIL for a whole call, so one call over a 7.8 MiB file held every
@@ -146,14 +147,16 @@ def json_decoder(raw: bytes) -> Any:
     else:
         while True:
             if not text.startswith('"', i):
-                raise ValueError(f"expected a property name at {i}")
+                raise json.JSONDecodeError(
+                    "Expecting property name enclosed in double quotes", text, i
+                )
             key, i = _scanstring(text, i + 1)
             if text.startswith(":", i):
                 i += 1
             else:
                 i = skip(text, i).end()
                 if not text.startswith(":", i):
-                    raise ValueError(f"expected ':' at {i}")
+                    raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
                 i += 1
             try:
                 found[key], i = scan(text, i)
@@ -162,7 +165,7 @@ def json_decoder(raw: bytes) -> Any:
                 try:
                     found[key], i = scan(text, i)
                 except StopIteration:
-                    raise ValueError(f"expected a value at {i}") from None
+                    raise json.JSONDecodeError("Expecting value", text, i) from None
             if text.startswith(',"', i):  # compact JSON: the next member follows at once
                 i += 1
                 continue
@@ -173,9 +176,9 @@ def json_decoder(raw: bytes) -> Any:
             if text.startswith("}", i):
                 i += 1
                 break
-            raise ValueError(f"expected ',' or '}}' at {i}")
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
     if skip(text, i).end() != len(text):
-        raise ValueError(f"extra data at {i}")
+        raise json.JSONDecodeError("Extra data", text, i)
     return found
 
 
