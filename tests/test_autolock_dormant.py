@@ -208,3 +208,21 @@ def test_encoded_values_are_written_verbatim() -> None:
     ).encode()
     assert json_encoder(EncodedValues(texts)) == expected
     assert json_encoder({"outer": EncodedValues(texts)}) == b'{"outer":' + expected + b"}"
+
+
+async def test_heap_is_dropped_once_every_dormant_timer_was_touched(
+    autojump_clock: trio.abc.Clock, path: Path
+) -> None:
+    three(path)
+    action = Recorder()
+    async with autolock(path, action) as service:
+        await service.recover()
+        assert len(service._dormant.heap) == 3
+        for name in "ab":
+            service.timer(name)
+        assert len(service._dormant.heap) == 3
+        service.timer("c")
+        assert service._dormant.heap == []
+        assert (service.statistics().timers, service.statistics().armed) == (3, 3)
+        await trio.sleep(40)
+    assert action.calls == [("a", 10.0), ("b", 20.0), ("c", 30.0)]

@@ -233,6 +233,8 @@ class AutolockService(metaclass=NoPublicConstructor):
         recover() had made it (DETACHED once the service closed)."""
         timer = self._make(timer_id)
         self._dormant.count -= 1
+        if self._dormant.count == 0:
+            self._dormant.heap.clear()  # every entry left is stale: its timer has an object
         if self.state is ServiceState.CLOSED:
             timer._detach()
         else:
@@ -244,18 +246,18 @@ class AutolockService(metaclass=NoPublicConstructor):
         ``_PROMOTE_LEAD`` seconds before its deadline (its own scheduled call fires it)."""
         await self._context.wait_recovered()
         heap = self._dormant.heap
-        woken = 0
+        popped = 0
         while heap and self.state is ServiceState.READY:
             deadline, timer_id = heap[0]
             if trio.current_time() < deadline - _PROMOTE_LEAD:
                 await trio.sleep_until(deadline - _PROMOTE_LEAD)
                 continue
             heapq.heappop(heap)
-            if timer_id not in self._timers:
+            if timer_id not in self._timers:  # else touched meanwhile: its object is armed
                 self._wake(timer_id)
-                woken += 1
-                if woken % _RECOVER_BATCH == 0:
-                    await trio.lowlevel.checkpoint()
+            popped += 1
+            if popped % _RECOVER_BATCH == 0:
+                await trio.lowlevel.checkpoint()
 
     async def _close(self, grace: float) -> None:
         if self.state is not ServiceState.CLOSED:
