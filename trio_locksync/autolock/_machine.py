@@ -26,7 +26,7 @@ from typing import final
 
 import attrs
 
-from ..core import InvalidTransition, StateTable
+from ..core import InvalidTransition
 from ._entry import TimerEntry
 
 __all__ = [
@@ -111,31 +111,40 @@ class TimerMachine:
 
     def __init__(self, timer_id: str) -> None:
         self.timer_id: str = timer_id
-        self._state = StateTable(f"timer {timer_id!r}", TimerState.FRESH, _TABLE)
+        # The state and the one shared transition table (no StateTable object and name string
+        # per timer: ~130 B each, for every touched timer).
+        self._state = TimerState.FRESH
         # Present exactly while ACTIVE or FIRING (the state says which; this is the payload).
         self._entry: TimerEntry | None = None
 
     @property
     def state(self) -> TimerState:
         """Where the timer is (see :class:`TimerState`)."""
-        return self._state.current
+        return self._state
 
     @property
     def entry(self) -> TimerEntry | None:
         """The armed entry while ACTIVE or FIRING, else None."""
         return self._entry
 
+    def _advance(self, new: TimerState) -> None:
+        """Move along an edge of the transition table; InvalidTransition (nothing changed) if the
+        table has no such edge."""
+        if new not in _TABLE.get(self._state, frozenset()):
+            raise InvalidTransition(f"timer {self.timer_id!r}", self._state, new)
+        self._state = new
+
     def _require(self, operation: str, *allowed: TimerState) -> None:
-        if self._state.current not in allowed:
-            raise InvalidTransition(f"timer {self.timer_id!r}", self._state.current, operation)
+        if self._state not in allowed:
+            raise InvalidTransition(f"timer {self.timer_id!r}", self._state, operation)
 
     def recover(self, entry: TimerEntry | None, now: datetime.datetime) -> list[Effect]:
         """Adopt the persisted ``entry`` (None: there was none). Only from FRESH."""
         self._require("recover", TimerState.FRESH)
         if entry is None:
-            self._state.advance(TimerState.DONE)
+            self._advance(TimerState.DONE)
             return []
-        self._state.advance(TimerState.ACTIVE)
+        self._advance(TimerState.ACTIVE)
         self._entry = entry
         # Expired while the process was down: remaining is 0, so it fires at once.
         return [Arm(entry.remaining(now))]
@@ -144,24 +153,24 @@ class TimerMachine:
         """Arm for ``duration`` seconds from ``now`` (re-arm with the full duration if ACTIVE)."""
         self._require("start", TimerState.ACTIVE, TimerState.DONE)
         entry = TimerEntry.starting(now, duration)
-        self._state.advance(TimerState.ACTIVE)
+        self._advance(TimerState.ACTIVE)
         self._entry = entry
         return [Persist(entry), Arm(float(duration))]
 
     def due(self) -> list[Effect]:
         """The armed deadline passed: the caller runs the action next."""
         self._require("due", TimerState.ACTIVE)
-        self._state.advance(TimerState.FIRING)
+        self._advance(TimerState.FIRING)
         return []
 
     def action_finished(self, outcome: ActionOutcome, retry_delay: float) -> list[Effect]:
         """The action ended with ``outcome``; ``retry_delay`` is used if it failed."""
         self._require(f"action_finished({outcome.value})", TimerState.FIRING)
         if outcome in (ActionOutcome.OK, ActionOutcome.TARGET_GONE):
-            self._state.advance(TimerState.DONE)
+            self._advance(TimerState.DONE)
             self._entry = None
             return [Remove()]
-        self._state.advance(TimerState.ACTIVE)  # the entry stays: it is replayed
+        self._advance(TimerState.ACTIVE)  # the entry stays: it is replayed
         if outcome is ActionOutcome.FAILED:
             return [Arm(retry_delay)]
         return []
@@ -173,15 +182,15 @@ class TimerMachine:
         returned cancel() must mean the action will not run again after a restart.
         """
         self._require("cancel", TimerState.ACTIVE, TimerState.DONE)
-        if self._state.current is TimerState.DONE:
+        if self._state is TimerState.DONE:
             return [Remove()]
-        self._state.advance(TimerState.DONE)
+        self._advance(TimerState.DONE)
         self._entry = None
         return [Disarm(), Remove()]
 
     def detach(self) -> list[Effect]:
         """The service is closing: stop scheduling; a persisted entry stays for the next recover."""
         self._require("detach", TimerState.FRESH, TimerState.ACTIVE, TimerState.DONE)
-        self._state.advance(TimerState.DETACHED)
+        self._advance(TimerState.DETACHED)
         self._entry = None
         return [Disarm()]

@@ -8,6 +8,7 @@ read never sees a state older than a write that was already requested (the stale
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterator
 from typing import Any, final
@@ -15,7 +16,8 @@ from typing import Any, final
 import trio
 
 from ..store import Store, StoreCorruptError
-from ._entry import InvalidEntry, TimerEntry, timer_id_problem
+from ..store._codec import EncodedValues
+from ._entry import EntryParts, InvalidEntry, TimerEntry, timer_id_problem
 
 __all__ = ["TimerStore"]
 
@@ -31,8 +33,10 @@ class TimerStore:
 
     def __init__(self, store: Store[Any]) -> None:
         self._store = store
-        # timer id -> (entry, its JSON form, made once: snapshots share it and never mutate it)
-        self._entries: dict[str, tuple[TimerEntry, dict[str, Any]]] = {}
+        # timer id -> the entry's parts (end_time, duration, JSON text): a plain tuple per timer,
+        # which the cyclic GC stops tracking (see TimerEntry.parts); the JSON text is made once
+        # and shared by every snapshot
+        self._entries: dict[str, EntryParts] = {}
 
     async def load(self) -> int:
         """Read the file; prune and log malformed entries (saving the pruned file). Returns the
@@ -47,10 +51,13 @@ class TimerStore:
         if not isinstance(raw, dict):
             raise StoreCorruptError(self._store.path, "top level is not a mapping of timer ids")
         pruned = 0
+        # One encode of every id at once: if it passes, no id has a lone surrogate, and each
+        # only needs the cheap checks (a JSON key is always a str).
+        all_encode = _all_encode(raw)
         for count, (timer_id, value) in enumerate(raw.items(), start=1):
             if count % 1000 == 0:
                 await trio.lowlevel.checkpoint()  # a large file must not hold the trio thread
-            problem = timer_id_problem(timer_id)
+            problem = None if all_encode and timer_id else timer_id_problem(timer_id)
             if problem is None:
                 try:
                     entry = TimerEntry.from_json(value)
@@ -60,7 +67,7 @@ class TimerStore:
                 pruned += 1
                 logger.warning("pruned stored timer %r: %s", timer_id, problem)
                 continue
-            self._entries[timer_id] = (entry, entry.to_json())
+            self._entries[timer_id] = entry.parts()
         if pruned:
             await self._store.save(self._snapshot())
         return pruned
@@ -68,7 +75,18 @@ class TimerStore:
     def get(self, timer_id: str) -> TimerEntry | None:
         """The stored entry of ``timer_id``, if any."""
         found = self._entries.get(timer_id)
-        return found[0] if found is not None else None
+        return TimerEntry.from_parts(found) if found is not None else None
+
+    def remaining(self, timer_id: str, now: datetime.datetime) -> float | None:
+        """``get(timer_id).remaining(now)`` without making the entry; None if there is none."""
+        found = self._entries.get(timer_id)
+        if found is None:
+            return None
+        end_time, duration, _ = found
+        return min(max((end_time - now).total_seconds(), 0.0), float(duration))
+
+    def __contains__(self, timer_id: object) -> bool:
+        return timer_id in self._entries
 
     def ids(self) -> Iterator[str]:
         """The ids of the timers with a stored entry."""
@@ -79,7 +97,7 @@ class TimerStore:
 
     async def write(self, timer_id: str, entry: TimerEntry) -> None:
         """Store ``entry`` durably; raises StoreWriteError (the change stays pending, retried)."""
-        self._entries[timer_id] = (entry, entry.to_json())
+        self._entries[timer_id] = entry.parts()
         await self._store.save(self._snapshot())
 
     async def remove(self, timer_id: str) -> None:
@@ -97,5 +115,16 @@ class TimerStore:
         if self._entries.pop(timer_id, None) is not None:
             self._store.delay_save(self._snapshot, REMOVE_SOON_DELAY)
 
-    def _snapshot(self) -> dict[str, dict[str, Any]]:
-        return {timer_id: as_json for timer_id, (_, as_json) in self._entries.items()}
+    def _snapshot(self) -> EncodedValues:
+        # The entries' JSON texts, written verbatim by the store's encoder (the same bytes as
+        # {timer_id: entry.to_json()}): no dict per entry, in memory or per save.
+        return EncodedValues((timer_id, parts[2]) for timer_id, parts in self._entries.items())
+
+
+def _all_encode(raw: dict[Any, Any]) -> bool:
+    """Whether every key of ``raw`` is a str and all of them encode as UTF-8."""
+    try:
+        "".join(raw).encode("utf-8")
+    except (TypeError, UnicodeEncodeError):
+        return False
+    return True

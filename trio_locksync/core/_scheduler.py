@@ -50,7 +50,8 @@ class ScheduledCall:
         self._fn = fn
         self._state = ScheduledCallState.PENDING
         self._done: trio.Event | None = None  # made on first wait: most calls are never awaited
-        self._scope = trio.CancelScope(shield=True)
+        # Made when the call starts running: a waiting call costs no cancel scope (~200 B).
+        self._scope: trio.CancelScope | None = None
 
     @property
     def state(self) -> ScheduledCallState:
@@ -88,6 +89,7 @@ class ScheduledCall:
             return  # cancelled after it fell due, before this task started: never runs
         self._scheduler._live -= 1
         self._state = ScheduledCallState.RUNNING
+        self._scope = trio.CancelScope(shield=True)
         try:
             with self._scope:
                 await self._fn()
@@ -161,7 +163,8 @@ class DeadlineScheduler:
         deadline = trio.current_time() + grace
         running = list(self._running)
         for call in running:
-            call._scope.deadline = min(call._scope.deadline, deadline)
+            if call._scope is not None:  # None: cancelled before it ran, it returns at once
+                call._scope.deadline = min(call._scope.deadline, deadline)
         for call in running:
             await call.wait_done()
 
