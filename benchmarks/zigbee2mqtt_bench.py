@@ -33,7 +33,15 @@ What is measured, and how:
   OPTIMISTIC (Zigbee2MQTT confirms nothing), so each slot costs a set and a read-back: 1 full
   read + 2 x slots operations. The full read is one ``get`` per user, each at least 100 ms, so
   the bound is ``max(spacing, slots x 0.1 s) + (2 x slots - 1) x spacing + 0.1 s``. A lost write
-  adds ``pending_ttl`` (waited out before it is charged) plus a set and a read-back.
+  adds a set and a read-back (its read-back, answered by the old entry restated, ends at the
+  reader's fallback deadline, ~2 x the slowest recent answer after the ``get``).
+* Two variants, in interleaved rounds (``--rounds``; the order alternates, both variants of a
+  round run on the same seed): *early* — the engine as it is, the provider promising
+  ``reads_follow_writes``, so a read-back that shows a set lost rewrites it at the next
+  operation (issue 24); *wait* — the same provider behind a wrapper without that promise, so a
+  lost write waits out ``pending_ttl`` before it is charged and written again (the engine
+  before issue 24). The report gives, per variant, the median fleet time over the rounds
+  beside the bound and their ratio, writes per slot, and issue 24's goal (<= 1.5x, <= 1.12).
 * MQTT messages: PUBLISHes our bridge sent (``set``/``get``) and received (device states,
   availability, ``bridge/logging``; one per subscription that matched) per slot; the
   simulator's own bridge separately. Writes per slot: sets the simulated locks received.
@@ -41,16 +49,19 @@ What is measured, and how:
   paho threads, the providers and engines), per slot and as a share of one core.
 * Machine: CPU, cores, kernel, Python and trio versions (``_harness.py``).
 
-Run ``python benchmarks/zigbee2mqtt_bench.py`` (full, ~3 min) or ``--quick`` (~30 s).
+Run ``python benchmarks/zigbee2mqtt_bench.py`` (full, one round of both variants, ~4.5 min),
+``--rounds 2`` (the figures for the benchmark page, ~9 min), ``--variant early`` (~1.7 min a
+round), or ``--quick`` (~45 s a round).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
@@ -71,8 +82,15 @@ from _harness import (
     table,
 )
 
-from trio_locksync import Backoff, Jitter
-from trio_locksync.credentials import LockSync, SyncState, open_lock_sync
+from trio_locksync import Backoff, Jitter, Pin
+from trio_locksync.credentials import (
+    LockSync,
+    SlotCredential,
+    SlotUpdate,
+    SyncState,
+    WriteResult,
+    open_lock_sync,
+)
 from trio_locksync.mqtt import MqttStatus, open_mqtt_bridge
 from trio_locksync.providers.zigbee2mqtt import Zigbee2MqttLock
 from trio_locksync.testing import MosquittoBroker
@@ -107,24 +125,29 @@ class LockOutcome:
     fallbacks: int
 
 
+#: the variants: the engine as it is (a provider promising reads that follow its writes, so a
+#: read-back that shows a write lost rewrites it at once), and as before issue 24 (the same
+#: provider without the promise: a lost write waits out pending_ttl), run in interleaved rounds
+VARIANTS = ("early", "wait")
+VARIANT_LABELS = {
+    "early": "early retry (read-back proves the write lost)",
+    "wait": "wait out pending_ttl (before issue 24)",
+}
+#: issue 24's goals: fleet within 1.5x the bound, at most 1.12 writes per slot
+GOAL_RATIO = 1.5
+GOAL_WRITES = 1.12
+
+
 @dataclass
-class Report:
-    mode: str
-    machine: Machine
-    mosquitto: str
-    locks: int
-    slots: int
-    spacing_s: float
-    pending_ttl_s: float
-    latency_s: tuple[float, float]
-    write_lands: float
+class Run:
+    variant: str
+    round: int
     seed: int
     wall_s: float
     cpu_s: float
     fleet_settled_s: float
     median_settled_s: float
-    lower_bound_s: float
-    over_bound_pct: float
+    ratio: float
     in_sync: int
     suspended: int
     verified: int
@@ -141,6 +164,41 @@ class Report:
     outcomes: list[LockOutcome] = field(default_factory=list)
 
 
+@dataclass
+class Summary:
+    variant: str
+    rounds: int
+    fleet_settled_s: float  # median over the rounds
+    fleet_min_s: float
+    fleet_max_s: float
+    median_settled_s: float
+    ratio: float  # the median fleet over the bound
+    writes_per_slot: float
+    suspended: int
+    verified: int
+    cpu_ms_per_slot: float
+
+
+@dataclass
+class Report:
+    mode: str
+    machine: Machine
+    mosquitto: str
+    locks: int
+    slots: int
+    spacing_s: float
+    pending_ttl_s: float
+    latency_s: tuple[float, float]
+    write_lands: float
+    seed: int
+    rounds: int
+    lower_bound_s: float
+    goal_ratio: float
+    goal_writes_per_slot: float
+    summaries: list[Summary] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+
+
 def lower_bound(slots: int, spacing: float) -> float:
     low = LATENCY[0]
     return max(spacing, slots * low) + (2 * slots - 1) * spacing + low
@@ -154,6 +212,7 @@ async def _one_lock(
     index: int,
     device: SimulatedZigbeeLock,
     lock: Zigbee2MqttLock,
+    synced: Zigbee2MqttLock | _WithoutPromise,
     slots: int,
     args: argparse.Namespace,
     outcomes: list[LockOutcome],
@@ -162,7 +221,7 @@ async def _one_lock(
     start = trio.current_time()
     engine: LockSync
     async with open_lock_sync(
-        lock, desired, operation_spacing=args.spacing, pending_ttl=args.pending_ttl
+        synced, desired, operation_spacing=args.spacing, pending_ttl=args.pending_ttl
     ) as engine:
         await engine.wait_settled()
         settled = trio.current_time() - start
@@ -192,8 +251,32 @@ async def _one_lock(
     )
 
 
-async def _fleet(port: int, args: argparse.Namespace) -> dict[str, Any]:
-    seeds = Random(args.seed)
+class _WithoutPromise:
+    """A Zigbee2MqttLock without ``reads_follow_writes``: the engine then takes an empty
+    read-back as possible lag and waits out ``pending_ttl`` (the behaviour before issue 24)."""
+
+    def __init__(self, lock: Zigbee2MqttLock) -> None:
+        self.lock = lock
+
+    @property
+    def supports_push(self) -> bool:
+        return self.lock.supports_push
+
+    async def read_slots(self, slots: Collection[int] | None = None) -> dict[int, SlotCredential]:
+        return await self.lock.read_slots(slots)
+
+    async def set_code(self, slot: int, pin: Pin) -> WriteResult:
+        return await self.lock.set_code(slot, pin)
+
+    async def clear_code(self, slot: int) -> WriteResult:
+        return await self.lock.clear_code(slot)
+
+    def updates(self) -> AsyncIterator[SlotUpdate]:
+        return self.lock.updates()
+
+
+async def _fleet(port: int, args: argparse.Namespace, variant: str, seed: int) -> dict[str, Any]:
+    seeds = Random(seed)
     outcomes: list[LockOutcome] = []
     async with open_zigbee2mqtt_simulator("127.0.0.1", port, backoff=BACKOFF) as z2m:
         devices = [
@@ -215,7 +298,7 @@ async def _fleet(port: int, args: argparse.Namespace) -> dict[str, Any]:
             wall0, cpu0 = time.perf_counter(), time.process_time()
             async with trio.open_nursery() as nursery:
                 for index, device in enumerate(devices):
-                    nursery.start_soon(_run_lock, index, device, bridge, args, outcomes)
+                    nursery.start_soon(_run_lock, index, device, bridge, args, variant, outcomes)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             ours, sim = bridge.statistics(), z2m.bridge.statistics()
     return {
@@ -235,42 +318,32 @@ async def _run_lock(
     device: SimulatedZigbeeLock,
     bridge: Any,
     args: argparse.Namespace,
+    variant: str,
     outcomes: list[LockOutcome],
 ) -> None:
     slots = None if args.slots == 30 else range(args.slots)  # None: learned from the model
     async with Zigbee2MqttLock(bridge, device.name, slots=slots) as lock:
-        await _one_lock(index, device, lock, args.slots, args, outcomes)
+        synced = lock if variant == "early" else _WithoutPromise(lock)
+        await _one_lock(index, device, lock, synced, args.slots, args, outcomes)
 
 
-def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
-    with MosquittoBroker(tmp_dir) as broker:
-        print(
-            f"{args.locks} locks x {args.slots} slots, spacing {args.spacing:g} s",
-            file=sys.stderr,
-        )
-        got = trio.run(_fleet, broker.port, args)
+def _one_run(port: int, args: argparse.Namespace, variant: str, round_: int) -> Run:
+    seed = args.seed + round_
+    print(f"round {round_ + 1}/{args.rounds}: {variant}", file=sys.stderr)
+    got = trio.run(_fleet, port, args, variant, seed)
     outcomes: list[LockOutcome] = sorted(got["outcomes"], key=lambda o: o.name)
     total = args.locks * args.slots
     settle = [o.settled_s for o in outcomes]
-    bound = lower_bound(args.slots, args.spacing)
     cpu, wall = got["cpu"], got["wall"]
-    return Report(
-        mode=mode(args),
-        machine=describe_machine(tmp_dir),
-        mosquitto=mosquitto_version(),
-        locks=args.locks,
-        slots=args.slots,
-        spacing_s=args.spacing,
-        pending_ttl_s=args.pending_ttl,
-        latency_s=LATENCY,
-        write_lands=WRITE_LANDS,
-        seed=args.seed,
+    return Run(
+        variant=variant,
+        round=round_ + 1,
+        seed=seed,
         wall_s=wall,
         cpu_s=cpu,
         fleet_settled_s=max(settle),
         median_settled_s=percentile(settle, 50),
-        lower_bound_s=bound,
-        over_bound_pct=100.0 * (max(settle) / bound - 1.0),
+        ratio=max(settle) / lower_bound(args.slots, args.spacing),
         in_sync=sum(o.in_sync for o in outcomes),
         suspended=sum(o.suspended for o in outcomes),
         verified=sum(o.verified for o in outcomes),
@@ -288,6 +361,57 @@ def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
     )
 
 
+def _summary(variant: str, runs: list[Run], bound: float) -> Summary:
+    fleet = [r.fleet_settled_s for r in runs]
+    return Summary(
+        variant=variant,
+        rounds=len(runs),
+        fleet_settled_s=statistics.median(fleet),
+        fleet_min_s=min(fleet),
+        fleet_max_s=max(fleet),
+        median_settled_s=statistics.median(r.median_settled_s for r in runs),
+        ratio=statistics.median(fleet) / bound,
+        writes_per_slot=statistics.median(r.writes_per_slot for r in runs),
+        suspended=sum(r.suspended for r in runs),
+        verified=sum(r.verified for r in runs),
+        cpu_ms_per_slot=statistics.median(r.cpu_ms_per_slot for r in runs),
+    )
+
+
+def run(args: argparse.Namespace, tmp_dir: Path) -> Report:
+    variants = VARIANTS if args.variant == "both" else (args.variant,)
+    runs: list[Run] = []
+    with MosquittoBroker(tmp_dir) as broker:
+        print(
+            f"{args.locks} locks x {args.slots} slots, spacing {args.spacing:g} s, "
+            f"{args.rounds} round(s) of {', '.join(variants)}",
+            file=sys.stderr,
+        )
+        for round_ in range(args.rounds):
+            # interleaved: the order alternates, each round's variants share its seed
+            order = variants if round_ % 2 == 0 else tuple(reversed(variants))
+            runs += [_one_run(broker.port, args, variant, round_) for variant in order]
+    bound = lower_bound(args.slots, args.spacing)
+    return Report(
+        mode=mode(args),
+        machine=describe_machine(tmp_dir),
+        mosquitto=mosquitto_version(),
+        locks=args.locks,
+        slots=args.slots,
+        spacing_s=args.spacing,
+        pending_ttl_s=args.pending_ttl,
+        latency_s=LATENCY,
+        write_lands=WRITE_LANDS,
+        seed=args.seed,
+        rounds=args.rounds,
+        lower_bound_s=bound,
+        goal_ratio=GOAL_RATIO,
+        goal_writes_per_slot=GOAL_WRITES,
+        summaries=[_summary(v, [r for r in runs if r.variant == v], bound) for v in variants],
+        runs=runs,
+    )
+
+
 # == the report =================================================================================
 
 
@@ -301,31 +425,45 @@ def render_markdown(r: Report) -> str:
         f"latency {low * 1000:.0f}-{high * 1000:.0f} ms per command, "
         f"{100 * (1 - r.write_lands):.0f} % of writes lost; engines at "
         f"`operation_spacing={r.spacing_s:g}`, `pending_ttl={r.pending_ttl_s:g}` ({r.mode} run, "
-        f"seed {r.seed}). *Lower bound*: one operation per spacing per lock, a set and a "
-        "read-back per slot after a full read of one `get` per user."
+        f"{r.rounds} interleaved round(s), seeds {r.seed}..{r.seed + r.rounds - 1}, both "
+        "variants of a round on the same seed). *Bound*: one operation per spacing per lock, "
+        f"a set and a read-back per slot after a full read of one `get` per user: "
+        f"{r.lower_bound_s:.1f} s. Goal (issue 24): fleet <= {r.goal_ratio:g}x the bound, "
+        f"<= {r.goal_writes_per_slot:g} writes per slot."
     )
-    rows = [
-        ["time to converge (fleet, latest lock)", f"{r.fleet_settled_s:.1f} s"],
-        ["time to converge (median lock)", f"{r.median_settled_s:.1f} s"],
-        ["spacing lower bound", f"{r.lower_bound_s:.1f} s"],
-        ["over the bound (fleet)", f"{r.over_bound_pct:+.0f} %"],
+    summary = [
         [
-            "slots IN_SYNC / SUSPENDED / verified",
-            f"{r.in_sync} / {r.suspended} / {r.verified} of {total}",
-        ],
-        ["writes per slot (sets the locks received)", f"{r.writes_per_slot:.2f}"],
-        ["lost writes (found by read-back, rewritten)", f"{r.lost_writes}"],
-        [
-            "MQTT messages per slot, our bridge (sent + received)",
-            f"{r.our_messages_per_slot:.1f} ({r.our_published:,} + {r.our_received:,})",
-        ],
-        [
-            "MQTT messages, the simulator's bridge (sent / received)",
-            f"{r.simulator_published:,} / {r.simulator_received:,}",
-        ],
-        ["CPU per slot (whole process)", f"{r.cpu_ms_per_slot:.1f} ms"],
-        ["CPU over the run (share of one core)", f"{r.cpu_s:.1f} s ({r.cpu_share_pct:.1f} %)"],
+            VARIANT_LABELS[m.variant],
+            f"{m.fleet_settled_s:.1f} s"
+            + (f" ({m.fleet_min_s:.1f}-{m.fleet_max_s:.1f})" if m.rounds > 1 else ""),
+            f"{r.lower_bound_s:.1f} s",
+            f"{m.ratio:.2f}x",
+            "yes"
+            if m.ratio <= r.goal_ratio and m.writes_per_slot <= r.goal_writes_per_slot
+            else "no",
+            f"{m.median_settled_s:.1f} s",
+            f"{m.writes_per_slot:.2f}",
+            f"{m.suspended} / {m.verified} of {total * m.rounds}",
+            f"{m.cpu_ms_per_slot:.1f} ms",
+        ]
+        for m in r.summaries
     ]
+    runs = [
+        [
+            str(u.round),
+            u.variant,
+            f"{u.fleet_settled_s:.1f} s",
+            f"{u.ratio:.2f}x",
+            f"{u.median_settled_s:.1f} s",
+            f"{u.in_sync} / {u.suspended} / {u.verified}",
+            f"{u.writes_per_slot:.2f}",
+            str(u.lost_writes),
+            f"{u.our_messages_per_slot:.1f} ({u.our_published:,} + {u.our_received:,})",
+            f"{u.cpu_ms_per_slot:.1f} ms ({u.cpu_share_pct:.1f} %)",
+        ]
+        for u in r.runs
+    ]
+    last = r.runs[-1]
     per_lock = [
         [
             o.name,
@@ -337,14 +475,46 @@ def render_markdown(r: Report) -> str:
             str(o.read_timeouts),
             str(o.fallbacks),
         ]
-        for o in r.outcomes
+        for o in last.outcomes
     ]
     return markdown(
         f"## Zigbee2MQTT provider: fleet convergence ({r.mode})",
         intro,
-        table(["figure", "value"], rows),
-        "Per lock (in sync / suspended / verified; sets the lock received; of them lost; "
-        "`get`s; reads with no answer in time; reads answered only at the deadline):",
+        table(
+            [
+                "variant",
+                "fleet converged (median of rounds)",
+                "bound",
+                "ratio",
+                "goal met",
+                "median lock",
+                "writes/slot",
+                "SUSPENDED / verified",
+                "CPU/slot",
+            ],
+            summary,
+        ),
+        "Each run (IN_SYNC / SUSPENDED / verified; writes/slot: sets the simulated locks "
+        "received; lost: sets they dropped; MQTT messages per slot on our bridge, sent + "
+        "received; CPU of the whole process per slot, share of one core):",
+        table(
+            [
+                "round",
+                "variant",
+                "fleet",
+                "ratio",
+                "median lock",
+                "sync/susp/ver",
+                "writes/slot",
+                "lost",
+                "MQTT/slot",
+                "CPU/slot",
+            ],
+            runs,
+        ),
+        f"Per lock, the last run (round {last.round}, {last.variant}; in sync / suspended / "
+        "verified; sets the lock received; of them lost; `get`s; reads with no answer in time; "
+        "reads answered only at the deadline):",
         table(
             ["lock", "settled", "sync/susp/ver", "sets", "lost", "gets", "timeouts", "fallbacks"],
             per_lock,
@@ -363,13 +533,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--slots", type=int, help="slots per lock (30; 10 quick)")
     parser.add_argument("--spacing", type=float, help="operation_spacing (1.0; 0.5 quick)")
     parser.add_argument("--pending-ttl", type=float, help="pending_ttl (30; 10 quick)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="interleaved rounds of the variants (1)"
+    )
+    parser.add_argument(
+        "--variant",
+        choices=("both", *VARIANTS),
+        default="both",
+        help="early: as the engine is; wait: a lost write waits out pending_ttl (before "
+        "issue 24); both (the default): interleaved",
+    )
     args = parse_bench_args(parser, "zigbee2mqtt_bench", argv)
     args.locks = args.locks or (4 if args.quick else 20)
     args.slots = args.slots or (10 if args.quick else 30)
     args.spacing = args.spacing or (0.5 if args.quick else 1.0)
     args.pending_ttl = args.pending_ttl or (10.0 if args.quick else 30.0)
-    if min(args.locks, args.slots) < 1 or args.spacing <= 0 or args.pending_ttl <= 0:
-        parser.error("--locks, --slots, --spacing and --pending-ttl must be positive")
+    if min(args.locks, args.slots, args.rounds) < 1 or args.spacing <= 0 or args.pending_ttl <= 0:
+        parser.error("--locks, --slots, --rounds, --spacing and --pending-ttl must be positive")
     return args
 
 

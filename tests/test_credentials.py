@@ -144,25 +144,33 @@ K1, K2, MASKED, EMPTY = (
 
 
 @pytest.mark.parametrize(
-    ("believed", "before", "reading", "verdict"),
+    ("believed", "before", "reading", "verdict", "current"),
     [
-        (P1, EMPTY, K1, ReadBack.CONFIRMED),  # readable: ours
-        (P1, EMPTY, MASKED, ReadBack.CONFIRMED),  # masked, and nothing was there before
-        (P1, EMPTY, EMPTY, ReadBack.WAITING),  # absent: wait for the deadline
-        (P1, K2, K2, ReadBack.LOST),  # the previous code is still there: charged
-        (P1, EMPTY, K2, ReadBack.EXTERNAL),  # someone else's code: it wins
-        (P1, K2, SlotCredential.known("3333"), ReadBack.EXTERNAL),
-        (P1, MASKED, MASKED, ReadBack.UNINFORMATIVE),  # masked over masked: clear first
-        (P1, K2, MASKED, ReadBack.UNINFORMATIVE),
-        (None, K1, EMPTY, ReadBack.CONFIRMED),  # a clear: empty confirms it
-        (None, K1, K1, ReadBack.WAITING),  # a clear: still present, wait for the deadline
-        (None, MASKED, MASKED, ReadBack.WAITING),
+        # current: the lock's own answer to the read-back, after the set (issue 24)
+        (P1, EMPTY, K1, ReadBack.CONFIRMED, ReadBack.CONFIRMED),  # readable: ours
+        (P1, EMPTY, MASKED, ReadBack.CONFIRMED, ReadBack.CONFIRMED),  # nothing there before
+        (P1, EMPTY, EMPTY, ReadBack.WAITING, ReadBack.ABSENT),  # absent: lag, or proof
+        (P1, K2, EMPTY, ReadBack.WAITING, ReadBack.ABSENT),
+        (P1, MASKED, EMPTY, ReadBack.WAITING, ReadBack.ABSENT),
+        (P1, K2, K2, ReadBack.LOST, ReadBack.LOST),  # the previous code is still there
+        (P1, EMPTY, K2, ReadBack.EXTERNAL, ReadBack.EXTERNAL),  # someone else's code: it wins
+        (P1, K2, SlotCredential.known("3333"), ReadBack.EXTERNAL, ReadBack.EXTERNAL),
+        (P1, MASKED, MASKED, ReadBack.UNINFORMATIVE, ReadBack.UNINFORMATIVE),  # clear first
+        (P1, K2, MASKED, ReadBack.UNINFORMATIVE, ReadBack.UNINFORMATIVE),
+        (None, K1, EMPTY, ReadBack.CONFIRMED, ReadBack.CONFIRMED),  # a clear: empty confirms
+        (None, K1, K1, ReadBack.WAITING, ReadBack.WAITING),  # a clear still present: waits
+        (None, MASKED, MASKED, ReadBack.WAITING, ReadBack.WAITING),
     ],
 )
 def test_read_back_truth_table(
-    believed: Pin | None, before: SlotCredential, reading: SlotCredential, verdict: ReadBack
+    believed: Pin | None,
+    before: SlotCredential,
+    reading: SlotCredential,
+    verdict: ReadBack,
+    current: ReadBack,
 ) -> None:
     assert judge_read_back(believed, before, reading) is verdict
+    assert judge_read_back(believed, before, reading, current=True) is current
 
 
 @pytest.mark.parametrize(

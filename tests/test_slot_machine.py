@@ -5,7 +5,9 @@ engine uses too — against a synchronous fake lock holding the ground truth, on
 The fake lock is masked or readable; each write lands or not, answers CONFIRMED or OPTIMISTIC,
 and may lag (read back empty for a while although stored); any operation may be answered with a
 disconnect, a failure, a rejection, an unexpected exception or a result of the wrong type; codes
-change at the keypad, pushed or not. Work starts and finishes in separate steps, so desired
+change at the keypad, pushed or not. The driver takes read-backs as evidence or not
+(``reads_follow_writes``, issue 24; with a lagging fake lock that promise is broken, and the
+invariants must hold all the same). Work starts and finishes in separate steps, so desired
 changes, pushes, keypad changes, slots taken and released, and surveys asked for and withdrawn
 land while an operation is in flight (issue 22: slots 1 and 2 are managed at first, slot 3 is
 spare; a slot released while its write waits may have the write dropped unsent).
@@ -53,6 +55,7 @@ from trio_locksync.credentials import (
 from trio_locksync.credentials._driver import Operate, Probe, Survey, SyncDriver, Work
 from trio_locksync.credentials._effects import (
     Changed,
+    Charged,
     Failure,
     Need,
     NeedKind,
@@ -122,6 +125,46 @@ def test_optimistic_write_reads_back_at_once_and_wakes_at_its_deadline() -> None
     assert m.wake == math.inf
 
 
+def test_read_back_proving_a_set_absent_charges_it_and_makes_it_due_at_once() -> None:
+    """Issue 24: the lock's own answer after the set shows no code — evidence, not lag."""
+    m = machine()
+    m.observe(0.0, SlotCredential.empty())
+    m.begin(1.0)
+    m.written(2.0, WriteResult.OPTIMISTIC)
+    effects = m.read_back(3.0, SlotCredential.empty())
+    why = "write did not land (the lock's answer shows no code)"
+    assert effects == [
+        Charged(why),
+        Changed(OUT, why),
+        Need(NeedKind.OPERATION, 3.0),  # due now: the worker's spacing is the only wait
+        WakeAt(math.inf),  # no deadline left, no trust in the lost write
+    ]
+    assert m.breaker.count(3.0) == 1
+    m.observe(3.5, SlotCredential.empty())  # a later empty reading is not set aside
+    assert (m.state, m.need) == (OUT, Need(NeedKind.OPERATION, 3.0))
+
+
+def test_read_back_with_the_code_confirms_as_any_reading_does() -> None:
+    m = machine()
+    m.observe(0.0, SlotCredential.empty())
+    m.begin(1.0)
+    m.written(2.0, WriteResult.OPTIMISTIC)
+    m.read_back(3.0, SlotCredential.known("1111"))
+    assert m.state is IN
+    assert m.breaker.count(3.0) == 0
+
+
+def test_three_sets_proved_absent_suspend_the_slot() -> None:
+    m = machine()
+    m.observe(0.0, SlotCredential.empty())
+    for now in (1.0, 5.0, 9.0):
+        m.begin(now)
+        m.written(now + 1, WriteResult.OPTIMISTIC)
+        m.read_back(now + 2, SlotCredential.empty())
+    assert m.state is SUSP
+    assert m.reason.startswith("sync attempts exceeded (3 failures within 300 s; last: write")
+
+
 @pytest.mark.parametrize(
     ("state_setup", "call"),
     [
@@ -134,6 +177,10 @@ def test_optimistic_write_reads_back_at_once_and_wakes_at_its_deadline() -> None
         ("syncing", lambda m: m.lock_unreachable(0.0, "x")),
         ("out_not_due", lambda m: m.begin(2.5)),
         ("pending", lambda m: m.unverified(0.0, "x")),
+        ("loading", lambda m: m.read_back(0.0, SlotCredential.empty())),
+        ("in_sync", lambda m: m.read_back(0.0, SlotCredential.empty())),
+        ("syncing", lambda m: m.read_back(0.0, SlotCredential.empty())),
+        ("out_not_due", lambda m: m.read_back(2.5, SlotCredential.empty())),
     ],
 )
 def test_refused_inputs_raise_and_change_nothing(state_setup: str, call: Any) -> None:
@@ -267,6 +314,7 @@ class SlotHarness(RuleBasedStateMachine):
         codes=st.fixed_dictionaries({slot: st.none() | st.sampled_from(PINS) for slot in ALL}),
         desired=st.fixed_dictionaries({slot: st.none() | st.sampled_from(PINS) for slot in SLOTS}),
         remembered=st.booleans(),
+        follows=st.booleans(),
     )
     def setup(
         self,
@@ -275,6 +323,7 @@ class SlotHarness(RuleBasedStateMachine):
         codes: dict[int, str | None],
         desired: dict[int, str | None],
         remembered: bool,
+        follows: bool,
     ) -> None:
         self.now = 0.0
         self.lock = FakeLock(masked=masked, never_lands=never_lands)
@@ -303,6 +352,9 @@ class SlotHarness(RuleBasedStateMachine):
             retry_interval=RETRY,
             drift_interval=DRIFT,
             answer=self.answered,
+            # the driver takes the read-backs as evidence (a lagging fake lock then breaks
+            # the promise: the invariants must hold all the same)
+            reads_follow_writes=follows,
         )
         self.in_flight: tuple[Work, Operation | None] | None = None
 
@@ -535,6 +587,7 @@ class SlotHarness(RuleBasedStateMachine):
                 (not syncing, lambda m=m: m.unverified(self.now, "x")),
                 (syncing, lambda m=m: m.lock_unreachable(self.now, "x")),
                 (not unreachable, lambda m=m: m.lock_reachable(self.now)),
+                (m.state is not PEND, lambda m=m: m.read_back(self.now, SlotCredential.empty())),
             ]
             for refused, call in calls:
                 if refused:

@@ -102,6 +102,26 @@ async def test_thirty_slots_converge_to_the_ground_truth(broker: Broker, expose_
     assert s.lock.statistics().bad_payloads == 0
 
 
+async def test_lost_write_proved_by_read_back_is_rewritten_without_waiting_pending_ttl(
+    broker: Broker,
+) -> None:
+    """Issue 24: the read-back of a lost set is the lock's own answer (Zigbee2MqttLock promises
+    ``reads_follow_writes``), so the engine rewrites at its next operation — here with a
+    ``pending_ttl`` of 10 minutes, which only that can beat — and charges the loss once."""
+    desired: dict[int, str | None] = {n: pin_of(n) for n in range(1, 4)}
+    async with site(broker.port, slots=3, expose_pin=True, never_lands={2}) as s:
+        assert s.lock.reads_follow_writes is True
+        async with syncing(s, desired, pending_ttl=600.0) as engine:
+            await wait_until(lambda: s.device.set_counts[2] >= 1)
+            s.device.never_lands.clear()  # the first set of slot 2 was lost; the next lands
+            await settled(engine)
+            check_truth(engine, s.device, desired)
+            stats = engine.statistics()
+    assert dict(s.device.set_counts) == {1: 1, 2: 2, 3: 1}
+    assert s.device.statistics().lost_writes == 1
+    assert stats.slot_failures == 1
+
+
 async def test_stale_cached_users_cause_no_rewrite(broker: Broker) -> None:
     """lock_code_manager #1335: Zigbee2MQTT's cache restates every user it ever read with every
     message — here after each command (``last_seen`` on) and on a 20 ms battery report — so the

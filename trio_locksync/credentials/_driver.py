@@ -323,7 +323,10 @@ class SyncDriver(DriverCore):
             first = self._first_reads.pop(slot, None) is not None
             reading = result.get(slot)
             if reading is not None:
-                self._apply(slot, machine.observe(now, reading))
+                if self._is_read_back(work, machine):
+                    self._apply(slot, machine.read_back(now, reading))
+                else:
+                    self._apply(slot, machine.observe(now, reading))
             elif first or not isinstance(work, ReadSlot):
                 self._apply(slot, machine.unreported(now))  # a write-only lock
             else:
@@ -332,6 +335,15 @@ class SyncDriver(DriverCore):
                 # An empty reading set aside (a recent set of ours): read again once the doubt
                 # ends, not only at the next drift read.
                 self._first_reads[slot] = now + self._retry
+
+    def _is_read_back(self, work: Read, machine: SlotMachine) -> bool:
+        """``work`` is the read-back of ``machine``'s pending write, from a provider whose reads
+        follow its writes: its answer is evidence either way (not a full read, not a push)."""
+        return (
+            self._reads_follow_writes
+            and isinstance(work, ReadSlot)
+            and machine.state is SyncState.PENDING_CONFIRMATION
+        )
 
     def read_failed(self, now: float, work: Read, error: Exception) -> None:
         """``read_slots(work.slots)`` raised ``error``. A disconnect counts against the lock,

@@ -84,8 +84,13 @@ class DriverCore:
         suspended_retry: Backoff | None = None,
         unreachable_retry: Backoff = PROBE_BACKOFF,
         answer: Callable[[Survey, SurveyOutcome], None] = _no_one,
+        reads_follow_writes: bool = False,
     ) -> None:
+        """``reads_follow_writes``: the provider answers a read from the lock's own table,
+        after every write it returned from (see :meth:`SlotMachine.read_back`)."""
         self._memory = memory
+        #: an empty read-back of a set proves the set lost (the provider says so)
+        self._reads_follow_writes = reads_follow_writes
         self._emit = emit
         self._answer = answer
         self._policy = policy

@@ -40,7 +40,7 @@ from ._errors import LockSyncClosedError
 from ._events import LockEvent, LockEventProvider
 from ._memory import WrittenMemory, open_memory
 from ._models import SlotChange, SlotCredential, SlotUpdate, SyncState
-from ._provider import LockProvider
+from ._provider import LockProvider, reads_follow_writes
 from ._rules import Desired
 from ._slot import SUSPENDED_RETRY, SlotPolicy
 from ._statistics import LockSyncStatistics
@@ -101,6 +101,7 @@ class LockSync(metaclass=NoPublicConstructor):
             suspended_retry=suspended_retry,
             unreachable_retry=unreachable_retry,
             answer=self._answer,
+            reads_follow_writes=reads_follow_writes(provider),
         )
         self._last_op = -math.inf
         self._wake = trio.Event()

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 from ..core import Pin
 from ._models import SlotCredential, SlotUpdate, WriteResult
 
-__all__ = ["LockProvider"]
+__all__ = ["LockProvider", "reads_follow_writes"]
 
 
 @runtime_checkable
@@ -23,6 +23,13 @@ class LockProvider(Protocol):
     may not have reached the lock, which is why the engine verifies by reading back.
 
     The engine runs one operation at a time per lock, so a provider need not be reentrant.
+
+    Optional: a provider may have a ``reads_follow_writes`` attribute (not part of the protocol,
+    so providers without it still match). ``True`` promises that a read returns the lock's own
+    answer, given after the lock carried out every write the provider already returned from
+    (no cache, no cloud lag): an empty read-back of a set then proves the set lost, and the
+    engine writes it again at its next operation instead of after ``pending_ttl``. Leave it out
+    (or False) for a lock that may report a just-written slot empty for a while.
     """
 
     @property
@@ -72,3 +79,9 @@ class LockProvider(Protocol):
         :class:`~trio_locksync.core.Subscription`).
         """
         ...
+
+
+def reads_follow_writes(provider: object) -> bool:
+    """Whether ``provider`` promises that its reads follow its writes (its optional
+    ``reads_follow_writes`` attribute is ``True``; see :class:`LockProvider`)."""
+    return getattr(provider, "reads_follow_writes", False) is True

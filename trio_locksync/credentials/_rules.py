@@ -11,6 +11,10 @@
 A set over a masked code is always UNINFORMATIVE — the read-back shows a masked code whether the
 set landed or not — which is why the slot machine clears such a slot before writing it, unless the
 lock's sets prove themselves (answered CONFIRMED), instead of trying the set first (issue 19).
+An empty read-back of a set proves nothing by itself (a lock may report a just-written slot
+empty for a while): it is :attr:`ReadBack.ABSENT` only when ``current`` — the lock's own answer,
+given after it carried out the set (a provider whose reads follow its writes) — and the slot
+waits for the deadline otherwise (issue 24).
 """
 
 from __future__ import annotations
@@ -87,19 +91,30 @@ class ReadBack(enum.Enum):
     #: comes only after a set over content we did not know, or over a masked code on a lock
     #: whose last set was answered CONFIRMED)
     UNINFORMATIVE = "uninformative"
+    #: still absent after a set, in the lock's own answer given after it carried out the set
+    #: (``current``): the write did not land (charged, written again at the next operation)
+    ABSENT = "absent"
     #: still absent after a set, or still present after a clear: wait for the deadline
     WAITING = "waiting"
 
 
 def judge_read_back(
-    believed: Pin | None, before: SlotCredential, reading: SlotCredential
+    believed: Pin | None,
+    before: SlotCredential,
+    reading: SlotCredential,
+    *,
+    current: bool = False,
 ) -> ReadBack:
     """The verdict on an optimistic write of ``believed`` (None: a clear) over a slot that read
-    ``before``, given ``reading`` now."""
+    ``before``, given ``reading`` now. ``current``: ``reading`` is the targeted read-back of
+    the write, answered by a lock whose reads follow its writes (an empty one is then evidence,
+    not lag)."""
     if believed is None:
         return ReadBack.CONFIRMED if reading.kind is CredentialKind.EMPTY else ReadBack.WAITING
     if reading.kind is CredentialKind.KNOWN and reading.pin != believed:
         return ReadBack.LOST if reading == before else ReadBack.EXTERNAL
     if reading.kind is CredentialKind.UNREADABLE and before.is_present:
         return ReadBack.UNINFORMATIVE
-    return ReadBack.CONFIRMED if reading.is_present else ReadBack.WAITING
+    if reading.is_present:
+        return ReadBack.CONFIRMED
+    return ReadBack.ABSENT if current else ReadBack.WAITING

@@ -16,6 +16,7 @@ Each state carries its own payload, present exactly while in it (no flags read t
                                    ──OPTIMISTIC─────────────▶ PENDING_CONFIRMATION
                                    ──failed─────────────────▶ OUT_OF_SYNC (retry) | SUSPENDED
     PENDING_CONFIRMATION ──reading / deadline──▶ IN_SYNC | OUT_OF_SYNC | SUSPENDED
+                         ──read-back proves the set absent──▶ OUT_OF_SYNC (due now) | SUSPENDED
     SUSPENDED (breaker open) ──retry due: begin──▶ SYNCING (a probe; a failure re-opens it)
     any but SYNCING ──lock unreachable──▶ SUSPENDED ──lock reachable──▶ LOADING
 
@@ -45,6 +46,18 @@ follow, uncharged. A masked code known to be ours is in sync and costs no write;
 should be empty gets one clear; a readable code gets one set (its read-back can tell). A slot a
 full read says nothing of (a write-only lock, :meth:`SlotMachine.unreported`) gets no clear
 first: no read-back can tell anything there.
+
+**A set the read-back proves lost is written again at once** (issue 24). An empty read-back
+proves nothing by itself: a cloud-synced lock reports a just-written slot empty for a while,
+and rewriting on it loops (so the slot waits for a reading with the code, or for
+``pending_ttl``, and is charged then). But a lock whose reads follow its writes (its provider
+says so: ``reads_follow_writes``) answers the read-back from its own table after it carried out
+the set, so an empty answer there is evidence: :meth:`SlotMachine.read_back` judges it
+:attr:`ReadBack.ABSENT`, charges the slot and makes it due at once — the worker's spacing is
+the only wait. A read-back that is missing (failed, timed out, left out) or masked proves
+nothing and is judged as before. The charge keeps the bound: ``breaker_failures`` lost writes
+within the breaker's window suspend the slot, visibly, so even a lagging lock whose provider
+wrongly claims current reads costs at most that many writes, never a storm.
 
 The slot breaker (:class:`CircuitBreaker`) decides when charges suspend the slot and when a
 suspended slot is tried again; the machine consults it and resets it when the slot is in sync or
@@ -129,8 +142,21 @@ class SlotMachine(SlotCore):
             return self.read_failed(now)
         return self._observe(now, SlotCredential.unreadable(), shown=False)
 
-    def _observe(self, now: float, reading: SlotCredential, *, shown: bool) -> list[Effect]:
-        """``shown``: the lock itself gave ``reading`` (a masked one then plans OVER_MASKED)."""
+    def read_back(self, now: float, reading: SlotCredential) -> list[Effect]:
+        """The targeted read-back of the optimistic write awaiting confirmation, answered by a
+        lock whose reads follow its writes (its own answer, given after it carried out the
+        write): a set it shows absent did not land — charged, and due again at once (see the
+        module docstring). Only in PENDING_CONFIRMATION; any other reading is
+        :meth:`observe`'s."""
+        if not isinstance(self._payload, Pending):
+            raise InvalidTransition(f"slot {self.slot}", self._state.current, "a read-back")
+        return self._observe(now, reading, shown=True, current=True)
+
+    def _observe(
+        self, now: float, reading: SlotCredential, *, shown: bool, current: bool = False
+    ) -> list[Effect]:
+        """``shown``: the lock itself gave ``reading`` (a masked one then plans OVER_MASKED).
+        ``current``: a read-back that follows the write (:meth:`read_back`)."""
         if self._known.trust_ran_out(now):
             self._after_trust(now)
         payload = self._payload
@@ -142,7 +168,7 @@ class SlotMachine(SlotCore):
                 self._enter(S.IN_SYNC, payload, TRUSTING)
             return self._done()
         if isinstance(payload, Pending):
-            self._resolve(now, payload, reading)
+            self._resolve(now, payload, reading, current=current)
         else:
             self._known.take(reading)
             masked = shown and reading.kind is CredentialKind.UNREADABLE

@@ -175,10 +175,20 @@ class SlotCore:
                 return
         self._settle(now, plan=plan)
 
-    def _resolve(self, now: float, payload: Pending, reading: SlotCredential) -> None:
-        """A reading of a slot whose optimistic write awaits confirmation."""
-        verdict = judge_read_back(payload.believed, payload.before, reading)
-        if verdict is ReadBack.WAITING:
+    def _resolve(
+        self, now: float, payload: Pending, reading: SlotCredential, *, current: bool = False
+    ) -> None:
+        """A reading of a slot whose optimistic write awaits confirmation (``current``: the
+        lock's own answer to the targeted read-back, given after it carried out the write)."""
+        verdict = judge_read_back(payload.believed, payload.before, reading, current=current)
+        if verdict is ReadBack.ABSENT:
+            # Evidence, not lag: the lock answered after the set and holds no code. Charged as
+            # any lost write (repeated losses suspend the slot, visibly), and written again at
+            # the next operation rather than after pending_ttl; no trust in the lost write.
+            self._known.end_trust()
+            self._known.take(reading)
+            self._charge(now, "write did not land (the lock's answer shows no code)", retry_at=now)
+        elif verdict is ReadBack.WAITING:
             self._known.observed = reading
             self._enter(S.PENDING_CONFIRMATION, attrs.evolve(payload, read_at=math.inf))
         elif verdict is ReadBack.CONFIRMED:
@@ -243,11 +253,14 @@ class SlotCore:
             why or "differs from the desired code",
         )
 
-    def _charge(self, now: float, why: str) -> None:
-        """A failure of this slot's sync: retried after ``retry_interval``, or suspended."""
+    def _charge(self, now: float, why: str, *, retry_at: float | None = None) -> None:
+        """A failure of this slot's sync: retried after ``retry_interval`` (or at
+        ``retry_at``), or suspended."""
         self._effects.append(Charged(why))
         self._breaker.record_failure(now)
-        self._settle(now, retry_at=now + self._policy.retry_interval, why=why)
+        if retry_at is None:
+            retry_at = now + self._policy.retry_interval
+        self._settle(now, retry_at=retry_at, why=why)
 
     def _suspended_reason(self, now: float, why: str | None) -> str:
         breaker = self._breaker

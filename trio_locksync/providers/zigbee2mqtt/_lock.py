@@ -200,6 +200,18 @@ class Zigbee2MqttLock:
         return True
 
     @property
+    def reads_follow_writes(self) -> bool:
+        """True: a read-back is the lock's own answer, after the write (the engine then
+        rewrites a set whose read-back shows no code at its next operation, not after
+        ``pending_ttl``). Zigbee2MQTT carries out one device's commands one at a time, in
+        order, and only the lock's answer to ``get`` writes ``users``; our ``get`` is published
+        after the ``set`` (one operation at a time), and a read is answered only by a live,
+        fresh message after it (a restated entry contradicting our write only once the read
+        waited twice the slowest recent answer for a changed one: ``_record``). A read with no
+        answer proves nothing: it leaves the slot out and the write waits for its deadline."""
+        return True
+
+    @property
     def lock_state(self) -> LockState:
         """The bolt as the lock last reported it (a retained replay counts)."""
         return self._link.record.lock_state

@@ -36,8 +36,8 @@ __all__ = ["DeviceReader"]
 #: a read gives up as unreachable after this many users in a row met silence, if the lock has
 #: said nothing at all since the read began
 SILENT_READS = 3
-#: a read holding a fallback waits at most this many times the slowest of the recent answers
-#: (``ANSWERS`` of them), and at least ``DOUBT_FLOOR`` seconds, for a changed entry
+#: a read holding a fallback waits for a changed entry until this many times the slowest of the
+#: recent answers (``ANSWERS`` of them), and at least ``DOUBT_FLOOR`` seconds, after its ``get``
 DOUBT_FACTOR = 2.0
 DOUBT_FLOOR = 1.0
 ANSWERS = 8
@@ -62,6 +62,8 @@ class DeviceReader:
         self._nursery: trio.Nursery | None = None
         self._wakes: dict[int, trio.Event] = {}
         self._deadlines: dict[int, trio.CancelScope] = {}
+        #: when the ``get`` of each pending read was published
+        self._sent: dict[int, float] = {}
         #: how long the recent reads took to be answered (get published -> answer)
         self._answer_times: collections.deque[float] = collections.deque(maxlen=ANSWERS)
 
@@ -147,6 +149,7 @@ class DeviceReader:
             sent = trio.current_time()
             deadline.deadline = sent + link.read_timeout
             self._deadlines[slot] = deadline
+            self._sent[slot] = sent
             with deadline:
                 await wake.wait()
             if wake.is_set() and isinstance(read.state, Answered):
@@ -159,6 +162,7 @@ class DeviceReader:
                 del self._wakes[slot]
             if self._deadlines.get(slot) is deadline:
                 del self._deadlines[slot]
+                del self._sent[slot]
         return reads.finish(read)
 
     async def _probe(self, slot: int | None) -> None:
@@ -209,12 +213,13 @@ class DeviceReader:
 
     def _doubt(self, slot: int) -> None:
         """A pending read now holds a fallback: wait for a changed entry only as long as the
-        lock takes to answer (see ``_record``), not the whole read timeout."""
+        lock takes to answer a ``get`` (see ``_record``), counted from our ``get`` — the answer
+        is due then, however late the restated entry came — not the whole read timeout."""
         deadline = self._deadlines.get(slot)
         if deadline is None or not self._answer_times:
             return
         grace = max(DOUBT_FLOOR, DOUBT_FACTOR * max(self._answer_times))
-        deadline.deadline = min(deadline.deadline, trio.current_time() + grace)
+        deadline.deadline = min(deadline.deadline, self._sent[slot] + grace)
 
     def _wake(self, slot: int) -> None:
         wake = self._wakes.get(slot)
