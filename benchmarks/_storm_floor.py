@@ -10,10 +10,14 @@ stopped for 2 s and restarted, and the client in global slot ``k`` makes its fir
 (1 s): the handshake, the 50-frame replay and the queueing in front of them. The system *kept
 up* at ``r`` when every client came back, the completions came at least 0.9 ``r`` per second,
 and the last quarter's p90 latency is at most ``max(2 x, + 0.25 s)`` the first quarter's p50 (a
-queue that grows shows as a latency that grows with the slot). Rates rise
-geometrically until it does not keep up; the capacity is the completion rate of the highest
-rate kept up. Server and fleets share the machine's cores, so it is the capacity of the whole
-arrangement the storm runs in, which is the floor that storm can be held to.
+queue that grows shows as a latency that grows with the slot). Rates rise geometrically until
+one is not kept up, one bisection, then one step at twice the highest kept up. The *capacity*
+is the highest completion rate of any step (completions per second from the first client back
+to the last): a step kept up completes at its rate, one past the capacity at the rate its
+backlog drains. Server and fleets share the machine's cores, so it is the capacity of the whole
+arrangement the storm runs in, which is the floor that storm can be held to. Beside it, the
+CPU's own bound: the CPU seconds per reconnect (fleets', server's) measured in the probe, and
+what ``os.cpu_count()`` cores, all ours, would allow — the same floor on a quiet machine.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from _storm_measure import Child, Setup, StormRow, child, noted, storm_row
 FLOOR_GOAL = 1.3
 #: a rate is kept up when the completions come at least this share of it
 KEPT_UP = 0.9
+#: the probe's last step: this many times the highest rate kept up
+SATURATE = 2.0
 #: the probe's outage: long enough for every process to have handled the cut connections
 PROBE_DOWN = 2.0
 
@@ -60,9 +66,19 @@ class Capacity:
     n: int
     procs: int
     steps: list[RateStep] = field(default_factory=list)
-    #: the completion rate of the highest rate kept up (None: none kept up)
+    #: the capacity: the highest completion rate of any step all came back in (a step kept up
+    #: completes at its rate; one past the capacity at the rate its backlog drains)
     per_s: float | None = None
+    #: the highest paced rate kept up
+    kept_up_per_s: float | None = None
     note: str = ""
+    #: CPU per reconnect (median over the steps): the fleets' (client side) and the server's
+    fleet_ms: float = 0.0
+    server_ms: float = 0.0
+    #: what the CPU alone allows with ``cores`` cores all ours: min(cores / (fleet + server),
+    #: 1 / server (one server process), procs / fleet)
+    cores: int = 0
+    ceiling_per_s: float = 0.0
 
 
 @dataclass
@@ -76,6 +92,10 @@ class FloorRow:
     floor_s: float | None
     ratio: float | None
     rounds_ratio: list[float] = field(default_factory=list)
+    #: the same against the CPU's bound (``Capacity.ceiling_per_s``)
+    ceiling_per_s: float = 0.0
+    ceiling_floor_s: float | None = None
+    ceiling_ratio: float | None = None
 
 
 @dataclass
@@ -220,13 +240,13 @@ def probe_capacity(
     procs: int,
     rates: Sequence[float] | None,
     *,
-    start: float = 40.0,
+    start: float = 50.0,
     grow: float = 1.5,
-    refine: int = 2,
+    refine: int = 1,
 ) -> Capacity:
     """Paced arrivals: the ``rates`` given, or from ``start`` per s up by ``grow`` until one is
     not kept up, then ``refine`` bisections (geometric) between the last kept up and the first
-    not; at most 12 steps."""
+    not, then one step at ``SATURATE`` times the highest kept up (at most 12 steps before)."""
     found = Capacity(n=n, procs=procs)
     log = setup.scratch / f"capacity-{n}-{procs}"
     with (
@@ -270,11 +290,29 @@ def probe_capacity(
                         low = rate
                     else:
                         high = rate
+                if low:
+                    step_at(low * SATURATE)  # well past it: the rate a backlog drains at
+    if found.steps:
+        found.fleet_ms = round(statistics.median(s.cpu_s / s.n for s in found.steps) * 1000, 2)
+        found.server_ms = round(
+            statistics.median(s.server_cpu_s / s.n for s in found.steps) * 1000, 2
+        )
+        found.cores = os.cpu_count() or 1
+        if found.fleet_ms > 0 and found.server_ms > 0:
+            found.ceiling_per_s = round(
+                1000
+                * min(
+                    found.cores / (found.fleet_ms + found.server_ms),
+                    1 / found.server_ms,
+                    procs / found.fleet_ms,
+                ),
+                1,
+            )
     kept = [s for s in found.steps if s.kept_up]
-    if kept:
-        best = max(kept, key=lambda s: s.rate)
-        found.per_s = min(best.rate, best.completed_per_s)
-    else:
+    found.kept_up_per_s = max((s.rate for s in kept), default=None)
+    if found.steps:
+        found.per_s = max(s.completed_per_s for s in found.steps if s.back == s.n) or None
+    if not kept:
         found.note = "no rate kept up"
     return found
 
@@ -342,6 +380,11 @@ def floor_rounds(
                     ratio = round(storm.all_synced_s / floor, 2)
                 storm.ratio_to_floor = ratio
                 row = FloorRow(storm, procs, server_cpu, capacity.per_s, floor, ratio)
+                if capacity.ceiling_per_s:
+                    row.ceiling_per_s = capacity.ceiling_per_s
+                    row.ceiling_floor_s = round(max(down, n / capacity.ceiling_per_s), 2)
+                    if storm.all_synced_s is not None:
+                        row.ceiling_ratio = round(storm.all_synced_s / row.ceiling_floor_s, 2)
                 runs.setdefault((n, strategy), []).append(row)
                 print(
                     f"  floor N={n} D={down:g} {strategy}: capacity {capacity.per_s}/s, "

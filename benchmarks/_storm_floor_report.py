@@ -21,8 +21,11 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
         "restarted, client k attempting k / r s after the restart. Latency = attempt to "
         "CONNECTED less the SYNCING quiet (1 s): handshake, 50-frame replay and queueing. "
         "Kept up = all back, completions ≥ 0.9 r per s, last quarter's p90 latency ≤ "
-        "max(2 x, + 0.25 s) the first quarter's p50. Capacity = the highest rate kept up "
-        "(its completion rate). CPU = from the stop to the last client back.",
+        "max(2 x, + 0.25 s) the first quarter's p50. Rates rise x1.5 until one is not kept up, "
+        "one bisection, then one step at twice the highest kept up. Capacity = the highest "
+        "completion rate of any step (first client back to last): a rate kept up completes at "
+        "its rate, one past the capacity at the rate its backlog drains. CPU = from the stop "
+        "to the last client back.",
     ]
     for number, capacity in enumerate(found.capacities, 1):
         rows = [
@@ -40,7 +43,14 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
         ]
         parts += [
             f"Round {number}: N = {capacity.n} in {capacity.procs} fleet processes: capacity "
-            f"**{s(capacity.per_s, 1)} /s**{' (' + capacity.note + ')' if capacity.note else ''}.",
+            f"**{s(capacity.per_s, 1)} /s**{' (' + capacity.note + ')' if capacity.note else ''}"
+            f" (highest rate kept up: {s(capacity.kept_up_per_s, 1)} /s). "
+            f"CPU per reconnect: fleets {capacity.fleet_ms:g} ms, server {capacity.server_ms:g} "
+            f"ms; with {capacity.cores} cores all ours the CPU would allow "
+            f"min({capacity.cores} / {capacity.fleet_ms + capacity.server_ms:.2f} ms, "
+            f"1 / {capacity.server_ms:g} ms, {capacity.procs} / {capacity.fleet_ms:g} ms) = "
+            f"{capacity.ceiling_per_s:g} /s (the rest of the gap: other work on the machine, "
+            "and the processes' scheduling).",
             table(
                 (
                     "rate /s",
@@ -77,6 +87,9 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
                 s(storm.p50_synced_s),
                 s(row.ratio) + ratios,
                 goal,
+                f"{row.ceiling_per_s:g}",
+                s(row.ceiling_floor_s),
+                s(row.ceiling_ratio),
                 str(storm.total_attempts),
                 str(storm.peak_after_restart_per_s),
                 f"{storm.cpu_s:.2f}",
@@ -87,7 +100,9 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
         f"### Storm against the floor: all back ≤ {found.goal:g} x max(D, N / capacity)",
         "Seconds from the restart until every client is CONNECTED (through SYNCING); the fleet "
         "split over several processes (slots interleaved); capacity from the same round's "
-        "probe; the median round by the ratio, every round's in brackets.",
+        "probe; the median round by the ratio, every round's in brackets. The CPU bound: what "
+        "the probe's CPU seconds per reconnect allow on all the machine's cores (the floor on "
+        "a quiet machine); floor at it = max(D, N / that).",
         table(
             (
                 "strategy",
@@ -100,6 +115,9 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
                 "p50 s",
                 "÷ floor",
                 f"≤ {found.goal:g}",
+                "CPU bound /s",
+                "floor at it s",
+                "÷ that floor",
                 "attempts",
                 "peak /s after restart",
                 "fleets CPU s",
