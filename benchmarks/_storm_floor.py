@@ -234,6 +234,36 @@ def rate_step(rate: float, report: dict[str, Any]) -> RateStep:
     )
 
 
+def settle(found: Capacity, cores: int) -> None:
+    """From the probe's steps: the CPU per reconnect (median), the CPU's bound on ``cores``
+    cores, the highest rate kept up, and the capacity (the highest completion rate of a step
+    every client came back in)."""
+    if found.steps:
+        found.fleet_ms = round(statistics.median(s.cpu_s / s.n for s in found.steps) * 1000, 2)
+        found.server_ms = round(
+            statistics.median(s.server_cpu_s / s.n for s in found.steps) * 1000, 2
+        )
+        found.cores = cores
+        if found.fleet_ms > 0 and found.server_ms > 0:
+            found.ceiling_per_s = round(
+                1000
+                * min(
+                    found.cores / (found.fleet_ms + found.server_ms),
+                    1 / found.server_ms,
+                    found.procs / found.fleet_ms,
+                ),
+                1,
+            )
+    kept = [s for s in found.steps if s.kept_up]
+    found.kept_up_per_s = max((s.rate for s in kept), default=None)
+    if found.steps:
+        found.per_s = (
+            max((s.completed_per_s for s in found.steps if s.back == s.n), default=0.0) or None
+        )
+    if not kept:
+        found.note = "no rate kept up"
+
+
 def probe_capacity(
     setup: Setup,
     n: int,
@@ -292,28 +322,7 @@ def probe_capacity(
                         high = rate
                 if low:
                     step_at(low * SATURATE)  # well past it: the rate a backlog drains at
-    if found.steps:
-        found.fleet_ms = round(statistics.median(s.cpu_s / s.n for s in found.steps) * 1000, 2)
-        found.server_ms = round(
-            statistics.median(s.server_cpu_s / s.n for s in found.steps) * 1000, 2
-        )
-        found.cores = os.cpu_count() or 1
-        if found.fleet_ms > 0 and found.server_ms > 0:
-            found.ceiling_per_s = round(
-                1000
-                * min(
-                    found.cores / (found.fleet_ms + found.server_ms),
-                    1 / found.server_ms,
-                    procs / found.fleet_ms,
-                ),
-                1,
-            )
-    kept = [s for s in found.steps if s.kept_up]
-    found.kept_up_per_s = max((s.rate for s in kept), default=None)
-    if found.steps:
-        found.per_s = max(s.completed_per_s for s in found.steps if s.back == s.n) or None
-    if not kept:
-        found.note = "no rate kept up"
+    settle(found, os.cpu_count() or 1)
     return found
 
 

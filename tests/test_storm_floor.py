@@ -95,3 +95,42 @@ def test_fleets_reports_are_joined_and_their_cpu_added() -> None:
     assert joined["cpu_s"] == 2.0
     assert joined["mark"] == 9.0
     assert joined["complete"]
+
+
+def step(rate: float, completed: float, kept_up: bool, back: int = 600) -> Any:
+    return floor.RateStep(rate, 600, back, completed, 10.0, 12.0, kept_up, 4.2, 2.1)
+
+
+def test_the_capacity_is_the_fastest_drain_of_any_step_everyone_came_back_in() -> None:
+    found = floor.Capacity(n=600, procs=2)
+    found.steps = [
+        step(50, 50, True),
+        step(75, 75, True),
+        step(112.5, 105.1, False),
+        step(91.9, 87.8, False),
+        step(150, 120.0, False, back=599),  # not all back: its rate does not count
+    ]
+    floor.settle(found, cores=2)
+    assert found.per_s == 105.1
+    assert found.kept_up_per_s == 75
+    assert found.note == ""
+
+
+def test_the_cpu_bound_is_the_tightest_of_cores_server_and_fleet_processes() -> None:
+    found = floor.Capacity(n=600, procs=2)
+    found.steps = [step(50, 50, True)]
+    floor.settle(found, cores=2)
+    # 4.2 s / 600 = 7 ms per reconnect in the fleets, 2.1 s / 600 = 3.5 ms in the server
+    assert (found.fleet_ms, found.server_ms) == (7.0, 3.5)
+    assert found.ceiling_per_s == round(1000 * 2 / 10.5, 1)  # both cores: 190.5 /s
+    floor.settle(found, cores=8)
+    assert found.ceiling_per_s == round(1000 * 2 / 7.0, 1)  # two fleet processes: 285.7 /s
+
+
+def test_no_rate_kept_up_is_said() -> None:
+    found = floor.Capacity(n=600, procs=2)
+    found.steps = [step(50, 40, False, back=599)]
+    floor.settle(found, cores=2)
+    assert found.per_s is None
+    assert found.kept_up_per_s is None
+    assert found.note == "no rate kept up"
