@@ -23,6 +23,15 @@ Processes (every figure is ``time.monotonic()``, one clock for all of them on Li
 
 Scenarios:
 
+0. **The floor** (issue 24, ``--only floor``; ``_storm_floor``): the capacity of the whole
+   arrangement (server + fleets on this machine's cores) in reconnects per second, measured
+   with paced arrivals (client k attempts k / r s after a restart; r rises until the
+   completions fall behind; the capacity is the fastest completion rate seen, a backlog's drain
+   included), the CPU's own bound beside it (CPU per reconnect, all cores), and the default's
+   storm with the fleet split over ``--procs`` processes (N = 1000 and 3000, D = 10 s, two
+   rounds, each against its own probe): all back against ``max(D, N / capacity)``, the goal
+   1.3 x. Our stream's sockets are traced, so handshakes the 10 s ``connect_timeout`` cut
+   after the restart are counted.
 1. **WebSocket storm** (N = 100 and 1000, each with D = 2, 10, 30 s): every strategy
    connects, the server stops for D seconds and restarts. Measured from the restart: the time
    until every client is ``CONNECTED`` again (through ``SYNCING``: 1 s without a frame after
