@@ -369,8 +369,8 @@ def floor_rounds(
     strategies: Sequence[str] = ("default",),
 ) -> FloorReport:
     """``rounds`` times: the capacity probe, then each storm (every N, every strategy) against
-    ``max(D, N / capacity)`` from that round's probe. A storm's row is its median round (by the
-    ratio), carrying every round's ratio."""
+    ``max(D, N / capacity)`` from that round's probe. A storm's row is its upper-median round
+    (by the ratio: with two rounds, the worse), carrying every round's ratio."""
     found = FloorReport()
     runs: dict[tuple[int, str], list[FloorRow]] = {}
     for round_ in range(rounds):
@@ -403,7 +403,8 @@ def floor_rounds(
                 )
     for rows in runs.values():
         done = sorted((r for r in rows if r.ratio is not None), key=lambda r: r.ratio or 0.0)
-        chosen = done[(len(done) - 1) // 2] if done else rows[0]
+        # the upper median: with two rounds, the worse one
+        chosen = done[len(done) // 2] if done else rows[0]
         chosen.rounds_ratio = [r.ratio for r in rows if r.ratio is not None]
         chosen.storm.rounds_all_synced_s = [
             r.storm.all_synced_s for r in rows if r.storm.all_synced_s is not None

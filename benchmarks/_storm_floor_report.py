@@ -91,6 +91,7 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
                 s(row.ceiling_floor_s),
                 s(row.ceiling_ratio),
                 str(storm.total_attempts),
+                f"{storm.sockets_after_restart}, {storm.timed_out_after_restart}",
                 str(storm.peak_after_restart_per_s),
                 f"{storm.cpu_s:.2f}",
                 f"{row.server_cpu_s:.2f}",
@@ -100,7 +101,8 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
         f"### Storm against the floor: all back ≤ {found.goal:g} x max(D, N / capacity)",
         "Seconds from the restart until every client is CONNECTED (through SYNCING); the fleet "
         "split over several processes (slots interleaved); capacity from the same round's "
-        "probe; the median round by the ratio, every round's in brackets. The CPU bound: what "
+        "probe; the upper-median round by the ratio (of two, the worse), every round's in "
+        "brackets. The CPU bound: what "
         "the probe's CPU seconds per reconnect allow on all the machine's cores (the floor on "
         "a quiet machine); floor at it = max(D, N / that).",
         table(
@@ -119,6 +121,7 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
                 "floor at it s",
                 "÷ that floor",
                 "attempts",
+                "sockets after restart, cut unanswered by connect_timeout",
                 "peak /s after restart",
                 "fleets CPU s",
                 "server CPU s",
