@@ -103,12 +103,13 @@ def strategy_options(
 
 
 class TracedStream(trio.abc.Stream):
-    """A transport that notes in ``log`` ``[opened, closed (None while open), answered]``:
-    whether the server ever sent a byte (the handshake's answer)."""
+    """A transport that notes in ``log`` ``[opened, closed (None while open), answered,
+    reads]``: whether the server ever sent a byte (the handshake's answer), and how many reads
+    returned data (a 50-frame replay read in one go, or frame by frame under load)."""
 
     def __init__(self, inner: trio.abc.Stream, start: float, log: list[list[Any]]) -> None:
         self.inner, self.answered = inner, False
-        self.entry: list[Any] = [round(start, 4), None, False]
+        self.entry: list[Any] = [round(start, 4), None, False, 0]
         log.append(self.entry)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
@@ -121,6 +122,7 @@ class TracedStream(trio.abc.Stream):
         data = await self.inner.receive_some(max_bytes)
         self.answered = True
         self.entry[2] = True
+        self.entry[3] += 1
         return data
 
     async def aclose(self) -> None:

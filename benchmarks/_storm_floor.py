@@ -59,6 +59,8 @@ class RateStep:
     #: the fleets' CPU seconds and the server's, from the stop to the last client back
     cpu_s: float
     server_cpu_s: float = 0.0
+    #: reads that returned data per connection, median (up to CONNECTED and after)
+    reads_p50: float = 0.0
 
 
 @dataclass
@@ -218,6 +220,7 @@ def rate_step(rate: float, report: dict[str, Any]) -> RateStep:
     last = sorted(latencies[-quarter:])
     last_p90 = last[min(len(last) - 1, int(0.9 * len(last)))] if last else 0.0
     backs = sorted(t for t in group["resynced"] if t is not None)
+    reads = [s[3] for s in group.get("sockets", []) if len(s) > 3 and s[2]]
     span = backs[-1] - backs[0] if len(backs) > 1 else 0.0
     return RateStep(
         rate=rate,
@@ -231,6 +234,7 @@ def rate_step(rate: float, report: dict[str, Any]) -> RateStep:
         and (len(backs) - 1) / span >= KEPT_UP * rate
         and last_p90 <= max(2 * first, first + 0.25),
         cpu_s=round(report["cpu_s"], 2),
+        reads_p50=statistics.median(reads) if reads else 0.0,
     )
 
 
@@ -298,7 +302,8 @@ def probe_capacity(
                     f"  capacity N={n} x{procs}: {step.rate:g}/s -> {step.completed_per_s}/s, "
                     f"latency p50 {step.first_p50_ms} -> p90 {step.last_p90_ms} ms, "
                     f"{'kept up' if step.kept_up else 'fell behind'}; "
-                    f"CPU fleets {step.cpu_s} s, server {step.server_cpu_s} s",
+                    f"CPU fleets {step.cpu_s} s, server {step.server_cpu_s} s, "
+                    f"reads per connection {step.reads_p50:g}",
                     flush=True,
                     file=sys.stderr,
                 )
