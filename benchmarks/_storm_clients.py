@@ -65,7 +65,7 @@ def stream_options(strategy: str, stable_after: float | None) -> dict[str, Any]:
     elif strategy in ("pyisy", "pyisyox"):
         options["backoff"] = cast(Backoff, Schedule(PYISY if strategy == "pyisy" else PYISYOX))
         options["stable_after"] = 0.0
-    elif strategy == "oracle":
+    elif strategy in ("oracle", "paced"):
         # It waits inside open_transport until the server is back; a connect_timeout longer
         # than any outage here keeps that wait (and a handshake slowed by the stampede) from
         # timing out and retrying: the floor is the work, not our timeouts.
@@ -102,17 +102,50 @@ def strategy_options(
 # -- websocket clients -------------------------------------------------------------------------
 
 
+class TracedStream(trio.abc.Stream):
+    """A transport that notes in ``log`` ``[opened, closed (None while open), answered,
+    reads]``: whether the server ever sent a byte (the handshake's answer), and how many reads
+    returned data (a 50-frame replay read in one go, or frame by frame under load)."""
+
+    def __init__(self, inner: trio.abc.Stream, start: float, log: list[list[Any]]) -> None:
+        self.inner, self.answered = inner, False
+        self.entry: list[Any] = [round(start, 4), None, False, 0]
+        log.append(self.entry)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self.inner.receive_some(max_bytes)
+        self.answered = True
+        self.entry[2] = True
+        self.entry[3] += 1
+        return data
+
+    async def aclose(self) -> None:
+        if self.entry[1] is None:
+            self.entry[1:] = [round(time.monotonic(), 4), self.answered]
+        await self.inner.aclose()
+
+
 async def our_stream_client(fleet: Fleet, client: Client, group: dict[str, Any]) -> None:
     from trio_locksync import EventStreamStatus, open_isy_event_stream
 
     host, port = "127.0.0.1", fleet.spec["port"]
     oracle = group["strategy"] == "oracle"
+    paced = group["strategy"] == "paced"
 
     async def transport() -> trio.abc.Stream:
         if oracle:
             await fleet.wait_up()
+        elif paced:
+            await fleet.wait_turn(client)
         fleet.attempt(client)
-        return await trio.open_tcp_stream(host, port)
+        start = time.monotonic()
+        return TracedStream(await trio.open_tcp_stream(host, port), start, client.sockets)
 
     options = stream_options(group["strategy"], group.get("stable_after"))
     async with (
@@ -130,8 +163,12 @@ async def our_stream_client(fleet: Fleet, client: Client, group: dict[str, Any])
         async for change in stream.status_changes():
             if change.status is EventStreamStatus.CONNECTED:
                 fleet.went_live(client, time.monotonic())
-            elif client.live:
-                fleet.lost(client)
+            else:
+                if change.status is not EventStreamStatus.SYNCING:
+                    why = f"{change.previous.name}->{change.status.name}: {change.detail}"
+                    client.endings.append((time.monotonic(), why))
+                if client.live:
+                    fleet.lost(client)
 
 
 async def websockets_client(fleet: Fleet, client: Client, group: dict[str, Any]) -> None:

@@ -29,6 +29,11 @@ class Client:
     received: list[float] = field(default_factory=list)
     live: bool = False
     resynced_at: float | None = None
+    pace_epoch: int = 0
+    #: (time, why) of every change away from CONNECTED/SYNCING (how an attempt ended)
+    endings: list[tuple[float, str]] = field(default_factory=list)
+    #: every socket opened: [start, closed, answered] once closed
+    sockets: list[list[Any]] = field(default_factory=list)
 
 
 class Fleet:
@@ -48,6 +53,12 @@ class Fleet:
         self.all_resynced = trio.Event()
         self.rss_before = rss_kib()
         self.mqtt = spec.get("kind") == "mqtt"
+        #: paced arrivals (the capacity probe): the first attempt after ``pace`` of the client
+        #: in global slot ``k`` waits until ``start + k / rate``; bumped per pace
+        self.pace: tuple[float, float] | None = None
+        self.pace_epoch = 0
+        self.slot_offset = int(spec.get("slot_offset", 0))
+        self.slot_stride = int(spec.get("slot_stride", 1))
 
     def add(self, group: str, index: int) -> Client:
         client = Client(group, index)
@@ -85,6 +96,15 @@ class Fleet:
         while not self.server_up:
             await self.up_event.wait()
 
+    async def wait_turn(self, client: Client) -> None:
+        """Paced: wait for the server, then for this client's slot (once per pace)."""
+        await self.wait_up()
+        if self.pace is not None and client.pace_epoch != self.pace_epoch:
+            client.pace_epoch = self.pace_epoch
+            start, rate = self.pace
+            slot = self.slot_offset + self.slot_stride * client.index
+            await trio.sleep(max(0.0, start + slot / rate - time.monotonic()))
+
     def do_mark(self) -> None:
         self.mark = time.monotonic()
         self.mark_cpu = cpu_seconds()
@@ -98,8 +118,12 @@ class Fleet:
         mark = self.mark or 0.0
         groups: dict[str, dict[str, Any]] = {}
         for client in self.clients:
-            group = groups.setdefault(client.group, {"clients": [], "resynced": [], "n": 0})
+            group = groups.setdefault(
+                client.group, {"clients": [], "resynced": [], "n": 0, "endings": [], "sockets": []}
+            )
+            group["sockets"] += [s for s in client.sockets if s[0] >= mark]
             group["n"] += 1
+            group["endings"] += [[round(t, 4), why] for t, why in client.endings if t >= mark]
             group["clients"].append([round(t, 4) for t in client.attempts if t >= mark])
             group["resynced"].append(client.resynced_at)
         for label, at in (live_at or {}).items():
@@ -123,6 +147,11 @@ async def fleet_commands(fleet: Fleet, nursery: trio.Nursery) -> None:
             fleet.server_up = False
             fleet.up_event = trio.Event()
         elif command == "up":
+            fleet.server_up = True
+            fleet.up_event.set()
+        elif command == "pace":  # pace <start> <rate>: the server is up, arrivals paced
+            fleet.pace = (float(words[1]), float(words[2]))
+            fleet.pace_epoch += 1
             fleet.server_up = True
             fleet.up_event.set()
         elif command == "await_resync":

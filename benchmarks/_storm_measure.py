@@ -9,6 +9,7 @@ import itertools
 import json
 import math
 import os
+import re
 import select
 import subprocess
 import sys
@@ -144,6 +145,13 @@ class StormRow:
     #: other figures are the median round's)
     rounds_all_synced_s: list[float] = field(default_factory=list)
     rounds_ratio_to_floor: list[float] = field(default_factory=list)
+    #: our stream's sockets from the restart on: TCP-connected, closed before the server sent a
+    #: byte (no handshake answer), and of those closed 9.5 s or more after they opened (the
+    #: 10 s connect_timeout); why connections ended after the restart (digits as #)
+    sockets_after_restart: int = 0
+    unanswered_after_restart: int = 0
+    timed_out_after_restart: int = 0
+    endings_after_restart: dict[str, int] = field(default_factory=dict)
 
 
 def storm_row(
@@ -163,7 +171,18 @@ def storm_row(
     per_s, per_100ms = peaks(bins)
     times = sorted(round(t - t_up, 3) for t in resynced)
     rss_growth = synced_msg["rss_kib"] - synced_msg["rss_before_kib"]
+    sockets = [s for s in group.get("sockets", []) if s[0] >= t_up]
+    unanswered = [s for s in sockets if not s[2] and s[1] is not None]
+    endings: dict[str, int] = {}
+    for at, why in group.get("endings", []):
+        if at >= t_up:
+            key = re.sub(r"[0-9]+(\.[0-9]+)?", "#", why)
+            endings[key] = endings.get(key, 0) + 1
     return StormRow(
+        sockets_after_restart=len(sockets),
+        unanswered_after_restart=len(unanswered),
+        timed_out_after_restart=sum(1 for s in unanswered if s[1] - s[0] >= 9.5),
+        endings_after_restart=endings,
         strategy=strategy,
         n=n,
         down_s=down,
@@ -293,6 +312,8 @@ class Report:
     ws_storms: list[StormRow]
     accept_then_drop: list[AtdScenario]
     mqtt_storms: list[StormRow]
+    #: the storm against the measured capacity (``_storm_floor.FloorReport``), if run
+    floor: Any
     plots: list[str]
     tight_loop_rule: str
     wall_s: float = 0.0

@@ -11,6 +11,7 @@ from _harness import (
     markdown,
     table,
 )
+from _storm_floor_report import floor_section
 from _storm_measure import Report, StormRow
 
 # -- plots ---------------------------------------------------------------------------------------
@@ -146,6 +147,8 @@ def render(report: Report) -> str:
         table(("Library default at this run", ""), sorted(report.defaults.items())),
         f"Peer: {report.peer}.",
     ]
+    if report.floor is not None:
+        parts += floor_section(report.floor)
     for n, down in sorted({(r.n, r.down_s) for r in report.ws_storms}):
         rows = [r for r in report.ws_storms if r.n == n and r.down_s == down]
         parts += [

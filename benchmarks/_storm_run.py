@@ -18,6 +18,7 @@ from _harness import (
 )
 from _storm_clients import jittered
 from _storm_common import GOAL, GOAL_ROUNDS, MQTT_STRATEGIES, QUIETDROP_LIVE, WS_STRATEGIES
+from _storm_floor import floor_rounds
 from _storm_measure import AtdScenario, Report, Setup, StormRow
 from _storm_report import plot
 from _storm_scenarios import mqtt_accept_then_drop, mqtt_storm, ws_accept_then_drop, ws_storm
@@ -177,7 +178,7 @@ def run(args: Any, scratch: Path) -> Report:
         recover_timeout=20.0 if quick else 75.0,
         quick=quick,
     )
-    only = set(args.only or ("ws", "atd", "mqtt"))
+    only = set(args.only or ("floor", "ws", "atd", "mqtt"))
     strategies = list(args.strategies or WS_STRATEGIES)
     # A named strategy that is the default's very client runs once, as "default".
     if same.get("ws") in strategies:
@@ -199,6 +200,19 @@ def run(args: Any, scratch: Path) -> Report:
         ws_plan = [(n, d) for n, d in ws_plan if n in args.n]
         mqtt_plan = [(n, d) for n, d in mqtt_plan if n in args.n]
     tight = 3.0  # more than one attempt per 3 s per client, on average, is a tight loop
+    floor = None
+    if "floor" in only:
+        floor_ns = args.floor_n or ([100] if quick else [1000, 3000])
+        floor = floor_rounds(
+            setup,
+            floor_ns,
+            args.floor_down or (2.0 if quick else 10.0),
+            args.procs,
+            args.floor_rounds or (1 if quick else 2),
+            args.capacity_n or (100 if quick else 600),
+            args.capacity_rates,
+            args.floor_strategies or ("default",),
+        )
     ws_rows: list[StormRow] = []
     if "ws" in only:
         for n, down in ws_plan:
@@ -246,6 +260,7 @@ def run(args: Any, scratch: Path) -> Report:
         ws_storms=ws_rows,
         accept_then_drop=atd,
         mqtt_storms=mqtt_rows,
+        floor=floor,
         plots=[],
         tight_loop_rule=(
             f"a client still attempting more often than once per {tight:g} s in the second half "

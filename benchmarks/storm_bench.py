@@ -23,6 +23,15 @@ Processes (every figure is ``time.monotonic()``, one clock for all of them on Li
 
 Scenarios:
 
+0. **The floor** (issue 24, ``--only floor``; ``_storm_floor``): the capacity of the whole
+   arrangement (server + fleets on this machine's cores) in reconnects per second, measured
+   with paced arrivals (client k attempts k / r s after a restart; r rises until the
+   completions fall behind; the capacity is the fastest completion rate seen, a backlog's drain
+   included), the CPU's own bound beside it (CPU per reconnect, all cores), and the default's
+   storm with the fleet split over ``--procs`` processes (N = 1000 and 3000, D = 10 s, two
+   rounds, each against its own probe): all back against ``max(D, N / capacity)``, the goal
+   1.3 x. Our stream's sockets are traced, so handshakes the 10 s ``connect_timeout`` cut
+   after the restart are counted.
 1. **WebSocket storm** (N = 100 and 1000, each with D = 2, 10, 30 s): every strategy
    connects, the server stops for D seconds and restarts. Measured from the restart: the time
    until every client is ``CONNECTED`` again (through ``SYNCING``: 1 s without a frame after
@@ -90,7 +99,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default: ../stormvenv/bin/python beside the repository)",
     )
     parser.add_argument(
-        "--only", nargs="*", choices=("ws", "atd", "mqtt"), help="run only these scenarios"
+        "--only",
+        nargs="*",
+        choices=("floor", "ws", "atd", "mqtt"),
+        help="run only these scenarios ('floor': the capacity probe and the storm against "
+        "max(D, N / capacity), fleets in --procs processes)",
+    )
+    floor = parser.add_argument_group("the floor (issue 24)")
+    floor.add_argument(
+        "--procs", type=int, default=2, help="fleet processes per storm in 'floor' (default 2)"
+    )
+    floor.add_argument(
+        "--floor-n", nargs="*", type=int, help="fleet sizes (default 1000 3000; quick: 100)"
+    )
+    floor.add_argument("--floor-down", type=float, help="the outage D, s (default 10; quick: 2)")
+    floor.add_argument("--floor-rounds", type=int, help="rounds (default 2; quick: 1)")
+    floor.add_argument(
+        "--floor-strategies",
+        nargs="*",
+        help="strategies stormed against the floor (default: default; also oracle, seed, full, "
+        "decorrelated, 'paced' = arrivals at the measured capacity, the floor's own schedule, "
+        "and candidates '<jitter>:name=value,...' with Backoff fields and stream options, e.g. "
+        "growing:connect_timeout=60)",
+    )
+    floor.add_argument(
+        "--capacity-n", type=int, help="clients in the capacity probe (default 600; quick: 100)"
+    )
+    floor.add_argument(
+        "--capacity-rates",
+        nargs="*",
+        type=float,
+        help="paced rates to probe, per s (default: from 40/s, x1.5 until one is not kept up, "
+        "then two bisections)",
     )
     parser.add_argument(
         "--strategies",
