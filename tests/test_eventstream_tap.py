@@ -8,6 +8,7 @@ figures silently lose it), and the stream must behave the same with it and witho
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -83,7 +84,7 @@ def test_install_tap_leaves_an_unexpected_connection_alone() -> None:
 
 
 @pytest.fixture(params=[True, False], ids=["tap", "get_message"])
-def tap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+def tap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     """Run a test with the tap and without it; records whether the tap went in."""
     installed: list[bool] = []
     monkeypatch.setattr(_connection, "TAP_FRAMES", request.param)
@@ -94,7 +95,9 @@ def tap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list
         return held
 
     monkeypatch.setattr(_connection, "install_tap", recording)
-    return installed if request.param else [False]
+    yield installed if request.param else [False]
+    if request.param:  # the tap run: the tap really went in, at every connection
+        assert installed and all(installed), f"the tap did not go in: {installed}"
 
 
 async def test_replay_sent_with_the_handshake_arrives_whole_and_in_order(
@@ -148,3 +151,38 @@ async def test_frames_after_a_drop_are_not_taken_and_the_next_socket_is_read(
         (1, 1), (1, 2), (1, 3), (2, 4), (2, 5), (2, 6)
     ]  # fmt: skip
     assert tap in ([True, True], [False])
+
+
+async def test_an_error_handling_a_tapped_frame_loses_the_connection_not_the_reader(
+    autojump_clock: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug of ours in a frame's handling runs in trio-websocket's reader task (the tap): it
+    must lose the connection, which reconnects, not escape into trio-websocket."""
+    original = _connection.Connection._on_frame
+    failures = [1]
+
+    def once_broken(self: Any, message: Any) -> None:
+        if self.number == 1 and failures:
+            failures.pop()
+            raise RuntimeError("a bug")
+        original(self, message)
+
+    monkeypatch.setattr(_connection.Connection, "_on_frame", once_broken)
+
+    async def replay_after_a_moment(peer: Peer) -> None:
+        await peer.accept()
+        await trio.sleep(0.5)  # after the tap went in
+        await peer.send(*isy_replay(2))
+        await trio.sleep_forever()
+
+    async with (
+        open_memory_server(replay_after_a_moment) as server,
+        open_event_stream(
+            URL, decode=decode_isy_event, quiet=1.0, open_transport=server.open_transport
+        ) as stream,
+    ):
+        events = [await stream.receive() for _ in range(2)]
+        stats = stream.statistics()
+    assert [e.connection for e in events] == [2, 2]
+    assert stats.connections == 2
+    assert "handling a frame failed" in caplog.text

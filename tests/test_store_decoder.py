@@ -77,6 +77,11 @@ def test_accepts_what_json_loads_accepts(text: str) -> None:
         '{"a":1 "b":2}',
         '{"a":"unterminated}',
         "{a:1}",
+        '{"a": [1,]}',
+        '{"a": {"b": tru}}',
+        '{"a":1}   x',
+        '{"a":  ',
+        '{"a": nul}',
     ],
 )
 def test_refuses_what_json_loads_refuses(text: str) -> None:
@@ -86,6 +91,7 @@ def test_refuses_what_json_loads_refuses(text: str) -> None:
     with pytest.raises(ValueError) as caught:
         json_decoder(raw)
     assert type(caught.value) is type(expected.value)  # the name shows in StoreCorruptError
+    assert str(caught.value) == str(expected.value)  # message, line, column and position
 
 
 def test_invalid_utf8_is_refused() -> None:

@@ -153,6 +153,49 @@ async def test_a_battery_report_during_a_read_restates_the_cache(broker: Broker)
                 break
 
 
+async def test_a_late_answer_after_the_fallback_lengthens_the_next_reads_grace(
+    broker: Broker,
+) -> None:
+    """Issue 24 (review): a read-back that ends on its fallback is taken as the lock's answer —
+    with ``reads_follow_writes`` an old entry there makes the engine charge and rewrite the slot
+    — so a lock slower than the grace (twice its recent answer time) must not stay misread: its
+    late answer teaches the reader, and the next read-back waits for the lock's real answer."""
+    async with site(
+        broker.port,
+        slots=4,
+        expose_pin=True,
+        codes={3: "1111"},
+        cached_users=True,
+        zcl_timeout=10.0,
+        lock_options={"read_timeout": 5.0},
+    ) as s:
+        await wait_until(lambda: s.lock.statistics().messages >= 1)
+        s.device.latency = (0.05, 0.05)
+        assert await s.lock.read_slots([3]) == {3: SlotCredential.known("1111")}  # learns 0.05 s
+        updates = s.lock.updates()
+        # Now the set and the get take 0.8 s each: the answer comes 1.6 s after the get, past
+        # the grace (1 s, its floor); learned, the grace becomes 3.2 s.
+        s.device.latency = (0.8, 0.8)
+
+        async def report() -> None:
+            await trio.sleep(0.1)
+            s.device.frame({"battery": 77})  # restates the old entry: the read's fallback
+
+        for before, pin in (("1111", "2222"), ("2222", "3333")):
+            await s.lock.set_code(3, Pin(pin))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(report)
+                got = await s.lock.read_slots([3])
+            if pin == "2222":
+                assert got == {3: SlotCredential.known(before)}  # the fallback, at 1 s
+                with trio.fail_after(5):
+                    async for update in updates:  # the late answer, pushed as news
+                        assert update == SlotUpdate(3, SlotCredential.known(pin))
+                        break
+            else:
+                assert got == {3: SlotCredential.known(pin)}  # waited for the real answer
+
+
 async def test_background_reports_do_not_confirm_a_lost_write(broker: Broker) -> None:
     """Battery reports every 20 ms restate the slot's old entry while our write is read back;
     the write never landed — the engine must find it lost, never IN_SYNC on a restatement."""

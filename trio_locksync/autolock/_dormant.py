@@ -51,4 +51,5 @@ class Dormant:
 
     @property
     def filled(self) -> bool:
+        """``recover()`` has put its timers here (and the clock pair they are armed from)."""
         return self._clocks is not None

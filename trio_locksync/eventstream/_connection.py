@@ -200,9 +200,16 @@ class Connection(Generic[T]):
             self.lose(closed_reason(exc))
 
     def _take(self, message: Message) -> None:
-        # After lose() or a stop, nothing more is taken (as when the reader task was cancelled).
-        if self._serving and self._state.current is not _C.LOST:
+        """[trio-websocket's reader task, through the tap] One frame. After lose(), or once
+        serve() returned, nothing more is taken, as when the reader task was cancelled; an
+        error of ours loses the connection instead of escaping into trio-websocket."""
+        if not self._serving or self._state.current is _C.LOST:
+            return
+        try:
             self._on_frame(message)
+        except Exception as exc:
+            logger.exception("event stream %s: handling a frame failed", self._reading.url)
+            self.lose(f"handling a frame failed ({type(exc).__name__})")
 
     def _on_frame(self, message: Message) -> None:
         """Handle one frame synchronously, so states and order match arrival exactly."""

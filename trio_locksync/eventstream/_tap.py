@@ -49,12 +49,15 @@ class FrameTap:
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def aclose(self) -> None:
+        """Close the real channel (which ends ``get_message()``)."""
         await self._inner.aclose()
 
     async def __aenter__(self) -> FrameTap:
+        """As the channel's context manager."""
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """As the channel's: closes it."""
         await self._inner.aclose()
 
     def __getattr__(self, name: str) -> Any:

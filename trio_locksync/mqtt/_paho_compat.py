@@ -66,14 +66,6 @@ READ_CHUNK = 65536
 
 logger = logging.getLogger("trio_locksync.mqtt")
 
-#: what paho's ``_packet_read`` stamps with the time after each packet it read (its keepalive
-#: reads it): ``_last_bytes_received`` since paho 2.2, ``_last_msg_in`` before
-_RECEIVED_AT = (
-    "_last_bytes_received"
-    if "self._last_bytes_received = time_func()" in inspect.getsource(paho.Client._packet_read)
-    else "_last_msg_in"
-)
-
 #: what :class:`BufferedClient` hands a QoS 0 or 1 PUBLISH to: topic, payload, QoS, retain,
 #: dup, packet identifier, subscription identifiers [paho thread]
 PublishSink = Callable[[str, bytes, int, bool, bool, int, tuple[int, ...]], None]
@@ -99,8 +91,15 @@ class BufferedClient(paho.Client):
             frame = sock.take_publish()
             if frame is not None:
                 rc = self._publish(sink, *frame)
+                # what paho stamps after each packet read (its keepalive reads it): paho 2.2's
+                # _last_bytes_received, 2.1's _last_msg_in (both set in paho's __init__)
+                stamp = (
+                    "_last_bytes_received"
+                    if hasattr(self, "_last_bytes_received")
+                    else "_last_msg_in"
+                )
                 with self._msgtime_mutex:
-                    setattr(self, _RECEIVED_AT, paho.time_func())
+                    setattr(self, stamp, paho.time_func())
                 return rc
         return super()._packet_read()
 
@@ -261,7 +260,12 @@ def incompatibilities() -> list[str]:
         problems.append(f"Client._create_socket{inspect.signature(create)} takes arguments now")
     # The calls paho makes on the socket and the TLS context, by name, in its own source.
     source = inspect.getsource(paho.Client)
-    for name, parameters in (("_handle_publish", ["self"]),):
+    if not any(
+        f"self.{stamp} = time_func()" in source
+        for stamp in ("_last_bytes_received", "_last_msg_in")
+    ):
+        problems.append("paho's Client stamps a read packet's time some other way")
+    for name, parameters in (("_handle_publish", ["self"]), ("_packet_read", ["self"])):
         method = getattr(paho.Client, name, None)
         if method is None:
             problems.append(f"Client.{name} is gone")
@@ -271,7 +275,6 @@ def incompatibilities() -> list[str]:
         "return self._handle_publish()",
         "self._in_packet['command'] = command[0]",
         "self._in_packet['packet'] += data",
-        f"self.{_RECEIVED_AT} = time_func()",
         "rc = self._packet_read()",
         "self._sock = self._create_socket()",
         "self._sock.recv(",

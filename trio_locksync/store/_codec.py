@@ -160,12 +160,14 @@ def json_decoder(raw: bytes) -> Any:
                 i += 1
             try:
                 found[key], i = scan(text, i)
-            except StopIteration:
+            except StopIteration as stop:
+                if stop.value != i:  # deeper in the value: where json.loads says it is
+                    raise json.JSONDecodeError("Expecting value", text, stop.value) from None
                 i = skip(text, i).end()
                 try:
                     found[key], i = scan(text, i)
-                except StopIteration:
-                    raise json.JSONDecodeError("Expecting value", text, i) from None
+                except StopIteration as again:
+                    raise json.JSONDecodeError("Expecting value", text, again.value) from None
             if text.startswith(',"', i):  # compact JSON: the next member follows at once
                 i += 1
                 continue
@@ -177,8 +179,9 @@ def json_decoder(raw: bytes) -> Any:
                 i += 1
                 break
             raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
-    if skip(text, i).end() != len(text):
-        raise json.JSONDecodeError("Extra data", text, i)
+    end = skip(text, i).end()
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
     return found
 
 

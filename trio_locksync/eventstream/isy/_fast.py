@@ -17,7 +17,7 @@ the tree would give, and returns None for anything else, which then goes to the 
   with child elements goes to the full parser), ``<fmtAct>``; each ``<tag>text</tag>`` or
   ``<tag/>``, with only whitespace between them.
 
-The fields are then cleaned by the same helpers as the full path. ``tests/test_eventstream_isy``
+The fields are then cleaned by the same helpers as the full path. ``tests/test_isy_fast_path.py``
 checks, frame by generated frame, that both paths agree.
 """
 

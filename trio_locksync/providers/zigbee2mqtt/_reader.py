@@ -28,7 +28,16 @@ from ...mqtt import MqttMessage
 from ._link import DeviceLink, logger
 from ._models import BadInput, EventSource, LockEvent, LockState
 from ._payload import PayloadError, parse_bridge_log, parse_device_message
-from ._reads import Answered, Declined, Failed, PendingRead, Refused, TimedOut, Undelivered
+from ._reads import (
+    Answered,
+    Declined,
+    Doubting,
+    Failed,
+    PendingRead,
+    Refused,
+    TimedOut,
+    Undelivered,
+)
 from ._requests import command_payload, get_payload
 
 __all__ = ["DeviceReader"]
@@ -66,6 +75,9 @@ class DeviceReader:
         self._sent: dict[int, float] = {}
         #: how long the recent reads took to be answered (get published -> answer)
         self._answer_times: collections.deque[float] = collections.deque(maxlen=ANSWERS)
+        #: slots whose last read ended on its fallback, with when its ``get`` went out: the
+        #: lock's late answer (a changed entry) still teaches how long the lock takes
+        self._late: dict[int, float] = {}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -150,10 +162,16 @@ class DeviceReader:
             deadline.deadline = sent + link.read_timeout
             self._deadlines[slot] = deadline
             self._sent[slot] = sent
+            self._late.pop(slot, None)
             with deadline:
                 await wake.wait()
             if wake.is_set() and isinstance(read.state, Answered):
                 self._answer_times.append(trio.current_time() - sent)
+            elif isinstance(read.state, Doubting):
+                # Ends on the fallback: the lock may simply be slower than the grace. Its late
+                # answer, if it comes, lengthens the grace (see _on_device), so that a slow lock
+                # is not read as losing writes again and again (issue 24's early retry).
+                self._late[slot] = sent
         except BaseException:
             reads.abandon(read)
             raise
@@ -287,8 +305,12 @@ class DeviceReader:
             self._wake(slot)
         for slot in taken.doubted:
             self._doubt(slot)
+        now = trio.current_time()
         for update in taken.pushes:
             record.counts.pushes += 1
+            sent = self._late.pop(update.slot, None)
+            if sent is not None and now - sent <= link.read_timeout:
+                self._answer_times.append(now - sent)  # a late answer to a read that gave up
             self.updates.publish(update)
         if taken.lock_state is not None:
             self.reported.set()
