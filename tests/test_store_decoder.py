@@ -82,6 +82,9 @@ def test_accepts_what_json_loads_accepts(text: str) -> None:
         '{"a":1}   x',
         '{"a":  ',
         '{"a": nul}',
+        '{"a":1 , }',
+        '{"a":1,\n}',
+        '{"a":1,,}',
     ],
 )
 def test_refuses_what_json_loads_refuses(text: str) -> None:

@@ -125,6 +125,19 @@ _SCAN_VALUE = cast(Callable[[str, int], tuple[Any, int]], json.JSONDecoder().sca
 _SKIP_SPACE = cast(Callable[[str, int], "re.Match[str]"], re.compile(r"[ \t\n\r]*").match)
 
 
+def _trailing_comma_message() -> str | None:
+    """What this Python's json says of ``{"a":1,}`` if it names the trailing comma (3.13 does,
+    at the comma), else None (it expects a property name there, as the loop does anyway)."""
+    try:
+        json.loads('{"a":1,}')
+    except json.JSONDecodeError as exc:
+        return exc.msg if exc.pos == 6 and "comma" in exc.msg else None
+    return None  # pragma: no cover - no json accepts it
+
+
+_TRAILING_COMMA = _trailing_comma_message()
+
+
 def json_decoder(raw: bytes) -> Any:
     """Parse UTF-8 JSON; raises ``json.JSONDecodeError`` (a ValueError) on anything else, as
     ``json.loads`` does (the store reports it as corrupt).
@@ -173,7 +186,9 @@ def json_decoder(raw: bytes) -> Any:
                 continue
             i = skip(text, i).end()
             if text.startswith(",", i):
-                i = skip(text, i + 1).end()
+                comma, i = i, skip(text, i + 1).end()
+                if _TRAILING_COMMA and text.startswith("}", i):
+                    raise json.JSONDecodeError(_TRAILING_COMMA, text, comma)
                 continue
             if text.startswith("}", i):
                 i += 1
