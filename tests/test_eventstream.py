@@ -578,19 +578,66 @@ async def test_refused_and_failing_transports_retry(
 async def test_handshake_that_never_answers_times_out_and_retries(
     autojump_clock: object,
 ) -> None:
+    """An open socket whose server never answers is cut at ``handshake_timeout`` (30 s by
+    default, not ``connect_timeout``), retried after the delay, and the status says which."""
+
     async def mute_then_silent(peer: Peer) -> None:
         if peer.number == 1:
             await trio.sleep_forever()  # never answers the handshake
         await silent(peer)
 
-    async with (
-        open_memory_server(mute_then_silent) as server,
-        open_event_stream(
-            URL, backoff=STEADY, connect_timeout=5.0, open_transport=server.open_transport
-        ) as stream,
-    ):
-        await stream.wait_status(S.CONNECTED)
-    assert trio.current_time() == 5.0 + 1.0 + 1.0
+    for options, cut in (({}, 30.0), ({"handshake_timeout": 5.0}, 5.0)):
+        start = trio.current_time()
+        async with (
+            open_memory_server(mute_then_silent) as server,
+            open_event_stream(
+                URL,
+                backoff=STEADY,
+                connect_timeout=2.0,
+                open_transport=server.open_transport,
+                **options,  # type: ignore[arg-type]
+            ) as stream,
+        ):
+            details = []
+            async for change in stream.status_changes():
+                details.append(change.detail)
+                if change.status is S.CONNECTED:
+                    break
+        assert f"no handshake within {cut:g} s; retry in 1.00 s" in details
+        assert trio.current_time() - start == cut + 1.0 + 1.0
+
+
+async def test_a_socket_that_does_not_open_is_cut_at_connect_timeout(
+    autojump_clock: object,
+) -> None:
+    """Opening the socket gets ``connect_timeout`` (10 s by default), whatever the handshake
+    may take once it is open."""
+    tried: list[float] = []
+
+    async with open_memory_server(silent) as server:
+
+        async def slow_first_open() -> trio.abc.Stream:
+            tried.append(trio.current_time())
+            if len(tried) == 1:
+                await trio.sleep_forever()  # a SYN nobody answers
+            return await server.open_transport()
+
+        for options, cut in (({}, 10.0), ({"connect_timeout": 3.0}, 3.0)):
+            tried.clear()
+            start = trio.current_time()
+            async with open_event_stream(
+                URL,
+                backoff=STEADY,
+                open_transport=slow_first_open,
+                **options,  # type: ignore[arg-type]
+            ) as stream:
+                details = []
+                async for change in stream.status_changes():
+                    details.append(change.detail)
+                    if change.status is S.CONNECTED:
+                        break
+            assert f"no connection within {cut:g} s; retry in 1.00 s" in details
+            assert trio.current_time() - start == cut + 1.0 + 1.0
 
 
 # --------------------------------------------------------------------- liveness

@@ -11,6 +11,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import attrs
 import pytest
@@ -87,9 +88,11 @@ async def test_a_stop_requested_before_the_paho_thread_runs_is_never_lost(
     start_delay = [0.0]
     real_run = PahoSession.run
 
-    def late_run(session: PahoSession, generation: int) -> SessionEnd:
+    def late_run(
+        session: PahoSession, generation: int, opened: Callable[[], object]
+    ) -> SessionEnd:
         time.sleep(start_delay[0])  # in paho's thread, before it reaches run()
-        return real_run(session, generation)
+        return real_run(session, generation, opened)
 
     monkeypatch.setattr(PahoSession, "run", late_run)
     async with trio.open_nursery() as nursery:

@@ -43,8 +43,10 @@ from ._status import StatusHolder as StatusHolder
 from ._threads import RunBlocking as RunBlocking
 from ._threads import worker_thread_runner as worker_thread_runner
 from ._watch import Watched as Watched
+from ._ws_transport import AttemptTimedOut as AttemptTimedOut
 from ._ws_transport import HandshakeUnanswered as HandshakeUnanswered
 from ._ws_transport import closed_reason as closed_reason
+from ._ws_transport import fail_after_as as fail_after_as
 from ._ws_transport import leaf_exceptions as leaf_exceptions
 from ._ws_transport import open_socket as open_socket
 from ._ws_transport import raised_at as raised_at

@@ -77,12 +77,19 @@ class ReconnectOptions:
       most 60 s).
     * ``stable_after``: seconds a connection must stay live before the delays start over (10,
       the storm benchmark's choice; 0: as soon as it is live).
-    * ``connect_timeout``: seconds an attempt may take to be answered (10).
+    * ``connect_timeout``: seconds to open the socket (TCP; with MQTT, paho's ``connect()``
+      with TLS) (10).
+    * ``handshake_timeout``: seconds the server may take to answer once the socket is open:
+      the websocket handshake's 101 (TLS first, for ``wss``), the MQTT CONNACK (30). Longer
+      than ``connect_timeout``: a server that accepted the socket is there, and in a reconnect
+      storm it answers in turn; cutting it off at 10 s only sends that client to the back of
+      the queue (the storm benchmark: 722 of 3,000 handshakes cut, all back 1.4 x later).
     """
 
     backoff: Backoff = attrs.field(default=None, converter=_backoff)
     stable_after: float = attrs.field(default=10.0, validator=check_finite_not_negative)
     connect_timeout: float = attrs.field(default=10.0, validator=check_positive)
+    handshake_timeout: float = attrs.field(default=30.0, validator=check_positive)
 
 
 class AttemptOutcome(enum.Enum):

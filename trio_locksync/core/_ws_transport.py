@@ -3,6 +3,7 @@ and the transport (end-of-stream signalling, error triage)."""
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -15,9 +16,11 @@ from ._errors import LockSyncError
 from ._ws_url import Target
 
 __all__ = [
+    "AttemptTimedOut",
     "EndSignallingStream",
     "HandshakeUnanswered",
     "closed_reason",
+    "fail_after_as",
     "leaf_exceptions",
     "open_socket",
     "raised_at",
@@ -29,6 +32,25 @@ __all__ = [
 class HandshakeUnanswered(LockSyncError):
     """The socket ended before the server answered the websocket handshake (a client's own
     retryable failure: it classifies it, a caller never sees it)."""
+
+
+@final
+class AttemptTimedOut(LockSyncError):
+    """A step of an attempt took longer than its timeout (a client's own retryable failure: it
+    classifies it, a caller never sees it). The message says which: "no connection within
+    10 s", "no handshake within 30 s"."""
+
+
+@contextlib.contextmanager
+def fail_after_as(seconds: float, what: str) -> Iterator[None]:
+    """``trio.fail_after(seconds)`` that raises :class:`AttemptTimedOut` ("no ``what`` within
+    ``seconds`` s") instead of ``trio.TooSlowError``: the connect and the handshake each
+    have their own timeout, and the failure says which one ran out."""
+    try:
+        with trio.fail_after(seconds):
+            yield
+    except trio.TooSlowError:
+        raise AttemptTimedOut(f"no {what} within {seconds:g} s") from None
 
 
 def leaf_exceptions(group: BaseExceptionGroup[Exception]) -> Iterator[Exception]:

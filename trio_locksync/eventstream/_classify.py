@@ -15,7 +15,13 @@ import attrs
 import trio
 import trio_websocket
 
-from ..core import AttemptOutcome, HandshakeUnanswered, leaf_exceptions, raised_at
+from ..core import (
+    AttemptOutcome,
+    AttemptTimedOut,
+    HandshakeUnanswered,
+    leaf_exceptions,
+    raised_at,
+)
 
 __all__ = ["AttemptEnded", "classify_failure"]
 
@@ -39,7 +45,7 @@ class AttemptEnded:
     unexpected: str | None = None
 
 
-def classify_failure(exc: BaseException, *, connect_timeout: float) -> AttemptEnded:
+def classify_failure(exc: BaseException) -> AttemptEnded:
     """How an attempt that raised ``exc`` ended (a group is judged by its most telling leaf:
     a refused handshake if there is one, else the first)."""
     if isinstance(exc, BaseExceptionGroup):
@@ -49,8 +55,8 @@ def classify_failure(exc: BaseException, *, connect_timeout: float) -> AttemptEn
         rejected = [e for e in errors if isinstance(e, trio_websocket.ConnectionRejected)]
         exc = (rejected or errors)[0]
     transient = AttemptOutcome.FAILED
-    if isinstance(exc, trio.TooSlowError):
-        return AttemptEnded(outcome=transient, detail=f"no handshake within {connect_timeout:g} s")
+    if isinstance(exc, AttemptTimedOut):
+        return AttemptEnded(outcome=transient, detail=str(exc))
     if isinstance(exc, HandshakeUnanswered):
         return AttemptEnded(outcome=transient, detail="connection closed during the handshake")
     if isinstance(exc, trio_websocket.ConnectionRejected):

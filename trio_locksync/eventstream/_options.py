@@ -91,8 +91,11 @@ class EventStreamOptions(TypedDict, total=False):
     buffer_size: int
     #: which event a full buffer drops [``Overflow.DROP_OLDEST``]
     overflow: Overflow
-    #: seconds to open the socket and finish the handshake [10.0]
+    #: seconds to open the socket (TCP) [10.0]
     connect_timeout: float
+    #: seconds the server may take to answer the handshake once the socket is open (TLS
+    #: first, for ``wss``) [30.0: a server busy with a reconnect storm answers in turn]
+    handshake_timeout: float
     #: seconds the websocket close may take when the block is left [2.0]
     close_timeout: float
     #: the largest frame accepted, in bytes [1 MiB]
@@ -121,8 +124,9 @@ def _backoff(value: Backoff | None) -> Backoff:
     return DEFAULT_BACKOFF if value is None else value
 
 
-# The reconnect options (backoff, stable_after, connect_timeout) are declared as the core's
-# ReconnectOptions declares them, with its validators, and read through ``reconnect``.
+# The reconnect options (backoff, stable_after, connect_timeout, handshake_timeout) are declared
+# as the core's ReconnectOptions declares them, with its validators, and read through
+# ``reconnect``.
 @attrs.frozen(kw_only=True)
 class StreamSettings:
     """:class:`EventStreamOptions` with the defaults filled in, every value checked."""
@@ -142,6 +146,7 @@ class StreamSettings:
     buffer_size: int = 10_000
     overflow: Overflow = Overflow.DROP_OLDEST
     connect_timeout: float = attrs.field(default=10.0, validator=check_positive)
+    handshake_timeout: float = attrs.field(default=30.0, validator=check_positive)
     close_timeout: float = attrs.field(default=2.0, validator=check_finite_not_negative)
     max_message_size: int = 1 << 20
     open_transport: TransportOpener | None = None
@@ -153,6 +158,7 @@ class StreamSettings:
             backoff=self.backoff,
             stable_after=self.stable_after,
             connect_timeout=self.connect_timeout,
+            handshake_timeout=self.handshake_timeout,
         )
 
     @cap.validator

@@ -32,6 +32,7 @@ from ..core import (
     StatusHolder,
     Subscription,
     check_headers,
+    fail_after_as,
     merge_headers,
     open_service_nursery,
     open_socket,
@@ -333,8 +334,9 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
                 ws: trio_websocket.WebSocketConnection | None = None
                 try:
                     with self._interruptible():
-                        with trio.fail_after(settings.connect_timeout):
+                        with fail_after_as(settings.connect_timeout, "connection"):
                             transport = await self._open_transport()
+                        with fail_after_as(settings.handshake_timeout, "handshake"):
                             ws = await websocket_handshake(
                                 ws_nursery,
                                 transport,
@@ -363,7 +365,7 @@ class EventStream(Generic[T], metaclass=NoPublicConstructor):
                 await trio.aclose_forcefully(transport)
 
     def _classify(self, exc: BaseException) -> AttemptEnded:
-        ended = classify_failure(exc, connect_timeout=self._settings.connect_timeout)
+        ended = classify_failure(exc)
         if ended.unexpected is not None:
             logger.error("event stream %s: unexpected %s; reconnecting", self.url, ended.unexpected)
         return ended

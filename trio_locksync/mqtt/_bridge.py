@@ -85,6 +85,7 @@ class MqttBridge(metaclass=NoPublicConstructor):
             unanswered_hint=V5_HINT if session.protocol is MqttProtocol.V5 else None,
         )
         self._connect_timeout = reconnect.connect_timeout
+        self._handshake_timeout = reconnect.handshake_timeout
         self._buffer_size = settings.buffer_size
         self._overflow = settings.overflow
         self._status = StatusHolder(
@@ -295,7 +296,9 @@ class MqttBridge(metaclass=NoPublicConstructor):
         generation = self._router.new_connection()
         connection = self._connection = Connection(generation)
         self._counts.attempts += 1
-        end = await connection.run(self._session, self._thread_limiter, self._connect_timeout)
+        end = await connection.run(
+            self._session, self._thread_limiter, self._connect_timeout, self._handshake_timeout
+        )
         self._inbox.drain()  # what the thread reported last is handled before judging
         return connection.judge(end)
 

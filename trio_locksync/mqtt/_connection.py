@@ -36,9 +36,10 @@ class Unheard:
 @final
 @attrs.frozen
 class Unanswered:
-    """No CONNACK came within ``after`` seconds: the run was stopped."""
+    """The socket was not open within ``connect_timeout``, or no CONNACK came within
+    ``handshake_timeout`` of its opening: the run was stopped. ``detail`` says which."""
 
-    after: float
+    detail: str
 
 
 @final
@@ -69,6 +70,8 @@ class Connection:
     gathered from the paho thread's events, judged when the run has ended."""
 
     generation: int
+    #: the socket is open (paho's ``connect()`` returned), or the run ended
+    opened: trio.Event = attrs.field(factory=trio.Event)
     #: a CONNACK came (either way), or the run ended
     answered: trio.Event = attrs.field(factory=trio.Event)
     #: the run of the network loop ended (the worker thread returned)
@@ -87,12 +90,22 @@ class Connection:
             self.heard = Dropped(heard.connack, event)
 
     async def run(
-        self, session: PahoSession, limiter: trio.CapacityLimiter, connect_timeout: float
+        self,
+        session: PahoSession,
+        limiter: trio.CapacityLimiter,
+        connect_timeout: float,
+        handshake_timeout: float,
     ) -> SessionEnd:
-        """Run the network loop in a worker thread, from connect to its end; stopped if no
-        CONNACK comes within ``connect_timeout``, or if this is cancelled. The worker thread's
-        own account of the end (the paho thread's events are for the caller to drain)."""
+        """Run the network loop in a worker thread, from connect to its end; stopped if the
+        socket is not open within ``connect_timeout``, if no CONNACK comes within
+        ``handshake_timeout`` after that, or if this is cancelled. The worker thread's own
+        account of the end (the paho thread's events are for the caller to drain)."""
         ended: list[SessionEnd] = []
+        token = trio.lowlevel.current_trio_token()
+
+        def opened() -> None:
+            # [paho thread] through trio's thread bridge, as every word from that thread
+            trio.from_thread.run_sync(self.opened.set, trio_token=token)
 
         async def run_loop() -> None:
             # Not abandoned on cancellation: this task waits for the thread, so no paho thread
@@ -100,9 +113,12 @@ class Connection:
             # it), a connect() under way within connect_timeout.
             try:
                 ended.append(
-                    await trio.to_thread.run_sync(session.run, self.generation, limiter=limiter)
+                    await trio.to_thread.run_sync(
+                        session.run, self.generation, opened, limiter=limiter
+                    )
                 )
             finally:
+                self.opened.set()
                 self.answered.set()
                 self.ended.set()
 
@@ -110,10 +126,16 @@ class Connection:
             nursery.start_soon(run_loop)
             try:
                 with trio.move_on_after(connect_timeout):
-                    await self.answered.wait()
-                if not self.answered.is_set():
-                    self.heard = Unanswered(connect_timeout)
+                    await self.opened.wait()
+                if not self.opened.is_set():
+                    self.heard = Unanswered(f"no connection within {connect_timeout:g} s")
                     session.request_stop(self.generation)
+                else:
+                    with trio.move_on_after(handshake_timeout):
+                        await self.answered.wait()
+                    if not self.answered.is_set():
+                        self.heard = Unanswered(f"no CONNACK within {handshake_timeout:g} s")
+                        session.request_stop(self.generation)
                 await self.ended.wait()
             finally:
                 if not self.ended.is_set():
@@ -126,7 +148,7 @@ class Connection:
         DENIED (one retry); so is an untrusted certificate (the worker thread's own verdict)."""
         heard = self.heard
         if isinstance(heard, Unanswered):
-            return AttemptOutcome.FAILED, f"no CONNACK within {heard.after:g} s", None
+            return AttemptOutcome.FAILED, heard.detail, None
         if isinstance(heard, Unheard):
             if end.outcome is AttemptOutcome.LOST:
                 return AttemptOutcome.UNANSWERED, "connection closed before CONNACK", None

@@ -46,6 +46,7 @@ async def open_mqtt_bridge(
     overflow: Overflow = Overflow.DROP_OLDEST,
     will: MqttWill | None = None,
     connect_timeout: float = 10.0,
+    handshake_timeout: float = 30.0,
 ) -> AsyncIterator[MqttBridge]:
     """Keep a connection to the MQTT broker at ``host:port`` for the duration of the block.
 
@@ -64,8 +65,10 @@ async def open_mqtt_bridge(
     * Reconnects wait ``backoff`` delays (default ``RECONNECT_BACKOFF``: the first 1 to 3 s,
       each next one 1.35 to 1.65 times the last, at most 60 s); the delays start over
       only after a connection stayed up ``stable_after`` seconds (default 10), never at CONNACK.
-      Both defaults come from the storm benchmark (``benchmarks/storm_bench.py``). A CONNACK
-      must come within ``connect_timeout``.
+      Both defaults come from the storm benchmark (``benchmarks/storm_bench.py``). The socket
+      (TCP, TLS: paho's ``connect()``) must be open within ``connect_timeout`` (10), the
+      CONNACK come within ``handshake_timeout`` (30) after that: a broker busy with a
+      reconnect storm answers in turn.
     * Refusals retrying cannot fix (bad credentials, not authorised, an untrusted
       certificate) are retried once, then the status is REFUSED and waiting calls raise
       :class:`MqttRefused`; the block itself goes on (``bridge.failure`` says why).
@@ -99,7 +102,10 @@ async def open_mqtt_bridge(
             receive_maximum=buffer_size if receive_maximum is None else receive_maximum,
         ),
         reconnect=ReconnectOptions(
-            backoff=backoff, stable_after=stable_after, connect_timeout=connect_timeout
+            backoff=backoff,
+            stable_after=stable_after,
+            connect_timeout=connect_timeout,
+            handshake_timeout=handshake_timeout,
         ),
         buffer_size=buffer_size,
         overflow=overflow,

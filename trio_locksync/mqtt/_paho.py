@@ -31,6 +31,7 @@ import logging
 import select
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any, cast, final
 
 import attrs
@@ -167,10 +168,12 @@ class PahoSession:
 
     # -- paho thread ------------------------------------------------------------------------
 
-    def run(self, generation: int) -> SessionEnd:
+    def run(self, generation: int, opened: Callable[[], object]) -> SessionEnd:
         """[paho thread] Connect and run the network loop until the connection ends or a stop
         of ``generation`` is requested (at any time: see :meth:`request_stop`). Never raises for
-        network reasons: the outcome says what happened."""
+        network reasons: the outcome says what happened. ``opened`` is called once ``connect()``
+        has returned (the socket is open, TLS done, CONNECT queued): the trio side then waits
+        ``handshake_timeout`` for the CONNACK."""
         self._generation = generation
         self._inbox.rearm()
         if self._wake_r is None:
@@ -198,6 +201,7 @@ class PahoSession:
             )
         except (OSError, ValueError) as exc:
             return SessionEnd(AttemptOutcome.FAILED, f"cannot connect: {_describe(exc)}")
+        opened()
         rc = MQTTErrorCode.MQTT_ERR_SUCCESS
         while not self._stopping() and rc is MQTTErrorCode.MQTT_ERR_SUCCESS:
             rc = self._step(client, LOOP_TIMEOUT)

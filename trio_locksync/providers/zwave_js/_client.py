@@ -23,6 +23,7 @@ import trio_websocket
 
 from ...core import (
     AttemptOutcome,
+    AttemptTimedOut,
     Backoff,
     ChangeFeed,
     HandshakeUnanswered,
@@ -32,6 +33,7 @@ from ...core import (
     ReconnectPolicy,
     StatusHolder,
     Subscription,
+    fail_after_as,
     open_service_nursery,
     open_socket,
     parse_target,
@@ -254,8 +256,9 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         try:
             async with open_service_nursery() as ws_nursery:
                 try:
-                    with trio.fail_after(self._options.connect_timeout):
+                    with fail_after_as(self._options.connect_timeout, "connection"):
                         transport = await open_socket(self._target, None)
+                    with fail_after_as(self._options.handshake_timeout, "handshake"):
                         ws = await websocket_handshake(
                             ws_nursery,
                             transport,
@@ -284,9 +287,8 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
                     ws_nursery.cancel_scope.cancel()
         except HandshakeRefused as exc:
             return AttemptOutcome.REFUSED, str(exc)
-        except trio.TooSlowError:
-            timeout = self._options.connect_timeout
-            return AttemptOutcome.FAILED, f"no handshake within {timeout:g} s"
+        except AttemptTimedOut as exc:
+            return AttemptOutcome.FAILED, str(exc)
         except HandshakeUnanswered:
             return AttemptOutcome.FAILED, "connection closed during the handshake"
         except OSError as exc:
@@ -336,6 +338,7 @@ async def open_zwave_js(
     backoff: Backoff | None = None,
     stable_after: float = 10.0,
     connect_timeout: float = 10.0,
+    handshake_timeout: float = 30.0,
     command_timeout: float = 60.0,
     ping_interval: float = 20.0,
     ping_timeout: float = 20.0,
@@ -351,6 +354,9 @@ async def open_zwave_js(
     * Reconnects wait ``backoff`` delays (default ``RECONNECT_BACKOFF``), which start over only
       after a connection stayed CONNECTED ``stable_after`` seconds — the core policy, as the
       event stream and the MQTT bridge.
+    * An attempt gets ``connect_timeout`` seconds to open the socket, then
+      ``handshake_timeout`` for the websocket handshake and the server's answers up to
+      ``start_listening`` (30: a server busy with other clients answers in turn).
     * The server never pings: we ping every ``ping_interval`` seconds and drop the socket when
       no pong comes within ``ping_timeout``. ``max_message_size`` fits real dumps (64 MiB).
     * Commands wait for CONNECTED and their result within ``command_timeout``; those in flight
@@ -367,7 +373,10 @@ async def open_zwave_js(
     if max_message_size < 1:
         raise ValueError(f"max_message_size must be >= 1, got {max_message_size!r}")
     options = ReconnectOptions(
-        backoff=backoff, stable_after=stable_after, connect_timeout=connect_timeout
+        backoff=backoff,
+        stable_after=stable_after,
+        connect_timeout=connect_timeout,
+        handshake_timeout=handshake_timeout,
     )
     client = ZWaveJsClient._create(
         url,
