@@ -88,9 +88,7 @@ async def test_a_stop_requested_before_the_paho_thread_runs_is_never_lost(
     start_delay = [0.0]
     real_run = PahoSession.run
 
-    def late_run(
-        session: PahoSession, generation: int, opened: Callable[[], object]
-    ) -> SessionEnd:
+    def late_run(session: PahoSession, generation: int, opened: Callable[[], object]) -> SessionEnd:
         time.sleep(start_delay[0])  # in paho's thread, before it reaches run()
         return real_run(session, generation, opened)
 
