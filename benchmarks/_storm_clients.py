@@ -66,11 +66,13 @@ def stream_options(strategy: str, stable_after: float | None) -> dict[str, Any]:
         options["backoff"] = cast(Backoff, Schedule(PYISY if strategy == "pyisy" else PYISYOX))
         options["stable_after"] = 0.0
     elif strategy in ("oracle", "paced"):
-        # It waits inside open_transport until the server is back; a connect_timeout longer
-        # than any outage here keeps that wait (and a handshake slowed by the stampede) from
-        # timing out and retrying: the floor is the work, not our timeouts.
+        # It waits inside open_transport until the server is back; timeouts longer than any
+        # outage here keep that wait (connect_timeout) and a handshake slowed by the stampede
+        # (handshake_timeout) from timing out and retrying: the floor is the work, not our
+        # timeouts.
         options["backoff"] = Backoff(initial=0.001, maximum=0.001, jitter=Jitter.NONE)
         options["connect_timeout"] = 60.0
+        options["handshake_timeout"] = 60.0
     return strategy_options(strategy, stable_after, options)
 
 

@@ -2,23 +2,23 @@
 replays per second when arrivals are paced, and the storm measured against
 ``max(D, N / capacity)``, with each fleet split over several processes.
 
-The capacity probe: ``n`` ``paced`` clients (the oracle's options: no backoff to speak of, a
-60 s ``connect_timeout``), spread over ``procs`` fleet processes, all connected; the server is
-stopped for 2 s and restarted, and the client in global slot ``k`` makes its first attempt
-``k / r`` s after the restart (slots interleave across the processes, so each process paces at
-``r / procs``). Each client's *latency* is from its attempt to CONNECTED, less the SYNCING quiet
-(1 s): the handshake, the 50-frame replay and the queueing in front of them. The system *kept
-up* at ``r`` when every client came back, the completions came at least 0.9 ``r`` per second,
-and the last quarter's p90 latency is at most ``max(2 x, + 0.25 s)`` the first quarter's p50 (a
-queue that grows shows as a latency that grows with the slot). Rates rise geometrically until
-one is not kept up, one bisection, then one step at twice the highest kept up. The *capacity*
-is the highest completion rate of any step (completions per second from the first client back
-to the last): a step kept up completes at its rate, one past the capacity at the rate its
-backlog drains. Server and fleets share the machine's cores, so it is the capacity of the whole
-arrangement the storm runs in, which is the floor that storm can be held to. Beside it, the
-CPU's own bound: the CPU seconds per reconnect (fleets', server's) measured in the probe, and
-what ``os.cpu_count()`` cores, all ours, would allow — the same floor on a quiet machine.
-"""
+The capacity probe: ``n`` ``paced`` clients (the oracle's options: no backoff to speak of, 60 s
+``connect_timeout`` and ``handshake_timeout``), spread over ``procs`` fleet processes, all
+connected; the server is stopped for 2 s and restarted, and the client in global slot ``k``
+makes its first attempt ``k / r`` s after the restart (slots interleave across the processes, so
+each process paces at ``r / procs``). Each client's *latency* is from its attempt to CONNECTED,
+less the SYNCING quiet (1 s): the handshake, the 50-frame replay and the queueing in front of
+them. The system *kept up* at ``r`` when every client came back, the completions came at least
+0.9 ``r`` per second, and the last quarter's p90 latency is at most ``max(2 x, + 0.25 s)`` the
+first quarter's p50 (a queue that grows shows as a latency that grows with the slot). Rates rise
+geometrically until one is not kept up, one bisection, then one step at twice the highest kept
+up. The *capacity* is the highest completion rate of any step (completions per second from the
+first client back to the last): a step kept up completes at its rate, one past the capacity at
+the rate its backlog drains. Server and fleets share the machine's cores, so it is the capacity
+of the whole arrangement the storm runs in, which is the floor that storm can be held to. Beside
+it, the CPU's own bound: the CPU seconds per reconnect (fleets', server's) measured in the
+probe, and what ``os.cpu_count()`` cores, all ours, would allow — the same floor on a quiet
+machine."""
 
 from __future__ import annotations
 

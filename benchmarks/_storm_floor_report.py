@@ -121,7 +121,7 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
                 "floor at it s",
                 "÷ that floor",
                 "attempts",
-                "sockets after restart, cut unanswered by connect_timeout",
+                "sockets after restart, cut unanswered by a timeout",
                 "peak /s after restart",
                 "fleets CPU s",
                 "server CPU s",

@@ -30,8 +30,9 @@ Scenarios:
    included), the CPU's own bound beside it (CPU per reconnect, all cores), and the default's
    storm with the fleet split over ``--procs`` processes (N = 1000 and 3000, D = 10 s, two
    rounds, each against its own probe): all back against ``max(D, N / capacity)``, the goal
-   1.3 x. Our stream's sockets are traced, so handshakes the 10 s ``connect_timeout`` cut
-   after the restart are counted.
+   1.3 x. Our stream's sockets are traced, so handshakes a timeout cut after the restart
+   are counted (``handshake_timeout``, 30 s by default; candidates such as
+   ``growing:factor=1.5,ratio=0.1,handshake_timeout=10`` set it).
 1. **WebSocket storm** (N = 100 and 1000, each with D = 2, 10, 30 s): every strategy
    connects, the server stops for D seconds and restarts. Measured from the restart: the time
    until every client is ``CONNECTED`` again (through ``SYNCING``: 1 s without a frame after
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="strategies stormed against the floor (default: default; also oracle, seed, full, "
         "decorrelated, 'paced' = arrivals at the measured capacity, the floor's own schedule, "
         "and candidates '<jitter>:name=value,...' with Backoff fields and stream options, e.g. "
-        "growing:connect_timeout=60)",
+        "growing:factor=1.5,ratio=0.1,handshake_timeout=10)",
     )
     floor.add_argument(
         "--capacity-n", type=int, help="clients in the capacity probe (default 600; quick: 100)"
