@@ -145,10 +145,10 @@ class StormRow:
     #: other figures are the median round's)
     rounds_all_synced_s: list[float] = field(default_factory=list)
     rounds_ratio_to_floor: list[float] = field(default_factory=list)
-    #: our stream's sockets from the restart on: TCP-connected, closed before the server sent a
-    #: byte (no handshake answer), and of those closed 9.5 s or more after they opened (cut by
-    #: ``handshake_timeout``, 30 s; 10 s before it had a timeout of its own); why connections
-    #: ended after the restart (digits as #)
+    #: our stream's sockets from the restart on: how many were TCP-connected; how many closed
+    #: before the server sent a byte (no handshake answer); how many of those closed 9.5 s or
+    #: more after they opened (cut by a timeout: ``handshake_timeout``, 30 s by default, or a
+    #: candidate's 10 s). Then why connections ended after the restart (digits as #).
     sockets_after_restart: int = 0
     unanswered_after_restart: int = 0
     timed_out_after_restart: int = 0

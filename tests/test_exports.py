@@ -146,6 +146,8 @@ NOT_TOP_LEVEL_ERRORS = {
     # the websocket transport's building block: the event stream and the Z-Wave JS client
     # retry it; no public call raises it
     "trio_locksync.core.HandshakeUnanswered",
+    # the same: a connect or a handshake that ran out of time, classified and retried
+    "trio_locksync.core.AttemptTimedOut",
 }
 
 #: made by an ``open_x()`` function only: calling the class raises TypeError

@@ -80,11 +80,12 @@ class ReconnectOptions:
     * ``connect_timeout``: seconds to open the socket (TCP; with MQTT, paho's ``connect()``
       with TLS) (10).
     * ``handshake_timeout``: seconds the server may take to answer once the socket is open:
-      the websocket handshake's 101 (TLS first, for ``wss``), the MQTT CONNACK (30). Longer
-      than ``connect_timeout``: a server that accepted the socket is there, and in a reconnect
-      storm it answers in turn; cutting it off at 10 s only sends that client to the back of
-      the queue (the storm benchmark, 3,000 clients on a loaded machine: cut at 10 s, 496-722
-      handshakes were cut and all were back in 29-30 s; at 30 s none, 19-27 s).
+      the websocket handshake's 101 (TLS first, for ``wss``), the MQTT CONNACK (paho's
+      ``connect()`` does TLS, under ``connect_timeout``), the Z-Wave JS server's ``version``
+      and ``initialize`` (30). Longer than ``connect_timeout``: a server that accepted the
+      socket is there, and in a reconnect storm it answers in turn; cutting it off at 10 s
+      only sends that client to the back of the queue (the storm benchmark: docs,
+      "Reconnect storms").
     """
 
     backoff: Backoff = attrs.field(default=None, converter=_backoff)

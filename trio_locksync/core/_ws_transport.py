@@ -46,11 +46,12 @@ def fail_after_as(seconds: float, what: str) -> Iterator[None]:
     """``trio.fail_after(seconds)`` that raises :class:`AttemptTimedOut` ("no ``what`` within
     ``seconds`` s") instead of ``trio.TooSlowError``: the connect and the handshake each
     have their own timeout, and the failure says which one ran out."""
-    try:
-        with trio.fail_after(seconds):
-            yield
-    except trio.TooSlowError:
-        raise AttemptTimedOut(f"no {what} within {seconds:g} s") from None
+    with trio.CancelScope(deadline=trio.current_time() + seconds) as scope:
+        yield
+    # Only this scope's own deadline: a timeout inside the body (say a caller's
+    # ``open_transport``) stays what it is.
+    if scope.cancelled_caught:
+        raise AttemptTimedOut(f"no {what} within {seconds:g} s")
 
 
 def leaf_exceptions(group: BaseExceptionGroup[Exception]) -> Iterator[Exception]:

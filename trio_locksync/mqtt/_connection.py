@@ -104,8 +104,9 @@ class Connection:
         token = trio.lowlevel.current_trio_token()
 
         def opened() -> None:
-            # [paho thread] through trio's thread bridge, as every word from that thread
-            trio.from_thread.run_sync(self.opened.set, trio_token=token)
+            # [paho thread] through trio's thread bridge (as every word from that thread),
+            # without waiting for trio
+            token.run_sync_soon(self.opened.set)
 
         async def run_loop() -> None:
             # Not abandoned on cancellation: this task waits for the thread, so no paho thread

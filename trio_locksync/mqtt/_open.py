@@ -66,9 +66,9 @@ async def open_mqtt_bridge(
       each next one 1.35 to 1.65 times the last, at most 60 s); the delays start over
       only after a connection stayed up ``stable_after`` seconds (default 10), never at CONNACK.
       Both defaults come from the storm benchmark (``benchmarks/storm_bench.py``). The socket
-      (TCP, TLS: paho's ``connect()``) must be open within ``connect_timeout`` (10), the
-      CONNACK come within ``handshake_timeout`` (30) after that: a broker busy with a
-      reconnect storm answers in turn.
+      (TCP, and TLS: paho's ``connect()`` does both) must be open within ``connect_timeout``
+      (10), the CONNACK come within ``handshake_timeout`` (30) after that: a broker busy with
+      a reconnect storm answers in turn. paho's keepalive does not cut that wait short.
     * Refusals retrying cannot fix (bad credentials, not authorised, an untrusted
       certificate) are retried once, then the status is REFUSED and waiting calls raise
       :class:`MqttRefused`; the block itself goes on (``bridge.failure`` says why).

@@ -96,6 +96,8 @@ class PahoSession:
         self._client: paho.Client | None = None
         self._tls_sockets: ClosingContext | None = None
         self._generation = 0  # the current (or last) run's, set by run() at its start
+        # [paho thread] this run's CONNACK came: until then paho's timers stay off (_step)
+        self._connacked = False
         # Runs of this generation or an earlier one are to stop (written by the trio thread
         # only): not a flag the run clears at its start, which loses a stop requested before
         # the worker thread got there (the loop then ran on forever: issue 19).
@@ -172,9 +174,10 @@ class PahoSession:
         """[paho thread] Connect and run the network loop until the connection ends or a stop
         of ``generation`` is requested (at any time: see :meth:`request_stop`). Never raises for
         network reasons: the outcome says what happened. ``opened`` is called once ``connect()``
-        has returned (the socket is open, TLS done, CONNECT queued): the trio side then waits
-        ``handshake_timeout`` for the CONNACK."""
+        has returned (the socket is open, TLS done within paho's ``connect_timeout``, CONNECT
+        queued): the trio side then waits ``handshake_timeout`` for the CONNACK."""
         self._generation = generation
+        self._connacked = False
         self._inbox.rearm()
         if self._wake_r is None:
             self._wake_r, self._wake_w = socket.socketpair()
@@ -258,6 +261,11 @@ class PahoSession:
             rc = client.loop_write()
             if rc is not MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return rc
+        if not self._connacked:
+            # Before the CONNACK, paho's keepalive check would close the socket after
+            # ``keepalive`` s of silence and cut handshake_timeout short; the trio side's
+            # timer is the one bound on that wait.
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
         return client.loop_misc()
 
     def _wake(self, client: paho.Client, userdata: object, sock: object) -> None:
@@ -334,6 +342,7 @@ class PahoSession:
     def _on_connect(
         self, client: paho.Client, userdata: object, flags: Any, reason: Any, properties: Any
     ) -> None:
+        self._connacked = True
         present = bool(flags.session_present)
         self._inbox.put(Connack(self._generation, present, int(reason.value), str(reason)))
 

@@ -355,8 +355,9 @@ async def open_zwave_js(
       after a connection stayed CONNECTED ``stable_after`` seconds — the core policy, as the
       event stream and the MQTT bridge.
     * An attempt gets ``connect_timeout`` seconds to open the socket, then
-      ``handshake_timeout`` for the websocket handshake and the server's answers up to
-      ``start_listening`` (30: a server busy with other clients answers in turn).
+      ``handshake_timeout`` for the websocket handshake and the server's ``version`` and
+      ``initialize`` answers (30: a server busy with other clients answers in turn); the
+      ``start_listening`` dump is not under it.
     * The server never pings: we ping every ``ping_interval`` seconds and drop the socket when
       no pong comes within ``ping_timeout``. ``max_message_size`` fits real dumps (64 MiB).
     * Commands wait for CONNECTED and their result within ``command_timeout``; those in flight
