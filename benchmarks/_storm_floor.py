@@ -11,14 +11,14 @@ less the SYNCING quiet (1 s): the handshake, the 50-frame replay and the queuein
 them. The system *kept up* at ``r`` when every client came back, the completions came at least
 0.9 ``r`` per second, and the last quarter's p90 latency is at most ``max(2 x, + 0.25 s)`` the
 first quarter's p50 (a queue that grows shows as a latency that grows with the slot). Rates rise
-geometrically until one is not kept up, one bisection, then one step at twice the highest kept
-up. The *capacity* is the highest completion rate of any step (completions per second from the
-first client back to the last): a step kept up completes at its rate, one past the capacity at
-the rate its backlog drains. Server and fleets share the machine's cores, so it is the capacity
-of the whole arrangement the storm runs in, which is the floor that storm can be held to. Beside
-it, the CPU's own bound: the CPU seconds per reconnect (fleets', server's) measured in the
-probe, and what ``os.cpu_count()`` cores, all ours, would allow — the same floor on a quiet
-machine."""
+geometrically until one is not kept up, one bisection, then a step at twice the highest kept up,
+doubled while one is kept up (at most three). The *capacity* is the highest completion rate of
+any step (completions per second from the first client back to the last): a step kept up
+completes at its rate, one past the capacity at the rate its backlog drains. Server and fleets
+share the machine's cores, so it is the capacity of the whole arrangement the storm runs in,
+which is the floor that storm can be held to. Beside it, the CPU's own bound: the CPU seconds
+per reconnect (fleets', server's) measured in the probe, and what ``os.cpu_count()`` cores, all
+ours, would allow — the same floor on a quiet machine."""
 
 from __future__ import annotations
 
@@ -280,7 +280,8 @@ def probe_capacity(
 ) -> Capacity:
     """Paced arrivals: the ``rates`` given, or from ``start`` per s up by ``grow`` until one is
     not kept up, then ``refine`` bisections (geometric) between the last kept up and the first
-    not, then one step at ``SATURATE`` times the highest kept up (at most 12 steps before)."""
+    not, then a step at ``SATURATE`` times the highest kept up, and ``SATURATE`` times that
+    while one is kept up (at most 3; at most 12 steps before)."""
     found = Capacity(n=n, procs=procs)
     log = setup.scratch / f"capacity-{n}-{procs}"
     with (
@@ -325,8 +326,13 @@ def probe_capacity(
                         low = rate
                     else:
                         high = rate
-                if low:
-                    step_at(low * SATURATE)  # well past it: the rate a backlog drains at
+                # Well past it: the rate a backlog drains at. A step still kept up there was
+                # not past the capacity (its completions say only "at least"): double again.
+                rate = low * SATURATE
+                for _ in range(3 if low else 0):
+                    if not step_at(rate).kept_up:
+                        break
+                    rate *= SATURATE
     settle(found, os.cpu_count() or 1)
     return found
 

@@ -22,7 +22,8 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
         "CONNECTED less the SYNCING quiet (1 s): handshake, 50-frame replay and queueing. "
         "Kept up = all back, completions ≥ 0.9 r per s, last quarter's p90 latency ≤ "
         "max(2 x, + 0.25 s) the first quarter's p50. Rates rise x1.5 until one is not kept up, "
-        "one bisection, then one step at twice the highest kept up. Capacity = the highest "
+        "one bisection, then a step at twice the highest kept up, doubled while one is kept up "
+        "(at most three): a step kept up says only 'at least'. Capacity = the highest "
         "completion rate of any step (first client back to last): a rate kept up completes at "
         "its rate, one past the capacity at the rate its backlog drains. CPU = from the stop "
         "to the last client back.",

@@ -124,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "growing:factor=1.5,ratio=0.1,handshake_timeout=10)",
     )
     floor.add_argument(
-        "--capacity-n", type=int, help="clients in the capacity probe (default 600; quick: 100)"
+        "--capacity-n",
+        type=int,
+        help="clients in the capacity probe (default: the largest --floor-n)",
     )
     floor.add_argument(
         "--capacity-rates",
