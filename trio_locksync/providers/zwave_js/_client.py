@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, final
@@ -78,8 +79,10 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         ping_interval: float,
         ping_timeout: float,
         max_message_size: int,
+        ssl_context: ssl.SSLContext | None,
     ) -> None:
         self._target = parse_target(url)
+        self._ssl_context = ssl_context
         self.url: str = redact_url(url)
         self._options = options
         self._command_timeout = command_timeout
@@ -256,8 +259,10 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         try:
             async with open_service_nursery() as ws_nursery:
                 try:
+                    if self._target.tls and self._ssl_context is None:
+                        self._ssl_context = ssl.create_default_context()  # once: it is slow
                     with fail_after_as(self._options.connect_timeout, "connection"):
-                        transport = await open_socket(self._target, None)
+                        transport = await open_socket(self._target, self._ssl_context)
                     with fail_after_as(self._options.handshake_timeout, "handshake"):
                         ws = await websocket_handshake(
                             ws_nursery,
@@ -291,12 +296,20 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
             return AttemptOutcome.FAILED, str(exc)
         except HandshakeUnanswered:
             return AttemptOutcome.FAILED, "connection closed during the handshake"
+        except (ssl.SSLError, trio.BrokenResourceError) as exc:
+            # trio raises a failed TLS handshake as BrokenResourceError, the SSL error its cause
+            cause = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                # retrying cannot make the certificate trusted: final, as the event stream's
+                return AttemptOutcome.REFUSED, "TLS certificate not accepted"
+            if isinstance(exc, ssl.SSLError):
+                return AttemptOutcome.FAILED, f"cannot connect: {exc.strerror or 'TLS failed'}"
+            return AttemptOutcome.FAILED, f"handshake failed: {type(exc).__name__}"
         except OSError as exc:
             return AttemptOutcome.FAILED, f"cannot connect: {exc.strerror or type(exc).__name__}"
         except (
             trio_websocket.HandshakeError,
             trio_websocket.ConnectionClosed,
-            trio.BrokenResourceError,
             FrameError,
         ) as exc:
             return AttemptOutcome.FAILED, f"handshake failed: {type(exc).__name__}"
@@ -343,6 +356,7 @@ async def open_zwave_js(
     ping_interval: float = 20.0,
     ping_timeout: float = 20.0,
     max_message_size: int = 64 * 2**20,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[ZWaveJsClient]:
     """Keep a connection to the Z-Wave JS Server at ``url`` (``ws://host:3000``) for the
     duration of the block.
@@ -358,6 +372,8 @@ async def open_zwave_js(
       ``handshake_timeout`` for the websocket handshake and the server's ``version`` and
       ``initialize`` answers (30: a server busy with other clients answers in turn); the
       ``start_listening`` dump is not under it.
+    * A ``wss://`` URL connects over TLS with ``ssl_context`` (default: the system's CAs); a
+      certificate it does not trust is final (REFUSED: retrying cannot fix it).
     * The server never pings: we ping every ``ping_interval`` seconds and drop the socket when
       no pong comes within ``ping_timeout``. ``max_message_size`` fits real dumps (64 MiB).
     * Commands wait for CONNECTED and their result within ``command_timeout``; those in flight
@@ -386,6 +402,7 @@ async def open_zwave_js(
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         max_message_size=max_message_size,
+        ssl_context=ssl_context,
     )
     try:
         async with open_service_nursery() as nursery:
