@@ -266,6 +266,9 @@ def settle(found: Capacity, cores: int) -> None:
         )
     if not kept:
         found.note = "no rate kept up"
+    elif found.steps and max(found.steps, key=lambda s: s.rate).kept_up:
+        # no step went past it: the completions say only "at least"
+        found.note = "a lower bound: the highest rate offered was kept up"
 
 
 def probe_capacity(

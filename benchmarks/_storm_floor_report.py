@@ -50,8 +50,13 @@ def floor_section(found: FloorReport) -> list[str | list[str]]:
             f"ms; with {capacity.cores} cores all ours the CPU would allow "
             f"min({capacity.cores} / {capacity.fleet_ms + capacity.server_ms:.2f} ms, "
             f"1 / {capacity.server_ms:g} ms, {capacity.procs} / {capacity.fleet_ms:g} ms) = "
-            f"{capacity.ceiling_per_s:g} /s (the rest of the gap: other work on the machine, "
-            "and the processes' scheduling).",
+            f"{capacity.ceiling_per_s:g} /s"
+            + (
+                " (the rest of the gap: other work on the machine, and the processes' scheduling)."
+                if capacity.per_s and capacity.ceiling_per_s > capacity.per_s
+                else " (counted over whole steps, the idle clients' pings and heartbeats "
+                "included: a cross-check of the machine's state, not a bound)."
+            ),
             table(
                 (
                     "rate /s",

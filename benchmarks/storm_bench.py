@@ -132,8 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--capacity-rates",
         nargs="*",
         type=float,
-        help="paced rates to probe, per s (default: from 40/s, x1.5 until one is not kept up, "
-        "then two bisections)",
+        help="paced rates to probe, per s, and only these (default: from 50/s, x1.5 until one "
+        "is not kept up, one bisection, then twice the highest kept up, doubled while kept up, "
+        "at most three times)",
     )
     parser.add_argument(
         "--strategies",

@@ -82,6 +82,8 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
         ssl_context: ssl.SSLContext | None,
     ) -> None:
         self._target = parse_target(url)
+        if ssl_context is not None and not self._target.tls:
+            raise ValueError("ssl_context given for a ws:// URL; use wss:// for TLS")
         self._ssl_context = ssl_context
         self.url: str = redact_url(url)
         self._options = options
@@ -301,9 +303,10 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
             cause = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
             if isinstance(cause, ssl.SSLCertVerificationError):
                 # retrying cannot make the certificate trusted: final, as the event stream's
-                return AttemptOutcome.REFUSED, "TLS certificate not accepted"
-            if isinstance(exc, ssl.SSLError):
-                return AttemptOutcome.FAILED, f"cannot connect: {exc.strerror or 'TLS failed'}"
+                why = cause.verify_message or "not trusted"
+                return AttemptOutcome.REFUSED, f"TLS certificate not accepted ({why})"
+            if isinstance(cause, ssl.SSLError):  # say a plain ws server behind a wss URL
+                return AttemptOutcome.FAILED, f"TLS failed: {cause.reason or type(cause).__name__}"
             return AttemptOutcome.FAILED, f"handshake failed: {type(exc).__name__}"
         except OSError as exc:
             return AttemptOutcome.FAILED, f"cannot connect: {exc.strerror or type(exc).__name__}"
