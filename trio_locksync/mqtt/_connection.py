@@ -126,17 +126,18 @@ class Connection:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_loop)
             try:
-                with trio.move_on_after(connect_timeout):
-                    await self.opened.wait()
-                if not self.opened.is_set():
-                    self.heard = Unanswered(f"no connection within {connect_timeout:g} s")
-                    session.request_stop(self.generation)
-                else:
-                    with trio.move_on_after(handshake_timeout):
-                        await self.answered.wait()
-                    if not self.answered.is_set():
-                        self.heard = Unanswered(f"no CONNACK within {handshake_timeout:g} s")
+                # The socket within connect_timeout, then the CONNACK within handshake_timeout
+                # (the run's end sets both events).
+                for event, seconds, what in (
+                    (self.opened, connect_timeout, "connection"),
+                    (self.answered, handshake_timeout, "CONNACK"),
+                ):
+                    with trio.move_on_after(seconds):
+                        await event.wait()
+                    if not event.is_set():
+                        self.heard = Unanswered(f"no {what} within {seconds:g} s")
                         session.request_stop(self.generation)
+                        break
                 await self.ended.wait()
             finally:
                 if not self.ended.is_set():

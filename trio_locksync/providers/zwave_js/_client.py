@@ -20,14 +20,11 @@ from contextlib import asynccontextmanager
 from typing import Any, final
 
 import trio
-import trio_websocket
 
 from ...core import (
     AttemptOutcome,
-    AttemptTimedOut,
     Backoff,
     ChangeFeed,
-    HandshakeUnanswered,
     NoPublicConstructor,
     ReconnectAction,
     ReconnectOptions,
@@ -42,8 +39,9 @@ from ...core import (
     require_trio,
     websocket_handshake,
 )
-from ._connection import Connection, HandshakeRefused
+from ._connection import Connection
 from ._counts import ClientCounts, ZWaveJsStatistics
+from ._ending import attempt_ending
 from ._errors import (
     ZWaveJsClosed,
     ZWaveJsCommandError,
@@ -52,7 +50,7 @@ from ._errors import (
 from ._events import DumpApplied, Event, NodeNews
 from ._lock import ZWaveJsLock
 from ._model import Nodes, ZWaveNode
-from ._protocol import Command, CommandFailed, FrameError
+from ._protocol import Command, CommandFailed
 from ._status import TRANSITIONS, ZWaveJsStatus, ZWaveJsStatusChange
 
 __all__ = ["ZWaveJsClient", "open_zwave_js"]
@@ -292,30 +290,11 @@ class ZWaveJsClient(metaclass=NoPublicConstructor):
                     return AttemptOutcome.LOST, lost
                 finally:
                     ws_nursery.cancel_scope.cancel()
-        except HandshakeRefused as exc:
-            return AttemptOutcome.REFUSED, str(exc)
-        except AttemptTimedOut as exc:
-            return AttemptOutcome.FAILED, str(exc)
-        except HandshakeUnanswered:
-            return AttemptOutcome.FAILED, "connection closed during the handshake"
-        except (ssl.SSLError, trio.BrokenResourceError) as exc:
-            # trio raises a failed TLS handshake as BrokenResourceError, the SSL error its cause
-            cause = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
-            if isinstance(cause, ssl.SSLCertVerificationError):
-                # retrying cannot make the certificate trusted: final, as the event stream's
-                why = cause.verify_message or "not trusted"
-                return AttemptOutcome.REFUSED, f"TLS certificate not accepted ({why})"
-            if isinstance(cause, ssl.SSLError):  # say a plain ws server behind a wss URL
-                return AttemptOutcome.FAILED, f"TLS failed: {cause.reason or type(cause).__name__}"
-            return AttemptOutcome.FAILED, f"handshake failed: {type(exc).__name__}"
-        except OSError as exc:
-            return AttemptOutcome.FAILED, f"cannot connect: {exc.strerror or type(exc).__name__}"
-        except (
-            trio_websocket.HandshakeError,
-            trio_websocket.ConnectionClosed,
-            FrameError,
-        ) as exc:
-            return AttemptOutcome.FAILED, f"handshake failed: {type(exc).__name__}"
+        except Exception as exc:
+            ending = attempt_ending(exc)
+            if ending is None:
+                raise
+            return ending
         finally:
             if transport is not None:
                 await trio.aclose_forcefully(transport)
